@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine: `make plan` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: plan test lint typecheck unit bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt policies/requirements.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $(STAMP)
+
+plan: $(STAMP)
+	$(PY) -m erdr plan
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/pyright
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -n 2 -q
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(PY) -m erdr.bench
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

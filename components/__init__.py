@@ -1,0 +1,1 @@
+"""Components and the config model of the expressroute-dr program."""

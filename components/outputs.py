@@ -1,0 +1,61 @@
+"""Stack outputs: what the peer stack, the operators and the runbooks read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+from pulumi_azure_native import resources
+
+from components.config import StackConfig
+from components.network import DrillNetwork, Hub, Spoke
+from components.replica import NetworkSpec, connection_plan
+from components.site_recovery import SiteRecovery
+
+
+def stack_outputs(
+    cfg: StackConfig,
+    net: NetworkSpec,
+    rg: resources.ResourceGroup,
+    hub: Hub,
+    spokes: Sequence[Spoke],
+    drill: DrillNetwork | None,
+    recovery: SiteRecovery | None,
+) -> dict[str, object]:
+    plan = connection_plan(cfg, cfg.role, cfg.phase)
+    circuits = {"primary": cfg.circuits.primary.id}
+    if cfg.circuits.secondary is not None:
+        circuits["secondary"] = cfg.circuits.secondary.id
+    out: dict[str, object] = {
+        "role": cfg.role.value,
+        "topology": cfg.topology.value,
+        "addressing": cfg.addressing.value,
+        "phase": cfg.phase.value,
+        "region": net.region,
+        "resourceGroupName": rg.name,
+        "vnetIds": pulumi.Output.all(
+            **{net.hub.key: hub.vnet_id, **{v.key: s.vnet_id for v, s in zip(net.spokes, spokes, strict=True)}}
+        ),
+        "vnetNames": {v.key: v.azure_name for v in net.vnets},
+        "vnetPrefixes": {v.key: list(v.address_space) for v in net.vnets},
+        "subnetIds": pulumi.Output.all(
+            **{net.hub.key: hub.subnet_ids, **{v.key: s.subnet_ids for v, s in zip(net.spokes, spokes, strict=True)}}
+        ),
+        "nvaAddress": net.nva_address,
+        "gatewayId": hub.gateway_id,
+        "gatewaySku": cfg.gateway_sku,
+        "connectionIds": hub.connection_ids,
+        "connectionRoutingWeights": {c.name: c.routing_weight for c in plan},
+        "circuitIds": circuits,
+        # Read by the peer stack's single-circuit gate: which circuits this stack holds now.
+        "circuitConnections": [c.circuit_id for c in plan],
+    }
+    if drill is not None:
+        out["drillVnetIds"] = drill.vnet_ids
+        out["drillAddressSpaces"] = drill.address_spaces
+    if recovery is not None:
+        out["recoveryVaultId"] = recovery.vault_id
+        out["recoveryVaultName"] = recovery.vault_name
+        out["replicationPolicyId"] = recovery.policy_id
+        out["replicationFabrics"] = recovery.fabric_names
+    return out

@@ -1,0 +1,155 @@
+"""Site Recovery for Azure-to-Azure replication, in the target region's vault.
+
+Fabrics for both regions, a protection container in each, an A2A replication policy, container
+mappings both ways (the reverse one is used to re-protect for failback) and a network mapping per
+VNet both ways. The drill network is not mapped: Azure picks the test failover network when a
+test failover starts, not in the mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import recoveryservices, resources
+
+from components.config import SiteRecoveryConfig
+
+# azure-native v3 has no type for a Site Recovery protection container
+# (recoveryservices.ProtectionContainer is Azure Backup's), so it is created as a generic ARM
+# resource. The API version matches the one azure-native v3 uses for ReplicationFabric.
+PROTECTION_CONTAINER_API_VERSION = "2024-10-01"
+# The only network name Site Recovery accepts for Azure-to-Azure network mappings.
+AZURE_NETWORK = "azureNetwork"
+
+
+@dataclass
+class SiteRecoveryArgs:
+    resource_group_name: pulumi.Input[str]
+    source_region: str
+    target_region: str
+    settings: SiteRecoveryConfig
+    # VNet key -> (source VNet ID, target VNet ID), for the network mappings both ways.
+    network_pairs: Mapping[str, tuple[pulumi.Input[str], pulumi.Input[str]]]
+    tags: Mapping[str, str] = field(default_factory=dict[str, str])
+    protect: bool = True
+
+
+class SiteRecovery(pulumi.ComponentResource):
+    vault_id: pulumi.Output[str]
+    vault_name: pulumi.Output[str]
+    policy_id: pulumi.Output[str]
+    fabric_names: dict[str, str]
+    container_names: dict[str, str]
+
+    def __init__(self, name: str, args: SiteRecoveryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("expressroute-dr:siterecovery:SiteRecovery", name, None, opts)
+        rg = args.resource_group_name
+        vault_name = f"rsv-{name}-{args.target_region}"
+        self.vault = recoveryservices.Vault(
+            f"{name}-vault",
+            vault_name=vault_name,
+            resource_group_name=rg,
+            location=args.target_region,
+            sku={"name": "RS0", "tier": "Standard"},
+            properties={"public_network_access": "Enabled"},
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        regions = {"source": args.source_region, "target": args.target_region}
+        self.fabric_names = {role: f"asr-a2a-{region}" for role, region in regions.items()}
+        self.container_names = {role: f"asr-a2a-container-{region}" for role, region in regions.items()}
+        fabrics: dict[str, recoveryservices.ReplicationFabric] = {}
+        containers: dict[str, resources.Resource] = {}
+        previous: pulumi.Resource | None = None
+        for role, region in regions.items():
+            # Site Recovery serialises fabric operations per vault; creating both at once fails
+            # intermittently, so the target fabric waits for the source fabric.
+            fabrics[role] = recoveryservices.ReplicationFabric(
+                f"{name}-{role}-fabric",
+                resource_name_=self.vault.name,
+                resource_group_name=rg,
+                fabric_name=self.fabric_names[role],
+                properties={"custom_details": {"instance_type": "Azure", "location": region}},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[previous] if previous else []),
+            )
+            previous = fabrics[role]
+            containers[role] = resources.Resource(
+                f"{name}-{role}-container",
+                resource_provider_namespace="Microsoft.RecoveryServices",
+                parent_resource_path=pulumi.Output.concat(
+                    "vaults/", self.vault.name, "/replicationFabrics/", fabrics[role].name
+                ),
+                resource_type="replicationProtectionContainers",
+                resource_name_=self.container_names[role],
+                resource_group_name=rg,
+                api_version=PROTECTION_CONTAINER_API_VERSION,
+                properties={"providerSpecificInput": [{"instanceType": "A2A"}]},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[fabrics[role]]),
+            )
+        s = args.settings
+        self.policy = recoveryservices.ReplicationPolicy(
+            f"{name}-policy",
+            resource_name_=self.vault.name,
+            resource_group_name=rg,
+            policy_name=f"a2a-{s.recovery_point_history_minutes}m",
+            properties={
+                "provider_specific_input": {
+                    "instance_type": "A2A",
+                    "recovery_point_history": s.recovery_point_history_minutes,
+                    "app_consistent_frequency_in_minutes": s.app_consistent_frequency_minutes,
+                    "crash_consistent_frequency_in_minutes": s.crash_consistent_frequency_minutes,
+                    "multi_vm_sync_status": "Enable" if s.multi_vm_sync else "Disable",
+                }
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.container_mappings: dict[str, recoveryservices.ReplicationProtectionContainerMapping] = {}
+        self.network_mappings: dict[str, recoveryservices.ReplicationNetworkMapping] = {}
+        for src, dst in (("source", "target"), ("target", "source")):
+            self.container_mappings[f"{src}-to-{dst}"] = recoveryservices.ReplicationProtectionContainerMapping(
+                f"{name}-{src}-to-{dst}-container-mapping",
+                resource_name_=self.vault.name,
+                resource_group_name=rg,
+                fabric_name=fabrics[src].name,
+                protection_container_name=self.container_names[src],
+                mapping_name=f"{src}-to-{dst}",
+                properties={
+                    "policy_id": self.policy.id,
+                    "target_protection_container_id": containers[dst].id,
+                    "provider_specific_input": {"instance_type": "A2A", "agent_auto_update_status": "Disabled"},
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[containers[src]]),
+            )
+            for key, pair in args.network_pairs.items():
+                primary, recovery = (pair[0], pair[1]) if src == "source" else (pair[1], pair[0])
+                self.network_mappings[f"{key}-{src}-to-{dst}"] = recoveryservices.ReplicationNetworkMapping(
+                    f"{name}-{key}-{src}-to-{dst}-network-mapping",
+                    resource_name_=self.vault.name,
+                    resource_group_name=rg,
+                    fabric_name=fabrics[src].name,
+                    network_name=AZURE_NETWORK,
+                    network_mapping_name=f"{key}-{src}-to-{dst}",
+                    properties={
+                        "recovery_fabric_name": fabrics[dst].name,
+                        "recovery_network_id": recovery,
+                        "fabric_specific_details": {
+                            "instance_type": "AzureToAzure",
+                            "primary_network_id": primary,
+                        },
+                    },
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[fabrics["source"], fabrics["target"]]),
+                )
+        self.vault_id = self.vault.id
+        self.vault_name = self.vault.name
+        self.policy_id = self.policy.id
+        self.register_outputs(
+            {
+                "vault_id": self.vault_id,
+                "vault_name": self.vault_name,
+                "policy_id": self.policy_id,
+                "fabric_names": self.fabric_names,
+                "container_names": self.container_names,
+            }
+        )

@@ -1,0 +1,85 @@
+"""The edges of the program: reading Pulumi config into the model, secrets, the peer stack."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi.runtime.config import CONFIG, is_config_secret
+
+from components.config import NAMESPACE, ConfigError, Role, StackConfig, load
+from components.network import ConnectionArgs
+from components.replica import ConnectionSpec, connection_plan
+
+_PREFIX = NAMESPACE + ":"
+
+
+def raw_config() -> tuple[dict[str, object], frozenset[str]]:
+    """Every key of this project's namespace (project-level merged with the stack's)."""
+    raw = {k[len(_PREFIX) :]: v for k, v in CONFIG.get().items() if k.startswith(_PREFIX)}
+    secrets = frozenset(k for k in raw if is_config_secret(_PREFIX + k))
+    return raw, secrets
+
+
+def read_config() -> StackConfig:
+    raw, secrets = raw_config()
+    try:
+        return load(pulumi.get_stack(), raw, secrets)
+    except ConfigError as exc:
+        # RunError prints the message alone, without a Python traceback.
+        raise pulumi.RunError(str(exc)) from None
+
+
+def _authorization_key(spec: ConnectionSpec) -> pulumi.Output[str] | None:
+    raw, _ = raw_config()
+    if spec.authorization_key not in raw:
+        return None
+    return pulumi.Config(NAMESPACE).require_secret(spec.authorization_key)
+
+
+def _exclusive_gate(cfg: StackConfig, spec: ConnectionSpec) -> pulumi.Input[str]:
+    """The circuit ID, released only once the peer stack no longer holds the circuit.
+
+    With one circuit and the same IPs on both sides, two connections would put one address
+    space on the circuit twice. The connection's ``peer`` input waits on the peer stack's
+    ``circuitConnections`` output and fails the update, naming both stacks, while the peer still
+    holds the circuit: no resource is created inside the check, only its input is withheld.
+    """
+    if not spec.exclusive or cfg.peer_stack is None or cfg.source_region_unreachable:
+        return spec.circuit_id
+    peer = pulumi.StackReference(f"{NAMESPACE}-peer", stack_name=cfg.peer_stack)
+    stack = pulumi.get_stack()
+
+    def check(held: object) -> str:
+        ids = [str(h).lower() for h in held] if isinstance(held, list) else []
+        if spec.circuit_id.lower() in ids:
+            raise pulumi.RunError(
+                f"stack '{stack}': connection {spec.name} must wait: peer stack "
+                f"'{cfg.peer_stack}' still holds circuit {spec.circuit_id} with the same address "
+                f"space. Update '{cfg.peer_stack}' first (see the runbook), or set "
+                f"{NAMESPACE}:sourceRegionUnreachable true if the source region is down."
+            )
+        return spec.circuit_id
+
+    return peer.get_output("circuitConnections").apply(check)
+
+
+def connections(cfg: StackConfig) -> list[ConnectionArgs]:
+    return [
+        ConnectionArgs(spec, _authorization_key(spec), _exclusive_gate(cfg, spec))
+        for spec in connection_plan(cfg, cfg.role, cfg.phase)
+    ]
+
+
+def source_vnet_id(subscription_id: pulumi.Input[str], resource_group: str, name: str) -> pulumi.Output[str]:
+    """The source VNet's ARM ID, derived from the shared layout so `dr` never needs `prod` to exist."""
+    return pulumi.Output.concat(
+        "/subscriptions/",
+        subscription_id,
+        "/resourceGroups/",
+        resource_group,
+        "/providers/Microsoft.Network/virtualNetworks/",
+        name,
+    )
+
+
+def is_target(cfg: StackConfig) -> bool:
+    return cfg.role is Role.TARGET

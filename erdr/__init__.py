@@ -1,0 +1,1 @@
+"""Tooling around the expressroute-dr program: offline simulation, plan, failover command."""

@@ -1,0 +1,353 @@
+"""Run the real ``__main__.py`` under Pulumi's own mock runtime and record what it registers.
+
+The mock monitor is Pulumi's (``pulumi.runtime.mocks.MockMonitor``); this module only listens to
+the requests the SDK sends it, so each :class:`Registration` holds what the engine would receive:
+type, name, parent, dependencies, inputs (camelCase, secrets and unknowns as sent), options.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import runpy
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
+from pulumi.runtime import mocks, settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_in_stack
+
+from erdr.stackfiles import PROJECT_DIR, StackSettings
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+TENANT = "11111111-1111-1111-1111-111111111111"
+
+# azure-native type -> (ARM path template, input naming the resource). Templates use inputs.
+_ARM_PATHS: dict[str, tuple[str, str]] = {
+    "azure-native:resources:ResourceGroup": ("/resourceGroups/{resourceGroupName}", "resourceGroupName"),
+    "azure-native:network:VirtualNetwork": (
+        "{rg}/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}",
+        "virtualNetworkName",
+    ),
+    "azure-native:network:Subnet": (
+        "{rg}/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}/subnets/{subnetName}",
+        "subnetName",
+    ),
+    "azure-native:network:VirtualNetworkPeering": (
+        "{rg}/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}/virtualNetworkPeerings/{virtualNetworkPeeringName}",
+        "virtualNetworkPeeringName",
+    ),
+    "azure-native:network:RouteTable": (
+        "{rg}/providers/Microsoft.Network/routeTables/{routeTableName}",
+        "routeTableName",
+    ),
+    "azure-native:network:PublicIPAddress": (
+        "{rg}/providers/Microsoft.Network/publicIPAddresses/{publicIpAddressName}",
+        "publicIpAddressName",
+    ),
+    "azure-native:network:VirtualNetworkGateway": (
+        "{rg}/providers/Microsoft.Network/virtualNetworkGateways/{virtualNetworkGatewayName}",
+        "virtualNetworkGatewayName",
+    ),
+    "azure-native:network:VirtualNetworkGatewayConnection": (
+        "{rg}/providers/Microsoft.Network/connections/{virtualNetworkGatewayConnectionName}",
+        "virtualNetworkGatewayConnectionName",
+    ),
+    "azure-native:recoveryservices:Vault": (
+        "{rg}/providers/Microsoft.RecoveryServices/vaults/{vaultName}",
+        "vaultName",
+    ),
+    "azure-native:recoveryservices:ReplicationFabric": (
+        "{rg}/providers/Microsoft.RecoveryServices/vaults/{resourceName}/replicationFabrics/{fabricName}",
+        "fabricName",
+    ),
+    "azure-native:recoveryservices:ReplicationPolicy": (
+        "{rg}/providers/Microsoft.RecoveryServices/vaults/{resourceName}/replicationPolicies/{policyName}",
+        "policyName",
+    ),
+    "azure-native:recoveryservices:ReplicationProtectionContainerMapping": (
+        "{rg}/providers/Microsoft.RecoveryServices/vaults/{resourceName}/replicationFabrics/{fabricName}/replicationProtectionContainers/{protectionContainerName}/replicationProtectionContainerMappings/{mappingName}",
+        "mappingName",
+    ),
+    "azure-native:recoveryservices:ReplicationNetworkMapping": (
+        "{rg}/providers/Microsoft.RecoveryServices/vaults/{resourceName}/replicationFabrics/{fabricName}/replicationNetworks/{networkName}/replicationNetworkMappings/{networkMappingName}",
+        "networkMappingName",
+    ),
+    "azure-native:recoveryservices:ReplicationRecoveryPlan": (
+        "{rg}/providers/Microsoft.RecoveryServices/vaults/{resourceName}/replicationRecoveryPlans/{recoveryPlanName}",
+        "recoveryPlanName",
+    ),
+    "azure-native:resources:Resource": (
+        "{rg}/providers/{resourceProviderNamespace}/{parentResourcePath}/{resourceType}/{resourceName}",
+        "resourceName",
+    ),
+    "azure-native:automation:AutomationAccount": (
+        "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}",
+        "automationAccountName",
+    ),
+    "azure-native:automation:Runbook": (
+        "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}/runbooks/{runbookName}",
+        "runbookName",
+    ),
+    "azure-native:automation:Variable": (
+        "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}/variables/{variableName}",
+        "variableName",
+    ),
+}
+
+
+def arm_id(type_: str, inputs: Mapping[str, Any]) -> str | None:
+    """The ARM ID Azure would give the resource, or None while an input it needs is unknown."""
+    entry = _ARM_PATHS.get(type_)
+    if entry is None:
+        return None
+    template, _ = entry
+    values = {k: v for k, v in inputs.items() if isinstance(v, str) and v != UNKNOWN}
+    values["rg"] = f"/resourceGroups/{values.get('resourceGroupName', '')}"
+    try:
+        path = template.format(**values)
+    except KeyError:
+        return None
+    return f"/subscriptions/{SUBSCRIPTION}{path}"
+
+
+def physical_name(type_: str, inputs: Mapping[str, Any]) -> str | None:
+    entry = _ARM_PATHS.get(type_)
+    value = inputs.get(entry[1]) if entry else None
+    return value if isinstance(value, str) and value != UNKNOWN else None
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    inputs: dict[str, Any]
+    protect: bool
+    delete_before_replace: bool
+    import_id: str
+    custom_timeouts: dict[str, str]
+    ignore_changes: list[str]
+    id: str = ""
+    read: bool = False
+
+    @property
+    def plain_inputs(self) -> dict[str, Any]:
+        """Inputs with secrets unwrapped (unknowns stay as the UNKNOWN sentinel)."""
+        return unwrap_secrets(self.inputs)
+
+
+def unwrap_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE_SIG:
+            return unwrap_secrets(value.get("value"))
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE_SIG
+
+
+@dataclass
+class SimResult:
+    stack: str
+    preview: bool
+    resources: list[Registration] = field(default_factory=list[Registration])
+    outputs: dict[str, Any] = field(default_factory=dict[str, Any])
+    error: str | None = None
+    logs: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def by_name(self, name: str) -> Registration:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def by_urn(self, urn: str) -> Registration:
+        for r in self.resources:
+            if r.urn == urn:
+                return r
+        raise KeyError(urn)
+
+
+class _Mocks(mocks.Mocks):
+    def __init__(self, preview: bool, peer_outputs: Mapping[str, Mapping[str, Any]]) -> None:
+        self.preview = preview
+        self.peer_outputs = peer_outputs
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            name = str(inputs.get("name") or args.resource_id)
+            if name not in self.peer_outputs:
+                raise Exception(f"unknown stack reference {name!r} (the offline run knows {sorted(self.peer_outputs)})")
+            return name, {"name": name, "outputs": dict(self.peer_outputs[name]), "secretOutputNames": []}
+        state = dict(inputs)
+        name = physical_name(args.typ, inputs)
+        if name is not None:
+            state["name"] = name
+        if self.preview:
+            # As in a real preview: computed outputs (the ID above all) are not known yet.
+            return "", state
+        rid = arm_id(args.typ, inputs) or f"/mock/{args.typ}/{args.name}"
+        state["id"] = rid
+        return rid, state
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        if args.token == "azure-native:authorization:getClientConfig":
+            return (
+                {"subscriptionId": SUBSCRIPTION, "tenantId": TENANT, "clientId": "mock", "objectId": "mock"},
+                [],
+            )
+        raise Exception(f"no mock for function {args.token}")
+
+
+def _struct(message: Any) -> dict[str, Any]:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True) if message is not None else {}
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    def __init__(self, m: mocks.Mocks, result: SimResult) -> None:
+        super().__init__(m)
+        self.result = result
+        self.stack_urn = ""
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = response.urn
+            return response
+        timeouts = request.customTimeouts
+        self.result.resources.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=request.parent,
+                dependencies=list(request.dependencies),
+                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                inputs=_struct(request.object),
+                protect=bool(request.protect),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                import_id=request.importId,
+                custom_timeouts={
+                    k: v
+                    for k, v in (("create", timeouts.create), ("update", timeouts.update), ("delete", timeouts.delete))
+                    if v
+                },
+                ignore_changes=list(request.ignoreChanges),
+                id=response.id,
+            )
+        )
+        return response
+
+    def ReadResource(self, request: Any) -> Any:
+        response = super().ReadResource(request)
+        self.result.resources.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=True,
+                parent=request.parent,
+                dependencies=list(request.dependencies),
+                property_dependencies={},
+                inputs=_struct(request.properties),
+                protect=False,
+                delete_before_replace=False,
+                import_id="",
+                custom_timeouts={},
+                ignore_changes=[],
+                id=request.id,
+                read=True,
+            )
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        if request.urn == self.stack_urn:
+            self.result.outputs = _struct(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+
+class _LogCapture(logging.Handler):
+    def __init__(self, result: SimResult) -> None:
+        super().__init__(logging.DEBUG)
+        self.result = result
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.result.logs.append((record.levelname.lower(), record.getMessage()))
+
+
+def _run(
+    settings_: StackSettings,
+    preview: bool,
+    peer_outputs: Mapping[str, Mapping[str, Any]],
+    program: Path,
+) -> SimResult:
+    result = SimResult(stack=settings_.stack, preview=preview)
+    logger = logging.getLogger(f"erdr.simulate.{settings_.stack}.{id(result)}")
+    logger.propagate = False
+    logger.addHandler(_LogCapture(result))
+    monitor = _RecordingMonitor(_Mocks(preview, peer_outputs), result)
+    mock_settings = mocks.MockSettings(
+        monitor=monitor,
+        monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+        engine=mocks.MockEngine(logger),
+        project=settings_.project,
+        stack=settings_.stack,
+        dry_run=preview,
+        organization="organization",
+        callbacks=None,
+        root_directory=str(program.parent),
+    )
+    settings.configure(mock_settings)
+    set_all_config(settings_.engine_config(), settings_.engine_secret_keys())
+    if str(program.parent) not in sys.path:
+        sys.path.insert(0, str(program.parent))
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+
+        def program_body() -> None:
+            runpy.run_path(str(program), run_name="__main__")
+
+        loop.run_until_complete(run_in_stack(program_body))
+    except Exception as exc:  # noqa: BLE001 - the program's own error is the result
+        result.error = str(exc)
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+    return result
+
+
+def simulate(
+    stack: StackSettings,
+    *,
+    preview: bool = False,
+    peer_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    program: Path = PROJECT_DIR / "__main__.py",
+) -> SimResult:
+    """Run the program once for ``stack``, isolated from any other run in this process."""
+    ctx = contextvars.Context()
+    run: Callable[[], SimResult] = lambda: _run(stack, preview, peer_outputs or {}, program)  # noqa: E731
+    return ctx.run(run)

@@ -1,0 +1,1 @@
+"""The CrossGuard policy pack. Importable modules only; never import policies.__main__."""
