@@ -16,7 +16,13 @@ from policies import azure_facts
 cfg = read_config()  # raises before anything is registered when the config is invalid
 net = network_for(cfg, cfg.role)
 tags = {"project": "expressroute-dr", "role": cfg.role.value, **cfg.tags}
-rg = resources.ResourceGroup("network-rg", resource_group_name=net.resource_group, location=net.region, tags=tags)
+rg = resources.ResourceGroup(
+    "network-rg",
+    resource_group_name=net.resource_group,
+    location=net.region,
+    tags=tags,
+    opts=pulumi.ResourceOptions(protect=cfg.protect),
+)
 hub = Hub(
     net.hub.key,
     HubArgs(

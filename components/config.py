@@ -44,6 +44,12 @@ _VNET_ID = re.compile(
     r"Microsoft\.Network/virtualNetworks/[^/]+$",
     re.IGNORECASE,
 )
+_PROTECTED_ITEM_ID = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.RecoveryServices/"
+    r"vaults/(?P<vault>[^/]+)/replicationFabrics/[^/]+/replicationProtectionContainers/[^/]+/"
+    r"replicationProtectedItems/[^/]+$",
+    re.IGNORECASE,
+)
 
 
 class ConfigError(Exception):
@@ -117,6 +123,16 @@ def _vnet_id(value: str) -> str:
     return value
 
 
+def _protected_item_id(value: str) -> str:
+    if not _PROTECTED_ITEM_ID.match(value):
+        raise ValueError(
+            "not a Site Recovery replicated item ID (/subscriptions/<guid>/resourceGroups/<rg>/providers/"
+            "Microsoft.RecoveryServices/vaults/<vault>/replicationFabrics/<fabric>/"
+            "replicationProtectionContainers/<container>/replicationProtectedItems/<item>)"
+        )
+    return value
+
+
 def _region(value: str) -> str:
     if value not in azure_facts.REGIONS:
         close = [r for r in azure_facts.REGIONS if r.replace(" ", "") == value.lower().replace(" ", "")]
@@ -130,6 +146,7 @@ IpAddress = Annotated[str, AfterValidator(_ip)]
 Name = Annotated[str, AfterValidator(_name)]
 CircuitId = Annotated[str, AfterValidator(_circuit_id)]
 VnetId = Annotated[str, AfterValidator(_vnet_id)]
+ProtectedItemId = Annotated[str, AfterValidator(_protected_item_id)]
 Region = Annotated[str, AfterValidator(_region)]
 
 
@@ -251,6 +268,31 @@ class SiteRecoveryConfig(Model):
     multi_vm_sync: bool = False
 
 
+class BootGroup(Model):
+    items: list[ProtectedItemId] = Field(
+        min_length=1, description="Replicated items (replicationProtectedItems ARM IDs) booted together."
+    )
+
+
+class RecoveryPlanConfig(Model):
+    """Site Recovery recovery plan with the network switch as its first step (components/recovery_plan.py)."""
+
+    name: Name | None = Field(default=None, description="Recovery plan name; default erdr-<source>-to-<target>.")
+    boot_groups: list[BootGroup] = Field(
+        default_factory=list[BootGroup],
+        description="Boot groups in boot order; without replicated items no plan is registered.",
+    )
+    automation_account_name: Name | None = Field(
+        default=None, description="Automation account running the runbook; default aa-erdr-<target region>."
+    )
+    retry_attempts: int = Field(default=5, ge=1, le=20, description="ARM calls per request before giving up.")
+    retry_delay_seconds: int = Field(default=10, ge=1, le=300, description="Pause between retries and polls.")
+
+    @property
+    def items(self) -> list[str]:
+        return [item for group in self.boot_groups for item in group.items]
+
+
 class AdoptedVnet(Model):
     id: VnetId
     subnets: dict[str, str] = Field(
@@ -286,6 +328,7 @@ class StackConfig(Model):
     protect: bool = True
     tags: dict[str, str] = Field(default_factory=dict[str, str])
     adopt: dict[str, AdoptedVnet] = Field(default_factory=dict[str, AdoptedVnet])
+    recovery_plan: RecoveryPlanConfig | None = None
 
     @property
     def region(self) -> str:
@@ -524,6 +567,8 @@ def _plan_issues(cfg: StackConfig) -> Iterator[Issue]:
             yield Issue("targetAddressPlan", cfg.target_address_plan, "only used with addressing 'translated'")
         return
     plan = cfg.target_address_plan
+    if cfg.role is Role.SOURCE and not plan:
+        return  # only the target stack builds from the plan
     known = {v.name for v in vnets}
     for name in plan:
         if name not in known:
@@ -722,8 +767,8 @@ def _topology_issues(cfg: StackConfig) -> Iterator[Issue]:
 
 
 def _drill_issues(cfg: StackConfig) -> Iterator[Issue]:
-    if not cfg.drill.enabled:
-        return
+    if not cfg.drill.enabled or cfg.role is not Role.TARGET:
+        return  # the drill network lives in the target stack only
     from components.replica import drill_plan  # local import: replica depends on this module
 
     base = parse_prefix(cfg.drill.address_space)
@@ -746,12 +791,39 @@ def _drill_issues(cfg: StackConfig) -> Iterator[Issue]:
             )
 
 
+def _recovery_plan_issues(cfg: StackConfig) -> Iterator[Issue]:
+    plan = cfg.recovery_plan
+    if plan is None or not plan.items:
+        return
+    if cfg.role is not Role.TARGET:
+        yield Issue(
+            "recoveryPlan", plan.items, "the recovery plan lives in the target stack's vault; set it on dr only"
+        )
+    if not cfg.site_recovery.enabled:
+        yield Issue("recoveryPlan", plan.items, "needs siteRecovery.enabled: the plan is registered in its vault")
+    seen: dict[str, str] = {}
+    vaults: dict[str, str] = {}
+    for g, group in enumerate(plan.boot_groups):
+        for i, item in enumerate(group.items):
+            path = f"recoveryPlan.bootGroups[{g}].items[{i}]"
+            if item.lower() in seen:
+                yield Issue(path, item, f"listed twice (also at {seen[item.lower()]}); a VM boots in one group")
+            seen[item.lower()] = path
+            match = _PROTECTED_ITEM_ID.match(item)
+            vault = match.group("vault").lower() if match else ""
+            if vaults and vault not in vaults:
+                first = next(iter(vaults.values()))
+                yield Issue(path, item, f"belongs to vault {vault!r}, not to the vault of {first}; one plan, one vault")
+            vaults.setdefault(vault, path)
+
+
 def semantic_issues(cfg: StackConfig) -> Iterator[Issue]:
     yield from layout_issues(cfg.layout)
     yield from _plan_issues(cfg)
     yield from _circuit_issues(cfg)
     yield from _topology_issues(cfg)
     yield from _drill_issues(cfg)
+    yield from _recovery_plan_issues(cfg)
 
 
 def json_schema() -> dict[str, Any]:

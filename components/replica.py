@@ -119,9 +119,11 @@ def _build(
         azure_name = adopted.rsplit("/", 1)[1] if adopted else vnet_azure_name(key, region) + name_suffix
         return VnetSpec(key, azure_name, tuple(tr.prefix(p) for p in space), subnets, adopted)
 
+    # GatewaySubnet first: subnets are created one at a time, and the gateway (the slowest
+    # resource of all) waits only for its own subnet.
     hub_subnets = (
-        subnet(hub.nva_subnet.name, hub.nva_subnet.prefix, False, hub.nva_subnet.service_endpoints, hub.name),
         *((subnet(GATEWAY_SUBNET, hub.gateway_subnet_prefix, False, [], hub.name),) if routed else ()),
+        subnet(hub.nva_subnet.name, hub.nva_subnet.prefix, False, hub.nva_subnet.service_endpoints, hub.name),
         *(subnet(s.name, s.prefix, True, s.service_endpoints, hub.name) for s in hub.extra_subnets),
     )
     spokes = tuple(

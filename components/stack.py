@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 from pulumi.runtime.config import CONFIG, is_config_secret
 
-from components.config import NAMESPACE, ConfigError, Role, StackConfig, load
+from components.config import NAMESPACE, ConfigError, Phase, Role, StackConfig, load
 from components.network import ConnectionArgs
 from components.replica import ConnectionSpec, connection_plan
 
@@ -43,7 +43,14 @@ def _exclusive_gate(cfg: StackConfig, spec: ConnectionSpec) -> pulumi.Input[str]
     ``circuitConnections`` output and fails the update, naming both stacks, while the peer still
     holds the circuit: no resource is created inside the check, only its input is withheld.
     """
-    if not spec.exclusive or cfg.peer_stack is None or cfg.source_region_unreachable:
+    # Only the phases that (re)connect are gated: standby is the steady state, and gating it would
+    # make the first `pulumi up` of either stack depend on the other stack existing.
+    if (
+        not spec.exclusive
+        or cfg.phase is Phase.STANDBY
+        or cfg.peer_stack is None
+        or cfg.source_region_unreachable
+    ):
         return spec.circuit_id
     peer = pulumi.StackReference(f"{NAMESPACE}-peer", stack_name=cfg.peer_stack)
     stack = pulumi.get_stack()
