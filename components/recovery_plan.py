@@ -1,0 +1,496 @@
+"""The network switch as a step of the Site Recovery failover itself (target stack only).
+
+A recovery plan whose first boot group starts with an Automation runbook action: the runbook
+(runbooks/network_switch.py) does the topology's ExpressRoute step before any VM boots, so a
+failover started from the portal or the Site Recovery API still gets the network right. The
+runbook reads what to do from ``erdr-*`` Automation variables set here from the same
+:func:`components.replica.connection_plan` the stacks use, so its end state is the stacks' end
+state (docs/recovery-plan.md).
+
+Runbook content: pulumi-azure-native v3's ``automation.Runbook`` only takes content from a URL
+(``publishContentLink``; there is no inline content, pulumi/pulumi-azure-native#3029). The
+program uploads the file from the repository to a private blob and hands Automation a read-only,
+HTTPS-only service SAS for that one blob. The blob name carries the content's SHA-256, so a new
+version is a new blob (and a republish); the SAS expiry is fixed so the URL, and therefore the
+runbook's inputs, stay identical between runs and `pulumi preview` shows no changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi_azure_native import authorization, automation, recoveryservices, storage
+
+from components.config import NAMESPACE, Phase, Role, StackConfig
+from components.replica import connection_plan, vnet_azure_name
+
+RUNBOOK_FILE = Path(__file__).resolve().parent.parent / "runbooks" / "network_switch.py"
+RUNBOOK_TYPE = "Python3"
+RUNBOOK_NAME = "erdr-network-switch"
+VARIABLE_PREFIX = "erdr-"
+CONTENT_CONTAINER = "runbooks"
+# Automation reads the content once per publish; a fixed expiry keeps the URL stable (a rolling
+# one would republish on every `pulumi up`). The SAS grants read on one blob of public code.
+CONTENT_LINK_EXPIRY = "2099-12-31T00:00:00Z"
+
+# What the runbook does through ARM, and nothing more (ExpressRoute docs, "About roles and
+# permissions for ExpressRoute circuits and gateways": creating or updating a connection needs
+# connections/write plus join on the gateway and on the circuit).
+SWITCH_ACTIONS = (
+    "Microsoft.Network/connections/read",
+    "Microsoft.Network/connections/write",
+    "Microsoft.Network/connections/delete",
+    "Microsoft.Network/virtualNetworkGateways/read",
+    "Microsoft.Network/virtualNetworkGateways/join/action",
+    "Microsoft.Network/expressRouteCircuits/read",
+    "Microsoft.Network/expressRouteCircuits/join/action",
+)
+# Test failover: read the drill VNets, remove a peering that would break their isolation.
+DRILL_ACTIONS = (
+    "Microsoft.Network/virtualNetworks/read",
+    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read",
+    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/delete",
+)
+
+# Recovery plan actions: (action name, failover directions, failover types). Site Recovery's
+# A2A failback is a failover in the other direction, so it uses the same failover types.
+FAILOVER_TYPES = ("PlannedFailover", "UnplannedFailover")
+PLAN_ACTIONS = (
+    ("erdr-network-failover", ("PrimaryToRecovery",), FAILOVER_TYPES),
+    ("erdr-network-failback", ("RecoveryToPrimary",), FAILOVER_TYPES),
+    ("erdr-network-drill", ("PrimaryToRecovery",), ("TestFailover",)),
+)
+
+
+def resource_tags(cfg: StackConfig, role: Role) -> dict[str, str]:
+    """The tags ``role``'s stack puts on its resources (__main__.py's formula)."""
+    return {"project": NAMESPACE, "role": role.value, **cfg.tags}
+
+
+@dataclass(frozen=True)
+class SwitchPlan:
+    """What the runbook needs to know, as plain data (becomes the ``erdr-*`` variables)."""
+
+    topology: str
+    addressing: str
+    regions: dict[str, str]
+    resource_groups: dict[str, str]
+    gateway_names: dict[str, str]
+    circuit_ids: dict[str, str]
+    routing_weights: dict[str, int]
+    # role -> phase -> [{"name", "circuit", "weight"}]; weight is "preferred" or "standby".
+    connections: dict[str, dict[str, list[dict[str, str]]]]
+    tags: dict[str, dict[str, str]]
+    retry: dict[str, int]
+
+
+def switch_plan(cfg: StackConfig) -> SwitchPlan:
+    weights = cfg.routing_weights
+    names = {weights.preferred: "preferred", weights.standby: "standby"}
+    connections = {
+        role.value: {
+            phase.value: [
+                {"name": c.name, "circuit": c.circuit, "weight": names[c.routing_weight]}
+                for c in connection_plan(cfg, role, phase)
+            ]
+            for phase in Phase
+        }
+        for role in Role
+    }
+    circuits = {"primary": cfg.circuits.primary.id}
+    if cfg.circuits.secondary is not None:
+        circuits["secondary"] = cfg.circuits.secondary.id
+    regions = {Role.SOURCE.value: cfg.regions.source, Role.TARGET.value: cfg.regions.target}
+    rp = cfg.recovery_plan
+    return SwitchPlan(
+        topology=cfg.topology.value,
+        addressing=cfg.addressing.value,
+        regions=regions,
+        resource_groups={role.value: cfg.resource_group_name(role) for role in Role},
+        # network.Hub names its gateway ergw-<hub VNet name>.
+        gateway_names={r: f"ergw-{vnet_azure_name(cfg.layout.hub.name, region)}" for r, region in regions.items()},
+        circuit_ids=circuits,
+        routing_weights={"preferred": weights.preferred, "standby": weights.standby},
+        connections=connections,
+        tags={role.value: resource_tags(cfg, role) for role in Role},
+        retry={
+            "attempts": rp.retry_attempts if rp else 5,
+            "delaySeconds": rp.retry_delay_seconds if rp else 10,
+            # Connection create/delete takes minutes; poll for up to 30 minutes.
+            "pollAttempts": max(1, 1800 // (rp.retry_delay_seconds if rp else 10)),
+        },
+    )
+
+
+def _arm(subscription: str, group: str, provider_path: str) -> str:
+    return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{provider_path}"
+
+
+def switch_variables(plan: SwitchPlan, subscription: str) -> dict[str, Any]:
+    """The ``erdr-*`` Automation variables (without the prefix), given the subscription ID."""
+    rgs = plan.resource_groups
+    connections = {
+        role: {
+            phase: [
+                {**c, "id": _arm(subscription, rgs[role], f"Microsoft.Network/connections/{c['name']}")} for c in items
+            ]
+            for phase, items in phases.items()
+        }
+        for role, phases in plan.connections.items()
+    }
+    return {
+        "topology": plan.topology,
+        "addressing": plan.addressing,
+        "regions": plan.regions,
+        "resource-groups": rgs,
+        "gateway-ids": {
+            role: _arm(subscription, rgs[role], f"Microsoft.Network/virtualNetworkGateways/{name}")
+            for role, name in plan.gateway_names.items()
+        },
+        "circuit-ids": plan.circuit_ids,
+        "routing-weights": plan.routing_weights,
+        "connections": connections,
+        "tags": plan.tags,
+        "retry": plan.retry,
+    }
+
+
+def runbook_content() -> tuple[str, str]:
+    """(text, SHA-256 in upper-case hex, as Automation's contentHash expects)."""
+    text = RUNBOOK_FILE.read_text()
+    return text, hashlib.sha256(text.encode()).hexdigest().upper()
+
+
+def _guid(*parts: str) -> str:
+    """Deterministic GUID for role definitions and assignments (their names must be GUIDs)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join((NAMESPACE, *parts))))
+
+
+@dataclass
+class RecoveryPlanArgs:
+    plan_name: str
+    location: str
+    resource_group_name: pulumi.Input[str]
+    resource_group_id: pulumi.Input[str]
+    subscription_id: pulumi.Input[str]
+    vault_name: pulumi.Input[str]
+    primary_fabric_id: pulumi.Input[str]
+    recovery_fabric_id: pulumi.Input[str]
+    boot_groups: Sequence[Sequence[str]]
+    switch: SwitchPlan
+    automation_account_name: str
+    # Drill VNet key -> ID (the keys are known before the IDs).
+    drill_vnet_keys: Sequence[str] = ()
+    drill_vnet_ids: pulumi.Input[Mapping[str, str]] | None = None
+    authorization_keys: Mapping[str, pulumi.Output[str]] = field(default_factory=dict[str, pulumi.Output[str]])
+    tags: Mapping[str, str] = field(default_factory=dict[str, str])
+    # What the plan waits for (the Site Recovery fabrics and containers its items live in).
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+def recovery_plan_args(
+    cfg: StackConfig,
+    resource_group: pulumi.Input[str],
+    resource_group_id: pulumi.Input[str],
+    subscription_id: pulumi.Input[str],
+    vault_name: pulumi.Input[str],
+    vault_id: pulumi.Input[str],
+    fabric_names: Mapping[str, str],
+    drill_vnet_keys: Sequence[str] = (),
+    drill_vnet_ids: pulumi.Input[Mapping[str, str]] | None = None,
+    tags: Mapping[str, str] | None = None,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> RecoveryPlanArgs:
+    """Args from the validated config (call only when cfg.recovery_plan lists replicated items)."""
+    rp = cfg.recovery_plan
+    assert rp is not None and rp.items, "validated: a plan needs replicated items"
+    secrets = pulumi.Config(NAMESPACE)
+    keys = {
+        circuit: key
+        for circuit in ("primary", "secondary")
+        if (key := secrets.get_secret(f"{circuit}AuthorizationKey")) is not None
+    }
+    return RecoveryPlanArgs(
+        plan_name=rp.name or f"erdr-{cfg.regions.source}-to-{cfg.regions.target}",
+        location=cfg.regions.target,
+        resource_group_name=resource_group,
+        resource_group_id=resource_group_id,
+        subscription_id=subscription_id,
+        vault_name=vault_name,
+        primary_fabric_id=pulumi.Output.concat(vault_id, "/replicationFabrics/", fabric_names["source"]),
+        recovery_fabric_id=pulumi.Output.concat(vault_id, "/replicationFabrics/", fabric_names["target"]),
+        boot_groups=[list(g.items) for g in rp.boot_groups],
+        switch=switch_plan(cfg),
+        automation_account_name=rp.automation_account_name or f"aa-erdr-{cfg.regions.target}",
+        drill_vnet_keys=list(drill_vnet_keys),
+        drill_vnet_ids=drill_vnet_ids,
+        authorization_keys=keys,
+        tags=dict(tags or {}),
+        depends_on=list(depends_on),
+    )
+
+
+class RecoveryPlan(pulumi.ComponentResource):
+    """Recovery plan, Automation account with its identity, the runbook, its variables and roles."""
+
+    recovery_plan_id: pulumi.Output[str]
+    recovery_plan_name: pulumi.Output[str]
+    automation_account_name: pulumi.Output[str]
+    runbook_id: pulumi.Output[str]
+    principal_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RecoveryPlanArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("expressroute-dr:siterecovery:RecoveryPlan", name, None, opts)
+        rg = args.resource_group_name
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.account = automation.AutomationAccount(
+            f"{name}-automation",
+            automation_account_name=args.automation_account_name,
+            resource_group_name=rg,
+            location=args.location,
+            sku={"name": "Basic"},
+            identity={"type": automation.ResourceIdentityType.SYSTEM_ASSIGNED},
+            public_network_access=True,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        principal = self.account.identity.apply(lambda i: i.principal_id if i is not None else "")
+
+        runbook = self._runbook(name, args)
+        variables = self._variables(name, args)
+        assignments = self._roles(name, args, principal)
+
+        first, *rest = args.boot_groups
+        actions: list[recoveryservices.RecoveryPlanActionArgsDict] = [
+            {
+                "action_name": action,
+                "failover_directions": list(directions),
+                "failover_types": list(types),
+                "custom_details": {
+                    "instance_type": "AutomationRunbookActionDetails",
+                    "runbook_id": runbook.id,
+                    # The Automation account lives in the recovery (target) region.
+                    "fabric_location": "Recovery",
+                },
+            }
+            for action, directions, types in PLAN_ACTIONS
+        ]
+        groups: list[recoveryservices.RecoveryPlanGroupArgsDict] = [
+            {
+                "group_type": "Boot",
+                "replication_protected_items": [{"id": item} for item in first],
+                "start_group_actions": actions,  # pre-boot: the network is switched first
+                "end_group_actions": [],
+            },
+            *(
+                {
+                    "group_type": "Boot",
+                    "replication_protected_items": [{"id": item} for item in group],
+                    "start_group_actions": [],
+                    "end_group_actions": [],
+                }
+                for group in rest
+            ),
+        ]
+        self.plan = recoveryservices.ReplicationRecoveryPlan(
+            f"{name}-plan",
+            resource_name_=args.vault_name,
+            resource_group_name=rg,
+            recovery_plan_name=args.plan_name,
+            properties={
+                "primary_fabric_id": args.primary_fabric_id,
+                "recovery_fabric_id": args.recovery_fabric_id,
+                "failover_deployment_model": "ResourceManager",
+                "provider_specific_input": [{"instance_type": "A2A"}],
+                "groups": groups,
+            },
+            # The action must find a published runbook, its variables and its permissions.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, runbook, *variables, *assignments]),
+        )
+
+        self.recovery_plan_id = self.plan.id
+        self.recovery_plan_name = self.plan.name
+        self.automation_account_name = self.account.name
+        self.runbook_id = runbook.id
+        self.principal_id = principal
+        self.register_outputs(
+            {
+                "recovery_plan_id": self.recovery_plan_id,
+                "recovery_plan_name": self.recovery_plan_name,
+                "automation_account_name": self.automation_account_name,
+                "runbook_id": self.runbook_id,
+                "principal_id": self.principal_id,
+            }
+        )
+
+    def _runbook(self, name: str, args: RecoveryPlanArgs) -> automation.Runbook:
+        text, digest = runbook_content()
+        account_name = pulumi.Output.all(args.subscription_id, args.resource_group_name).apply(
+            lambda v: "sterdr" + hashlib.sha256(f"{v[0]}/{v[1]}".encode()).hexdigest()[:18]
+        )
+        account = storage.StorageAccount(
+            f"{name}-content",
+            account_name=account_name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            kind="StorageV2",
+            sku={"name": "Standard_LRS"},
+            allow_blob_public_access=False,
+            # The service SAS below is signed with the account key.
+            allow_shared_key_access=True,
+            enable_https_traffic_only=True,
+            minimum_tls_version="TLS1_2",
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        container = storage.BlobContainer(
+            f"{name}-runbooks",
+            account_name=account.name,
+            resource_group_name=args.resource_group_name,
+            container_name=CONTENT_CONTAINER,
+            public_access=storage.PublicAccess.NONE,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        blob_name = f"{RUNBOOK_NAME}-{digest[:16].lower()}.py"
+        blob = storage.Blob(
+            f"{name}-runbook-content",
+            account_name=account.name,
+            resource_group_name=args.resource_group_name,
+            container_name=container.name,
+            blob_name=blob_name,
+            type=storage.BlobType.BLOCK,
+            content_type="text/x-python",
+            source=pulumi.StringAsset(text),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        sas = storage.list_storage_account_service_sas_output(
+            account_name=account.name,
+            resource_group_name=args.resource_group_name,
+            canonicalized_resource=pulumi.Output.concat("/blob/", account.name, f"/{CONTENT_CONTAINER}/{blob_name}"),
+            resource=storage.SignedResource.B,
+            permissions=storage.Permissions.R,
+            protocols=storage.HttpProtocol.HTTPS,
+            shared_access_expiry_time=CONTENT_LINK_EXPIRY,
+        ).service_sas_token
+        uri = pulumi.Output.secret(
+            pulumi.Output.concat(
+                "https://", account.name, f".blob.core.windows.net/{CONTENT_CONTAINER}/{blob_name}?", sas
+            )
+        )
+        return automation.Runbook(
+            f"{name}-runbook",
+            runbook_name=RUNBOOK_NAME,
+            automation_account_name=self.account.name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            runbook_type=RUNBOOK_TYPE,
+            description="ExpressRoute network switch for Site Recovery (expressroute-dr runbooks/network_switch.py)",
+            log_progress=False,
+            log_verbose=False,
+            publish_content_link={"uri": uri, "content_hash": {"algorithm": "SHA256", "value": digest}},
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[blob]),
+        )
+
+    def _variables(self, name: str, args: RecoveryPlanArgs) -> list[automation.Variable]:
+        values: dict[str, pulumi.Input[Any]] = {
+            key: pulumi.Output.from_input(args.subscription_id).apply(
+                lambda sub, key=key: switch_variables(args.switch, sub)[key]
+            )
+            for key in switch_variables(args.switch, "-")
+        }
+        if args.drill_vnet_ids is not None:
+            values["drill-vnet-ids"] = args.drill_vnet_ids
+        out: list[automation.Variable] = []
+        for key, value in values.items():
+            out.append(
+                automation.Variable(
+                    f"{name}-var-{key}",
+                    automation_account_name=self.account.name,
+                    resource_group_name=args.resource_group_name,
+                    variable_name=VARIABLE_PREFIX + key,
+                    name=VARIABLE_PREFIX + key,
+                    # Automation stores a variable's value as JSON text.
+                    value=pulumi.Output.from_input(value).apply(json.dumps),
+                    is_encrypted=False,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
+        for circuit, key in sorted(args.authorization_keys.items()):
+            out.append(
+                automation.Variable(
+                    f"{name}-var-authorization-key-{circuit}",
+                    automation_account_name=self.account.name,
+                    resource_group_name=args.resource_group_name,
+                    variable_name=f"{VARIABLE_PREFIX}authorization-key-{circuit}",
+                    name=f"{VARIABLE_PREFIX}authorization-key-{circuit}",
+                    value=key.apply(json.dumps),
+                    is_encrypted=True,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
+        return out
+
+    def _roles(
+        self, name: str, args: RecoveryPlanArgs, principal: pulumi.Output[str]
+    ) -> list[authorization.RoleAssignment]:
+        plan = args.switch
+        sub = pulumi.Output.from_input(args.subscription_id)
+        subscription_scope = pulumi.Output.concat("/subscriptions/", sub)
+        source_rg = pulumi.Output.concat(subscription_scope, "/resourceGroups/", plan.resource_groups["source"])
+        # The two network resource groups (connections and gateways live there) and the circuits.
+        switch_scopes: list[tuple[str, pulumi.Input[str]]] = [
+            ("source-rg", source_rg),
+            ("target-rg", args.resource_group_id),
+            *((f"{c}-circuit", cid) for c, cid in sorted(plan.circuit_ids.items())),
+        ]
+        switch_role = authorization.RoleDefinition(
+            f"{name}-switch-role",
+            role_definition_id=_guid(args.plan_name, "switch-role"),
+            role_name=f"{NAMESPACE} network switch ({args.plan_name})",
+            description="Site Recovery runbook: replace or reweight the ExpressRoute connections of the two hubs.",
+            permissions=[{"actions": list(SWITCH_ACTIONS), "not_actions": []}],
+            assignable_scopes=[scope for _, scope in switch_scopes],
+            scope=subscription_scope,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        scopes: list[tuple[str, pulumi.Input[str], authorization.RoleDefinition]] = [
+            (label, scope, switch_role) for label, scope in switch_scopes
+        ]
+        if args.drill_vnet_keys and args.drill_vnet_ids is not None:
+            drill_ids = pulumi.Output.from_input(args.drill_vnet_ids)
+            drill_role = authorization.RoleDefinition(
+                f"{name}-drill-role",
+                role_definition_id=_guid(args.plan_name, "drill-role"),
+                role_name=f"{NAMESPACE} drill isolation ({args.plan_name})",
+                description="Site Recovery runbook, test failover: check the drill VNets, remove peerings from them.",
+                permissions=[{"actions": list(DRILL_ACTIONS), "not_actions": []}],
+                assignable_scopes=[args.resource_group_id],
+                scope=subscription_scope,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            scopes += [
+                (f"drill-{key}", drill_ids.apply(lambda ids, key=key: ids[key]), drill_role)
+                for key in args.drill_vnet_keys
+            ]
+        return [
+            authorization.RoleAssignment(
+                f"{name}-{label}-access",
+                role_assignment_name=_guid(args.plan_name, label, "assignment"),
+                principal_id=principal,
+                # Skips the directory lookup that fails while a new identity replicates.
+                principal_type="ServicePrincipal",
+                role_definition_id=role.id,
+                scope=scope,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for label, scope, role in scopes
+        ]
