@@ -1,0 +1,592 @@
+"""The failover command: move both stacks through a failover, failback or drill, in runbook order.
+
+    python -m erdr.failover failover|failback|drill [--yes] [--source-unreachable]
+        [--stacks prod=ORG/prod,dr=ORG/dr] [--log FILE] [--resume]
+
+The order of operations is :func:`erdr.procedure.procedure`, nothing else. This module only
+executes it: it reads both stacks' topology and addressing (they must agree), shows the plan and
+asks for confirmation, then runs each step through the :class:`Automation` boundary (the Pulumi
+Automation API in real life, a fake in tests). Every action goes to a JSON-lines log; a state file
+beside the log records how far the run got, so after a failure ``--resume`` continues at the
+failed step without redoing the completed ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from components.config import NAMESPACE, Addressing, Phase, Role, Topology
+from erdr.procedure import Action, Operation, Step, procedure
+from erdr.stackfiles import PROJECT_DIR
+
+DEFAULT_LOG = PROJECT_DIR / "build" / "failover.jsonl"
+STATE_VERSION = 1
+# Outputs worth keeping in the log: what the runbook's checks read.
+LOGGED_OUTPUTS = ("role", "phase", "circuitConnections", "connectionRoutingWeights")
+OPERATOR_ACTION = "operator action required"
+
+Ask = Callable[[str], str]
+Say = Callable[[str], None]
+
+
+class AutomationError(Exception):
+    """A Pulumi operation failed; the message says which and why (tail of the engine's output)."""
+
+
+class Automation(Protocol):
+    """What the command needs from Pulumi, stack by stack. Implementations raise AutomationError."""
+
+    def get_config(self, stack: str, key: str) -> str | None: ...
+
+    def set_config(self, stack: str, key: str, value: str) -> None: ...
+
+    def preview(self, stack: str) -> dict[str, int]: ...
+
+    def up(self, stack: str) -> dict[str, Any]: ...
+
+    def refresh(self, stack: str) -> None: ...
+
+
+class PulumiAutomation:
+    """The real boundary: Pulumi's Automation API over the project directory (needs the CLI).
+
+    ``set_config`` writes ``Pulumi.<stack>.yaml`` exactly as ``pulumi config set`` does, so the
+    phase each step sets is left in the working tree to be committed.
+    """
+
+    def __init__(
+        self,
+        work_dir: Path = PROJECT_DIR,
+        say: Say = print,
+        select: Callable[[str, str], Any] | None = None,
+    ) -> None:
+        self._work_dir = work_dir
+        self._say = say
+        self._select = select or _select_stack
+        self._stacks: dict[str, Any] = {}
+
+    def _stack(self, name: str) -> Any:
+        if name not in self._stacks:
+            self._stacks[name] = self._call(f"select stack {name}", lambda: self._select(name, str(self._work_dir)))
+        return self._stacks[name]
+
+    @staticmethod
+    def _call(what: str, fn: Callable[[], Any]) -> Any:
+        from pulumi import automation as auto
+
+        try:
+            return fn()
+        except auto.CommandError as exc:
+            tail = "\n".join(str(exc).strip().splitlines()[-15:])
+            raise AutomationError(f"{what} failed:\n{tail}") from exc
+
+    def get_config(self, stack: str, key: str) -> str | None:
+        from pulumi import automation as auto
+
+        s = self._stack(stack)
+        try:
+            return s.get_config(key).value
+        except auto.CommandError:
+            return None  # `pulumi config get` exits non-zero for a key that is not set
+
+    def set_config(self, stack: str, key: str, value: str) -> None:
+        from pulumi import automation as auto
+
+        s = self._stack(stack)
+        self._call(
+            f"pulumi config set {key} {value} --stack {stack}", lambda: s.set_config(key, auto.ConfigValue(value))
+        )
+
+    def preview(self, stack: str) -> dict[str, int]:
+        s = self._stack(stack)
+        result = self._call(f"pulumi preview --stack {stack}", lambda: s.preview(on_output=self._say))
+        return {str(getattr(op, "value", op)): int(n) for op, n in result.change_summary.items()}
+
+    def up(self, stack: str) -> dict[str, Any]:
+        s = self._stack(stack)
+        result = self._call(f"pulumi up --stack {stack}", lambda: s.up(on_output=self._say))
+        return {k: v.value for k, v in result.outputs.items()}
+
+    def refresh(self, stack: str) -> None:
+        s = self._stack(stack)
+        self._call(f"pulumi refresh --stack {stack}", lambda: s.refresh(on_output=self._say))
+
+
+def _select_stack(name: str, work_dir: str) -> Any:
+    from pulumi import automation as auto
+
+    return auto.select_stack(stack_name=name, work_dir=work_dir)
+
+
+class FailoverError(Exception):
+    """The command cannot start or resume; the message says what to do instead."""
+
+
+class StepFailed(Exception):
+    """A step did not reach its expected result."""
+
+
+# --- state and log ------------------------------------------------------------------------------
+
+
+def step_key(step: Step) -> str:
+    """Identifies a step across runs, so a resume can prove it continues the same procedure."""
+    extra = ",".join(f"{k}={v}" for k, v in step.extra_config)
+    role = step.role.value if step.role else "-"
+    phase = step.phase.value if step.phase else "-"
+    return f"{step.action.value}|{role}|{phase}|{extra}|{step.title}"
+
+
+@dataclass
+class RunState:
+    operation: str
+    topology: str
+    addressing: str
+    source_reachable: bool
+    stacks: dict[str, str]  # role value -> stack name
+    steps: list[str]  # step_key of each step, in order
+    completed: int = 0  # steps[:completed] are done
+    status: str = "running"  # running | failed | completed
+    failed_step: int | None = None  # 1-based, as shown in the plan
+    error: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
+    version: int = STATE_VERSION
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        tmp.replace(path)  # atomic: a crash never leaves half a state file
+
+    @classmethod
+    def load(cls, path: Path) -> RunState:
+        try:
+            data = json.loads(path.read_text())
+            if data.get("version") != STATE_VERSION:
+                raise FailoverError(f"state file {path} has version {data.get('version')}, expected {STATE_VERSION}")
+            return cls(**data)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise FailoverError(f"state file {path} is unreadable ({exc}); delete it to start over") from exc
+
+
+def state_path(log: Path) -> Path:
+    return log.with_name(log.stem + ".state.json")
+
+
+class Journal:
+    """Appends one JSON object per event to the log file."""
+
+    def __init__(self, path: Path, run_id: str) -> None:
+        self.path = path
+        self.run_id = run_id
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, event: str, **fields: Any) -> None:
+        record = {"ts": datetime.now(UTC).isoformat(timespec="seconds"), "run": self.run_id, "event": event, **fields}
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(record, default=str) + "\n")
+
+
+# --- preparation --------------------------------------------------------------------------------
+
+
+def parse_stacks(text: str | None) -> dict[Role, str]:
+    """``prod=org/prod,dr=org/dr`` -> {SOURCE: 'org/prod', TARGET: 'org/dr'}; defaults prod, dr."""
+    names = {Role.SOURCE: "prod", Role.TARGET: "dr"}
+    if not text:
+        return names
+    keys = {"prod": Role.SOURCE, "source": Role.SOURCE, "dr": Role.TARGET, "target": Role.TARGET}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or key.strip() not in keys or not value.strip():
+            raise FailoverError(f"--stacks: expected prod=NAME,dr=NAME, got {part!r}")
+        names[keys[key.strip()]] = value.strip()
+    if names[Role.SOURCE] == names[Role.TARGET]:
+        raise FailoverError(f"--stacks: prod and dr are the same stack ({names[Role.SOURCE]})")
+    return names
+
+
+def _key(name: str) -> str:
+    return f"{NAMESPACE}:{name}"
+
+
+def read_topology(auto: Automation, stacks: Mapping[Role, str]) -> tuple[Topology, Addressing]:
+    """Both stacks' topology and addressing; they must agree, and each stack must hold its role."""
+    seen: dict[Role, tuple[str | None, str | None]] = {}
+    problems: list[str] = []
+    for role, name in stacks.items():
+        declared = auto.get_config(name, _key("role"))
+        if declared != role.value:
+            problems.append(f"stack '{name}' has {_key('role')} = {declared!r}, expected {role.value!r}")
+        # addressing defaults to 'same' in the config model.
+        seen[role] = (auto.get_config(name, _key("topology")), auto.get_config(name, _key("addressing")) or "same")
+    src, tgt = seen[Role.SOURCE], seen[Role.TARGET]
+    if src != tgt:
+        problems.append(
+            f"stacks disagree: '{stacks[Role.SOURCE]}' has topology={src[0]} addressing={src[1]}, "
+            f"'{stacks[Role.TARGET]}' has topology={tgt[0]} addressing={tgt[1]}; make them equal and deploy both "
+            "before a failover"
+        )
+    if not problems:
+        try:
+            return Topology(src[0]), Addressing(src[1])
+        except ValueError as exc:
+            problems.append(f"unknown topology/addressing {src}: {exc}")
+    raise FailoverError("\n".join(problems))
+
+
+def render_plan(
+    operation: Operation,
+    steps: list[Step],
+    stacks: Mapping[Role, str],
+    topology: Topology,
+    addressing: Addressing,
+    source_reachable: bool,
+    completed: int = 0,
+) -> str:
+    where = "" if source_reachable else ", source region UNREACHABLE"
+    lines = [
+        f"{operation.value} plan: topology {topology.value}, addressing {addressing.value}{where}; "
+        f"source stack '{stacks[Role.SOURCE]}', target stack '{stacks[Role.TARGET]}'",
+    ]
+    for i, step in enumerate(steps, 1):
+        mark = "done" if i <= completed else step.action.value
+        lines.append(f"  {i}. [{mark}] {step.title}")
+        lines += [f"       $ {cmd}" for cmd in step.commands(dict(stacks))]
+        if step.check:
+            lines.append(f"       check: {step.check}")
+    return "\n".join(lines)
+
+
+# --- execution ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Runner:
+    auto: Automation
+    journal: Journal
+    state: RunState
+    state_file: Path
+    stacks: dict[Role, str]
+    yes: bool
+    ask: Ask
+    say: Say
+
+    def run(self, steps: list[Step]) -> bool:
+        for index in range(self.state.completed, len(steps)):
+            step = steps[index]
+            number = index + 1
+            self.state.status, self.state.failed_step, self.state.error = "running", None, None
+            self.state.save(self.state_file)
+            self.journal.write("step-start", step=number, **_describe(step, self.stacks))
+            self.say(f"\n== step {number}/{len(steps)}: {step.title}")
+            try:
+                detail = self._execute(step, number)
+            except (AutomationError, StepFailed) as exc:
+                self._fail(number, step, str(exc))
+                return False
+            except KeyboardInterrupt:
+                self._fail(number, step, "interrupted by the operator (Ctrl-C)")
+                raise
+            self.state.completed = number
+            self.state.history.append({"step": number, "key": step_key(step), **detail})
+            self.state.save(self.state_file)
+            self.journal.write("step-done", step=number, **detail)
+        self.state.status = "completed"
+        self.state.save(self.state_file)
+        return True
+
+    def _execute(self, step: Step, number: int) -> dict[str, Any]:
+        if step.action is Action.MANUAL:
+            return self._manual(step, number)
+        name = self.stacks[step.role] if step.role is not None else ""
+        if step.action is Action.REFRESH:
+            self.journal.write("refresh", step=number, stack=name)
+            self.auto.refresh(name)
+            return {"stack": name, "result": "refreshed"}
+        settings = ([("phase", step.phase.value)] if step.phase is not None else []) + list(step.extra_config)
+        for key, value in settings:
+            self.auto.set_config(name, _key(key), value)
+            self.journal.write("set-config", step=number, stack=name, key=_key(key), value=value)
+        changes = self.auto.preview(name)
+        self.journal.write("preview", step=number, stack=name, changes=changes)
+        self.say(f"   preview {name}: {_summary(changes)}")
+        outputs = self.auto.up(name)
+        logged = {k: outputs[k] for k in LOGGED_OUTPUTS if k in outputs}
+        self.journal.write("up", step=number, stack=name, outputs=logged)
+        if step.phase is not None and outputs.get("phase") != step.phase.value:
+            raise StepFailed(
+                f"after pulumi up, stack '{name}' reports phase {outputs.get('phase')!r}, expected {step.phase.value!r}"
+            )
+        self.say(f"   up {name}: done; check: {step.check}")
+        return {"stack": name, "result": "updated", "outputs": logged}
+
+    def _manual(self, step: Step, number: int) -> dict[str, Any]:
+        self.say("   manual step: done by the operator, outside Pulumi")
+        if step.check:
+            self.say(f"   check: {step.check}")
+        if self.yes:
+            self.journal.write("manual", step=number, title=step.title, status=OPERATOR_ACTION)
+            self.say(f"   --yes: listed as done ({OPERATOR_ACTION})")
+            return {"result": OPERATOR_ACTION}
+        answer = _ask(self.ask, "   Type 'done' when finished, anything else stops here: ")
+        if answer != "done":
+            raise StepFailed(f"manual step not confirmed (answer {answer!r})")
+        self.journal.write("manual", step=number, title=step.title, status="confirmed by operator")
+        return {"result": "confirmed by operator"}
+
+    def _fail(self, number: int, step: Step, error: str) -> None:
+        self.state.status, self.state.failed_step, self.state.error = "failed", number, error
+        self.state.save(self.state_file)
+        self.journal.write("step-failed", step=number, title=step.title, error=error)
+
+
+def _describe(step: Step, stacks: Mapping[Role, str]) -> dict[str, Any]:
+    return {
+        "action": step.action.value,
+        "title": step.title,
+        "stack": stacks[step.role] if step.role is not None else None,
+        "phase": step.phase.value if step.phase is not None else None,
+        "commands": step.commands(dict(stacks)),
+    }
+
+
+def _summary(changes: Mapping[str, int]) -> str:
+    shown = {k: v for k, v in changes.items() if v and k != "same"}
+    return ", ".join(f"{k} {v}" for k, v in sorted(shown.items())) or "no changes"
+
+
+def _ask(ask: Ask, prompt: str) -> str:
+    try:
+        return ask(prompt).strip()
+    except EOFError:
+        return ""  # no terminal (CI, a pipe): never taken as consent
+
+
+def _resume_hint(operation: Operation, argv_extra: Iterable[str]) -> str:
+    extra = " ".join(argv_extra)
+    return f"python -m erdr.failover {operation.value} --resume{(' ' + extra) if extra else ''}"
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    operation: Operation
+    stacks: dict[Role, str]
+    topology: Topology
+    addressing: Addressing
+    steps: list[Step]
+    state: RunState
+    resuming: bool
+
+
+def prepare(args: argparse.Namespace, auto_factory: Callable[[], Automation]) -> tuple[Prepared, Automation]:
+    """Everything checked before the plan is shown; raises FailoverError with what to do instead."""
+    operation = Operation(args.operation)
+    if args.source_unreachable and operation is Operation.DRILL:
+        raise FailoverError("--source-unreachable applies to failover and failback, not to a drill")
+    stacks = parse_stacks(args.stacks)
+    state_file = state_path(Path(args.log))
+    prior = RunState.load(state_file) if state_file.exists() else None
+    if args.resume:
+        prior = _check_resumable(prior, state_file, operation, args, stacks)
+        stacks = {Role(k): v for k, v in prior.stacks.items()}
+        source_reachable = prior.source_reachable
+    else:
+        if prior is not None and prior.status != "completed":
+            at = prior.failed_step or prior.completed + 1
+            raise FailoverError(
+                f"an unfinished {prior.operation} is recorded in {state_file} (stopped at step {at}). Continue it "
+                f"with `{_resume_hint(Operation(prior.operation), _log_args(args))}`, or delete that file to start over."
+            )
+        prior = None
+        source_reachable = not args.source_unreachable
+    auto = auto_factory()
+    topology, addressing = read_topology(auto, stacks)
+    steps = procedure(operation, topology, addressing, source_reachable)
+    if (topology, addressing) == (Topology.SINGLE_CIRCUIT, Addressing.SAME):
+        require_gate(auto, stacks, steps)
+    keys = [step_key(s) for s in steps]
+    if prior is None:
+        state = RunState(
+            operation.value,
+            topology.value,
+            addressing.value,
+            source_reachable,
+            {r.value: n for r, n in stacks.items()},
+            keys,
+        )
+        return Prepared(operation, stacks, topology, addressing, steps, state, resuming=False), auto
+    if (prior.topology, prior.addressing) != (topology.value, addressing.value):
+        raise FailoverError(
+            f"the stacks now say topology={topology.value} addressing={addressing.value}, but the interrupted run "
+            f"used {prior.topology}/{prior.addressing}; restore that config, or delete {state_file} to start over"
+        )
+    if prior.steps != keys:
+        raise FailoverError(
+            "the procedure changed since the interrupted run (erdr/procedure.py), so resuming is not safe. "
+            f"Finish by hand from step {prior.completed + 1} (see {args.log}), then delete {state_file}."
+        )
+    return Prepared(operation, stacks, topology, addressing, steps, prior, resuming=True), auto
+
+
+def run(
+    argv: list[str],
+    automation: Callable[[], Automation],
+    ask: Ask = input,
+    say: Say = print,
+) -> int:
+    """The whole command; ``automation`` builds the boundary (faked in tests). Returns the exit code."""
+    args = _parser().parse_args(argv)
+    log = Path(args.log)
+    state_file = state_path(log)
+    try:
+        p, auto = prepare(args, automation)
+    except FailoverError as exc:
+        say(f"error: {exc}")
+        return 2
+    op, state, steps = p.operation, p.state, p.steps
+
+    journal = Journal(log, uuid.uuid4().hex[:12])
+    journal.write(
+        "resume" if p.resuming else "start",
+        operation=op.value,
+        topology=p.topology.value,
+        addressing=p.addressing.value,
+        source_reachable=state.source_reachable,
+        stacks=state.stacks,
+        from_step=state.completed + 1,
+        yes=args.yes,
+    )
+    journal.write("plan", steps=[{"step": i, **_describe(s, p.stacks)} for i, s in enumerate(steps, 1)])
+    say(render_plan(op, steps, p.stacks, p.topology, p.addressing, state.source_reachable, state.completed))
+    if not args.yes:
+        answer = _ask(ask, f"\nType '{op.value}' to run steps {state.completed + 1}-{len(steps)}: ")
+        if answer != op.value:
+            journal.write("aborted", reason="not confirmed", answer=answer)
+            say("Not confirmed: nothing was changed.")
+            return 1
+        journal.write("confirmed")
+
+    runner = Runner(auto, journal, state, state_file, p.stacks, args.yes, ask, say)
+    try:
+        ok = runner.run(steps)
+    except KeyboardInterrupt:
+        say(_failure_message(state, steps, op, state_file, log, args))
+        return 130
+    if not ok:
+        say(_failure_message(state, steps, op, state_file, log, args))
+        return 1
+    journal.write("finished", operation=op.value, steps=len(steps))
+    say(f"\n{op.value} finished: {len(steps)} steps. Log: {log}")
+    changed = sorted({p.stacks[s.role] for s in steps if s.action is Action.UP and s.role is not None})
+    if changed:
+        files = " ".join(f"Pulumi.{n.rsplit('/', 1)[-1]}.yaml" for n in changed)
+        say(f"Commit the phase change now, so the next deploy keeps it: git commit -m '{op.value}' {files}")
+    return 0
+
+
+def _check_resumable(
+    prior: RunState | None, state_file: Path, operation: Operation, args: argparse.Namespace, stacks: dict[Role, str]
+) -> RunState:
+    if prior is None:
+        raise FailoverError(f"nothing to resume: no state file {state_file}")
+    if prior.status == "completed":
+        raise FailoverError(f"nothing to resume: the {prior.operation} recorded in {state_file} completed")
+    if prior.operation != operation.value:
+        raise FailoverError(
+            f"the interrupted run in {state_file} is a {prior.operation}, not a {operation.value}; "
+            f"run `{_resume_hint(Operation(prior.operation), _log_args(args))}`"
+        )
+    if args.source_unreachable and prior.source_reachable:
+        raise FailoverError("the interrupted run was started without --source-unreachable; resume without it")
+    if args.stacks and {r.value: n for r, n in stacks.items()} != prior.stacks:
+        raise FailoverError(f"--stacks differs from the interrupted run's stacks {prior.stacks}")
+    return prior
+
+
+def _log_args(args: argparse.Namespace) -> list[str]:
+    return [] if Path(args.log) == DEFAULT_LOG else ["--log", str(args.log)]
+
+
+def _failure_message(
+    state: RunState, steps: list[Step], operation: Operation, state_file: Path, log: Path, args: argparse.Namespace
+) -> str:
+    number = state.failed_step or state.completed + 1
+    step = steps[number - 1]
+    done = ", ".join(str(i) for i in range(1, state.completed + 1)) or "none"
+    return (
+        f"\n{operation.value} STOPPED at step {number}/{len(steps)}: {step.title}\n"
+        f"  error: {state.error}\n"
+        f"  completed steps: {done} (they will not be run again)\n"
+        f"  state: {state_file}\n  log: {log}\n"
+        f"Fix the cause, then continue from step {number} with:\n"
+        f"  {_resume_hint(operation, _log_args(args))}"
+    )
+
+
+def require_gate(auto: Automation, stacks: Mapping[Role, str], steps: list[Step]) -> None:
+    """Single circuit, same IPs: a stack that reconnects to the circuit needs peerStack set.
+
+    The program refuses such a phase without it (components/config.py), but only when that
+    stack's step runs, after the other stack has already dropped its connection. Checking
+    up front keeps a half-done failover from leaving on-premises without any path.
+    """
+    needs: dict[str, Step] = {}
+    for step in steps:
+        if step.action is not Action.UP or step.role is None:
+            continue
+        unreachable = ("sourceRegionUnreachable", "true") in step.extra_config
+        reconnects = (step.role is Role.TARGET and step.phase is Phase.FAILOVER and not unreachable) or (
+            step.role is Role.SOURCE and step.phase is Phase.FAILBACK
+        )
+        if reconnects:
+            needs.setdefault(stacks[step.role], step)
+    missing = [name for name in needs if not auto.get_config(name, _key("peerStack"))]
+    if missing:
+        fixes = "; ".join(
+            f"pulumi config set {_key('peerStack')} <org>/{NAMESPACE}/"
+            f"{stacks[Role.TARGET if stacks[Role.SOURCE] == n else Role.SOURCE].rsplit('/', 1)[-1]} --stack {n}"
+            for n in missing
+        )
+        raise FailoverError(
+            f"single circuit with the same IPs: {_key('peerStack')} is not set on {', '.join(missing)}, so the "
+            f"connection could not wait for the peer's to be gone and the program refuses the phase. Set it "
+            f"({fixes}), deploy, then run this again."
+        )
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m erdr.failover",
+        description="Run a failover, failback or drill across the prod and dr stacks, in runbook order.",
+    )
+    p.add_argument("operation", choices=[o.value for o in Operation])
+    p.add_argument("--yes", action="store_true", help="do not ask; manual steps are logged as operator actions")
+    p.add_argument(
+        "--source-unreachable",
+        action="store_true",
+        help="failover: the source region is down (prod is not touched); failback: the failover was run so",
+    )
+    p.add_argument("--stacks", help="stack names, e.g. prod=acme/prod,dr=acme/dr (default prod, dr)")
+    p.add_argument("--log", default=str(DEFAULT_LOG), help=f"JSON-lines log (default {DEFAULT_LOG})")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its failed step")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(sys.argv[1:] if argv is None else argv, PulumiAutomation)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
