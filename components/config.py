@@ -9,12 +9,14 @@ each problem with the exact key path so the error line can name it.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import re
+import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -42,6 +44,11 @@ _CIRCUIT_ID = re.compile(
 _VNET_ID = re.compile(
     r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/"
     r"Microsoft\.Network/virtualNetworks/[^/]+$",
+    re.IGNORECASE,
+)
+_SUBNET_ID = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/"
+    r"Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+$",
     re.IGNORECASE,
 )
 _PROTECTED_ITEM_ID = re.compile(
@@ -133,6 +140,15 @@ def _protected_item_id(value: str) -> str:
     return value
 
 
+def _subnet_id(value: str) -> str:
+    if not _SUBNET_ID.match(value):
+        raise ValueError(
+            "not a subnet resource ID (/subscriptions/<guid>/resourceGroups/<rg>/providers/"
+            "Microsoft.Network/virtualNetworks/<vnet>/subnets/<name>)"
+        )
+    return value
+
+
 def _region(value: str) -> str:
     if value not in azure_facts.REGIONS:
         close = [r for r in azure_facts.REGIONS if r.replace(" ", "") == value.lower().replace(" ", "")]
@@ -146,6 +162,7 @@ IpAddress = Annotated[str, AfterValidator(_ip)]
 Name = Annotated[str, AfterValidator(_name)]
 CircuitId = Annotated[str, AfterValidator(_circuit_id)]
 VnetId = Annotated[str, AfterValidator(_vnet_id)]
+SubnetId = Annotated[str, AfterValidator(_subnet_id)]
 ProtectedItemId = Annotated[str, AfterValidator(_protected_item_id)]
 Region = Annotated[str, AfterValidator(_region)]
 
@@ -295,8 +312,8 @@ class RecoveryPlanConfig(Model):
 
 class AdoptedVnet(Model):
     id: VnetId
-    subnets: dict[str, str] = Field(
-        default_factory=dict[str, str],
+    subnets: dict[str, SubnetId] = Field(
+        default_factory=dict[str, SubnetId],
         description="Subnet name -> resource ID, for subnets Site Recovery already created.",
     )
 
@@ -350,6 +367,14 @@ class StackConfig(Model):
             return self.gateway.sku
         return "ErGw1AZ" if azure_facts.region_has_zones(self.region) else "Standard"
 
+    @property
+    def adopted_resource_group_id(self) -> str | None:
+        """The target resource group's ID when adopted VNets already live in it (so it exists too)."""
+        if self.role is not Role.TARGET or not self.adopt:
+            return None
+        subscription = next(iter(self.adopt.values())).id.split("/")[2]
+        return f"/subscriptions/{subscription}/resourceGroups/{self.resource_group_name(Role.TARGET)}"
+
     def resource_group_name(self, role: Role) -> str:
         explicit = self.resource_group_names.source if role is Role.SOURCE else self.resource_group_names.target
         region = self.regions.source if role is Role.SOURCE else self.regions.target
@@ -376,6 +401,30 @@ def _lookup(raw: Mapping[str, Any], loc: tuple[int | str, ...]) -> object:
     return node
 
 
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model whose keys are valid at ``loc`` (for spelling hints), if there is one."""
+    node: Any = StackConfig
+    for part in (*loc, None):
+        while get_origin(node) in (Union, types.UnionType, Annotated):
+            args = [a for a in get_args(node) if a is not type(None)]
+            node = args[0] if args else None
+        if part is None:
+            break
+        if isinstance(node, type) and issubclass(node, BaseModel) and isinstance(part, str):
+            fields = {(f.alias or n): f for n, f in node.model_fields.items()}
+            node = fields[part].annotation if part in fields else None
+        elif get_origin(node) in (list, dict):
+            node = get_args(node)[-1]
+        else:
+            return None
+    return node if isinstance(node, type) and issubclass(node, BaseModel) else None
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    model = _model_at(loc)
+    return [f.alias or n for n, f in model.model_fields.items()] if model else []
+
+
 def _pydantic_issues(raw: Mapping[str, Any], exc: ValidationError) -> list[Issue]:
     issues: list[Issue] = []
     for err in exc.errors(include_url=False):
@@ -384,7 +433,9 @@ def _pydantic_issues(raw: Mapping[str, Any], exc: ValidationError) -> list[Issue
         loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling against README.md's config reference)"
+            close = difflib.get_close_matches(str(loc[-1]), _known_keys(loc[:-1]), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            msg = f"unknown key ({hint}check the spelling against README.md's config reference)"
         elif err["type"] == "missing":
             msg = "required key is missing"
         value: object = err.get("input") if err["type"] != "missing" else None
@@ -481,15 +532,16 @@ def _overlap_issues(entries: list[tuple[tuple[str, str], Network]], what: str) -
 
 
 def _subnet_issues(
-    vnet_path: str, vnet_prefixes: list[Network], subnets: list[tuple[str, str, str]]
+    vnet_path: str, vnet_prefixes: list[Network], subnets: list[tuple[str, str, str, str]]
 ) -> Iterator[Issue]:
-    """subnets: (name, path-of-prefix, prefix text)."""
+    """subnets: (name, path-of-name, path-of-prefix, prefix text)."""
     seen: dict[str, str] = {}
     entries: list[tuple[tuple[str, str], Network]] = []
-    for name, path, text in subnets:
-        if name in seen:
-            yield Issue(path.rsplit(".", 1)[0] + ".name", name, f"duplicate subnet name (also at {seen[name]})")
-        seen[name] = path
+    for name, name_path, path, text in subnets:
+        # Azure subnet names ignore case: 'App' and 'app' would be one subnet written twice.
+        if name.lower() in seen:
+            yield Issue(name_path, name, f"duplicate subnet name (also at {seen[name.lower()]})")
+        seen[name.lower()] = name_path
         net = parse_prefix(text)
         if not any(contains(v, net) for v in vnet_prefixes):
             yield Issue(
@@ -501,12 +553,17 @@ def _subnet_issues(
     yield from _overlap_issues(entries, "subnet")
 
 
-def _hub_subnets(hub: HubLayout) -> list[tuple[str, str, str]]:
+def _hub_subnets(hub: HubLayout) -> list[tuple[str, str, str, str]]:
+    # GatewaySubnet first, so another hub subnet given its name is the one reported.
+    gateway = "layout.hub.gatewaySubnetPrefix"
     subnets = [
-        (hub.nva_subnet.name, "layout.hub.nvaSubnet.prefix", hub.nva_subnet.prefix),
-        (GATEWAY_SUBNET, "layout.hub.gatewaySubnetPrefix", hub.gateway_subnet_prefix),
+        (GATEWAY_SUBNET, gateway, gateway, hub.gateway_subnet_prefix),
+        (hub.nva_subnet.name, "layout.hub.nvaSubnet.name", "layout.hub.nvaSubnet.prefix", hub.nva_subnet.prefix),
     ]
-    subnets += [(s.name, f"layout.hub.extraSubnets[{i}].prefix", s.prefix) for i, s in enumerate(hub.extra_subnets)]
+    subnets += [
+        (s.name, f"layout.hub.extraSubnets[{i}].name", f"layout.hub.extraSubnets[{i}].prefix", s.prefix)
+        for i, s in enumerate(hub.extra_subnets)
+    ]
     return subnets
 
 
@@ -521,9 +578,6 @@ def layout_issues(layout: Layout) -> Iterator[Issue]:
     yield from _overlap_issues([((v.name, path), net) for v in vnets for path, net in v.prefixes], "address space")
     hub = layout.hub
     hub_prefixes = [net for _, net in vnets[0].prefixes]
-    for i, s in enumerate(hub.extra_subnets):
-        if s.name.lower() == GATEWAY_SUBNET.lower() or s.name == hub.nva_subnet.name:
-            yield Issue(f"layout.hub.extraSubnets[{i}].name", s.name, "name already used by the hub")
     yield from _subnet_issues("layout.hub.addressSpace", hub_prefixes, _hub_subnets(hub))
     gw = parse_prefix(hub.gateway_subnet_prefix)
     if gw.version == 4 and gw.prefixlen > 27:
@@ -556,7 +610,15 @@ def layout_issues(layout: Layout) -> Iterator[Issue]:
         yield from _subnet_issues(
             f"layout.spokes[{s}].addressSpace",
             prefixes,
-            [(sub.name, f"layout.spokes[{s}].subnets[{i}].prefix", sub.prefix) for i, sub in enumerate(spoke.subnets)],
+            [
+                (
+                    sub.name,
+                    f"layout.spokes[{s}].subnets[{i}].name",
+                    f"layout.spokes[{s}].subnets[{i}].prefix",
+                    sub.prefix,
+                )
+                for i, sub in enumerate(spoke.subnets)
+            ],
         )
 
 
@@ -746,6 +808,7 @@ def _topology_issues(cfg: StackConfig) -> Iterator[Issue]:
     for name in cfg.adopt:
         if name not in known:
             yield Issue(f"adopt.{name}", name, f"no VNet of that name in the layout ({', '.join(sorted(known))})")
+    yield from _adopt_issues(cfg, known)
     sku = cfg.gateway_sku
     if sku not in azure_facts.ALL_GATEWAY_SKUS:
         yield Issue(
@@ -766,6 +829,51 @@ def _topology_issues(cfg: StackConfig) -> Iterator[Issue]:
         yield Issue("siteRecovery.appConsistentFrequencyMinutes", freq, "must not exceed recoveryPointHistoryMinutes")
 
 
+def _layout_subnet_names(layout: Layout, vnet: str) -> list[str]:
+    if vnet == layout.hub.name:
+        return [GATEWAY_SUBNET, layout.hub.nva_subnet.name, *(s.name for s in layout.hub.extra_subnets)]
+    return [sub.name for spoke in layout.spokes if spoke.name == vnet for sub in spoke.subnets]
+
+
+def _adopt_issues(cfg: StackConfig, known: set[str]) -> Iterator[Issue]:
+    """An import only adopts what the program would declare: same group, same names.
+
+    The program puts every target VNet in the target resource group under the name taken from
+    the adopted ID; a VNet in another group would be planned as a replacement, not an import.
+    """
+    target_rg = cfg.resource_group_name(Role.TARGET)
+    subscriptions: dict[str, str] = {}
+    for name, adopted in cfg.adopt.items():
+        if name not in known:
+            continue
+        parts = adopted.id.split("/")
+        subscription, group = parts[2].lower(), parts[4]
+        if subscriptions and subscription not in subscriptions:
+            first = next(iter(subscriptions.values()))
+            yield Issue(
+                f"adopt.{name}.id", adopted.id, f"is in another subscription than {first}; one stack, one subscription"
+            )
+        subscriptions.setdefault(subscription, f"adopt.{name}.id")
+        if group.lower() != target_rg.lower():
+            yield Issue(
+                f"adopt.{name}.id",
+                adopted.id,
+                f"lives in resource group {group!r}, not in the target stack's {target_rg!r}: "
+                f"set resourceGroupNames.target to {group!r} so the VNet is imported where it is",
+            )
+        names = _layout_subnet_names(cfg.layout, name)
+        for sub_name, sub_id in adopted.subnets.items():
+            path = f"adopt.{name}.subnets.{sub_name}"
+            if sub_name not in names:
+                yield Issue(path, sub_id, f"no subnet of that name in {name} ({', '.join(names)})")
+                continue
+            expected = f"{adopted.id}/subnets/{sub_name}"
+            if sub_id.lower() != expected.lower():
+                yield Issue(
+                    path, sub_id, f"is not a subnet of adopt.{name}.id named {sub_name!r} (expected {expected})"
+                )
+
+
 def _drill_issues(cfg: StackConfig) -> Iterator[Issue]:
     if not cfg.drill.enabled or cfg.role is not Role.TARGET:
         return  # the drill network lives in the target stack only
@@ -780,15 +888,18 @@ def _drill_issues(cfg: StackConfig) -> Iterator[Issue]:
     used = [((v.name, path), net) for v in _layout_vnets(cfg.layout) for path, net in v.prefixes]
     for name, prefixes in cfg.target_address_plan.items():
         used += [((name, f"targetAddressPlan.{name}[{i}]"), parse_prefix(p)) for i, p in enumerate(prefixes)]
+    overlapped: list[str] = []
     for ov in find_overlaps([*used, (("drill", "drill.addressSpace"), base)]):
         keys = {ov.outer_key[0], ov.inner_key[0]}
         if "drill" in keys:
             other = ov.inner_key if ov.outer_key[0] == "drill" else ov.outer_key
-            yield Issue(
-                "drill.addressSpace",
-                cfg.drill.address_space,
-                f"drill network overlaps {other[1]}; a drill must use different addresses",
-            )
+            overlapped.append(other[1])
+    if overlapped:  # one problem, one line, however many prefixes it covers
+        yield Issue(
+            "drill.addressSpace",
+            cfg.drill.address_space,
+            f"drill network overlaps {', '.join(overlapped)}; a drill must use different addresses",
+        )
 
 
 def _recovery_plan_issues(cfg: StackConfig) -> Iterator[Issue]:
