@@ -21,7 +21,8 @@ rg = resources.ResourceGroup(
     resource_group_name=net.resource_group,
     location=net.region,
     tags=tags,
-    opts=pulumi.ResourceOptions(protect=cfg.protect),
+    # Adopted VNets live in a group that already exists: import it too rather than fail creating it.
+    opts=pulumi.ResourceOptions(protect=cfg.protect, import_=cfg.adopted_resource_group_id),
 )
 hub = Hub(
     net.hub.key,
