@@ -1,0 +1,563 @@
+"""runbooks/network_switch.py against a fake ARM endpoint on 127.0.0.1.
+
+The fake keeps connections and VNets as JSON, answers PUT with provisioningState 'Updating' until
+polled, keeps a deleted resource visible for one more GET, and can fail or drop requests under a
+path prefix, so retries, an unreachable source region, reruns and the drill path are exercised
+over real HTTP with the runbook's own client.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.config import Addressing, Phase, Role, StackConfig, Topology, load
+from components.recovery_plan import switch_plan, switch_variables
+from erdr import procedure
+from erdr.procedure import Action, Operation
+from erdr.stackfiles import load_stack
+from runbooks import network_switch as rb
+
+SUB = "00000000-0000-0000-0000-000000000000"
+TOKEN = "test-token"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SERVER_LIFETIME_SECONDS = 60  # the fake stops by itself even if a test never reaches its cleanup
+
+
+@dataclass
+class FakeArm:
+    """In-memory ARM: resources by lower-cased ID, every request logged."""
+
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict[str, dict[str, Any]])
+    requests: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
+    # path prefix -> how many more requests to answer with 503 (-1: always)
+    failing: dict[str, int] = field(default_factory=dict[str, int])
+    # path prefix: close the connection without an answer (a region that does not respond)
+    dropping: set[str] = field(default_factory=set[str])
+    # path prefix -> HTTP status answered at once (e.g. 403)
+    refusing: dict[str, int] = field(default_factory=dict[str, int])
+    polls_until_done: int = 1
+    _pending: dict[str, int] = field(default_factory=dict[str, int])
+    _deleting: dict[str, int] = field(default_factory=dict[str, int])
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    @property
+    def writes(self) -> list[tuple[str, str]]:
+        return [(m, p) for m, p in self.requests if m != "GET"]
+
+    def add(self, rid: str, body: Mapping[str, Any]) -> None:
+        self.resources[rid.lower()] = {"id": rid, "name": rid.rsplit("/", 1)[1], **body}
+
+    def connections(self) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.resources.items() if "/microsoft.network/connections/" in k}
+
+    def answer(self, method: str, path: str, body: Any) -> tuple[int, Any] | None:
+        """(status, JSON) or None to drop the connection."""
+        key = path.lower()
+        with self.lock:
+            self.requests.append((method, path))
+            if any(key.startswith(p.lower()) for p in self.dropping):
+                return None
+            for prefix, status in self.refusing.items():
+                if key.startswith(prefix.lower()):
+                    return status, {"error": {"code": "AuthorizationFailed", "message": "refused by the fake"}}
+            for prefix, left in self.failing.items():
+                if key.startswith(prefix.lower()) and left != 0:
+                    self.failing[prefix] = left - 1
+                    return 503, {"error": {"code": "ServiceUnavailable", "message": "try again"}}
+            if method == "GET":
+                return self._get(key)
+            if method == "PUT":
+                stored = {"id": path, "name": path.rsplit("/", 1)[1], **body}
+                stored["properties"] = {**body.get("properties", {}), "provisioningState": "Updating"}
+                existed = key in self.resources
+                self.resources[key] = stored
+                self._pending[key] = self.polls_until_done
+                return (200 if existed else 201), stored
+            if method == "DELETE":
+                if key not in self.resources:
+                    return 204, None
+                self._deleting[key] = self.polls_until_done
+                return 202, None
+        return 405, {"error": {"code": "MethodNotAllowed"}}
+
+    def _get(self, key: str) -> tuple[int, Any]:
+        if key in self._deleting:
+            if self._deleting[key] <= 0:
+                del self._deleting[key]
+                self.resources.pop(key, None)
+                self._unlink_peering(key)
+            else:
+                self._deleting[key] -= 1
+        if key not in self.resources:
+            return 404, {"error": {"code": "ResourceNotFound"}}
+        if key in self._pending:
+            self._pending[key] -= 1
+            if self._pending[key] < 0:
+                del self._pending[key]
+                self.resources[key]["properties"]["provisioningState"] = "Succeeded"
+        return 200, self.resources[key]
+
+    def _unlink_peering(self, key: str) -> None:
+        vnet, sep, _ = key.partition("/virtualnetworkpeerings/")
+        if sep and vnet in self.resources:
+            props = self.resources[vnet]["properties"]
+            props["virtualNetworkPeerings"] = [p for p in props["virtualNetworkPeerings"] if p["id"].lower() != key]
+
+
+@contextmanager
+def serve(fake: FakeArm) -> Iterator[FakeArm]:
+    class Handler(BaseHTTPRequestHandler):
+        def _handle(self) -> None:
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                self._send(401, {"error": {"code": "AuthenticationFailed"}})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            path = self.path.split("?", 1)[0]
+            result = fake.answer(self.command, path, body)
+            if result is None:
+                self.close_connection = True  # no status line: the client sees a dropped connection
+                return
+            self._send(*result)
+
+        def _send(self, status: int, body: Any) -> None:
+            data = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_PUT = do_DELETE = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    stopper = threading.Timer(SERVER_LIFETIME_SECONDS, server.shutdown)
+    stopper.daemon = True
+    stopper.start()
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield fake
+    finally:
+        stopper.cancel()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def arm() -> Iterator[FakeArm]:
+    with serve(FakeArm()) as fake:
+        yield fake
+
+
+def example_config(example: str, stack: str = "dr", **overrides: Any) -> StackConfig:
+    settings = load_stack(stack, stack_file=EXAMPLES / example / f"Pulumi.{stack}.yaml", overrides=overrides)
+    return load(stack, settings.config, frozenset(settings.secret_keys))
+
+
+def variables_of(cfg: StackConfig, drill: Mapping[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    """The erdr-* variables as Automation holds them (JSON text)."""
+    values: dict[str, Any] = switch_variables(switch_plan(cfg), SUB)
+    values["retry"] = {"attempts": 3, "delaySeconds": 7, "pollAttempts": 10}
+    if drill is not None:
+        values["drill-vnet-ids"] = dict(drill)
+    values.update(extra)
+    return {rb.VARIABLE_PREFIX + k: json.dumps(v) for k, v in values.items()}
+
+
+def reader(variables: Mapping[str, Any]) -> Callable[[str], Any]:
+    def get(name: str) -> Any:
+        if name not in variables:
+            raise Exception(f"Variable {name} not found")  # what automationassets raises
+        return variables[name]
+
+    return get
+
+
+def seed(fake: FakeArm, variables: Mapping[str, str], phase: str) -> None:
+    """Put the connections both hubs hold in ``phase`` into the fake, as the runbook would write them."""
+    settings = rb.load_settings(reader(variables))
+    switch = rb.Switch(settings, rb.ArmClient(lambda: TOKEN))
+    for role in (rb.SOURCE, rb.TARGET):
+        for conn in settings.connections[role][phase]:
+            body = switch.body(role, conn)
+            body["properties"]["provisioningState"] = "Succeeded"
+            fake.add(conn.id, body)
+
+
+def context(kind: str, direction: str = "PrimaryToSecondary") -> str:
+    return json.dumps(
+        {
+            "RecoveryPlanName": "erdr-eastasia-to-southeastasia",
+            "FailoverType": kind,
+            "FailoverDirection": direction,
+            "GroupId": "1",
+            "VmMap": {},
+        }
+    )
+
+
+@dataclass
+class Run:
+    changes: list[rb.Change]
+    log: list[str]
+    sleeps: list[float]
+
+
+def run(fake: FakeArm, variables: Mapping[str, Any], ctx: str) -> Run:
+    log: list[str] = []
+    sleeps: list[float] = []
+    changes = rb.main([ctx], reader(variables), lambda: TOKEN, fake.url, sleeps.append, log.append)
+    return Run(changes, log, sleeps)
+
+
+def role_of(fake: FakeArm, cfg: StackConfig, path: str) -> str:
+    rg = path.split("/resourceGroups/", 1)[1].split("/", 1)[0]
+    return "source" if rg == cfg.resource_group_name(Role.SOURCE) else "target"
+
+
+def write_roles(fake: FakeArm, cfg: StackConfig) -> list[str]:
+    """Roles of the written resources in order, consecutive repeats folded."""
+    out: list[str] = []
+    for _, path in fake.writes:
+        role = role_of(fake, cfg, path)
+        if not out or out[-1] != role:
+            out.append(role)
+    return out
+
+
+def procedure_roles(topology: Topology, addressing: Addressing, operation: Operation) -> list[str]:
+    """erdr/procedure.py's order of the stack updates that move connections (the closing
+    'standby' updates of a failback change no resources)."""
+    steps = procedure.procedure(operation, topology, addressing)
+    return [
+        s.role.value
+        for s in steps
+        if s.action is Action.UP and s.role is not None and s.phase in (Phase.FAILOVER, Phase.FAILBACK)
+    ]
+
+
+# --- the recovery plan context ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "direction", "operation"),
+    [
+        ("Test", "PrimaryToSecondary", rb.DRILL),
+        ("TestFailover", "PrimaryToSecondary", rb.DRILL),
+        ("Planned", "PrimaryToSecondary", rb.FAILOVER),
+        ("Unplanned", "PrimaryToSecondary", rb.FAILOVER),
+        ("UnplannedFailover", "PrimaryToSecondary", rb.FAILOVER),
+        ("Planned", "SecondaryToPrimary", rb.FAILBACK),
+        ("Unplanned", "SecondaryToPrimary", rb.FAILBACK),
+    ],
+)
+def test_context_names_the_operation(kind: str, direction: str, operation: str) -> None:
+    assert rb.parse_context(context(kind, direction)).operation == operation
+
+
+@pytest.mark.parametrize(
+    "raw", [{"FailoverType": "Sideways", "FailoverDirection": "PrimaryToSecondary"}, {"FailoverType": "Planned"}, "[]"]
+)
+def test_unknown_context_is_refused(raw: Any) -> None:
+    with pytest.raises(rb.SwitchError):
+        rb.parse_context(raw)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [context("Planned")],
+        ["-RecoveryPlanContext", context("Planned")],
+        [f"RecoveryPlanContext={context('Planned')}"],
+        ["unrelated", context("Planned")],
+    ],
+)
+def test_context_is_found_among_the_arguments(argv: list[str]) -> None:
+    assert rb.context_from_argv(argv)["FailoverType"] == "Planned"
+
+
+def test_missing_context_fails_the_step() -> None:
+    with pytest.raises(rb.SwitchError, match="no RecoveryPlanContext"):
+        rb.context_from_argv(["{}", "plain"])
+
+
+# --- order: the runbook and erdr/procedure.py ---------------------------------------------------
+
+
+@pytest.mark.parametrize("topology", list(Topology))
+@pytest.mark.parametrize("addressing", list(Addressing))
+@pytest.mark.parametrize("operation", [Operation.FAILOVER, Operation.FAILBACK])
+def test_role_order_is_the_procedures(topology: Topology, addressing: Addressing, operation: Operation) -> None:
+    exclusive = topology is Topology.SINGLE_CIRCUIT and addressing is Addressing.SAME
+    assert rb.role_order(operation.value, exclusive) == procedure_roles(topology, addressing, operation)
+
+
+# --- failover and failback over HTTP -----------------------------------------------------------
+
+
+EXCLUSIVE = "single-circuit-same-ip"
+WEIGHTED = ("single-circuit-new-ip", "two-locations-same-ip", "two-locations-new-ip", "one-location-same-ip")
+
+
+def test_single_circuit_same_ip_failover_removes_source_then_creates_target(arm: FakeArm) -> None:
+    cfg = example_config(EXCLUSIVE)
+    variables = variables_of(cfg)
+    seed(arm, variables, "standby")
+    source_conn = next(iter(arm.connections()))
+    result = run(arm, variables, context("Planned"))
+    methods = [m for m, _ in arm.writes]
+    assert methods == ["DELETE", "PUT"]
+    assert (
+        write_roles(arm, cfg)
+        == ["source", "target"]
+        == procedure_roles(cfg.topology, cfg.addressing, Operation.FAILOVER)
+    )
+    (target,) = arm.connections().values()
+    assert source_conn not in arm.connections()
+    assert target["properties"]["routingWeight"] == cfg.routing_weights.preferred
+    assert target["properties"]["peer"]["id"] == cfg.circuits.primary.id
+    assert [c.action for c in result.changes] == ["deleted", "created"]
+
+
+@pytest.mark.parametrize("example", WEIGHTED)
+def test_weighted_failover_prefers_target_first_then_demotes_source(arm: FakeArm, example: str) -> None:
+    cfg = example_config(example)
+    variables = variables_of(cfg)
+    seed(arm, variables, "standby")
+    before = set(arm.connections())
+    run(arm, variables, context("Unplanned"))
+    assert {m for m, _ in arm.writes} == {"PUT"}, "weights move; no connection is removed"
+    assert set(arm.connections()) == before
+    assert (
+        write_roles(arm, cfg)
+        == ["target", "source"]
+        == procedure_roles(cfg.topology, cfg.addressing, Operation.FAILOVER)
+    )
+    weights = {c["name"]: c["properties"]["routingWeight"] for c in arm.connections().values()}
+    expected = {
+        c["name"]: cfg.routing_weights.model_dump()[c["weight"]]
+        for role in ("source", "target")
+        for c in switch_plan(cfg).connections[role]["failover"]
+    }
+    assert weights == expected
+
+
+@pytest.mark.parametrize("example", (EXCLUSIVE, *WEIGHTED))
+def test_failback_follows_the_procedure_and_ends_in_standby(arm: FakeArm, example: str) -> None:
+    cfg = example_config(example)
+    variables = variables_of(cfg)
+    seed(arm, variables, "failover")
+    run(arm, variables, context("Planned", "SecondaryToPrimary"))
+    assert write_roles(arm, cfg) == procedure_roles(cfg.topology, cfg.addressing, Operation.FAILBACK)
+    with serve(FakeArm()) as standby:
+        seed(standby, variables, "standby")
+        assert _state(arm) == _state(standby)
+
+
+def _state(fake: FakeArm) -> dict[str, tuple[Any, ...]]:
+    return {
+        k: (v["location"], json.dumps(v["tags"], sort_keys=True), json.dumps(v["properties"], sort_keys=True))
+        for k, v in fake.connections().items()
+    }
+
+
+@pytest.mark.parametrize("example", (EXCLUSIVE, *WEIGHTED))
+@pytest.mark.parametrize("direction", ["PrimaryToSecondary", "SecondaryToPrimary"])
+def test_rerun_changes_nothing(arm: FakeArm, example: str, direction: str) -> None:
+    cfg = example_config(example)
+    variables = variables_of(cfg)
+    seed(arm, variables, "standby" if direction == "PrimaryToSecondary" else "failover")
+    run(arm, variables, context("Planned", direction))
+    state, writes = _state(arm), len(arm.writes)
+    again = run(arm, variables, context("Planned", direction))
+    assert len(arm.writes) == writes, "a rerun only reads"
+    assert _state(arm) == state
+    assert {c.action for c in again.changes} <= {"unchanged", "absent"}
+
+
+def test_rerun_after_a_partial_run_finishes_the_job(arm: FakeArm) -> None:
+    cfg = example_config(EXCLUSIVE)
+    variables = variables_of(cfg)
+    seed(arm, variables, "standby")
+    (source_id,) = arm.connections()
+    arm.resources.pop(source_id)  # the first attempt removed the source and then died
+    result = run(arm, variables, context("Unplanned"))
+    assert [c.action for c in result.changes] == ["absent", "created"]
+    assert [m for m, _ in arm.writes] == ["PUT"]
+
+
+def test_long_running_operations_are_polled_until_done(arm: FakeArm) -> None:
+    arm.polls_until_done = 3
+    cfg = example_config(EXCLUSIVE)
+    variables = variables_of(cfg)
+    seed(arm, variables, "standby")
+    result = run(arm, variables, context("Planned"))
+    (target,) = arm.connections().values()
+    assert target["properties"]["provisioningState"] == "Succeeded"
+    assert result.sleeps.count(7) >= 2 * 3, "each operation waited, with the configured delay"
+
+
+# --- retries and an unreachable source region --------------------------------------------------
+
+
+def _rg_prefix(cfg: StackConfig, role: Role) -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/{cfg.resource_group_name(role)}/"
+
+
+def test_transient_errors_are_retried(arm: FakeArm) -> None:
+    cfg = example_config(EXCLUSIVE)
+    variables = variables_of(cfg)
+    seed(arm, variables, "standby")
+    arm.failing[_rg_prefix(cfg, Role.TARGET)] = 2
+    result = run(arm, variables, context("Planned"))
+    assert len(arm.connections()) == 1
+    assert sum("retry" in line for line in result.log) == 2
+    assert result.sleeps.count(7) >= 2
+
+
+def test_unreachable_source_region_is_logged_and_the_target_still_connects(arm: FakeArm) -> None:
+    cfg = example_config(EXCLUSIVE)
+    variables = variables_of(cfg)
+    seed(arm, variables, "standby")
+    source = _rg_prefix(cfg, Role.SOURCE)
+    arm.dropping.add(source)
+    result = run(arm, variables, context("Unplanned"))
+    source_requests = [p for _, p in arm.requests if p.startswith(source)]
+    assert len(source_requests) == 3, "bounded: erdr-retry attempts, then give up"
+    assert any(line.startswith("SOURCE REGION UNREACHABLE (eastasia)") for line in result.log)
+    assert [c.action for c in result.changes] == ["unreachable", "created"]
+    target = [c for c in arm.connections().values() if c["location"] == cfg.regions.target]
+    assert len(target) == 1 and target[0]["properties"]["provisioningState"] == "Succeeded"
+
+
+def test_unreachable_source_during_weighted_failover_still_prefers_target(arm: FakeArm) -> None:
+    cfg = example_config("two-locations-same-ip")
+    variables = variables_of(cfg)
+    seed(arm, variables, "standby")
+    arm.failing[_rg_prefix(cfg, Role.SOURCE)] = -1
+    result = run(arm, variables, context("Unplanned"))
+    assert [c.action for c in result.changes] == ["updated", "unreachable"]
+    target = next(c for c in arm.connections().values() if c["location"] == cfg.regions.target)
+    assert target["properties"]["routingWeight"] == cfg.routing_weights.preferred
+
+
+@pytest.mark.parametrize(
+    ("role", "direction"), [(Role.TARGET, "PrimaryToSecondary"), (Role.SOURCE, "SecondaryToPrimary")]
+)
+def test_unreachable_side_that_must_act_fails_the_step(arm: FakeArm, role: Role, direction: str) -> None:
+    cfg = example_config(EXCLUSIVE)
+    variables = variables_of(cfg)
+    seed(arm, variables, "standby" if direction == "PrimaryToSecondary" else "failover")
+    arm.dropping.add(_rg_prefix(cfg, role))
+    with pytest.raises(rb.Unreachable):
+        run(arm, variables, context("Planned", direction))
+
+
+def test_refused_request_is_not_retried(arm: FakeArm) -> None:
+    cfg = example_config(EXCLUSIVE)
+    variables = variables_of(cfg)
+    seed(arm, variables, "standby")
+    arm.refusing[_rg_prefix(cfg, Role.TARGET)] = 403
+    with pytest.raises(rb.ArmError, match="HTTP 403"):
+        run(arm, variables, context("Planned"))
+    assert sum(p.startswith(_rg_prefix(cfg, Role.TARGET)) for _, p in arm.requests) == 1
+
+
+# --- test failover: only the drill network -------------------------------------------------------
+
+
+def _drill(arm: FakeArm, cfg: StackConfig, peered: str | None = None) -> dict[str, str]:
+    ids = {}
+    for key in ("hub", "vnet1", "vnet2"):
+        rid = f"{_rg_prefix(cfg, Role.TARGET)}providers/Microsoft.Network/virtualNetworks/{key}-{cfg.regions.target}-drill"
+        peerings = []
+        if key == peered:
+            peerings = [{"id": f"{rid}/virtualNetworkPeerings/{key}-to-hub", "name": f"{key}-to-hub"}]
+            arm.add(peerings[0]["id"], {"properties": {"provisioningState": "Succeeded"}})
+        arm.add(rid, {"location": cfg.regions.target, "properties": {"virtualNetworkPeerings": peerings}})
+        ids[key] = rid
+    return ids
+
+
+@pytest.mark.parametrize("example", (EXCLUSIVE, *WEIGHTED))
+def test_test_failover_touches_nothing_in_production(arm: FakeArm, example: str) -> None:
+    cfg = example_config(example)
+    variables = variables_of(cfg, _drill(arm, cfg, peered="vnet1"))
+    seed(arm, variables, "standby")
+    before = _state(arm)
+    result = run(arm, variables, context("Test"))
+    assert _state(arm) == before
+    assert [m for m, _ in arm.writes] == ["DELETE"]
+    assert arm.writes[0][1].endswith("/virtualNetworks/vnet1-southeastasia-drill/virtualNetworkPeerings/vnet1-to-hub")
+    assert all("-drill" in p for _, p in arm.requests), "only drill VNets are even read"
+    assert [c.action for c in result.changes].count("checked") == 3
+
+
+def test_test_failover_without_drill_network_fails(arm: FakeArm) -> None:
+    cfg = example_config(EXCLUSIVE)
+    ids = _drill(arm, cfg)
+    arm.resources.pop(ids["vnet2"].lower())
+    with pytest.raises(rb.SwitchError, match="vnet2 not found"):
+        run(arm, variables_of(cfg, ids), context("Test"))
+    assert arm.writes == []
+
+
+# --- identity ------------------------------------------------------------------------------------
+
+
+def test_managed_identity_token_is_fetched_once_and_cached(arm: FakeArm) -> None:
+    calls: list[str] = []
+
+    class Identity(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            calls.append(self.headers.get("X-IDENTITY-HEADER", ""))
+            data = json.dumps({"access_token": TOKEN, "expires_on": "9999999999"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Identity)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        env = {"IDENTITY_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}/msi/token", "IDENTITY_HEADER": "s3"}
+        token = rb.managed_identity_token(env)
+        client = rb.ArmClient(token, arm.url)
+        assert client.get("/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/connections/z") is None
+        assert client.get("/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/connections/w") is None
+        assert calls == ["s3"]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_without_identity_the_runbook_says_so() -> None:
+    with pytest.raises(rb.SwitchError, match="no managed identity"):
+        rb.managed_identity_token({})()
+
+
+def test_runbook_stays_python38_compatible() -> None:
+    ast.parse(Path(rb.__file__).read_text(), feature_version=(3, 8))
