@@ -17,6 +17,7 @@ plan: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck -pyflakes= # pinned binaries from pip
 
 typecheck: $(STAMP)
 	$(VENV)/bin/pyright
