@@ -238,3 +238,14 @@ def test_phase_guard_lets_a_first_deploy_through(tmp_path: Path) -> None:
     proc, calls = guard(tmp_path, "azblob://state", WANT_prod="standby", WANT_dr="standby")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert calls[0] == "login azblob://state"
+
+
+def test_workflow_venv_step_names_the_makefile_install_target() -> None:
+    makefile = (PROJECT_DIR / "Makefile").read_text()
+    venv = re.search(r"^VENV := (\S+)$", makefile, re.M)
+    stamp = re.search(r"^STAMP := \$\(VENV\)(\S+)$", makefile, re.M)
+    assert venv and stamp
+    target = f"make {venv.group(1)}{stamp.group(1)}"
+    runs = [s["run"] for s in all_steps() if "virtualenv" in s.get("name", "")]
+    assert len(runs) == 3
+    assert set(runs) == {target}
