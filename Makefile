@@ -12,7 +12,7 @@ $(STAMP): requirements.txt requirements-dev.txt policies/requirements.txt constr
 	touch $(STAMP)
 
 plan: $(STAMP)
-	$(PY) -m erdr plan
+	$(PY) -m erdr.plan
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

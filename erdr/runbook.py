@@ -1,0 +1,393 @@
+"""The DR runbook, generated from the config: what is pre-provisioned, the ordered failover,
+failback and drill steps (from :mod:`erdr.procedure`, the one source of the order), what each
+`pulumi up` changes (from simulations of every phase), and the network part of the RTO.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from components.config import Addressing, Phase, Role, StackConfig, Topology
+from components.replica import connection_plan
+from erdr import procedure
+from erdr.plan_json import Change, compare
+from erdr.procedure import Action, Operation, Step
+from erdr.simulate import Registration, SimResult
+from erdr.stackfiles import StackSettings
+from policies import azure_facts
+
+ARTICLE = (
+    '"Integrate ExpressRoute with disaster recovery for Azure VMs" (Azure Site Recovery docs, '
+    "https://learn.microsoft.com/azure/site-recovery/azure-vm-disaster-recovery-with-expressroute)"
+)
+
+
+@dataclass(frozen=True)
+class Duration:
+    """How long creating or changing one kind of resource takes, and where that comes from."""
+
+    minutes: int
+    documented: bool
+    source: str
+
+
+_GATEWAY_DOC = (
+    '"Creating virtual network gateway can take up to 45 minutes to complete." - "Configure a '
+    'virtual network gateway for ExpressRoute using the Azure portal", '
+    "https://learn.microsoft.com/azure/expressroute/expressroute-howto-add-gateway-portal-resource-manager"
+)
+_CONNECTION_DOC = (
+    'no documented duration: "Connect a virtual network to an ExpressRoute circuit" '
+    "(https://learn.microsoft.com/azure/expressroute/expressroute-howto-linkvnet-arm) states none; "
+    "the value is policies/azure_facts.py's placeholder"
+)
+_NO_DOC = "no documented duration; the value is policies/azure_facts.py's placeholder"
+
+DURATIONS: dict[str, Duration] = {
+    "azure-native:network:VirtualNetworkGateway": Duration(azure_facts.GATEWAY_CREATE_MINUTES, True, _GATEWAY_DOC),
+    "azure-native:network:VirtualNetworkGatewayConnection": Duration(
+        azure_facts.CONNECTION_CREATE_MINUTES, False, _CONNECTION_DOC
+    ),
+    "azure-native:network:VirtualNetwork": Duration(azure_facts.VNET_CREATE_MINUTES, False, _NO_DOC),
+    "azure-native:network:VirtualNetworkPeering": Duration(azure_facts.VNET_PEERING_CREATE_MINUTES, False, _NO_DOC),
+    "azure-native:network:RouteTable": Duration(azure_facts.ROUTE_TABLE_CREATE_MINUTES, False, _NO_DOC),
+}
+
+_TOPOLOGY_TEXT = {
+    Topology.TWO_CIRCUITS_TWO_LOCATIONS: "two circuits at two peering locations",
+    Topology.TWO_CIRCUITS_ONE_LOCATION: "two circuits at one peering location",
+    Topology.SINGLE_CIRCUIT: "a single circuit",
+}
+
+_ARTICLE_SAYS = {
+    Topology.TWO_CIRCUITS_TWO_LOCATIONS: (
+        "protects against a regional disaster and the loss of a peering location; the secondary "
+        "connection can be set up before failover to reduce recovery time, and with simultaneous "
+        "connections on-premises routing must use only the secondary circuit after failover."
+    ),
+    Topology.TWO_CIRCUITS_ONE_LOCATION: (
+        "protects against the failure of the primary circuit, not of the peering location; "
+        "simultaneous connections are allowed, on-premises routing must use only the secondary "
+        "circuit after failover, and both circuits cannot be connected to the same VNet."
+    ),
+    Topology.SINGLE_CIRCUIT: (
+        "gives no resilience if the peering location goes down. With the same address space the "
+        "source and target VNets cannot be connected at the same time: disconnect the source first, "
+        "then connect the target; when the source region recovers, terminate its connection at once. "
+        "With a different address space both can be connected at once."
+    ),
+}
+
+_NICE_TYPE = {
+    "azure-native:resources:ResourceGroup": "resource group",
+    "azure-native:network:VirtualNetwork": "VNet",
+    "azure-native:network:Subnet": "subnet",
+    "azure-native:network:RouteTable": "route table",
+    "azure-native:network:VirtualNetworkPeering": "VNet peering",
+    "azure-native:network:VirtualNetworkGateway": "ExpressRoute gateway",
+    "azure-native:network:VirtualNetworkGatewayConnection": "ExpressRoute connection",
+    "azure-native:network:PublicIPAddress": "public IP",
+    "azure-native:recoveryservices:Vault": "Recovery Services vault",
+    "azure-native:recoveryservices:ReplicationFabric": "Site Recovery fabric",
+    "azure-native:recoveryservices:ReplicationPolicy": "replication policy",
+    "azure-native:recoveryservices:ReplicationProtectionContainerMapping": "protection container mapping",
+    "azure-native:recoveryservices:ReplicationNetworkMapping": "network mapping",
+    "azure-native:resources:Resource": "Site Recovery protection container",
+}
+
+
+@dataclass
+class StackRuns:
+    """One stack: its settings, config, and `up` simulations of the phases the runbook walks."""
+
+    settings: StackSettings
+    cfg: StackConfig
+    runs: dict[Phase, SimResult] = field(default_factory=dict[Phase, SimResult])
+
+    @property
+    def name(self) -> str:
+        return self.settings.stack
+
+
+def _nice(type_: str) -> str:
+    return _NICE_TYPE.get(type_, type_)
+
+
+def _physical(r: Registration) -> str:
+    inputs = r.plain_inputs
+    for key in (
+        "virtualNetworkGatewayConnectionName",
+        "virtualNetworkGatewayName",
+        "virtualNetworkPeeringName",
+        "routeTableName",
+        "virtualNetworkName",
+        "vaultName",
+        "resourceGroupName",
+    ):
+        if (
+            key in inputs
+            and isinstance(inputs[key], str)
+            and (key != "virtualNetworkName" or "subnetName" not in inputs)
+        ):
+            if key == "resourceGroupName" and r.type != "azure-native:resources:ResourceGroup":
+                continue
+            return inputs[key]
+    return r.name
+
+
+def _inventory(result: SimResult) -> list[str]:
+    """ "ExpressRoute gateway: ergw-hub-southeastasia (ErGw1AZ)" lines, one per kind."""
+    lines: list[str] = []
+    kinds: dict[str, list[str]] = {}
+    for r in result.resources:
+        if not r.custom:
+            continue
+        label = _physical(r)
+        inputs = r.plain_inputs
+        if r.type == "azure-native:network:VirtualNetworkGateway":
+            label += (
+                f" ({(inputs.get('sku') or {}).get('name')}, create timeout {r.custom_timeouts.get('create', '-')})"
+            )
+        elif r.type == "azure-native:network:VirtualNetworkGatewayConnection":
+            label += f" (routing weight {int(inputs.get('routingWeight', 0))})"
+        elif r.type == "azure-native:network:VirtualNetwork":
+            label += f" ({', '.join(inputs.get('addressSpace', {}).get('addressPrefixes', []))})"
+        elif r.type == "azure-native:network:Subnet":
+            label = f"{inputs.get('virtualNetworkName')}/{inputs.get('subnetName')} ({inputs.get('addressPrefix')})"
+        kinds.setdefault(_nice(r.type), []).append(label)
+    for kind, names in kinds.items():
+        lines.append(f"- {kind} ({len(names)}): {', '.join(sorted(names))}")
+    return lines
+
+
+def _change_text(c: Change) -> str:
+    what = f"{_nice(c.type)} `{c.physical}`"
+    if c.op == "update":
+        return f"update {what}: {c.describe()}"
+    if c.op == "delete":
+        return f"delete {what}" + (" (protected: this would fail)" if c.protected else "")
+    return f"create {what}"
+
+
+def _minutes(changes: Sequence[Change]) -> tuple[int, bool, list[str]]:
+    """(minutes for one `pulumi up` that runs these changes in parallel, all documented?, notes)."""
+    worst = 0
+    documented = True
+    notes: list[str] = []
+    for c in changes:
+        d = DURATIONS.get(c.type)
+        if d is None:
+            continue
+        worst = max(worst, d.minutes)
+        documented = documented and d.documented
+        notes.append(f"{c.op} {_nice(c.type)}: {d.minutes} min ({'documented' if d.documented else 'placeholder'})")
+    return worst, documented, notes
+
+
+@dataclass
+class _Walk:
+    """The phase each stack is in while the procedure is followed."""
+
+    phase: dict[Role, Phase]
+
+
+def _step_changes(step: Step, runs: dict[Role, StackRuns], walk: _Walk) -> list[Change]:
+    if step.action is not Action.UP or step.role is None or step.phase is None:
+        return []
+    stack = runs[step.role]
+    before, after = walk.phase[step.role], step.phase
+    walk.phase[step.role] = after
+    if before == after:
+        return []
+    return compare(stack.settings, stack.runs[before], stack.runs[after], before.value, after.value).changes
+
+
+def _config_line(step: Step) -> str:
+    sets = []
+    if step.phase is not None:
+        sets.append(f"`expressroute-dr:phase: {step.phase.value}`")
+    sets += [f"`expressroute-dr:{k}: {v}`" for k, v in step.extra_config]
+    return ", ".join(sets)
+
+
+def _steps_section(
+    title: str, steps: Sequence[Step], runs: dict[Role, StackRuns], walk: _Walk, stacks: dict[Role, str]
+) -> tuple[list[str], int, bool]:
+    out = [f"## {title}", ""]
+    total = 0
+    documented = True
+    for i, step in enumerate(steps, 1):
+        where = f"stack `{stacks[step.role]}`" if step.role is not None else "outside the stacks"
+        out.append(f"{i}. **{step.title}** ({step.action.value}, {where})")
+        config = _config_line(step) if step.action is Action.UP else ""
+        if config:
+            out.append(f"   - config: {config}")
+        commands = step.commands(stacks)
+        if commands:
+            out.append("   - commands:")
+            out.append("")
+            out.append("     ```sh")
+            out += [f"     {c}" for c in commands]
+            out.append("     ```")
+            out.append("")
+        changes = _step_changes(step, runs, walk)
+        if step.action is Action.UP:
+            if changes:
+                out.append("   - `pulumi up` changes:")
+                out += [f"     - {_change_text(c)}" for c in changes]
+                minutes, doc, _ = _minutes(changes)
+                total += minutes
+                documented = documented and doc
+                out.append(f"   - network time: about {minutes} min ({'documented' if doc else 'placeholder figures'})")
+            else:
+                out.append("   - `pulumi up` changes: nothing (the stack's outputs record the phase)")
+        if step.check:
+            out.append(f"   - check: {step.check}")
+    out.append("")
+    return out, total, documented
+
+
+def _rto_section(target: StackRuns, failover_minutes: int, documented: bool) -> list[str]:
+    standby = target.runs[Phase.STANDBY]
+    counterfactual = [r for r in standby.resources if r.type in DURATIONS]
+    by_type = Counter(r.type for r in counterfactual)
+    lines = [
+        "## Network RTO estimate",
+        "",
+        "Only the network part: Site Recovery's own failover time (VM boot, recovery point) comes on top.",
+        "",
+        f"- With this plan (pre-provisioned): **about {failover_minutes} min** for the `pulumi up` steps of "
+        f"the failover, one after another ({'documented figures' if documented else 'placeholder figures: Microsoft documents no duration for a connection change'}).",
+        "  The program allows each connection change up to its custom timeout ("
+        + ", ".join(
+            sorted(
+                {
+                    f"{r.name}: {r.custom_timeouts.get('create', '-')}"
+                    for r in standby.of_type("azure-native:network:VirtualNetworkGatewayConnection")
+                }
+            )
+            or ["no connection pre-provisioned"]
+        )
+        + ").",
+    ]
+    if azure_facts.GATEWAY_CREATE_MINUTES and by_type.get("azure-native:network:VirtualNetworkGateway"):
+        worst = max(DURATIONS[t].minutes for t in by_type)
+        lines.append(
+            f"- Without pre-provisioning (the article's steps a-d done at failover): at least "
+            f"**{worst} min** more for the ExpressRoute gateway alone, then its connection, the "
+            "peerings and the route tables that depend on it."
+        )
+    lines += ["", "| resource | count in the target stack | minutes | source |", "| --- | --- | --- | --- |"]
+    for type_, count in sorted(by_type.items()):
+        d = DURATIONS[type_]
+        lines.append(f"| {_nice(type_)} | {count} | {d.minutes} | {d.source} |")
+    lines.append("")
+    return lines
+
+
+def render(source: StackRuns, target: StackRuns) -> str:
+    """The runbook for the topology both stacks share (they must agree on it)."""
+    cfg = target.cfg
+    if (source.cfg.topology, source.cfg.addressing) != (cfg.topology, cfg.addressing):
+        raise ValueError(
+            f"stacks disagree: {source.name} has {source.cfg.topology.value}/{source.cfg.addressing.value}, "
+            f"{target.name} has {cfg.topology.value}/{cfg.addressing.value}"
+        )
+    runs = {Role.SOURCE: source, Role.TARGET: target}
+    stacks = {Role.SOURCE: source.name, Role.TARGET: target.name}
+    exclusive = cfg.topology is Topology.SINGLE_CIRCUIT and cfg.addressing is Addressing.SAME
+    src_region = azure_facts.REGIONS[cfg.regions.source].display_name
+    tgt_region = azure_facts.REGIONS[cfg.regions.target].display_name
+    lines = [
+        f"# DR runbook: {src_region} to {tgt_region}, {_TOPOLOGY_TEXT[cfg.topology]}, "
+        f"{'same IP addresses' if cfg.addressing is Addressing.SAME else 'new IP addresses'} after failover",
+        "",
+        "Generated by `make plan` (`python -m erdr.plan`) from Pulumi.yaml and the stack files; do not edit: "
+        "change the config and run it again. Every step below comes from `erdr/procedure.py`; what each "
+        "`pulumi up` changes comes from running the program for each phase under Pulumi's mock runtime.",
+        "",
+        "## Topology",
+        "",
+        f"- Source: stack `{source.name}`, {src_region} (`{cfg.regions.source}`); "
+        f"target: stack `{target.name}`, {tgt_region} (`{cfg.regions.target}`).",
+    ]
+    circuits = [("primary", cfg.circuits.primary), ("secondary", cfg.circuits.secondary)]
+    for key, c in circuits:
+        if c is not None:
+            lines.append(
+                f"- {key} circuit: {c.peering_location}, {c.sku_tier} {c.sku_family}, {c.bandwidth_mbps} Mbps (`{c.id}`)"
+            )
+    lines.append(f"- The article ({ARTICLE}) says this topology {_ARTICLE_SAYS[cfg.topology]}")
+    secondary = cfg.circuits.secondary
+    if secondary is not None and secondary.bandwidth_mbps < cfg.circuits.primary.bandwidth_mbps:
+        lines.append(
+            f"- The secondary circuit has {secondary.bandwidth_mbps} Mbps against the primary's "
+            f"{cfg.circuits.primary.bandwidth_mbps} Mbps: as the article notes, raise its bandwidth with the "
+            "provider at a disaster (outside these stacks)."
+        )
+    lines += ["", "## Pre-provisioned (phase standby)", ""]
+    for stack in (source, target):
+        plan = connection_plan(stack.cfg, stack.cfg.role, Phase.STANDBY)
+        held = ", ".join(f"`{c.name}` on the {c.circuit} circuit (weight {c.routing_weight})" for c in plan) or "none"
+        lines.append(f"### `{stack.name}` ({stack.cfg.role.value})")
+        lines.append("")
+        lines.append(f"Connections held in standby: {held}.")
+        lines.append("")
+        lines += _inventory(stack.runs[Phase.STANDBY])
+        lines.append("")
+    walk = _Walk({Role.SOURCE: Phase.STANDBY, Role.TARGET: Phase.STANDBY})
+    failover_steps = procedure.procedure(Operation.FAILOVER, cfg.topology, cfg.addressing)
+    section, failover_minutes, documented = _steps_section(
+        "Failover (source region reachable)", failover_steps, runs, walk, stacks
+    )
+    remaining = [
+        f"- `{stacks[s.role]}`: " + "; ".join(_change_text(c) for c in changes)
+        for s, changes in _remaining(failover_steps, runs)
+        if s.role is not None
+    ]
+    lines += ["## What remains to do at failover", ""]
+    lines += remaining or ["- nothing in the stacks: only the Site Recovery failover and on-premises routing"]
+    lines += [""]
+    lines += section
+    if exclusive:
+        down = procedure.procedure(Operation.FAILOVER, cfg.topology, cfg.addressing, source_reachable=False)
+        section_down, _, _ = _steps_section(
+            "Failover when the source region is unreachable",
+            down,
+            runs,
+            _Walk({Role.SOURCE: Phase.STANDBY, Role.TARGET: Phase.STANDBY}),
+            stacks,
+        )
+        lines += section_down
+    back_walk = _Walk({Role.SOURCE: Phase.FAILOVER, Role.TARGET: Phase.FAILOVER})
+    section_back, _, _ = _steps_section(
+        "Failback",
+        procedure.procedure(Operation.FAILBACK, cfg.topology, cfg.addressing),
+        runs,
+        back_walk,
+        stacks,
+    )
+    lines += section_back
+    drill_spaces = target.runs[Phase.STANDBY].outputs.get("drillAddressSpaces") or {}
+    drill_lines = [f"- `{k}`: {', '.join(v)}" for k, v in sorted(drill_spaces.items())]
+    section_drill, _, _ = _steps_section(
+        "Drill (test failover)", procedure.drill(), runs, _Walk(dict(walk.phase)), stacks
+    )
+    lines += section_drill[:-1]
+    if drill_lines:
+        lines += ["", "Drill VNets (isolated, one per source VNet):", "", *drill_lines]
+    lines.append("")
+    lines += _rto_section(target, failover_minutes, documented)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _remaining(steps: Sequence[Step], runs: dict[Role, StackRuns]) -> list[tuple[Step, list[Change]]]:
+    walk = _Walk({Role.SOURCE: Phase.STANDBY, Role.TARGET: Phase.STANDBY})
+    out: list[tuple[Step, list[Change]]] = []
+    for step in steps:
+        changes = _step_changes(step, runs, walk)
+        if changes:
+            out.append((step, changes))
+    return out
