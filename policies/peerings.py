@@ -1,0 +1,218 @@
+"""Peering rules: hub-and-spoke settings, both directions, remote gateways; drill isolation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from pulumi_policy import EnforcementLevel, Severity
+
+try:
+    from .estate import Estate, OutsideVnet, Peering, Vnet
+    from .framework import Context, Rule
+    from .values import UNKNOWN
+except ImportError:  # run by `python -m pulumi.policy` from the pack directory
+    from estate import Estate, OutsideVnet, Peering, Vnet  # type: ignore[no-redef]
+    from framework import Context, Rule  # type: ignore[no-redef]
+    from values import UNKNOWN  # type: ignore[no-redef]
+
+# The source article's table: (allowVirtualNetworkAccess, allowForwardedTraffic,
+# allowGatewayTransit, useRemoteGateways).
+SETTINGS = ("allow_access", "allow_forwarded", "allow_transit", "use_remote_gateways")
+PROPERTY = {
+    "allow_access": "allowVirtualNetworkAccess",
+    "allow_forwarded": "allowForwardedTraffic",
+    "allow_transit": "allowGatewayTransit",
+    "use_remote_gateways": "useRemoteGateways",
+}
+SPOKE_TO_HUB = {"allow_access": True, "allow_forwarded": True, "allow_transit": False, "use_remote_gateways": True}
+HUB_TO_SPOKE = {"allow_access": True, "allow_forwarded": True, "allow_transit": True, "use_remote_gateways": False}
+
+
+def _label(ref: object) -> str:
+    return ref.label if isinstance(ref, Vnet | OutsideVnet) else "?"
+
+
+def check_peerings(ctx: Context, estate: Estate) -> None:
+    hubs = {id(v) for v in estate.vnets if estate.gateway_vnets.get(id(v))}
+    pairs: dict[tuple[int, int], Peering] = {}
+    for p in estate.peerings:
+        if isinstance(p.local, Vnet) and isinstance(p.remote, Vnet):
+            pairs[(id(p.local), id(p.remote))] = p
+    remote_users: dict[int, list[Peering]] = {}
+    enforce_table = ctx.option("enforceArticleTable") is not False
+    for p in estate.peerings:
+        if p.local is UNKNOWN or p.remote is UNKNOWN:
+            side = "virtualNetworkName" if p.local is UNKNOWN else "remoteVirtualNetwork.id"
+            ctx.undecided(p.urn, f"peering '{p.name}'", side)
+            continue
+        local, remote = p.local, p.remote
+        if not isinstance(local, Vnet):
+            continue
+        if p.use_remote_gateways is True:
+            remote_users.setdefault(id(local), []).append(p)
+        if not isinstance(remote, Vnet):
+            continue  # the other end is another stack's: only what this side holds is checked
+        reverse = pairs.get((id(remote), id(local)))
+        where = f"peering '{p.name}' ({local.label} -> {remote.label})"
+        if reverse is None:
+            ctx.violation(
+                f"{where} has no peering back from {remote.label} to {local.label}; a peering "
+                "stays 'Initiated' and carries no traffic until both directions exist. Add the "
+                "reverse peering.",
+                p.urn,
+            )
+        expected, role = None, ""
+        if id(remote) in hubs and id(local) not in hubs:
+            expected, role = SPOKE_TO_HUB, "spoke to hub"
+        elif id(local) in hubs and id(remote) not in hubs:
+            expected, role = HUB_TO_SPOKE, "hub to spoke"
+        if expected is not None and enforce_table:
+            wrong = []
+            for setting in SETTINGS:
+                value = getattr(p, setting)
+                if value is UNKNOWN:
+                    ctx.undecided(p.urn, f"{where} settings", PROPERTY[setting])
+                elif bool(value) != expected[setting]:
+                    wrong.append(f"{PROPERTY[setting]} should be {str(expected[setting]).lower()}")
+            if wrong:
+                ctx.violation(
+                    f"{where} is a {role} peering but {'; '.join(wrong)} (the hub-and-spoke table of "
+                    "'Integrate ExpressRoute with disaster recovery for Azure VMs').",
+                    p.urn,
+                )
+        if p.use_remote_gateways is True:
+            if id(remote) not in hubs:
+                ctx.violation(
+                    f"{where} sets useRemoteGateways but {remote.label} has no virtual network gateway "
+                    "(RemoteVnetHasNoGateways). Peer towards the hub that has the gateway, or turn "
+                    "useRemoteGateways off.",
+                    p.urn,
+                )
+            if reverse is not None and reverse.allow_transit is UNKNOWN:
+                ctx.undecided(reverse.urn, f"gateway transit for {where}", "allowGatewayTransit")
+            elif reverse is not None and reverse.allow_transit is not True:
+                ctx.violation(
+                    f"{where} sets useRemoteGateways but the reverse peering '{reverse.name}' does not "
+                    "allow gateway transit. Set allowGatewayTransit on the hub's peering.",
+                    p.urn,
+                )
+        elif p.use_remote_gateways is UNKNOWN:
+            ctx.undecided(p.urn, f"{where} remote gateway use", "useRemoteGateways")
+    for vnet_id, users in remote_users.items():
+        vnet = users[0].local
+        if len(users) > 1:
+            names = ", ".join(f"'{u.name}'" for u in users)
+            ctx.violation(
+                f"VNet '{_label(vnet)}' uses remote gateways through {len(users)} peerings ({names}); "
+                "Azure allows one. Keep useRemoteGateways on the peering to the hub only.",
+                users[1].urn,
+            )
+        if vnet_id in hubs:
+            ctx.violation(
+                f"VNet '{_label(vnet)}' has its own gateway and also uses a remote one through "
+                f"'{users[0].name}'; Azure refuses this. Turn useRemoteGateways off.",
+                users[0].urn,
+            )
+
+
+def _drill_matcher(ctx: Context) -> tuple[re.Pattern[str], tuple[str, str] | None]:
+    pattern = re.compile(str(ctx.option("drillNamePattern")))
+    tag = ctx.option("drillTag")
+    pair = None
+    if isinstance(tag, str) and "=" in tag:
+        key, _, value = tag.partition("=")
+        pair = (key, value)
+    return pattern, pair
+
+
+def is_drill(vnet: Vnet, pattern: re.Pattern[str], tag: tuple[str, str] | None) -> bool:
+    if isinstance(vnet.name, str) and pattern.search(vnet.name):
+        return True
+    return tag is not None and isinstance(vnet.tags, Mapping) and vnet.tags.get(tag[0]) == tag[1]
+
+
+def check_drill(ctx: Context, estate: Estate) -> None:
+    pattern, tag = _drill_matcher(ctx)
+    drill = {id(v) for v in estate.vnets if is_drill(v, pattern, tag)}
+    if not drill:
+        return
+    for v in estate.vnets:
+        if v.name is UNKNOWN and tag is None:
+            ctx.undecided(v.urn, "whether a VNet belongs to the drill network", "its name")
+    for p in estate.peerings:
+        ends = [e for e in (p.local, p.remote) if isinstance(e, Vnet) and id(e) in drill]
+        if ends:
+            ctx.violation(
+                f"Drill VNet '{ends[0].label}' is peered ('{p.name}': {_label(p.local)} -> "
+                f"{_label(p.remote)}); a test failover must run on an isolated network or the test "
+                "VMs answer with production IPs. Remove the peering.",
+                p.urn,
+            )
+        elif p.local is UNKNOWN or p.remote is UNKNOWN:
+            ctx.undecided(p.urn, f"whether peering '{p.name}' touches the drill network", "its VNets")
+    for c in estate.connections:
+        gw = c.gateway
+        if gw is UNKNOWN or (gw is not None and gw.vnet is UNKNOWN):
+            ctx.undecided(c.urn, f"whether connection '{c.name}' touches the drill network", "its gateway's VNet")
+            continue
+        if gw is not None and isinstance(gw.vnet, Vnet) and id(gw.vnet) in drill:
+            ctx.violation(
+                f"Drill VNet '{gw.vnet.label}' is connected through gateway '{gw.name}' (connection "
+                f"'{c.name}'); the drill network must reach neither on-premises nor production. "
+                "Remove the connection.",
+                c.urn,
+            )
+
+
+PEERING_RULE = Rule(
+    name="hub-spoke-peering",
+    display_name="Hub-and-spoke peerings as the DR article sets them",
+    description=(
+        "Peerings between a hub (a VNet with a gateway) and its spokes must exist in both "
+        "directions with the article's settings (spoke to hub: access, forwarded traffic, use "
+        "remote gateways; hub to spoke: access, forwarded traffic, gateway transit); "
+        "useRemoteGateways only towards a VNet with a gateway that allows transit, at most once "
+        "per VNet, and never from a VNet with its own gateway."
+    ),
+    severity=Severity.HIGH,
+    level=EnforcementLevel.MANDATORY,
+    remediation=(
+        "Create both peerings; on the spoke side set allowVirtualNetworkAccess, "
+        "allowForwardedTraffic and useRemoteGateways; on the hub side allowVirtualNetworkAccess, "
+        "allowForwardedTraffic and allowGatewayTransit."
+    ),
+    check=check_peerings,
+    options={
+        "enforceArticleTable": {
+            "type": "boolean",
+            "description": "Check each hub/spoke peering's four settings against the article's "
+            "table (default true); the direction and remote-gateway checks always run.",
+        }
+    },
+    defaults={"onUnknown": "report", "enforceArticleTable": True},
+)
+
+DRILL_RULE = Rule(
+    name="drill-network-isolated",
+    display_name="Isolated drill network",
+    description=(
+        "The virtual networks used for disaster-recovery drills (test failover) must have no "
+        "peerings and no gateway connections, so test VMs never meet production or on-premises."
+    ),
+    severity=Severity.HIGH,
+    level=EnforcementLevel.MANDATORY,
+    remediation="Remove every peering and gateway connection of the drill VNets.",
+    check=check_drill,
+    options={
+        "drillNamePattern": {
+            "type": "string",
+            "description": "Regular expression matched against VNet names (default '-drill$').",
+        },
+        "drillTag": {
+            "type": "string",
+            "description": "Optional 'key=value' tag that also marks a VNet as part of the drill network.",
+        },
+    },
+    defaults={"onUnknown": "report", "drillNamePattern": "-drill$"},
+)
