@@ -31,6 +31,7 @@ import grpc
 import yaml
 
 from components.config import NAMESPACE, ConfigError, Phase, Role, StackConfig, load
+from components.replica import connection_plan
 from erdr import diagram, runbook
 from erdr.plan_json import (
     Comparison,
@@ -158,11 +159,22 @@ class StackPlan:
         return self.settings.stack
 
 
+def needs_peer(cfg: StackConfig) -> bool:
+    """Whether the program reads the peer stack (components.stack's single-circuit gate): an
+    exclusive connection in a phase that (re)connects, with peerStack set and the source region
+    not declared unreachable."""
+    if not cfg.peer_stack or cfg.phase is Phase.STANDBY or cfg.source_region_unreachable:
+        return False
+    return any(spec.exclusive for spec in connection_plan(cfg, cfg.role, cfg.phase))
+
+
 def _describe_run(result: SimResult) -> str:
     if result.error:
         return "program error"
-    custom = sum(1 for r in result.resources if r.custom)
-    return f"{custom} resources, {len(result.resources) - custom} components"
+    custom = sum(1 for r in result.resources if r.custom and not r.read)
+    reads = sum(1 for r in result.resources if r.read)
+    components = len(result.resources) - custom - reads
+    return f"{custom} resources, {components} components" + (f", {reads} read" if reads else "")
 
 
 class Planner:
@@ -201,19 +213,15 @@ class Planner:
             return cache[key]
         settings = with_phase(self.settings_for(stack), phase)
         mode = "preview" if preview else "up"
+        peers: dict[str, Any] = {}
+        if need_peer and needs_peer(stack_config(settings)):
+            peers = self._peer_outputs(stack_config(settings), phase, preview)
+            self.peers_used[(stack, phase, preview)] = peers
         result = self.progress.run(
             f"{stack}: run the program, phase {phase.value} ({mode})",
-            lambda: simulate(settings, preview=preview),
+            lambda: simulate(settings, preview=preview, peer_outputs=peers),
             _describe_run,
         )
-        if result.error and "unknown stack reference" in result.error and need_peer:
-            peers = self._peer_outputs(stack_config(settings), phase, preview)
-            result = self.progress.run(
-                f"{stack}: run again with the peer stack's outputs",
-                lambda: simulate(settings, preview=preview, peer_outputs=peers),
-                _describe_run,
-            )
-            self.peers_used[(stack, phase, preview)] = peers
         if result.error:
             raise PlanError(f"stack '{stack}', phase {phase.value}: the program failed:\n{result.error}")
         cache[key] = result
@@ -339,7 +347,7 @@ def summary(plans: Sequence[StackPlan], compare_phase: Phase | None) -> str:
             p.name,
             p.cfg.role.value,
             p.cfg.phase.value,
-            str(sum(1 for r in result.resources if r.custom)),
+            str(sum(1 for r in result.resources if r.custom and not r.read)),
             _policy_cell(p.policy),
         ]
         if compare_phase is not None and p.comparison is not None:

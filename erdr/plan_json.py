@@ -154,6 +154,8 @@ def _state(
                 outputs["id"] = r.id
             state["outputs"] = _numbers(mask(outputs))
     state["parent"] = r.parent
+    if r.read:
+        state["external"] = True
     if r.protect:
         state["protect"] = True
     if r.dependencies:
@@ -279,13 +281,15 @@ def preview_digest(
         prov = _provider_state(stack, project, preview=True)
         steps.append({"op": "create", "urn": prov["urn"], "newState": prov, "detailedDiff": None})
     for r in resources:
-        step: dict[str, Any] = {"op": "create", "urn": r.urn}
+        step: dict[str, Any] = {"op": "read" if r.read else "create", "urn": r.urn}
         if _is_provider_managed(r):
             step["provider"] = f"{provider_urn(stack, project)}::{UNKNOWN_ID}"
         step["newState"] = _state(r, stack, project, secrets="blind", with_outputs=False, provider_ref_id=UNKNOWN_ID)
         step["detailedDiff"] = None
         steps.append(step)
-    summary: dict[str, int] = {"create": len(steps)}
+    summary: dict[str, int] = {}
+    for step in steps:
+        summary[step["op"]] = summary.get(step["op"], 0) + 1
     diags = [d.as_json() for d in diagnostics]
     diags += [{"severity": level, "message": message} for level, message in result.logs if level != "debug"]
     digest: dict[str, Any] = {
@@ -438,7 +442,10 @@ def compare(
     for r in ordered(after.resources):
         prev = old.get(r.urn)
         step: dict[str, Any]
-        if prev is None:
+        if r.read:
+            # A read (the peer StackReference) is done again by every update; it changes nothing.
+            step = {"op": "read", "urn": r.urn, "newState": state(r), "detailedDiff": None}
+        elif prev is None:
             step = {"op": "create", "urn": r.urn, "newState": state(r), "detailedDiff": None}
             changes.append(Change("create", r.urn, r.type, r.name, after=r.inputs))
         else:
@@ -457,7 +464,7 @@ def compare(
         summary[step["op"]] = summary.get(step["op"], 0) + 1
         steps.append(step)
     # Deletes run last and in reverse dependency order, as the engine does them.
-    for r in reversed(ordered([r for r in before.resources if r.urn not in new])):
+    for r in reversed(ordered([r for r in before.resources if r.urn not in new and not r.read])):
         steps.append({"op": "delete", "urn": r.urn, "oldState": state(r), "detailedDiff": None})
         changes.append(Change("delete", r.urn, r.type, r.name, before=r.inputs, protected=r.protect))
         summary["delete"] = summary.get("delete", 0) + 1

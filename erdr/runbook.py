@@ -251,6 +251,7 @@ def _steps_section(
 
 def _rto_section(target: StackRuns, failover_minutes: int, documented: bool) -> list[str]:
     standby = target.runs[Phase.STANDBY]
+    failover = target.runs[Phase.FAILOVER]
     counterfactual = [r for r in standby.resources if r.type in DURATIONS]
     by_type = Counter(r.type for r in counterfactual)
     lines = [
@@ -260,15 +261,15 @@ def _rto_section(target: StackRuns, failover_minutes: int, documented: bool) -> 
         "",
         f"- With this plan (pre-provisioned): **about {failover_minutes} min** for the `pulumi up` steps of "
         f"the failover, one after another ({'documented figures' if documented else 'placeholder figures: Microsoft documents no duration for a connection change'}).",
-        "  The program allows each connection change up to its custom timeout ("
+        "  Pulumi waits for each connection change up to the target's custom timeout ("
         + ", ".join(
             sorted(
                 {
                     f"{r.name}: {r.custom_timeouts.get('create', '-')}"
-                    for r in standby.of_type("azure-native:network:VirtualNetworkGatewayConnection")
+                    for r in failover.of_type("azure-native:network:VirtualNetworkGatewayConnection")
                 }
             )
-            or ["no connection pre-provisioned"]
+            or ["no connection"]
         )
         + ").",
     ]
@@ -370,6 +371,15 @@ def render(source: StackRuns, target: StackRuns) -> str:
         stacks,
     )
     lines += section_back
+    if exclusive:
+        section_back_down, _, _ = _steps_section(
+            "Failback after the source region was unreachable",
+            procedure.procedure(Operation.FAILBACK, cfg.topology, cfg.addressing, source_reachable=False),
+            runs,
+            _Walk({Role.SOURCE: Phase.STANDBY, Role.TARGET: Phase.FAILOVER}),
+            stacks,
+        )
+        lines += section_back_down
     drill_spaces = target.runs[Phase.STANDBY].outputs.get("drillAddressSpaces") or {}
     drill_lines = [f"- `{k}`: {', '.join(v)}" for k, v in sorted(drill_spaces.items())]
     section_drill, _, _ = _steps_section(
