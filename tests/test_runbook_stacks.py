@@ -73,7 +73,7 @@ def sim(example: str, stack: str, phase: Phase, variant: str = "connections") ->
 
 def with_plan(example: str) -> SimResult:
     """The dr stack in standby with the recovery plan: what the Automation account holds."""
-    return sim(example, "dr", Phase.STANDBY, "full" if example == FULL_EXAMPLE else "plan")
+    return sim(example, "dr", Phase.STANDBY, "plan")
 
 
 def registered_connections(*results: SimResult) -> dict[str, tuple[Any, ...]]:
@@ -130,68 +130,64 @@ def automation_variables(result: SimResult) -> dict[str, str]:
     }
 
 
+def _by_name(result: SimResult) -> dict[tuple[str, str], Registration]:
+    # A StackReference is read, not managed: it follows whether the gated connection exists.
+    return {(r.type, r.name): r for r in result.resources if r.type not in (CONNECTION, "pulumi:pulumi:StackReference")}
+
+
+def assert_phase_moves_only_connections(standby: SimResult, other: SimResult) -> None:
+    """So once the connections match (the runbook made them match), nothing else can drift."""
+    before, after = _by_name(standby), _by_name(other)
+    assert after.keys() == before.keys()
+    changed = [key for key, r in after.items() if r.plain_inputs != before[key].plain_inputs]
+    assert changed == [], f"{other.stack}: inputs change with the phase for {changed}"
+
+
+# One test per example, so each simulation runs once even when pytest-xdist spreads the tests.
 @pytest.mark.parametrize("example", EXAMPLE_PAIRS)
 def test_runbook_ends_where_the_stacks_end(example: str) -> None:
     cfg = example_config(example)
-    variables = automation_variables(with_plan(example))
+    dr = with_plan(example)
+    variables = automation_variables(dr)
+    prod = {phase: sim(example, "prod", phase) for phase in Phase}
     with serve(FakeArm()) as fake:
-        seed_from(fake, sim(example, "prod", Phase.STANDBY), with_plan(example))
-        assert fake_connections(fake) == registered_connections(sim(example, "prod", Phase.STANDBY), with_plan(example))
+        seed_from(fake, prod[Phase.STANDBY], dr)
+        assert fake_connections(fake) == registered_connections(prod[Phase.STANDBY], dr)
 
         run(fake, variables, context("Unplanned"))
         assert fake_connections(fake) == registered_connections(
-            sim(example, "prod", Phase.FAILOVER), sim(example, "dr", Phase.FAILOVER)
+            prod[Phase.FAILOVER], sim(example, "dr", Phase.FAILOVER)
         )
         assert write_roles(fake, cfg) == procedure_roles(cfg.topology, cfg.addressing, Operation.FAILOVER)
 
         fake.requests.clear()
         run(fake, variables, context("Planned", "SecondaryToPrimary"))
         assert fake_connections(fake) == registered_connections(
-            sim(example, "prod", Phase.FAILBACK), sim(example, "dr", Phase.FAILBACK)
+            prod[Phase.FAILBACK], sim(example, "dr", Phase.FAILBACK)
         )
         assert write_roles(fake, cfg) == procedure_roles(cfg.topology, cfg.addressing, Operation.FAILBACK)
+    for phase in (Phase.FAILOVER, Phase.FAILBACK):
+        assert_phase_moves_only_connections(prod[Phase.STANDBY], prod[phase])
 
 
-def test_drill_run_leaves_the_stacks_resources_as_they_are() -> None:
-    example = FULL_EXAMPLE
-    variables = automation_variables(with_plan(example))
+def test_full_dr_stack_drill_variables_and_phase() -> None:
+    """The whole dr stack (Site Recovery, drill network, recovery plan) of the single-circuit,
+    same-IP topology, the one whose phase matters most."""
+    standby = sim(FULL_EXAMPLE, "dr", Phase.STANDBY, "full")
+    variables = automation_variables(standby)
+    settings = rb.load_settings(reader(variables))
+    assert settings.exclusive
+    assert settings.retry.attempts == 5
+
     with serve(FakeArm()) as fake:
-        seed_from(fake, sim(example, "prod", Phase.STANDBY), with_plan(example))
+        seed_from(fake, standby)
         before = json.dumps(fake.resources, sort_keys=True)
         result = run(fake, variables, context("Test"))
         assert fake.writes == []
         assert json.dumps(fake.resources, sort_keys=True) == before
-        drill_ids = json.loads(variables["erdr-drill-vnet-ids"])
-        assert sorted(c.resource for c in result.changes if c.action == "checked") == sorted(drill_ids.values())
+    drill_ids = json.loads(variables["erdr-drill-vnet-ids"])
+    assert sorted(c.resource for c in result.changes if c.action == "checked") == sorted(drill_ids.values())
 
-
-def _by_name(result: SimResult) -> dict[tuple[str, str], Registration]:
-    # A StackReference is read, not managed: it follows whether the gated connection exists.
-    return {(r.type, r.name): r for r in result.resources if r.type not in (CONNECTION, "pulumi:pulumi:StackReference")}
-
-
-@pytest.mark.parametrize(
-    ("example", "stack", "phase"),
-    [
-        *((e, "prod", p) for e in EXAMPLE_PAIRS for p in (Phase.FAILOVER, Phase.FAILBACK)),
-        # The full dr stack, recovery plan included, of the most phase-sensitive topology.
-        (FULL_EXAMPLE, "dr", Phase.FAILOVER),
-    ],
-)
-def test_phase_moves_nothing_but_connections(example: str, stack: str, phase: Phase) -> None:
-    """So once the connections match (the runbook made them match), nothing else can drift."""
-    variant = "full" if stack == "dr" else "connections"
-    standby = _by_name(sim(example, stack, Phase.STANDBY, variant))
-    other = _by_name(sim(example, stack, phase, variant))
-    assert other.keys() == standby.keys()
-    assert any(t.startswith("azure-native:recoveryservices") for t, _ in other) == (stack == "dr")
-    changed = [key for key, r in other.items() if r.plain_inputs != standby[key].plain_inputs]
-    assert changed == [], f"{stack} in {phase.value}: inputs change for {changed}"
-
-
-def test_variables_are_the_ones_the_runbook_reads() -> None:
-    variables = automation_variables(with_plan(FULL_EXAMPLE))
-    settings = rb.load_settings(reader(variables))
-    assert settings.exclusive
-    assert set(settings.connections) == {"source", "target"}
-    assert settings.retry.attempts == 5
+    failover = sim(FULL_EXAMPLE, "dr", Phase.FAILOVER, "full")
+    assert any(t.startswith("azure-native:recoveryservices") for t, _ in _by_name(failover))
+    assert_phase_moves_only_connections(standby, failover)
