@@ -8,6 +8,7 @@ from pulumi_azure_native import authorization, resources
 
 from components.network import DrillArgs, DrillNetwork, Hub, HubArgs, Spoke, SpokeArgs
 from components.outputs import stack_outputs
+from components.recovery_plan import RecoveryPlan, recovery_plan_args
 from components.replica import drill_network, network_for
 from components.site_recovery import SiteRecovery, SiteRecoveryArgs
 from components.stack import connections, is_target, read_config, source_vnet_id
@@ -37,7 +38,7 @@ hub = Hub(
     ),
 )
 spokes = [Spoke(s.key, SpokeArgs(s, net, rg.name, hub, tags, cfg.protect)) for s in net.spokes]
-drill = recovery = None
+drill = recovery = plan = None
 if is_target(cfg):
     if cfg.drill.enabled:
         drill = DrillNetwork("drill", DrillArgs(drill_network(cfg), rg.name, tags))
@@ -55,6 +56,23 @@ if is_target(cfg):
                 rg.name, cfg.regions.source, cfg.regions.target, cfg.site_recovery, pairs, tags, cfg.protect
             ),
         )
+        if cfg.recovery_plan is not None and cfg.recovery_plan.items:  # no replicated items, no plan
+            plan = RecoveryPlan(
+                "recovery-plan",
+                recovery_plan_args(
+                    cfg,
+                    rg.name,
+                    rg.id,
+                    subscription,
+                    recovery.vault_name,
+                    recovery.vault_id,
+                    recovery.fabric_names,
+                    drill_vnet_keys=list(drill.address_spaces) if drill else (),
+                    drill_vnet_ids=drill.vnet_ids if drill else None,
+                    tags=tags,
+                    depends_on=[recovery],
+                ),
+            )
 
-for key, value in stack_outputs(cfg, net, rg, hub, spokes, drill, recovery).items():
+for key, value in stack_outputs(cfg, net, rg, hub, spokes, drill, recovery, plan).items():
     pulumi.export(key, value)

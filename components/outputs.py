@@ -9,6 +9,7 @@ from pulumi_azure_native import resources
 
 from components.config import StackConfig
 from components.network import DrillNetwork, Hub, Spoke
+from components.recovery_plan import RecoveryPlan
 from components.replica import NetworkSpec, connection_plan
 from components.site_recovery import SiteRecovery
 
@@ -21,6 +22,7 @@ def stack_outputs(
     spokes: Sequence[Spoke],
     drill: DrillNetwork | None,
     recovery: SiteRecovery | None,
+    recovery_plan: RecoveryPlan | None = None,
 ) -> dict[str, object]:
     plan = connection_plan(cfg, cfg.role, cfg.phase)
     circuits = {"primary": cfg.circuits.primary.id}
@@ -58,4 +60,9 @@ def stack_outputs(
         out["recoveryVaultName"] = recovery.vault_name
         out["replicationPolicyId"] = recovery.policy_id
         out["replicationFabrics"] = recovery.fabric_names
+    if recovery_plan is not None:
+        out["recoveryPlanName"] = recovery_plan.recovery_plan_name
+        out["recoveryPlanId"] = recovery_plan.recovery_plan_id
+        out["automationAccountName"] = recovery_plan.automation_account_name
+        out["networkRunbookId"] = recovery_plan.runbook_id
     return out

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hashlib
 import logging
 import runpy
 import sys
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +103,23 @@ _ARM_PATHS: dict[str, tuple[str, str]] = {
         "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}/variables/{variableName}",
         "variableName",
     ),
+    "azure-native:storage:StorageAccount": (
+        "{rg}/providers/Microsoft.Storage/storageAccounts/{accountName}",
+        "accountName",
+    ),
+    "azure-native:storage:BlobContainer": (
+        "{rg}/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers/{containerName}",
+        "containerName",
+    ),
+    # Extension resources: the template starts at their scope, which is a full ARM ID.
+    "azure-native:authorization:RoleDefinition": (
+        "{scope}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}",
+        "roleDefinitionId",
+    ),
+    "azure-native:authorization:RoleAssignment": (
+        "{scope}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}",
+        "roleAssignmentName",
+    ),
 }
 
 
@@ -116,7 +135,7 @@ def arm_id(type_: str, inputs: Mapping[str, Any]) -> str | None:
         path = template.format(**values)
     except KeyError:
         return None
-    return f"/subscriptions/{SUBSCRIPTION}{path}"
+    return path if template.startswith("{scope}") else f"/subscriptions/{SUBSCRIPTION}{path}"
 
 
 def physical_name(type_: str, inputs: Mapping[str, Any]) -> str | None:
@@ -209,6 +228,11 @@ class _Mocks(mocks.Mocks):
             return "", state
         rid = arm_id(args.typ, inputs) or f"/mock/{args.typ}/{args.name}"
         state["id"] = rid
+        identity = inputs.get("identity")
+        if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type", "")):
+            # Azure creates the identity's service principal; derive a stable object ID for it.
+            principal = str(uuid.uuid5(uuid.NAMESPACE_URL, rid))
+            state["identity"] = {**identity, "principalId": principal, "tenantId": TENANT}
         return rid, state
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -217,6 +241,13 @@ class _Mocks(mocks.Mocks):
                 {"subscriptionId": SUBSCRIPTION, "tenantId": TENANT, "clientId": "mock", "objectId": "mock"},
                 [],
             )
+        if args.token == "azure-native:storage:listStorageAccountServiceSAS":
+            # Deterministic, like the real one (an HMAC of the same fields with the same key).
+            a = dict(args.args)
+            fields = [str(a.get(k, "")) for k in ("canonicalizedResource", "permissions", "sharedAccessExpiryTime")]
+            sig = hashlib.sha256("\n".join(fields).encode()).hexdigest()[:32]
+            token = f"sv=2024-01-01&sr={a.get('resource', '')}&sp={fields[1]}&se={fields[2]}&sig=mock{sig}"
+            return {"serviceSasToken": token}, []
         raise Exception(f"no mock for function {args.token}")
 
 
