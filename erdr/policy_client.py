@@ -350,7 +350,8 @@ def synthetic_estate(
     """A hub (VNet, GatewaySubnet, gateway, circuit connection) with ``spokes`` peered spokes:
     3 resources per spoke (VNet and both peerings) plus 4.
 
-    ``overlaps``: indexes of spokes given the hub's own prefix (each must be flagged once).
+    ``overlaps``: indexes of spokes (at most 16) given a /28 of the hub's prefix, each its own,
+    so each overlaps the hub and nothing else (one finding per spoke).
     ``preview``: IDs unknown, references resolvable only through property dependencies.
     """
     rg = "rg-bench"
@@ -360,7 +361,7 @@ def synthetic_estate(
     def ident(path: str) -> str:
         return UNKNOWN if preview else path
 
-    bad = set(overlaps)
+    bad = {spoke: n for n, spoke in enumerate(sorted(set(overlaps)))}
     hub_urn = base + "VirtualNetwork::hub"
     subnet_urn = base + "Subnet::hub-gateway-subnet"
     gateway_urn = base + "VirtualNetworkGateway::hub-gateway"
@@ -421,7 +422,7 @@ def synthetic_estate(
     for i in range(spokes):
         name = f"spoke{i}"
         urn = base + f"VirtualNetwork::{name}"
-        prefix = "10.0.0.0/24" if i in bad else _spoke_prefix(i)
+        prefix = f"10.0.0.{16 * bad[i]}/28" if i in bad else _spoke_prefix(i)
         spoke_id = vnet_path + name
         out.append(
             make_resource(

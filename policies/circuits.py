@@ -9,12 +9,22 @@ from pulumi_policy import EnforcementLevel, Severity
 
 try:
     from . import azure_facts
-    from .estate import CONNECTION, DEFAULT_ROUTE, Circuit, Connection, Estate, Gateway, RouteTable, Vnet
+    from .estate import (
+        CONNECTION,
+        DEFAULT_ROUTE,
+        GATEWAY_SUBNET,
+        Circuit,
+        Connection,
+        Estate,
+        Gateway,
+        RouteTable,
+        Vnet,
+    )
     from .framework import CIRCUITS_SCHEMA, Context, Rule
     from .values import UNKNOWN, secrecy
 except ImportError:  # run by `python -m pulumi.policy` from the pack directory
     import azure_facts  # type: ignore[no-redef]
-    from estate import CONNECTION, DEFAULT_ROUTE, Circuit, Connection, Estate, Gateway, RouteTable, Vnet  # type: ignore[no-redef]
+    from estate import CONNECTION, DEFAULT_ROUTE, GATEWAY_SUBNET, Circuit, Connection, Estate, Gateway, RouteTable, Vnet  # type: ignore[no-redef]
     from framework import CIRCUITS_SCHEMA, Context, Rule  # type: ignore[no-redef]
     from values import UNKNOWN, secrecy  # type: ignore[no-redef]
 
@@ -112,6 +122,8 @@ def check_authorization_key(ctx: Context, resource: Any) -> None:
 
 def check_storage_endpoint(ctx: Context, estate: Estate) -> None:
     for s in estate.subnets:
+        if isinstance(s.name, str) and s.name.lower() == GATEWAY_SUBNET.lower():
+            continue  # a default route there is the gateway-subnet rule's violation, and no VM lives there
         table = s.route_table
         if table is UNKNOWN:
             ctx.undecided(s.urn, f"the routes of subnet '{s.label}'", "routeTable.id")

@@ -36,9 +36,12 @@ def _label(ref: object) -> str:
 def check_peerings(ctx: Context, estate: Estate) -> None:
     hubs = {id(v) for v in estate.vnets if estate.gateway_vnets.get(id(v))}
     pairs: dict[tuple[int, int], Peering] = {}
+    open_ended: set[int] = set()  # VNets with a peering whose remote end is unknown yet
     for p in estate.peerings:
         if isinstance(p.local, Vnet) and isinstance(p.remote, Vnet):
             pairs[(id(p.local), id(p.remote))] = p
+        elif isinstance(p.local, Vnet) and p.remote is UNKNOWN:
+            open_ended.add(id(p.local))
     remote_users: dict[int, list[Peering]] = {}
     enforce_table = ctx.option("enforceArticleTable") is not False
     for p in estate.peerings:
@@ -55,7 +58,7 @@ def check_peerings(ctx: Context, estate: Estate) -> None:
             continue  # the other end is another stack's: only what this side holds is checked
         reverse = pairs.get((id(remote), id(local)))
         where = f"peering '{p.name}' ({local.label} -> {remote.label})"
-        if reverse is None:
+        if reverse is None and id(remote) not in open_ended:
             ctx.violation(
                 f"{where} has no peering back from {remote.label} to {local.label}; a peering "
                 "stays 'Initiated' and carries no traffic until both directions exist. Add the "
@@ -150,7 +153,8 @@ def check_drill(ctx: Context, estate: Estate) -> None:
                 p.urn,
             )
         elif p.local is UNKNOWN or p.remote is UNKNOWN:
-            ctx.undecided(p.urn, f"whether peering '{p.name}' touches the drill network", "its VNets")
+            side = "virtualNetworkName" if p.local is UNKNOWN else "remoteVirtualNetwork.id"
+            ctx.undecided(p.urn, f"whether peering '{p.name}' touches the drill network", side)
     for c in estate.connections:
         gw = c.gateway
         if gw is UNKNOWN or (gw is not None and gw.vnet is UNKNOWN):

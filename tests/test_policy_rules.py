@@ -1,0 +1,280 @@
+"""Each rule on its own: a passing and a failing estate, with props in the SDK's unknown-checking
+proxy, once with known ARM IDs (up) and once with unknown IDs resolved through property
+dependencies (preview)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from policies.framework import Rule
+from policies.pack import BY_NAME, RULES
+from tests.policy_estates import ER_HK, ER_SG, HK, SG, Estate, article_estate
+
+CIRCUITS = {"circuits": [HK, SG]}
+
+
+def run(rule: str, estate: Estate, config: dict[str, Any] | None = None, urn: str | None = None) -> list[str]:
+    """Messages the rule reports (a resource rule runs on ``urn``, or on every resource)."""
+    found: list[str] = []
+    target: Rule = BY_NAME[rule]
+    report = lambda message, urn=None: found.append(message)  # noqa: E731
+    if target.kind == "stack":
+        target.run_stack(estate.policy_resources(), config or {}, report)
+    else:
+        for u in [urn] if urn else list(estate.items):
+            target.run_resource(estate.resource_args(u), config or {}, report)
+    return found
+
+
+@pytest.fixture(params=[False, True], ids=["up", "preview"])
+def preview(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+def test_every_rule_passes_the_articles_estate(preview: bool) -> None:
+    estate, _ = article_estate(preview)
+    for rule in RULES:
+        assert run(rule.name, estate, CIRCUITS) == [], rule.name
+
+
+def test_pack_metadata_is_complete() -> None:
+    names = [r.name for r in RULES]
+    assert len(set(names)) == len(names)
+    assert any("overlap" in n for n in names)
+    for r in RULES:
+        assert r.description.endswith(".") and r.description[0].isupper(), r.name
+        assert r.remediation and r.severity and r.level
+        assert "onUnknown" in r.schema().properties
+
+
+# --- address spaces ---------------------------------------------------------------------------
+
+
+def test_overlap_between_peered_vnets(preview: bool) -> None:
+    estate, n = article_estate(preview)
+    estate.props(n["vnet2"])["addressSpace"]["addressPrefixes"] = ["10.1.0.0/16"]
+    found = run("vnet-address-space-overlap", estate)
+    assert len(found) == 1
+    assert "'vnet2' prefix 10.1.0.0/16 contains VNet 'vnet1' prefix 10.1.0.0/24" in found[0]
+
+
+def test_overlap_through_a_circuit_but_not_across_circuits(preview: bool) -> None:
+    estate = Estate(preview)
+    a, b, c = (estate.vnet(x, ["10.0.0.0/16"]) for x in ("a", "b", "c"))
+    estate.connect(a, ER_HK)
+    estate.connect(c, ER_SG)
+    assert run("vnet-address-space-overlap", estate) == []  # two circuits are two domains
+    estate.connect(b, ER_HK)
+    found = run("vnet-address-space-overlap", estate)
+    assert len(found) == 1 and "'a'" in found[0] and "'b'" in found[0] and "er-hongkong" in found[0]
+
+
+def test_ipv6_and_self_overlap(preview: bool) -> None:
+    estate = Estate(preview)
+    estate.vnet("dual", ["10.0.0.0/16", "fd00::/48", "fd00:0:0:1::/64"])
+    found = run("vnet-address-space-overlap", estate)
+    assert len(found) == 1 and "lists overlapping prefixes fd00::/48 and fd00:0:0:1::/64" in found[0]
+
+
+def test_on_prem_prefixes_of_a_circuit(preview: bool) -> None:
+    estate, _ = article_estate(preview)
+    config = {"circuits": [{**HK, "onPremPrefixes": ["192.168.0.0/16"]}]}
+    assert run("vnet-address-space-overlap", estate, config) == []
+    config = {"circuits": [{**HK, "onPremPrefixes": ["10.2.0.0/16"]}]}
+    found = run("vnet-address-space-overlap", estate, config)
+    assert len(found) == 1 and "on-premises prefixes of circuit 'er-hongkong'" in found[0]
+
+
+def test_other_stack_from_pack_config_and_from_a_stack_reference(preview: bool) -> None:
+    estate, _ = article_estate(preview)
+    prod = {"name": "prod", "circuitIds": [ER_HK], "addressPrefixes": ["10.1.0.0/24"]}
+    assert len(run("vnet-address-space-overlap", estate, {"externalNetworks": [prod]})) == 1
+    other_circuit = {**prod, "circuitIds": [ER_SG]}
+    assert run("vnet-address-space-overlap", estate, {"externalNetworks": [other_circuit]}) == []
+    estate.stack_reference("org/p/prod", {"vnetPrefixes": {"hub": ["10.10.10.0/24"]}, "circuitConnections": [ER_HK]})
+    found = run("vnet-address-space-overlap", estate)
+    assert len(found) == 1 and "org/p/prod" in found[0]
+    assert run("vnet-address-space-overlap", estate, {"readStackReferences": False}) == []
+
+
+def test_unknown_prefix_is_reported_or_ignored_as_configured(preview: bool) -> None:
+    estate, n = article_estate(preview)
+    estate.props(n["vnet1"])["addressSpace"]["addressPrefixes"] = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    found = run("vnet-address-space-overlap", estate)
+    assert len(found) == 1 and found[0].startswith("Cannot check VNet 'vnet1'")
+    assert run("vnet-address-space-overlap", estate, {"onUnknown": "ignore"}) == []
+
+
+def test_subnet_outside_its_vnet_and_overlapping_subnets(preview: bool) -> None:
+    estate, n = article_estate(preview)
+    estate.props(n["vnet1-workload"])["addressPrefix"] = "10.9.0.0/24"
+    found = run("subnet-address-overlap", estate)
+    assert len(found) == 1 and "not inside VNet 'vnet1'" in found[0]
+    estate, n = article_estate(preview)
+    estate.subnet(n["hub"], "extra", "10.10.10.64/26")
+    found = run("subnet-address-overlap", estate)
+    assert len(found) == 1 and "overlaps subnet 'hub/nva'" in found[0]
+
+
+# --- gateway subnet, gateways ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "expect"),
+    [
+        (lambda e, n: e.props(n["gateway_subnet"]).update(addressPrefix="10.10.10.224/28"), "/27 or larger"),
+        (lambda e, n: e.props(n["gateway_subnet"]).update(subnetName="gatewaysubnet"), "named exactly"),
+        (lambda e, n: e.props(n["gateway_subnet"]).update(networkSecurityGroup={"id": "x"}), "network security"),
+        (lambda e, n: e.props(n["gateway_routes"]).update(disableBgpRoutePropagation=True), "BGP"),
+        (
+            lambda e, n: e.props(n["gateway_routes"])["routes"].append(
+                {"name": "default", "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance"}
+            ),
+            "0.0.0.0/0 route",
+        ),
+    ],
+    ids=["size", "name", "nsg", "bgp", "default-route"],
+)
+def test_gateway_subnet(preview: bool, change: Any, expect: str) -> None:
+    estate, n = article_estate(preview)
+    change(estate, n)
+    found = run("gateway-subnet", estate)
+    assert found and all(expect in m for m in found[:1]), found
+
+
+def test_zone_redundant_gateway_sku() -> None:
+    estate, _ = article_estate()
+    gateway = next(u for u in estate.items if u.endswith("hub-gateway"))
+    assert run("expressroute-gateway-zone-redundant", estate, urn=gateway) == []
+    estate.props(gateway)["sku"] = {"name": "Standard", "tier": "Standard"}
+    assert "not zone-redundant" in run("expressroute-gateway-zone-redundant", estate, urn=gateway)[0]
+    estate.props(gateway)["location"] = "westcentralus"  # no zones there
+    assert run("expressroute-gateway-zone-redundant", estate, urn=gateway) == []
+
+
+def test_circuits_per_gateway_and_vnets_per_circuit(preview: bool) -> None:
+    estate, n = article_estate(preview)
+    for i in range(4):
+        estate.connect(n["hub"], ER_HK.replace("er-hongkong", f"er-extra{i}"))
+    found = run("expressroute-link-limits", estate)
+    assert len(found) == 1 and "connects 5 circuits; that SKU allows 4" in found[0]
+    estate, n = article_estate(preview)
+    for i in range(10):
+        estate.connect(estate.vnet(f"extra{i}", [f"10.{100 + i}.0.0/24"]), ER_HK)
+    found = run("expressroute-link-limits", estate, CIRCUITS)
+    assert len(found) == 1 and "would link 11 virtual networks, above its limit of 10" in found[0]
+
+
+# --- peerings and the drill network -----------------------------------------------------------
+
+
+def test_missing_reverse_peering(preview: bool) -> None:
+    estate, _ = article_estate(preview)
+    estate.remove(next(u for u in estate.items if u.endswith("::hub-to-vnet2")))
+    found = run("hub-spoke-peering", estate)
+    assert len(found) == 1 and "no peering back from hub to vnet2" in found[0]
+
+
+def test_article_table_settings(preview: bool) -> None:
+    estate, _ = article_estate(preview)
+    estate.props(next(u for u in estate.items if u.endswith("::hub-to-vnet1")))["allowGatewayTransit"] = False
+    found = run("hub-spoke-peering", estate)
+    assert any("allowGatewayTransit should be true" in m for m in found)
+    assert any("does not allow gateway transit" in m for m in found)
+    assert run("hub-spoke-peering", estate, {"enforceArticleTable": False}) == [
+        m for m in found if "does not allow gateway transit" in m
+    ]
+
+
+def test_remote_gateways_only_towards_a_gateway_and_once(preview: bool) -> None:
+    estate = Estate(preview)
+    a, b, c = (estate.vnet(x, [f"10.{i}.0.0/16"]) for i, x in enumerate("abc"))
+    estate.peering(a, b, useRemoteGateways=True)
+    estate.peering(b, a)
+    found = run("hub-spoke-peering", estate)
+    assert any("b has no virtual network gateway" in m for m in found)
+    estate.gateway(b)
+    estate.gateway(c)
+    estate.peering(a, c, useRemoteGateways=True)
+    estate.peering(c, a, allowGatewayTransit=True)
+    found = run("hub-spoke-peering", estate)
+    assert any("uses remote gateways through 2 peerings" in m for m in found)
+
+
+def test_drill_network_is_isolated(preview: bool) -> None:
+    estate, n = article_estate(preview)
+    drill = estate.vnet("hub-drill", ["172.16.0.0/24"])
+    assert run("drill-network-isolated", estate) == []
+    estate.peering(drill, n["hub"])
+    estate.connect(drill, ER_HK)
+    found = run("drill-network-isolated", estate)
+    assert len(found) == 2 and "is peered" in found[0] and "is connected through gateway" in found[1]
+
+
+# --- circuits ------------------------------------------------------------------------------------
+
+
+def test_premium_outside_the_geopolitical_region(preview: bool) -> None:
+    estate = Estate(preview)
+    estate.connect(estate.vnet("weu", ["10.0.0.0/16"], location="westeurope"), ER_HK)
+    found = run("expressroute-premium-outside-geopolitical-region", estate, CIRCUITS)
+    assert len(found) == 1 and "westeurope (Europe)" in found[0] and "Hong Kong (Asia)" in found[0]
+    premium = {"circuits": [{**HK, "skuTier": "Premium"}]}
+    assert run("expressroute-premium-outside-geopolitical-region", estate, premium) == []
+    assert run("expressroute-premium-outside-geopolitical-region", estate) == []  # nothing known: no guess
+    assert len(run("expressroute-premium-outside-geopolitical-region", estate, {"requireCircuitFacts": True})) == 1
+
+
+def test_two_circuits_of_one_peering_location_on_one_vnet(preview: bool) -> None:
+    estate, n = article_estate(preview)
+    estate.connect(n["hub"], ER_SG)
+    assert run("circuits-same-peering-location", estate, CIRCUITS) == []
+    same = {"circuits": [HK, {**SG, "peeringLocation": "Hong Kong"}]}
+    found = run("circuits-same-peering-location", estate, same)
+    assert len(found) == 1 and "all at peering location Hong Kong" in found[0]
+
+
+def test_storage_endpoint_behind_an_nva_default_route(preview: bool) -> None:
+    estate, n = article_estate(preview)
+    del estate.props(n["vnet2-workload"])["serviceEndpoints"]
+    found = run("storage-endpoint-behind-nva-default-route", estate)
+    assert len(found) == 1 and "'vnet2/workload'" in found[0]
+
+
+def test_authorization_key_must_be_secret() -> None:
+    estate, n = article_estate()
+    assert run("circuit-authorization-key-secret", estate, urn=n["connection"]) == []
+    estate.props(n["connection"])["authorizationKey"] = "plain-key"
+    found = run("circuit-authorization-key-secret", estate, urn=n["connection"])
+    assert len(found) == 1 and "plain text" in found[0] and "plain-key" not in found[0]
+
+
+# --- unknown values never escape as the SDK's "can't run" --------------------------------------
+
+
+def test_unresolvable_reference_is_reported_not_raised() -> None:
+    estate, _ = article_estate(preview=True)
+    estate.vnet("hub-drill", ["172.16.0.0/24"])
+    peering = next(u for u in estate.items if u.endswith("::vnet1-to-hub"))
+    estate.items[peering].deps["remoteVirtualNetwork"] = []
+    for rule in ("vnet-address-space-overlap", "hub-spoke-peering", "drill-network-isolated"):
+        found = run(rule, estate)
+        assert len(found) == 1 and found[0].startswith("Cannot check") and "remoteVirtualNetwork.id" in found[0]
+        assert run(rule, estate, {"onUnknown": "ignore"}) == []
+
+
+def test_a_rule_that_breaks_reports_instead_of_raising() -> None:
+    boom = Rule(
+        name="boom",
+        display_name="boom",
+        description="Boom.",
+        severity=RULES[0].severity,
+        level=RULES[0].level,
+        remediation="none",
+        check=lambda ctx, estate: {}["missing"],
+    )
+    found: list[str] = []
+    boom.run_stack([], {}, lambda m, u=None: found.append(m))
+    assert len(found) == 1 and "Rule boom failed (KeyError" in found[0]
