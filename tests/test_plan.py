@@ -1,0 +1,417 @@
+"""The offline plan on the default stacks: preview JSON, stack export, phase diff, policies,
+diagrams and the CLI's behaviour (overrides, alternative stack file, errors, exit codes)."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import struct
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.config import Phase
+from erdr import plan
+from erdr.plan_json import SECRET_TEXT, detailed_diff, ordered, timeout_seconds
+from erdr.simulate import SECRET_SIG, UNKNOWN
+from erdr.stackfiles import PROJECT_DIR
+from policies import azure_facts
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def _run(args: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = plan.main(args, stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="session")
+def default_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str, str]:
+    """`make plan` as the README runs it: both default stacks, policies, images, runbook.
+
+    Run once per test session: xdist workers share one run through a lock in their common
+    temporary directory (the run takes half a minute)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    root = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
+    out = root / "default-plan" / "plan"
+    record = root / "default-plan.json"
+    with (root / "default-plan.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.is_file():
+            out.parent.mkdir(exist_ok=True)
+            code, stdout, stderr = _run(["--out", str(out)])
+            record.write_text(json.dumps([code, stdout, stderr]))
+        code, stdout, stderr = json.loads(record.read_text())
+    return out, code, stdout, stderr
+
+
+def _load(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def _steps(digest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["urn"]: s for s in digest["steps"]}
+
+
+def _by_name(digest: dict[str, Any], name: str) -> dict[str, Any]:
+    found = [s for s in digest["steps"] if s["urn"].endswith("::" + name)]
+    assert len(found) == 1, name
+    return found[0]
+
+
+# --- the run itself ---------------------------------------------------------------------------
+
+
+def test_default_run_writes_every_file_and_exits_zero(default_plan: tuple[Path, int, str, str]) -> None:
+    out, code, stdout, stderr = default_plan
+    assert code == plan.EXIT_OK, stdout + stderr
+    expected = {
+        f"{stack}{suffix}"
+        for stack in ("prod", "dr")
+        for suffix in (
+            ".json",
+            ".state.json",
+            ".failover.json",
+            ".dot",
+            ".svg",
+            ".png",
+            "-failover.dot",
+            "-failover.svg",
+            "-failover.png",
+        )
+    } | {"dr-runbook.md"}
+    assert {p.name for p in out.iterdir()} == expected
+    # no temporary directory is left next to the output
+    assert [p.name for p in out.parent.iterdir()] == [out.name]
+
+
+def test_progress_and_summary(default_plan: tuple[Path, int, str, str]) -> None:
+    _, _, stdout, stderr = default_plan
+    progress = [line for line in stderr.splitlines() if line.startswith("plan [")]
+    assert any("prod: run the program, phase standby (preview)" in line for line in progress)
+    assert any("dr: policy pack, phase failover (up)" in line for line in progress)
+    last = progress[-1].split("]")[0].removeprefix("plan [")
+    done, total = last.split("/")
+    assert done == total
+    header, _, prod_row, dr_row = stdout.splitlines()[:4]
+    assert header.split()[:5] == ["stack", "role", "phase", "resources", "policies"]
+    assert prod_row.split()[:5] == ["prod", "source", "standby", "17", "pass"]
+    assert dr_row.split()[:5] == ["dr", "target", "standby", "37", "pass"]
+    assert "~ update VirtualNetworkGatewayConnection  hub-primary-connection  routingWeight: 100 -> 0" in stdout
+    assert "~ update VirtualNetworkGatewayConnection  hub-secondary-connection  routingWeight: 0 -> 100" in stdout
+
+
+# --- preview JSON -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("stack", "custom"), [("prod", 17), ("dr", 37)])
+def test_preview_json_shape(default_plan: tuple[Path, int, str, str], stack: str, custom: int) -> None:
+    out = default_plan[0]
+    digest = _load(out / f"{stack}.json")
+    assert set(digest) >= {"config", "steps", "outputs", "diagnostics", "changeSummary", "policyViolations"}
+    steps = digest["steps"]
+    root = steps[0]
+    assert root["urn"] == f"urn:pulumi:{stack}::expressroute-dr::pulumi:pulumi:Stack::expressroute-dr-{stack}"
+    assert root["newState"]["type"] == "pulumi:pulumi:Stack"
+    assert steps[1]["newState"]["type"] == "pulumi:providers:azure-native"
+    assert {s["op"] for s in steps} == {"create"}
+    azure = [s for s in steps if s["newState"]["type"].startswith("azure-native:")]
+    assert len(azure) == custom
+    assert digest["changeSummary"] == {"create": len(steps)}
+    seen: set[str] = set()
+    for step in steps:
+        state = step["newState"]
+        assert step["urn"] == state["urn"]
+        assert set(state) >= {"urn", "custom", "type"}
+        if state["type"].startswith("azure-native:"):
+            assert state["custom"] is True
+            assert step["provider"].startswith(f"urn:pulumi:{stack}::expressroute-dr::pulumi:providers:azure-native::")
+            assert step["provider"].endswith("::" + UNKNOWN)  # a preview has not created the provider
+            assert isinstance(state["inputs"], dict) and state["inputs"]
+        # parents and dependencies come before the step that needs them, as the engine orders them
+        for dep in [state.get("parent", ""), *state.get("dependencies", [])]:
+            assert not dep or dep in seen, (state["urn"], dep)
+        seen.add(step["urn"])
+    assert digest["config"]["expressroute-dr:role"] == ("source" if stack == "prod" else "target")
+
+
+def test_preview_json_inputs_are_camel_case_and_unknowns_as_the_engine_sends_them(
+    default_plan: tuple[Path, int, str, str],
+) -> None:
+    digest = _load(default_plan[0] / "dr.json")
+    conn = _by_name(digest, "hub-secondary-connection")["newState"]
+    assert conn["type"] == "azure-native:network:VirtualNetworkGatewayConnection"
+    inputs = conn["inputs"]
+    assert inputs["routingWeight"] == 0 and isinstance(inputs["routingWeight"], int)
+    assert inputs["connectionType"] == "ExpressRoute"
+    assert inputs["virtualNetworkGateway1"] == {"id": UNKNOWN}  # the gateway's ID is not known in a preview
+    assert inputs["peer"]["id"].endswith("/expressRouteCircuits/er-singapore")
+    assert conn["parent"].endswith("expressroute-dr:network:Hub::hub")
+    assert any(d.endswith("::hub-gateway") for d in conn["dependencies"])
+    assert conn["customTimeouts"] == {"create": 1800.0, "update": 1800.0, "delete": 1800.0}
+    assert conn["protect"] is True
+    spoke_to_hub = _by_name(digest, "vnet1-to-hub")["newState"]["inputs"]
+    assert spoke_to_hub["useRemoteGateways"] is True and spoke_to_hub["allowGatewayTransit"] is False
+    assert digest["outputs"]["phase"] == "standby"
+    assert digest["outputs"]["drillAddressSpaces"]["vnet1"] == ["172.16.1.0/24"]
+
+
+def test_preview_json_policy_section(default_plan: tuple[Path, int, str, str]) -> None:
+    for stack in ("prod", "dr"):
+        digest = _load(default_plan[0] / f"{stack}.json")
+        assert digest["policyPacks"] == {"expressroute-dr": digest["policyPacks"]["expressroute-dr"]}
+        assert [v for v in digest["policyViolations"] if v["enforcementLevel"] == "mandatory"] == []
+
+
+# --- stack export -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["prod", "dr"])
+def test_state_file_is_a_stack_export_the_cli_can_import(default_plan: tuple[Path, int, str, str], stack: str) -> None:
+    export = _load(default_plan[0] / f"{stack}.state.json")
+    assert export["version"] == 3
+    deployment = export["deployment"]
+    assert deployment["manifest"]["version"].startswith("v3.")
+    assert len(deployment["manifest"]["magic"]) == 64
+    resources = deployment["resources"]
+    assert resources[0]["type"] == "pulumi:pulumi:Stack" and "parent" not in resources[0]
+    # The snapshot integrity rules `pulumi stack import` enforces: unique URNs; parents,
+    # dependencies and providers (urn::id of a provider resource) appear before their users.
+    seen: dict[str, dict[str, Any]] = {}
+    for r in resources:
+        assert r["urn"] not in seen
+        for dep in [
+            r.get("parent", ""),
+            *r.get("dependencies", []),
+            *(urn for urns in r.get("propertyDependencies", {}).values() for urn in urns),
+        ]:
+            assert not dep or dep in seen, (r["urn"], dep)
+        if "provider" in r:
+            provider_urn, provider_id = r["provider"].rsplit("::", 1)
+            provider = seen[provider_urn]
+            assert provider["type"].startswith("pulumi:providers:") and provider["id"] == provider_id
+        if r["custom"] and not r["type"].startswith("pulumi:providers:"):
+            assert r["id"].startswith("/subscriptions/")
+            assert r["outputs"]["id"] == r["id"]
+        seen[r["urn"]] = r
+    gateway = next(r for r in resources if r["type"] == "azure-native:network:VirtualNetworkGateway")
+    assert gateway["customTimeouts"] == {"create": 5400.0, "update": 5400.0, "delete": 3600.0}
+    assert resources[0]["outputs"]["role"] == ("source" if stack == "prod" else "target")
+
+
+# --- the phase comparison ------------------------------------------------------------------------
+
+
+def test_failover_comparison_moves_the_routing_weights(default_plan: tuple[Path, int, str, str]) -> None:
+    out = default_plan[0]
+    prod, dr = _load(out / "prod.failover.json"), _load(out / "dr.failover.json")
+    for digest, name, before, after in (
+        (prod, "hub-primary-connection", 100, 0),
+        (dr, "hub-secondary-connection", 0, 100),
+    ):
+        assert digest["fromPhase"] == "standby" and digest["toPhase"] == "failover"
+        changed = [s for s in digest["steps"] if s["op"] != "same"]
+        assert [s["urn"].rsplit("::", 1)[-1] for s in changed] == [name]
+        step = changed[0]
+        assert step["op"] == "update"
+        assert step["diffReasons"] == ["routingWeight"]
+        assert step["detailedDiff"] == {"routingWeight": {"kind": "update", "inputDiff": True}}
+        assert step["oldState"]["inputs"]["routingWeight"] == before
+        assert step["newState"]["inputs"]["routingWeight"] == after
+        assert digest["outputChanges"]["phase"] == {"before": "standby", "after": "failover"}
+        assert digest["diagnostics"] == []
+
+
+def test_detailed_diff_paths() -> None:
+    old = {"routes": [{"addressPrefix": "10.1.0.0/24"}], "tags": {"a": "1"}, "gone": 1}
+    new = {"routes": [{"addressPrefix": "10.9.0.0/24"}], "tags": {"a": "1", "b": "2"}}
+    assert detailed_diff(old, new) == {
+        "gone": {"kind": "delete", "inputDiff": True},
+        "routes[0].addressPrefix": {"kind": "update", "inputDiff": True},
+        "tags.b": {"kind": "add", "inputDiff": True},
+    }
+
+
+def test_timeouts_and_order_helpers() -> None:
+    assert timeout_seconds("90m") == 5400.0
+    assert timeout_seconds("1h30m") == 5400.0
+    with pytest.raises(ValueError, match="not a duration"):
+        timeout_seconds("90 minutes")
+    from erdr.simulate import Registration
+
+    def reg(urn: str, parent: str = "", deps: list[str] | None = None) -> Registration:
+        return Registration(urn, "t", urn, True, parent, deps or [], {}, {}, False, False, "", {}, [])
+
+    regs = [reg("c", deps=["b"]), reg("b", parent="a"), reg("a")]
+    assert [r.urn for r in ordered(regs)] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="cycle"):
+        ordered([reg("x", deps=["y"]), reg("y", deps=["x"])])
+
+
+# --- diagrams -------------------------------------------------------------------------------------
+
+
+def _svg_titles(path: Path) -> tuple[set[str], dict[str, ET.Element]]:
+    root = ET.fromstring(path.read_bytes())
+    nodes: set[str] = set()
+    edges: dict[str, ET.Element] = {}
+    for g in root.iter(f"{SVG_NS}g"):
+        title = g.find(f"{SVG_NS}title")
+        if title is None or title.text is None:
+            continue
+        if g.get("class") == "node":
+            nodes.add(title.text)
+        elif g.get("class") == "edge":
+            edges[title.text] = g
+    return nodes, edges
+
+
+def _edge_stroke(edge: ET.Element) -> tuple[str, str]:
+    path = edge.find(f"{SVG_NS}path")
+    assert path is not None
+    return path.get("stroke", ""), path.get("stroke-dasharray", "")
+
+
+@pytest.mark.parametrize("stack", ["prod", "dr"])
+def test_render_produces_real_images_with_the_network(default_plan: tuple[Path, int, str, str], stack: str) -> None:
+    out = default_plan[0]
+    for name in (stack, f"{stack}-failover"):
+        png = (out / f"{name}.png").read_bytes()
+        assert png[:8] == PNG_MAGIC
+        width, height = struct.unpack(">II", png[16:24])  # IHDR
+        assert width > 800 and height > 500
+        nodes, edges = _svg_titles(out / f"{name}.svg")
+        assert {"onprem", "circuit_primary", "circuit_secondary", "source_gateway", "target_gateway"} <= nodes
+        own = "source" if stack == "prod" else "target"
+        assert {f"{own}_nva", f"{own}_hub_GatewaySubnet", f"{own}_vnet1_workload", f"{own}_vnet2_workload"} <= nodes
+        assert {"circuit_primary->source_gateway", "circuit_secondary->target_gateway"} <= set(edges)
+        if stack == "dr":
+            assert {"drill_hub_southeastasia_drill", "drill_vnet1_southeastasia_drill", "target_site_recovery"} <= nodes
+        text = (out / f"{name}.svg").read_text()
+        assert "Hong Kong" in text and "Singapore" in text and "10.10.10.10" in text
+
+
+def test_diagram_draws_the_failover_like_the_article(default_plan: tuple[Path, int, str, str]) -> None:
+    """Before: the source connection is preferred (solid green), the target one standby (grey,
+    dashed). After failover: the other way round."""
+    out = default_plan[0]
+    preferred, standby = "#2f855a", "#718096"
+    _, before = _svg_titles(out / "prod.svg")
+    _, after = _svg_titles(out / "prod-failover.svg")
+    assert _edge_stroke(before["circuit_primary->source_gateway"])[0] == preferred
+    assert _edge_stroke(before["circuit_secondary->target_gateway"])[0] == standby
+    assert _edge_stroke(before["circuit_secondary->target_gateway"])[1] != ""
+    assert _edge_stroke(after["circuit_primary->source_gateway"])[0] == standby
+    assert _edge_stroke(after["circuit_secondary->target_gateway"])[0] == preferred
+
+
+# --- the CLI's edges ----------------------------------------------------------------------------
+
+
+def test_set_parses_yaml_values_and_namespaced_keys() -> None:
+    assert plan.parse_set(["routingWeights.preferred=200", "expressroute-dr:drill.enabled=false"]) == {
+        "routingWeights.preferred": 200,
+        "drill.enabled": False,
+    }
+    assert plan.parse_set(["circuits.secondary=null", "topology=single-circuit"]) == {
+        "circuits.secondary": None,
+        "topology": "single-circuit",
+    }
+    with pytest.raises(plan.PlanError, match="expected key=value"):
+        plan.parse_set(["topology"])
+
+
+def test_bad_config_gives_the_programs_error_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    out.mkdir()
+    (out / "keep.txt").write_text("from an earlier run")
+    code, stdout, stderr = _run(["--out", str(out), "--set", "layout.hub.nvaAddress=10.10.10.200", "-q"])
+    assert code == plan.EXIT_ERROR
+    assert stdout == ""
+    # one line per problem naming stack, key and value, as components.config.ConfigError words it
+    assert "stack 'prod': config expressroute-dr:layout.hub.nvaAddress = '10.10.10.200'" in stderr
+    assert "stack 'dr': config expressroute-dr:layout.hub.nvaAddress = '10.10.10.200'" in stderr
+    assert "nothing was written" in stderr
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["plan"]
+
+
+def test_missing_stack_file_and_bad_arguments(tmp_path: Path) -> None:
+    code, _, stderr = _run(["--stack", "staging", "--out", str(tmp_path / "p"), "-q"])
+    assert code == plan.EXIT_ERROR and "no stack file" in stderr and "Pulumi.staging.yaml" in stderr
+    code, _, stderr = _run(["--stack-file", str(PROJECT_DIR / "Pulumi.dr.yaml"), "-q"])
+    assert code == plan.EXIT_ERROR and "--stack-file needs exactly one --stack" in stderr
+    assert not (tmp_path / "p").exists()
+
+
+def test_alternative_stack_file_with_a_secret_and_no_compare(tmp_path: Path) -> None:
+    """A stack file elsewhere, holding an encrypted authorization key: the key reaches the program
+    as a secret and every file shows it the way the CLI does, never its value."""
+    stack_file = tmp_path / "Pulumi.dr-test.yaml"
+    stack_file.write_text(
+        "config:\n"
+        "  expressroute-dr:role: target\n"
+        "  expressroute-dr:topology: two-circuits-two-locations\n"
+        "  expressroute-dr:phase: failover\n"
+        "  expressroute-dr:drill: {enabled: false}\n"
+        "  expressroute-dr:siteRecovery: {enabled: false}\n"
+        "  expressroute-dr:secondaryAuthorizationKey:\n"
+        "    secure: v1:c2VjcmV0:AAAAbm90IGEgcmVhbCBrZXk=\n"
+    )
+    out = tmp_path / "plan"
+    args = ["--stack", "dr-test", "--stack-file", str(stack_file), "--out", str(out), "--compare-phase", "none"]
+    code, stdout, _ = _run([*args, "--no-images", "--set", "routingWeights.preferred=300", "-q"])
+    assert code == plan.EXIT_OK, stdout
+    assert {p.name for p in out.iterdir()} == {"dr-test.json", "dr-test.state.json", "dr-test.dot"}
+    assert "runbook skipped" in stdout
+    digest = _load(out / "dr-test.json")
+    conn = _by_name(digest, "hub-secondary-connection")["newState"]["inputs"]
+    assert conn["authorizationKey"] == SECRET_TEXT
+    assert conn["routingWeight"] == 300  # --set, phase failover: the preferred weight
+    assert digest["config"]["expressroute-dr:secondaryAuthorizationKey"] == SECRET_TEXT
+    assert not any(s["newState"]["type"].startswith("azure-native:recoveryservices") for s in digest["steps"])
+    export = (out / "dr-test.state.json").read_text()
+    assert "offline-placeholder-secret" not in export and "offline-placeholder-secret" not in json.dumps(digest)
+    state_conn = next(
+        r
+        for r in _load(out / "dr-test.state.json")["deployment"]["resources"]
+        if r["urn"].endswith("hub-secondary-connection")
+    )
+    assert state_conn["inputs"]["authorizationKey"][SECRET_SIG] == "1b47061264138c4ac30d75fd1eb44270"
+
+
+def test_mandatory_policy_failure_exits_one_after_writing_the_plan(tmp_path: Path) -> None:
+    """A non-zonal gateway in a zonal region is advisory by default; made mandatory through the
+    pack config, the same plan fails the gate (exit 1) and says why."""
+    config = tmp_path / "policy.json"
+    config.write_text(json.dumps({"expressroute-gateway-zone-redundant": "mandatory"}))
+    out = tmp_path / "plan"
+    common = ["--stack", "prod", "--set", "gateway.sku=Standard", "--compare-phase", "none", "--no-images", "-q"]
+    code, stdout, _ = _run([*common, "--out", str(out), "--no-runbook"])
+    assert code == plan.EXIT_OK and "pass (1 advisory)" in stdout
+    code, stdout, _ = _run([*common, "--out", str(out), "--no-runbook", "--policy-pack-config", str(config)])
+    assert code == plan.EXIT_POLICY
+    assert "FAIL" in stdout and "[mandatory] expressroute-gateway-zone-redundant (hub-gateway)" in stdout
+    violations = _load(out / "prod.json")["policyViolations"]
+    assert [(v["policyName"], v["enforcementLevel"]) for v in violations] == [
+        ("expressroute-gateway-zone-redundant", "mandatory")
+    ]
+    assert violations[0]["resourceUrn"].endswith("::hub-gateway")
+
+
+def test_runbook_of_the_default_stacks(default_plan: tuple[Path, int, str, str]) -> None:
+    text = (default_plan[0] / "dr-runbook.md").read_text()
+    assert text.startswith("# DR runbook: East Asia to Southeast Asia, two circuits at two peering locations")
+    assert "ergw-hub-southeastasia (ErGw1AZ, create timeout 90m)" in text
+    assert "- `dr`: update ExpressRoute connection `hub-southeastasia-to-secondary`: routingWeight: 0 -> 100" in text
+    assert f"**{azure_facts.GATEWAY_CREATE_MINUTES} min** more for the ExpressRoute gateway alone" in text
+    assert "expressroute-howto-add-gateway-portal-resource-manager" in text
+    assert "raise its bandwidth with the provider" in text  # 500 Mbps secondary vs 1000 Mbps primary
+    assert "- `vnet1`: 172.16.1.0/24" in text
+    assert Phase.FAILBACK.value in text
