@@ -485,3 +485,33 @@ def time_analyze_stack(client: PolicyPackClient, spokes: int, runs: int = 5, *, 
         client.analyze_stack(resources)
         times.append(time.perf_counter() - start)
     return times
+
+
+def benchmark(sizes: Sequence[int] = (500, 1000, 2000, 4000), runs: int = 5) -> list[dict[str, float]]:
+    """Median AnalyzeStack seconds per estate size, up and preview, over one running pack."""
+    rows: list[dict[str, float]] = []
+    with PolicyPackClient() as client:
+        client.configure()
+        client.analyze_stack(synthetic_estate(10))  # warm the process
+        for spokes in sizes:
+            row: dict[str, float] = {"spokes": spokes, "resources": 3 * spokes + 4}
+            for mode in (False, True):
+                times = time_analyze_stack(client, spokes, runs, preview=mode)
+                row["preview" if mode else "up"] = sorted(times)[len(times) // 2]
+            rows.append(row)
+    return rows
+
+
+if __name__ == "__main__":
+    import itertools
+    import statistics
+
+    sizes = [int(a) for a in sys.argv[1:]] or [500, 1000, 2000, 4000]
+    table = benchmark(sizes)
+    print("spokes resources  up(s)  preview(s)  up s/1k resources")
+    for r in table:
+        per_k = r["up"] / r["resources"] * 1000
+        print(f"{r['spokes']:>6.0f} {r['resources']:>9.0f} {r['up']:>6.2f} {r['preview']:>10.2f} {per_k:>10.3f}")
+    ratios = [b["up"] / a["up"] for a, b in itertools.pairwise(table)]
+    if ratios:
+        print(f"median growth per doubling: {statistics.median(ratios):.2f}x (n log n would be ~2.1-2.2x)")
