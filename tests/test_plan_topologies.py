@@ -7,6 +7,7 @@ To keep the suite quick, the examples run with the drill network and Site Recove
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ class Planned:
 
 def _plan(example: str) -> Planned:
     opts = Options(stacks=["prod", "dr"], stacks_dir=EXAMPLES / example, overrides=dict(FAST))
-    planner = Planner(opts, Progress(0, open("/dev/null", "w"), quiet=True))  # noqa: SIM115
+    planner = Planner(opts, Progress(0, io.StringIO(), quiet=True))
     planner.prepare()
     made: dict[Role, runbook.StackRuns] = {}
     for p in planner.plans.values():
@@ -131,7 +132,7 @@ def test_failover_diff_and_runbook(example: str) -> None:
 
 def test_runbook_refuses_stacks_that_disagree(tmp_path: Path) -> None:
     opts = Options(stacks=["prod", "dr"], overrides=dict(FAST))
-    planner = Planner(opts, Progress(0, open("/dev/null", "w"), quiet=True))  # noqa: SIM115
+    planner = Planner(opts, Progress(0, io.StringIO(), quiet=True))
     planner.prepare()
     prod, dr = planner.plans["prod"], planner.plans["dr"]
     other = dr.cfg.model_copy(update={"addressing": Addressing.TRANSLATED})
