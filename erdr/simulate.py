@@ -13,6 +13,7 @@ import hashlib
 import logging
 import runpy
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -350,12 +351,20 @@ def _run(
         organization="organization",
         callbacks=None,
         root_directory=str(program.parent),
+        # MockSettings does not reset these; a failed earlier run would leave its tasks here.
+        outputs=set(),
+        lock=threading.Lock(),
+        package_refs={},
+        base_providers_by_ref={},
     )
     settings.configure(mock_settings)
     set_all_config(settings_.engine_config(), settings_.engine_secret_keys())
     if str(program.parent) not in sys.path:
         sys.path.insert(0, str(program.parent))
     loop = asyncio.new_event_loop()
+    # The program's own error is reported once, in result.error; the same exception resurfacing
+    # from every output that awaited it is noise, kept in the logs instead of printed.
+    loop.set_exception_handler(lambda _loop, ctx: result.logs.append(("debug", str(ctx.get("message")))))
     asyncio.set_event_loop(loop)
     try:
 
@@ -366,6 +375,13 @@ def _run(
     except Exception as exc:  # noqa: BLE001 - the program's own error is the result
         result.error = str(exc)
     finally:
+        # A failed program leaves outputs waiting on each other; cancel them so the loop closes
+        # quietly instead of printing "Task was destroyed but it is pending".
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
         asyncio.set_event_loop(None)
     return result
