@@ -70,8 +70,13 @@ def _sim(example: Path | None, stack: str, phase: str, preview: bool, peers: dic
 
 
 def simulated(example: Path | None, stack: str, phase: str, preview: bool) -> tuple[StackSettings, SimResult, dict]:
-    """One stack of a pair, with the other stack's real outputs behind its StackReference."""
+    """One stack of a pair; when it reads the other stack (StackReference), with that stack's
+    real outputs behind it."""
     other = "dr" if stack == "prod" else "prod"
+    empty = {PEER[stack]: {"circuitConnections": []}}
+    result = _sim(example, stack, phase, preview, empty)
+    if not result.of_type("pulumi:pulumi:StackReference"):
+        return _settings(example, stack, phase), result, {}
     peer = _sim(example, other, phase, False, {PEER[other]: {"circuitConnections": []}})
     peers = {PEER[stack]: peer.outputs}
     return _settings(example, stack, phase), _sim(example, stack, phase, preview, peers), peers
@@ -105,9 +110,11 @@ def test_the_pack_starts_from_its_own_directory_as_the_cli_starts_it() -> None:
 
 # --- every example stack passes -----------------------------------------------------------------
 
-# Every example in standby, up and preview; the failover phase where it changes which stack
-# holds a circuit (single circuit).
-CASES = [(e, s, "standby", p) for e in [None, *EXAMPLES] for s in ("prod", "dr") for p in (False, True)]
+# The default stacks up and preview; every example in standby; the failover phase where it
+# changes which stack holds a circuit (single circuit). Preview of the examples adds no new
+# resource shapes (the broken variants below run in preview too) and costs a minute here.
+CASES = [(None, s, "standby", p) for s in ("prod", "dr") for p in (False, True)]
+CASES += [(e, s, "standby", False) for e in EXAMPLES for s in ("prod", "dr")]
 CASES += [(e, s, "failover", False) for e in EXAMPLES if "single-circuit" in e.name for s in ("prod", "dr")]
 
 
