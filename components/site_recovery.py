@@ -94,15 +94,17 @@ class SiteRecovery(pulumi.ComponentResource):
             resource_name_=self.vault.name,
             resource_group_name=rg,
             policy_name=f"a2a-{s.recovery_point_history_minutes}m",
-            properties={
-                "provider_specific_input": {
-                    "instance_type": "A2A",
-                    "recovery_point_history": s.recovery_point_history_minutes,
-                    "app_consistent_frequency_in_minutes": s.app_consistent_frequency_minutes,
-                    "crash_consistent_frequency_in_minutes": s.crash_consistent_frequency_minutes,
-                    "multi_vm_sync_status": "Enable" if s.multi_vm_sync else "Disable",
-                }
-            },
+            # A typed Args class: inside this polymorphic input a plain dict would reach Azure
+            # with snake_case keys, which the Site Recovery API ignores.
+            properties=recoveryservices.CreatePolicyInputPropertiesArgs(
+                provider_specific_input=recoveryservices.A2APolicyCreationInputArgs(
+                    instance_type="A2A",
+                    recovery_point_history=s.recovery_point_history_minutes,
+                    app_consistent_frequency_in_minutes=s.app_consistent_frequency_minutes,
+                    crash_consistent_frequency_in_minutes=s.crash_consistent_frequency_minutes,
+                    multi_vm_sync_status="Enable" if s.multi_vm_sync else "Disable",
+                )
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.container_mappings: dict[str, recoveryservices.ReplicationProtectionContainerMapping] = {}
