@@ -447,10 +447,12 @@ class RecoveryPlan(pulumi.ComponentResource):
         subscription_scope = pulumi.Output.concat("/subscriptions/", sub)
         source_rg = pulumi.Output.concat(subscription_scope, "/resourceGroups/", plan.resource_groups["source"])
         # The two network resource groups (connections and gateways live there) and the circuits.
+        # A circuit used with an authorization key (another subscription's circuit) needs no join
+        # permission: the key is the permission, and the circuit owner's scope is not ours.
         switch_scopes: list[tuple[str, pulumi.Input[str]]] = [
             ("source-rg", source_rg),
             ("target-rg", args.resource_group_id),
-            *((f"{c}-circuit", cid) for c, cid in sorted(plan.circuit_ids.items())),
+            *((f"{c}-circuit", cid) for c, cid in sorted(plan.circuit_ids.items()) if c not in args.authorization_keys),
         ]
         switch_role = authorization.RoleDefinition(
             f"{name}-switch-role",

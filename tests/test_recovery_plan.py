@@ -226,6 +226,9 @@ def test_authorization_key_reaches_the_runbook_encrypted() -> None:
     assert var.plain_inputs["isEncrypted"] is True
     assert is_secret(var.inputs["value"])
     assert json.loads(var.plain_inputs["value"]) == "circuit-key"
+    scopes = {r.plain_inputs["scope"] for r in result.of_type(ROLE_ASSIGN)}
+    assert PRIMARY["id"] not in scopes, "the key stands in for join rights on another team's circuit"
+    assert {RG + "rg-expressroute-dr-eastasia", RG + "rg-expressroute-dr-southeastasia"} <= scopes
 
 
 def check_runbook_content(result: SimResult) -> None:
