@@ -6,6 +6,7 @@ Stack YAML -> validated model -> components -> outputs. See README.md for the co
 import pulumi
 from pulumi_azure_native import authorization, resources
 
+from components.aliases import drop_api_version_aliases
 from components.network import DrillArgs, DrillNetwork, Hub, HubArgs, Spoke, SpokeArgs
 from components.outputs import stack_outputs
 from components.recovery_plan import RecoveryPlan, recovery_plan_args
@@ -15,6 +16,8 @@ from components.stack import connections, is_target, read_config, source_vnet_id
 from policies import azure_facts
 
 cfg = read_config()  # raises before anything is registered when the config is invalid
+# azure-native's API-version aliases can never match this program's state and cost most of a run.
+pulumi.runtime.register_stack_transformation(drop_api_version_aliases)
 net = network_for(cfg, cfg.role)
 tags = {"project": "expressroute-dr", "role": cfg.role.value, **cfg.tags}
 rg = resources.ResourceGroup(

@@ -1,0 +1,211 @@
+"""Evaluation cost: one stack run under the mock runtime, against the floor of the same registrations.
+
+Each measurement is a fresh interpreter (``python -m erdr.bench_eval ...``), so module imports,
+caches and peak memory belong to that run alone:
+
+- ``program``: :func:`erdr.simulate.simulate` of the real ``__main__.py``; it also writes the
+  registrations (type, name, parent, inputs, dependencies) and the azure-native modules the
+  program imported to a spec file.
+- ``floor``: the same mocks run ``erdr/bench_floor/__main__.py``, which imports those same
+  azure-native modules and registers the spec's resources as plain ``pulumi.CustomResource`` /
+  ``pulumi.ComponentResource`` with the same type, name, parent, inputs and dependencies: what the
+  SDK must do for these resources anyway, without azure-native's classes or the program's logic.
+
+Wall time is from calling ``simulate`` to its return (it includes importing azure-native inside
+the program); peak memory is the process's peak RSS (``VmHWM``), interpreter included.
+``--keep-aliases`` runs the program with azure-native's API-version aliases left in place (the
+SDK's behaviour before components/aliases.py), for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from erdr import bench_floor
+from erdr.bench_stats import median
+from erdr.stackfiles import PROJECT_DIR
+
+FLOOR_PROGRAM = Path(bench_floor.__file__).resolve().parent / "__main__.py"
+TARGET_RATIO = 2.0
+
+
+def spec_of(result: Any) -> dict[str, Any]:
+    """What the floor needs from a program run: every registration, in registration order, and
+    the azure-native modules the program loaded."""
+    # azure-native registers every package lazily; only those the program touched are loaded.
+    modules = sorted(
+        name
+        for name, module in list(sys.modules.items())
+        if name.startswith("pulumi_azure_native") and type(module) is types.ModuleType
+    )
+    return {
+        "modules": modules,
+        "resources": [
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "custom": r.custom,
+                "parent": r.parent,
+                "dependencies": sorted(set(r.dependencies)),
+                "inputs": r.plain_inputs,
+            }
+            for r in result.resources
+            if not r.read
+        ],
+    }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set. ``VmHWM`` belongs to the current address space, unlike
+    ``ru_maxrss``, which Linux carries over an exec from the forking parent (the bench itself)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@dataclass(frozen=True)
+class Sample:
+    wall: float
+    cpu: float
+    maxrss_mb: float
+    resources: int
+
+
+def _measure(kind: str, stack: str, spokes: int | None, spec_path: Path, keep_aliases: bool) -> dict[str, Any]:
+    from erdr.bench_stacks import stack_settings
+    from erdr.simulate import simulate
+
+    settings = stack_settings(stack, spokes=spokes)
+    floor_spec: dict[str, Any] | None = None
+    if kind == "floor":
+        floor_spec = bench_floor.SPEC = json.loads(spec_path.read_text())
+    elif keep_aliases:
+        import components.aliases
+
+        components.aliases.drop_api_version_aliases = lambda args: None  # type: ignore[assignment]
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    result = simulate(settings, program=FLOOR_PROGRAM) if kind == "floor" else simulate(settings)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    if result.error:
+        raise SystemExit(f"{kind} {stack} ({spokes} spokes): {result.error}")
+    if kind == "program" and not keep_aliases:
+        spec_path.write_text(json.dumps(spec_of(result)))
+    if floor_spec is not None:
+        want = {r["urn"] for r in floor_spec["resources"]}
+        got = {r.urn for r in result.resources}
+        if want != got:
+            raise SystemExit(f"floor registered other URNs than the program: {sorted(want ^ got)[:5]}")
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "maxrss_mb": peak_rss_mb(),
+        "resources": sum(1 for r in result.resources if r.custom),
+    }
+
+
+def run_sample(kind: str, stack: str, spokes: int | None, spec_path: Path, keep_aliases: bool = False) -> Sample:
+    """One measurement in a fresh interpreter."""
+    cmd = [sys.executable, "-m", "erdr.bench_eval", kind, stack, "--spec", str(spec_path)]
+    if spokes is not None:
+        cmd += ["--spokes", str(spokes)]
+    if keep_aliases:
+        cmd.append("--keep-aliases")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
+    done = subprocess.run(cmd, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    return Sample(data["wall"], data["cpu"], data["maxrss_mb"], data["resources"])
+
+
+@dataclass(frozen=True)
+class EvalRow:
+    stack: str
+    layout: str
+    resources: int
+    program: tuple[Sample, ...]
+    floor: tuple[Sample, ...]
+
+    @property
+    def wall(self) -> float:
+        return median([s.wall for s in self.program])
+
+    @property
+    def floor_wall(self) -> float:
+        return median([s.wall for s in self.floor])
+
+    @property
+    def cpu(self) -> float:
+        return median([s.cpu for s in self.program])
+
+    @property
+    def floor_cpu(self) -> float:
+        return median([s.cpu for s in self.floor])
+
+    @property
+    def ratio(self) -> float:
+        return self.wall / self.floor_wall
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.cpu / self.floor_cpu
+
+    @property
+    def rss(self) -> float:
+        return median([s.maxrss_mb for s in self.program])
+
+    @property
+    def floor_rss(self) -> float:
+        return median([s.maxrss_mb for s in self.floor])
+
+    @property
+    def meets_target(self) -> bool:
+        return self.ratio <= TARGET_RATIO
+
+
+def measure_row(stack: str, spokes: int | None, runs: int, workdir: Path) -> EvalRow:
+    spec = workdir / f"spec-{stack}-{spokes or 'default'}.json"
+    program: list[Sample] = []
+    floor: list[Sample] = []
+    for _ in range(runs):  # alternate, so both see the same load on a shared machine
+        program.append(run_sample("program", stack, spokes, spec))
+        floor.append(run_sample("floor", stack, spokes, spec))
+    layout = "default (2 spokes)" if spokes is None else f"{spokes} spokes"
+    return EvalRow(stack, layout, program[0].resources, tuple(program), tuple(floor))
+
+
+def measure_keep_aliases(stack: str, runs: int, workdir: Path) -> tuple[Sample, ...]:
+    spec = workdir / f"spec-{stack}-aliases.json"
+    return tuple(run_sample("program", stack, None, spec, keep_aliases=True) for _ in range(runs))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="One evaluation-cost measurement (used by erdr.bench).")
+    parser.add_argument("kind", choices=["program", "floor"])
+    parser.add_argument("stack")
+    parser.add_argument("--spokes", type=int)
+    parser.add_argument("--spec", type=Path, required=True)
+    parser.add_argument("--keep-aliases", action="store_true")
+    args = parser.parse_args(argv)
+    print(json.dumps(_measure(args.kind, args.stack, args.spokes, args.spec, args.keep_aliases)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

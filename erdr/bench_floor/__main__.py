@@ -1,0 +1,5 @@
+"""The evaluation-cost floor program, run by erdr.simulate under the mock runtime."""
+
+from erdr.bench_floor import register_floor
+
+register_floor()
