@@ -16,30 +16,35 @@ ever be moved *from* a versioned type into this program, give it that one alias 
 
 from __future__ import annotations
 
+import functools
+
 import pulumi
 
 _PREFIX = "azure-native:"
 
 
-def _is_version_date(text: str) -> bool:
-    """``v20230201`` or ``v20230201preview``."""
-    if text.endswith("preview"):
-        text = text[: -len("preview")]
-    return len(text) == 9 and text[0] == "v" and text[1:].isdigit()
-
-
-def is_api_version_alias(alias: object, resource_type: str) -> bool:
-    """An alias that only renames the type to a versioned variant of ``resource_type`` itself:
-    ``azure-native:network/v20230201:VirtualNetwork`` for ``azure-native:network:VirtualNetwork``."""
-    if type(alias) is not pulumi.Alias or not isinstance(alias.type_, str):
-        return False
-    if not (alias.name is ... and alias.parent is ... and alias.stack is ... and alias.project is ...):
-        return False
-    parts = alias.type_.split(":")
+@functools.cache
+def _is_versioned_variant(alias_type: str, resource_type: str) -> bool:
+    """``azure-native:network/v20230201[preview]:VirtualNetwork`` for ``azure-native:network:VirtualNetwork``."""
+    parts = alias_type.split(":")
     if len(parts) != 3 or parts[0] != "azure-native" or "/" not in parts[1]:
         return False
     module, version = parts[1].split("/", 1)
-    return _is_version_date(version) and resource_type == f"{_PREFIX}{module}:{parts[2]}"
+    date = version.removesuffix("preview")
+    return len(date) == 9 and date[0] == "v" and date[1:].isdigit() and resource_type == f"{_PREFIX}{module}:{parts[2]}"
+
+
+def is_api_version_alias(alias: object, resource_type: str) -> bool:
+    """An alias that only renames the type to a versioned variant of ``resource_type`` itself."""
+    return (
+        type(alias) is pulumi.Alias
+        and isinstance(alias.type_, str)
+        and alias.name is ...
+        and alias.parent is ...
+        and alias.stack is ...
+        and alias.project is ...
+        and _is_versioned_variant(alias.type_, resource_type)
+    )
 
 
 def drop_api_version_aliases(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:

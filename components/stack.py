@@ -45,12 +45,7 @@ def _exclusive_gate(cfg: StackConfig, spec: ConnectionSpec) -> pulumi.Input[str]
     """
     # Only the phases that (re)connect are gated: standby is the steady state, and gating it would
     # make the first `pulumi up` of either stack depend on the other stack existing.
-    if (
-        not spec.exclusive
-        or cfg.phase is Phase.STANDBY
-        or cfg.peer_stack is None
-        or cfg.source_region_unreachable
-    ):
+    if not spec.exclusive or cfg.phase is Phase.STANDBY or cfg.peer_stack is None or cfg.source_region_unreachable:
         return spec.circuit_id
     peer = pulumi.StackReference(f"{NAMESPACE}-peer", stack_name=cfg.peer_stack)
     stack = pulumi.get_stack()
@@ -78,14 +73,10 @@ def connections(cfg: StackConfig) -> list[ConnectionArgs]:
 
 def source_vnet_id(subscription_id: pulumi.Input[str], resource_group: str, name: str) -> pulumi.Output[str]:
     """The source VNet's ARM ID, derived from the shared layout so `dr` never needs `prod` to exist."""
-    return pulumi.Output.concat(
-        "/subscriptions/",
-        subscription_id,
-        "/resourceGroups/",
-        resource_group,
-        "/providers/Microsoft.Network/virtualNetworks/",
-        name,
-    )
+    # One Output argument, the rest fixed text: format wraps only what can be unknown (concat
+    # would make an Output of every piece, for every VNet).
+    path = f"/resourceGroups/{resource_group}/providers/Microsoft.Network/virtualNetworks/{name}"
+    return pulumi.Output.format("/subscriptions/{0}{1}", subscription_id, path)
 
 
 def is_target(cfg: StackConfig) -> bool:

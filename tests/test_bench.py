@@ -1,0 +1,173 @@
+"""The benchmark's logic on small known inputs (the benchmarks themselves are not timed here)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from components.config import Phase
+from erdr import bench_floor
+from erdr.bench_eval import FLOOR_PROGRAM, spec_of
+from erdr.bench_failover import failover_work
+from erdr.bench_path import CONNECTION, GATEWAY, PEERING, RESOURCE_GROUP, SUBNET, VNET, analyse, finish_times, nodes_of
+from erdr.bench_policy import measure
+from erdr.bench_stacks import Simulations, scaled_layout, stack_settings
+from erdr.bench_stats import growth_exponent, median, nlogn_exponent, table
+from erdr.plan import stack_config
+from erdr.simulate import Registration, simulate
+from erdr.stackfiles import load_stack
+
+ROUTES = "azure-native:network:RouteTable"
+
+
+def reg(name: str, type_: str, deps: tuple[str, ...] = (), inputs: dict[str, Any] | None = None) -> Registration:
+    return Registration(
+        urn=f"urn:{name}",
+        type=type_,
+        name=name,
+        custom=True,
+        parent="",
+        dependencies=[f"urn:{d}" for d in deps],
+        property_dependencies={},
+        inputs=inputs or {},
+        protect=False,
+        delete_before_replace=False,
+        import_id="",
+        custom_timeouts={},
+        ignore_changes=[],
+    )
+
+
+def hub(*extra: Registration) -> list[Registration]:
+    """RG -> VNet -> GatewaySubnet -> gateway -> connection, a spoke and both peerings."""
+    return [
+        reg("rg", RESOURCE_GROUP),
+        reg("vnet", VNET, ("rg",)),
+        reg("gwsubnet", SUBNET, ("vnet",)),
+        reg("gateway", GATEWAY, ("gwsubnet",)),
+        reg("connection", CONNECTION, ("gateway",)),
+        reg("spoke", VNET, ("rg",)),
+        reg("hub-to-spoke", PEERING, ("vnet", "spoke"), {"useRemoteGateways": False}),
+        reg("spoke-to-hub", PEERING, ("spoke", "gateway", "hub-to-spoke"), {"useRemoteGateways": True}),
+        *extra,
+    ]
+
+
+def test_critical_path_is_the_gateway_chain() -> None:
+    report = analyse(hub())
+    assert report.critical_minutes == 1 + 1 + 1 + 45 + 10
+    assert report.critical_chain == (
+        "ResourceGroup rg",
+        "VirtualNetwork vnet",
+        "Subnet gwsubnet",
+        "VirtualNetworkGateway gateway",
+        "VirtualNetworkGatewayConnection connection",
+    )
+    assert report.unavoidable_minutes == report.critical_minutes
+    assert report.gateway_start == 3
+    assert report.beside_gateway_minutes == 3  # rg -> spoke -> hub-to-spoke
+    assert report.waiting_on_gateway == ()
+    assert report.meets_target
+
+
+def test_anything_else_waiting_on_the_gateway_is_reported() -> None:
+    late = reg("routes", ROUTES, ("gateway",))
+    after = reg("after-routes", SUBNET, ("routes",))
+    report = analyse(hub(late, after))
+    assert report.waiting_on_gateway == ("RouteTable routes", "Subnet after-routes")
+    assert not report.meets_target
+
+
+def test_a_gateway_that_starts_late_exceeds_the_unavoidable_chain() -> None:
+    regs = hub(reg("nva", SUBNET, ("gwsubnet",)))
+    regs[3] = reg("gateway", GATEWAY, ("gwsubnet", "nva"))  # waits for a second subnet
+    report = analyse(regs)
+    assert report.gateway_start == 4
+    assert report.critical_minutes == report.unavoidable_minutes + 1
+    assert not report.meets_target
+
+
+def test_without_a_connection_the_remote_gateway_peering_closes_the_chain() -> None:
+    regs = [r for r in hub() if r.name != "connection"]
+    report = analyse(regs)
+    assert report.critical_minutes == 1 + 1 + 1 + 45 + 1
+    assert report.critical_chain[-1] == "VirtualNetworkPeering spoke-to-hub"
+    assert report.meets_target
+
+
+def test_a_dependency_cycle_is_refused() -> None:
+    with pytest.raises(ValueError, match="cycle"):
+        finish_times(nodes_of([reg("a", VNET, ("b",)), reg("b", VNET, ("a",))]))
+
+
+def test_growth_fit() -> None:
+    sizes = [100, 200, 400, 800]
+    assert growth_exponent(sizes, [3 * s**1.5 for s in sizes]) == pytest.approx(1.5)
+    assert growth_exponent(sizes, [7 * s for s in sizes]) == pytest.approx(1.0)
+    k = nlogn_exponent(sizes)
+    assert 1.0 < k < 1 + 1 / math.log(100)
+    with pytest.raises(ValueError):
+        growth_exponent([5, 5], [1, 2])
+    assert median([3, 1, 2]) == 2
+    assert table(["a", "b"], [[1, 2]]).splitlines() == ["| a | b |", "| --- | --- |", "| 1 | 2 |"]
+
+
+def test_scaled_layouts_are_valid_configs() -> None:
+    base = load_stack("prod").config["layout"]
+    layout = scaled_layout(base, 200)
+    prefixes = [s["addressSpace"][0] for s in layout["spokes"]]
+    assert len(set(prefixes)) == 200 and layout["hub"] == base["hub"]
+    cfg = stack_config(stack_settings("dr", spokes=200))
+    assert len(cfg.layout.spokes) == 200
+
+
+def test_failover_work_of_the_exclusive_and_the_two_circuit_examples() -> None:
+    sims = Simulations()
+    exclusive = failover_work(sims, "single-circuit-same-ip")
+    assert exclusive.stacks["prod"].summary() == "+0 ~0 -1"
+    assert exclusive.stacks["dr"].summary() == "+1 ~0 -0"
+    assert [s for s, _ in exclusive.steps] == ["prod", "dr"]  # disconnect first (erdr.procedure)
+    assert exclusive.rto_minutes == 20
+    assert exclusive.gateways_created == 0 and exclusive.meets_target
+
+    two = failover_work(sims, "two-locations-same-ip")
+    assert two.creates == 0 and not two.creates_allowed
+    assert {s: w.summary() for s, w in two.stacks.items()} == {"prod": "+0 ~1 -0", "dr": "+0 ~1 -0"}
+    assert all(c.type == CONNECTION for w in two.stacks.values() for c in w.updates)
+    assert two.meets_target
+
+
+def test_the_floor_registers_the_programs_urns() -> None:
+    settings = load_stack("dr")
+    program = simulate(settings)
+    bench_floor.SPEC = spec_of(program)
+    try:
+        floor = simulate(settings, program=FLOOR_PROGRAM)
+    finally:
+        bench_floor.SPEC = None
+    assert floor.error is None
+    # Registration order is the event loop's; compare by URN.
+    assert {r.urn: r.parent for r in floor.resources} == {r.urn: r.parent for r in program.resources}
+    assert {r.urn: r.plain_inputs for r in floor.resources} == {r.urn: r.plain_inputs for r in program.resources}
+    assert "pulumi_azure_native.network" in bench_floor_modules(program)
+
+
+def bench_floor_modules(result: Any) -> list[str]:
+    return spec_of(result)["modules"]
+
+
+def test_policy_scale_runs_both_packs_on_the_same_estates() -> None:
+    scale = measure(sizes=(2, 8), runs=1)
+    assert [r.resources for r in scale.rows] == [10, 28]
+    assert all(r.pack > 0 and r.noop > 0 for r in scale.rows)
+    assert scale.findings == 0  # the synthetic estate is clean
+    assert not scale.meets_time  # 28 resources is not the 6,000 the target names
+
+
+def test_simulations_answer_the_single_circuit_gate_from_the_peer() -> None:
+    sims = Simulations()
+    dr = sims.get("single-circuit-same-ip", "dr", Phase.FAILOVER)
+    assert ("single-circuit-same-ip", "prod", Phase.FAILOVER, None) in sims.runs
+    assert any(r.read for r in dr.resources)
