@@ -67,6 +67,36 @@ def spec_of(result: Any) -> dict[str, Any]:
     }
 
 
+def _count_outputs() -> dict[str, int]:
+    """Count every Output the SDK tracks from here on, by who created it: azure-native's classes,
+    the program's own code (components/, __main__.py), the floor, or the SDK and harness."""
+    import pulumi.output
+
+    counts = {"azure-native classes": 0, "program code": 0, "floor": 0, "SDK and harness": 0}
+    track = pulumi.output.Output._track  # pyright: ignore[reportPrivateUsage]
+
+    def counting(self: Any) -> None:
+        frame = sys._getframe(1)  # pyright: ignore[reportPrivateUsage]
+        who = "SDK and harness"
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if "pulumi_azure_native" in name:
+                who = "azure-native classes"
+                break
+            if "/components/" in name or (name.endswith("/__main__.py") and "bench_floor" not in name):
+                who = "program code"
+                break
+            if "bench_floor" in name:
+                who = "floor"
+                break
+            frame = frame.f_back
+        counts[who] += 1
+        track(self)
+
+    pulumi.output.Output._track = counting  # type: ignore[method-assign]  # pyright: ignore[reportPrivateUsage]
+    return counts
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set. ``VmHWM`` belongs to the current address space, unlike
     ``ru_maxrss``, which Linux carries over an exec from the forking parent (the bench itself)."""
@@ -87,7 +117,9 @@ class Sample:
     resources: int
 
 
-def _measure(kind: str, stack: str, spokes: int | None, spec_path: Path, keep_aliases: bool) -> dict[str, Any]:
+def _measure(
+    kind: str, stack: str, spokes: int | None, spec_path: Path, keep_aliases: bool, count_outputs: bool = False
+) -> dict[str, Any]:
     from erdr.bench_stacks import stack_settings
     from erdr.simulate import simulate
 
@@ -99,6 +131,7 @@ def _measure(kind: str, stack: str, spokes: int | None, spec_path: Path, keep_al
         import components.aliases
 
         components.aliases.drop_api_version_aliases = lambda args: None  # type: ignore[assignment]
+    outputs = _count_outputs() if count_outputs else None
     cpu0, wall0 = time.process_time(), time.perf_counter()
     result = simulate(settings, program=FLOOR_PROGRAM) if kind == "floor" else simulate(settings)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
@@ -116,6 +149,7 @@ def _measure(kind: str, stack: str, spokes: int | None, spec_path: Path, keep_al
         "cpu": cpu,
         "maxrss_mb": peak_rss_mb(),
         "resources": sum(1 for r in result.resources if r.custom),
+        "outputs": outputs,
     }
 
 
@@ -190,6 +224,22 @@ def measure_row(stack: str, spokes: int | None, runs: int, workdir: Path) -> Eva
     return EvalRow(stack, layout, program[0].resources, tuple(program), tuple(floor))
 
 
+def count_outputs(stack: str, spokes: int | None, workdir: Path) -> dict[str, dict[str, int]]:
+    """Outputs created in one (untimed) program run and one floor run, by creator."""
+    spec = workdir / f"spec-{stack}-{spokes or 'default'}-count.json"
+    out: dict[str, dict[str, int]] = {}
+    for kind in ("program", "floor"):
+        cmd = [sys.executable, "-m", "erdr.bench_eval", kind, stack, "--spec", str(spec), "--count-outputs"]
+        if spokes is not None:
+            cmd += ["--spokes", str(spokes)]
+        env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
+        done = subprocess.run(cmd, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+        out[kind] = json.loads(done.stdout.strip().splitlines()[-1])["outputs"]
+    return out
+
+
 def measure_keep_aliases(stack: str, runs: int, workdir: Path) -> tuple[Sample, ...]:
     spec = workdir / f"spec-{stack}-aliases.json"
     return tuple(run_sample("program", stack, None, spec, keep_aliases=True) for _ in range(runs))
@@ -202,8 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--spokes", type=int)
     parser.add_argument("--spec", type=Path, required=True)
     parser.add_argument("--keep-aliases", action="store_true")
+    parser.add_argument("--count-outputs", action="store_true", help="diagnostic: count Outputs by creator")
     args = parser.parse_args(argv)
-    print(json.dumps(_measure(args.kind, args.stack, args.spokes, args.spec, args.keep_aliases)))
+    print(json.dumps(_measure(args.kind, args.stack, args.spokes, args.spec, args.keep_aliases, args.count_outputs)))
     return 0
 
 
