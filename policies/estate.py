@@ -381,18 +381,22 @@ class Estate:
             return via
         return UNKNOWN if id_value is UNKNOWN else None
 
-    def containing_vnet(self, r: ResourceLike) -> VnetRef | Any:
-        """The VNet a child resource (subnet, peering, route) lives in."""
-        p = r.props
+    def _vnet_by_id_or_name(self, p: Any) -> VnetRef | None:
+        """The VNet named by a child's own ARM ID, else by its resource group and VNet name."""
         arm_id = text(p, "id")
         if isinstance(arm_id, str):
             found = self.vnet_by_id(arm_id)
             if found is not None:
                 return found
+        return self.vnet_by_name(text(p, "resourceGroupName"), text(p, "virtualNetworkName"))
+
+    def containing_vnet(self, r: ResourceLike) -> VnetRef | Any:
+        """The VNet a child resource (subnet, peering, route) lives in."""
+        p = r.props
         name = text(p, "virtualNetworkName")
-        by_name = self.vnet_by_name(text(p, "resourceGroupName"), name)
-        if by_name is not None:
-            return by_name
+        found = self._vnet_by_id_or_name(p)
+        if found is not None:
+            return found
         via = self._vnet_via_deps(r, "virtualNetworkName")
         if via is not None:
             return via
@@ -512,15 +516,10 @@ class Estate:
         return out
 
     def _subnet_vnet(self, r: ResourceLike) -> VnetRef | Any:
-        p = r.props
-        arm_id = text(p, "id")
-        if isinstance(arm_id, str):
-            found = self.vnet_by_id(arm_id)
-            if found is not None:
-                return found
-        by_name = self.vnet_by_name(text(p, "resourceGroupName"), text(p, "virtualNetworkName"))
-        if by_name is not None:
-            return by_name
+        # Unlike containing_vnet, no fallback through subnets: they are being built here.
+        found = self._vnet_by_id_or_name(r.props)
+        if found is not None:
+            return found
         for urn in self.deps(r, "virtualNetworkName"):
             vnet = self.vnet_by_urn(urn)
             if vnet is not None:
