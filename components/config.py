@@ -375,6 +375,10 @@ class StackConfig(Model):
         subscription = next(iter(self.adopt.values())).id.split("/")[2]
         return f"/subscriptions/{subscription}/resourceGroups/{self.resource_group_name(Role.TARGET)}"
 
+    def resource_tags(self, role: Role) -> dict[str, str]:
+        """The tags ``role``'s stack puts on every resource."""
+        return {"project": NAMESPACE, "role": role.value, **self.tags}
+
     def resource_group_name(self, role: Role) -> str:
         explicit = self.resource_group_names.source if role is Role.SOURCE else self.resource_group_names.target
         region = self.regions.source if role is Role.SOURCE else self.regions.target

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import network
@@ -329,3 +330,9 @@ class DrillNetwork(pulumi.ComponentResource):
         self.vnet_ids = output_map(vnets)
         self.address_spaces = {s.key: list(s.address_space) for s in args.spec.vnets}
         self.register_outputs({"vnet_ids": self.vnet_ids, "address_spaces": self.address_spaces})
+
+
+def per_vnet(net: NetworkSpec, hub: Hub, spokes: Sequence[Spoke], attr: str) -> dict[str, pulumi.Output[Any]]:
+    """{VNet key: the component's ``attr`` output} for the hub and every spoke, in layout order."""
+    owners: list[Hub | Spoke] = [hub, *spokes]
+    return {v.key: getattr(c, attr) for v, c in zip(net.vnets, owners, strict=True)}

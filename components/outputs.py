@@ -8,7 +8,7 @@ import pulumi
 from pulumi_azure_native import resources
 
 from components.config import StackConfig
-from components.network import DrillNetwork, Hub, Spoke
+from components.network import DrillNetwork, Hub, Spoke, per_vnet
 from components.recovery_plan import RecoveryPlan
 from components.replica import NetworkSpec, connection_plan
 from components.site_recovery import SiteRecovery
@@ -35,14 +35,10 @@ def stack_outputs(
         "phase": cfg.phase.value,
         "region": net.region,
         "resourceGroupName": rg.name,
-        "vnetIds": pulumi.Output.all(
-            **{net.hub.key: hub.vnet_id, **{v.key: s.vnet_id for v, s in zip(net.spokes, spokes, strict=True)}}
-        ),
+        "vnetIds": pulumi.Output.all(**per_vnet(net, hub, spokes, "vnet_id")),
         "vnetNames": {v.key: v.azure_name for v in net.vnets},
         "vnetPrefixes": {v.key: list(v.address_space) for v in net.vnets},
-        "subnetIds": pulumi.Output.all(
-            **{net.hub.key: hub.subnet_ids, **{v.key: s.subnet_ids for v, s in zip(net.spokes, spokes, strict=True)}}
-        ),
+        "subnetIds": pulumi.Output.all(**per_vnet(net, hub, spokes, "subnet_ids")),
         "nvaAddress": net.nva_address,
         "gatewayId": hub.gateway_id,
         "gatewaySku": cfg.gateway_sku,

@@ -69,11 +69,6 @@ PLAN_ACTIONS = (
 )
 
 
-def resource_tags(cfg: StackConfig, role: Role) -> dict[str, str]:
-    """The tags ``role``'s stack puts on its resources (__main__.py's formula)."""
-    return {"project": NAMESPACE, "role": role.value, **cfg.tags}
-
-
 @dataclass(frozen=True)
 class SwitchPlan:
     """What the runbook needs to know, as plain data (becomes the ``erdr-*`` variables)."""
@@ -119,7 +114,7 @@ def switch_plan(cfg: StackConfig) -> SwitchPlan:
         circuit_ids=circuits,
         routing_weights={"preferred": weights.preferred, "standby": weights.standby},
         connections=connections,
-        tags={role.value: resource_tags(cfg, role) for role in Role},
+        tags={role.value: cfg.resource_tags(role) for role in Role},
         retry={
             "attempts": rp.retry_attempts if rp else 5,
             "delaySeconds": rp.retry_delay_seconds if rp else 10,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 from pulumi.runtime.config import CONFIG, is_config_secret
 
-from components.config import NAMESPACE, ConfigError, Phase, Role, StackConfig, load
+from components.config import NAMESPACE, ConfigError, Phase, StackConfig, load
 from components.network import ConnectionArgs
 from components.replica import ConnectionSpec, connection_plan
 
@@ -78,6 +78,3 @@ def source_vnet_id(subscription_id: pulumi.Input[str], resource_group: str, name
     path = f"/resourceGroups/{resource_group}/providers/Microsoft.Network/virtualNetworks/{name}"
     return pulumi.Output.format("/subscriptions/{0}{1}", subscription_id, path)
 
-
-def is_target(cfg: StackConfig) -> bool:
-    return cfg.role is Role.TARGET
