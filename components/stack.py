@@ -77,4 +77,3 @@ def source_vnet_id(subscription_id: pulumi.Input[str], resource_group: str, name
     # would make an Output of every piece, for every VNet).
     path = f"/resourceGroups/{resource_group}/providers/Microsoft.Network/virtualNetworks/{name}"
     return pulumi.Output.format("/subscriptions/{0}{1}", subscription_id, path)
-
