@@ -20,13 +20,8 @@ from typing import Any
 
 from erdr.simulate import Registration, SimResult
 from policies import azure_facts
+from policies.estate import CONNECTION, GATEWAY, PEERING, SUBNET, VNET
 
-NET = "azure-native:network:"
-GATEWAY = NET + "VirtualNetworkGateway"
-CONNECTION = NET + "VirtualNetworkGatewayConnection"
-PEERING = NET + "VirtualNetworkPeering"
-VNET = NET + "VirtualNetwork"
-SUBNET = NET + "Subnet"
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 
 # Minutes to create, by type (docs/benchmarks.md gives the sources). Only the gateway has a
