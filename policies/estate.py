@@ -47,6 +47,13 @@ DEFAULT_ROUTE = "0.0.0.0/0"
 PROJECT_NAMESPACE = "expressroute-dr"
 
 
+def physical_name(props: Any, input_key: str) -> Any:
+    """A resource's Azure name: its input (``virtualNetworkName``...) as a program sends it, else
+    the ``name`` output that a state export or an inline child carries."""
+    name = text(props, input_key)
+    return text(props, "name") if name is None else name
+
+
 class ResourceLike(Protocol):
     """What the SDK's PolicyResource offers (and what the tests build)."""
 
@@ -301,9 +308,7 @@ class Estate:
         for r in self.of(VNET):
             p = r.props
             arm_id = text(p, "id")
-            name = text(p, "virtualNetworkName")
-            if name is None:
-                name = text(p, "name")
+            name = physical_name(p, "virtualNetworkName")
             rg = text(p, "resourceGroupName")
             known_id = arm_id if isinstance(arm_id, str) else None
             if known_id:
@@ -414,9 +419,7 @@ class Estate:
         self._table_by_urn: dict[str, RouteTable] = {}
         for r in self.of(ROUTE_TABLE):
             p = r.props
-            name = text(p, "routeTableName")
-            if name is None:
-                name = text(p, "name")
+            name = physical_name(p, "routeTableName")
             rg = text(p, "resourceGroupName")
             arm_id = text(p, "id")
             if isinstance(arm_id, str):
@@ -488,9 +491,7 @@ class Estate:
         services: list[str] | Any = UNKNOWN
         if endpoints is not UNKNOWN:
             services = [text(e, "service") if e is not UNKNOWN else UNKNOWN for e in endpoints]
-        name = text(p, "subnetName") if not inline else None
-        if name is None:
-            name = text(p, "name")
+        name = text(p, "name") if inline else physical_name(p, "subnetName")
         return Subnet(urn, name, vnet, prefixes, nsg_id, table, services, inline)
 
     @cached_property
@@ -554,9 +555,7 @@ class Estate:
         _ = self._subnet_by_urn_map
         for r in self.of(PEERING):
             p = r.props
-            name = text(p, "virtualNetworkPeeringName")
-            if name is None:
-                name = text(p, "name")
+            name = physical_name(p, "virtualNetworkPeeringName")
             remote_id = get(p, "remoteVirtualNetwork", "id")
             out.append(
                 Peering(
@@ -582,9 +581,7 @@ class Estate:
         self._gateway_by_key: dict[tuple[str, str], Gateway] = {}
         for r in self.of(GATEWAY):
             p = r.props
-            name = text(p, "virtualNetworkGatewayName")
-            if name is None:
-                name = text(p, "name")
+            name = physical_name(p, "virtualNetworkGatewayName")
             configs = items(p, "ipConfigurations")
             subnets: list[Subnet | Any] = []
             vnet: VnetRef | Any | None = None
@@ -698,9 +695,7 @@ class Estate:
         _ = self.gateways, self._subnet_by_urn_map
         for r in self.of(CONNECTION):
             p = r.props
-            name = text(p, "virtualNetworkGatewayConnectionName")
-            if name is None:
-                name = text(p, "name")
+            name = physical_name(p, "virtualNetworkGatewayConnectionName")
             gw_id = get(p, "virtualNetworkGateway1", "id")
             gateway: Gateway | Any | None = None
             if isinstance(gw_id, str):
