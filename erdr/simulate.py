@@ -275,8 +275,10 @@ class _RecordingMonitor(mocks.MockMonitor):
                 name=request.name,
                 custom=bool(request.custom),
                 parent=request.parent,
-                dependencies=list(request.dependencies),
-                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                # The engine treats these as sets and the SDK sends them in the order its tasks
+                # finish; sorted, two runs of one program compare equal.
+                dependencies=sorted(request.dependencies),
+                property_dependencies={k: sorted(v.urns) for k, v in request.propertyDependencies.items()},
                 inputs=_struct(request.object),
                 protect=bool(request.protect),
                 delete_before_replace=bool(request.deleteBeforeReplace),
@@ -301,7 +303,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                 name=request.name,
                 custom=True,
                 parent=request.parent,
-                dependencies=list(request.dependencies),
+                dependencies=sorted(request.dependencies),
                 property_dependencies={},
                 inputs=_struct(request.properties),
                 protect=False,
