@@ -6,13 +6,13 @@ Stack YAML -> validated model -> components -> outputs. See README.md for the co
 import pulumi
 from pulumi_azure_native import resources
 
-from components.aliases import drop_api_version_aliases
 from components.network import Hub, HubArgs, Spoke, SpokeArgs
-from components.outputs import stack_outputs
-from components.replica import network_for
-from components.stack import connections, read_config
-from components.target import build_target_side
-from policies import azure_facts
+from model.spec import network_for
+from policies.shared import azure_facts
+from program.aliases import drop_api_version_aliases
+from program.outputs import stack_outputs
+from program.stack import connections, read_config
+from program.target import build_target_side
 
 cfg = read_config()  # raises before anything is registered when the config is invalid
 # azure-native's API-version aliases can never match this program's state and cost most of a run.

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 from pulumi_azure_native import network
 
-from components.config import GATEWAY_SUBNET
-from components.replica import DEFAULT_ROUTE, ConnectionSpec, NetworkSpec, SubnetSpec, VnetSpec
+from model.phases import ConnectionSpec
+from model.spec import NetworkSpec, SubnetSpec, VnetSpec
+from policies.shared.names import DEFAULT_ROUTE, GATEWAY_SUBNET
 
 # ExpressRoute gateway creation takes up to ~45 minutes; updates (SKU change) as long.
 GATEWAY_TIMEOUTS = pulumi.CustomTimeouts(create="90m", update="90m", delete="60m")
@@ -165,7 +165,7 @@ class Hub(pulumi.ComponentResource):
             ip_config["public_ip_address"] = {"id": pip.id}
         self.gateway = network.VirtualNetworkGateway(
             f"{name}-gateway",
-            virtual_network_gateway_name=f"ergw-{spec.hub.azure_name}",
+            virtual_network_gateway_name=spec.gateway_name,
             resource_group_name=rg,
             location=spec.region,
             gateway_type="ExpressRoute",
@@ -330,9 +330,3 @@ class DrillNetwork(pulumi.ComponentResource):
         self.vnet_ids = output_map(vnets)
         self.address_spaces = {s.key: list(s.address_space) for s in args.spec.vnets}
         self.register_outputs({"vnet_ids": self.vnet_ids, "address_spaces": self.address_spaces})
-
-
-def per_vnet(net: NetworkSpec, hub: Hub, spokes: Sequence[Spoke], attr: str) -> dict[str, pulumi.Output[Any]]:
-    """{VNet key: the component's ``attr`` output} for the hub and every spoke, in layout order."""
-    owners: list[Hub | Spoke] = [hub, *spokes]
-    return {v.key: getattr(c, attr) for v, c in zip(net.vnets, owners, strict=True)}

@@ -28,8 +28,8 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import authorization, automation, recoveryservices, storage
 
-from components.config import NAMESPACE, Phase, Role, StackConfig
-from components.replica import connection_plan, vnet_azure_name
+from model.phases import SwitchPlan, switch_variables
+from policies.shared.names import NAMESPACE
 
 RUNBOOK_FILE = Path(__file__).resolve().parent.parent / "runbooks" / "network_switch.py"
 RUNBOOK_TYPE = "Python3"
@@ -69,94 +69,6 @@ PLAN_ACTIONS = (
 )
 
 
-@dataclass(frozen=True)
-class SwitchPlan:
-    """What the runbook needs to know, as plain data (becomes the ``erdr-*`` variables)."""
-
-    topology: str
-    addressing: str
-    regions: dict[str, str]
-    resource_groups: dict[str, str]
-    gateway_names: dict[str, str]
-    circuit_ids: dict[str, str]
-    routing_weights: dict[str, int]
-    # role -> phase -> [{"name", "circuit", "weight"}]; weight is "preferred" or "standby".
-    connections: dict[str, dict[str, list[dict[str, str]]]]
-    tags: dict[str, dict[str, str]]
-    retry: dict[str, int]
-
-
-def switch_plan(cfg: StackConfig) -> SwitchPlan:
-    weights = cfg.routing_weights
-    names = {weights.preferred: "preferred", weights.standby: "standby"}
-    connections = {
-        role.value: {
-            phase.value: [
-                {"name": c.name, "circuit": c.circuit, "weight": names[c.routing_weight]}
-                for c in connection_plan(cfg, role, phase)
-            ]
-            for phase in Phase
-        }
-        for role in Role
-    }
-    circuits = {"primary": cfg.circuits.primary.id}
-    if cfg.circuits.secondary is not None:
-        circuits["secondary"] = cfg.circuits.secondary.id
-    regions = {Role.SOURCE.value: cfg.regions.source, Role.TARGET.value: cfg.regions.target}
-    rp = cfg.recovery_plan
-    return SwitchPlan(
-        topology=cfg.topology.value,
-        addressing=cfg.addressing.value,
-        regions=regions,
-        resource_groups={role.value: cfg.resource_group_name(role) for role in Role},
-        # network.Hub names its gateway ergw-<hub VNet name>.
-        gateway_names={r: f"ergw-{vnet_azure_name(cfg.layout.hub.name, region)}" for r, region in regions.items()},
-        circuit_ids=circuits,
-        routing_weights={"preferred": weights.preferred, "standby": weights.standby},
-        connections=connections,
-        tags={role.value: cfg.resource_tags(role) for role in Role},
-        retry={
-            "attempts": rp.retry_attempts if rp else 5,
-            "delaySeconds": rp.retry_delay_seconds if rp else 10,
-            # Connection create/delete takes minutes; poll for up to 30 minutes.
-            "pollAttempts": max(1, 1800 // (rp.retry_delay_seconds if rp else 10)),
-        },
-    )
-
-
-def _arm(subscription: str, group: str, provider_path: str) -> str:
-    return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{provider_path}"
-
-
-def switch_variables(plan: SwitchPlan, subscription: str) -> dict[str, Any]:
-    """The ``erdr-*`` Automation variables (without the prefix), given the subscription ID."""
-    rgs = plan.resource_groups
-    connections = {
-        role: {
-            phase: [
-                {**c, "id": _arm(subscription, rgs[role], f"Microsoft.Network/connections/{c['name']}")} for c in items
-            ]
-            for phase, items in phases.items()
-        }
-        for role, phases in plan.connections.items()
-    }
-    return {
-        "topology": plan.topology,
-        "addressing": plan.addressing,
-        "regions": plan.regions,
-        "resource-groups": rgs,
-        "gateway-ids": {
-            role: _arm(subscription, rgs[role], f"Microsoft.Network/virtualNetworkGateways/{name}")
-            for role, name in plan.gateway_names.items()
-        },
-        "circuit-ids": plan.circuit_ids,
-        "routing-weights": plan.routing_weights,
-        "connections": connections,
-        "tags": plan.tags,
-        "retry": plan.retry,
-    }
-
-
 def runbook_content() -> tuple[str, str]:
     """(text, SHA-256 in upper-case hex, as Automation's contentHash expects)."""
     text = RUNBOOK_FILE.read_text()
@@ -188,48 +100,6 @@ class RecoveryPlanArgs:
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
     # What the plan waits for (the Site Recovery fabrics and containers its items live in).
     depends_on: Sequence[pulumi.Resource] = ()
-
-
-def recovery_plan_args(
-    cfg: StackConfig,
-    resource_group: pulumi.Input[str],
-    resource_group_id: pulumi.Input[str],
-    subscription_id: pulumi.Input[str],
-    vault_name: pulumi.Input[str],
-    vault_id: pulumi.Input[str],
-    fabric_names: Mapping[str, str],
-    drill_vnet_keys: Sequence[str] = (),
-    drill_vnet_ids: pulumi.Input[Mapping[str, str]] | None = None,
-    tags: Mapping[str, str] | None = None,
-    depends_on: Sequence[pulumi.Resource] = (),
-) -> RecoveryPlanArgs:
-    """Args from the validated config (call only when cfg.recovery_plan lists replicated items)."""
-    rp = cfg.recovery_plan
-    assert rp is not None and rp.items, "validated: a plan needs replicated items"
-    secrets = pulumi.Config(NAMESPACE)
-    keys = {
-        circuit: key
-        for circuit in ("primary", "secondary")
-        if (key := secrets.get_secret(f"{circuit}AuthorizationKey")) is not None
-    }
-    return RecoveryPlanArgs(
-        plan_name=rp.name or f"erdr-{cfg.regions.source}-to-{cfg.regions.target}",
-        location=cfg.regions.target,
-        resource_group_name=resource_group,
-        resource_group_id=resource_group_id,
-        subscription_id=subscription_id,
-        vault_name=vault_name,
-        primary_fabric_id=pulumi.Output.concat(vault_id, "/replicationFabrics/", fabric_names["source"]),
-        recovery_fabric_id=pulumi.Output.concat(vault_id, "/replicationFabrics/", fabric_names["target"]),
-        boot_groups=[list(g.items) for g in rp.boot_groups],
-        switch=switch_plan(cfg),
-        automation_account_name=rp.automation_account_name or f"aa-erdr-{cfg.regions.target}",
-        drill_vnet_keys=list(drill_vnet_keys),
-        drill_vnet_ids=drill_vnet_ids,
-        authorization_keys=keys,
-        tags=dict(tags or {}),
-        depends_on=list(depends_on),
-    )
 
 
 class RecoveryPlan(pulumi.ComponentResource):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import recoveryservices, resources
 
-from components.config import SiteRecoveryConfig
+from model.config import SiteRecoveryConfig
 
 # azure-native v3 has no type for a Site Recovery protection container
 # (recoveryservices.ProtectionContainer is Azure Backup's), so it is created as a generic ARM

@@ -23,11 +23,11 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from components.config import Phase
 from erdr import bench_eval, bench_failover, bench_path, bench_policy
 from erdr.bench_stacks import Simulations, examples
 from erdr.bench_stats import median, table
 from erdr.stackfiles import PROJECT_DIR
+from model.config import Phase
 
 OUTPUT = PROJECT_DIR / "docs" / "benchmarks.md"
 SECTION_TITLES = (("critical path", 1), ("failover work", 2), ("policy scale", 3), ("evaluation cost", 4))

@@ -128,9 +128,9 @@ def _measure(
     if kind == "floor":
         floor_spec = bench_floor.SPEC = json.loads(spec_path.read_text())
     elif keep_aliases:
-        import components.aliases
+        import program.aliases
 
-        components.aliases.drop_api_version_aliases = lambda args: None  # type: ignore[assignment]
+        program.aliases.drop_api_version_aliases = lambda args: None  # type: ignore[assignment]
     outputs = _count_outputs() if count_outputs else None
     cpu0, wall0 = time.process_time(), time.perf_counter()
     result = simulate(settings, program=FLOOR_PROGRAM) if kind == "floor" else simulate(settings)

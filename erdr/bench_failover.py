@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from components.config import Phase, Role
-from erdr import procedure
 from erdr.bench_path import GATEWAY, Node, finish_times, nodes_of
 from erdr.bench_stacks import Simulations, stack_settings
 from erdr.plan import stack_config, with_phase
 from erdr.plan_json import Change, compare
 from erdr.simulate import SimResult
+from model import phases
+from model.config import Phase, Role
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,9 @@ def failover_work(sims: Simulations, example: str) -> FailoverWork:
         for stack in ("prod", "dr")
     }
     steps: list[tuple[str, float]] = []
-    for step in procedure.failover(cfg.topology, cfg.addressing):
-        if step.action is procedure.Action.UP and step.role is not None:
-            stack = procedure.STACK_OF_ROLE[Role(step.role)]
+    for step in phases.failover(cfg.topology, cfg.addressing):
+        if step.action is phases.Action.UP and step.role is not None:
+            stack = phases.STACK_OF_ROLE[Role(step.role)]
             steps.append((stack, works[stack].minutes))
     return FailoverWork(example, cfg.topology.value, cfg.addressing.value, works, tuple(steps))
 

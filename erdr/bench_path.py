@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from erdr.simulate import Registration, SimResult
-from policies import azure_facts
 from policies.estate import CONNECTION, GATEWAY, PEERING, SUBNET, VNET
+from policies.shared import azure_facts
 
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 

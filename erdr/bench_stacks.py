@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.config import Phase
 from erdr.plan import needs_peer, stack_config, with_phase
 from erdr.simulate import SimResult, simulate
 from erdr.stackfiles import PROJECT_DIR, StackSettings, load_stack
+from model.config import Phase
 
 EXAMPLES_DIR = PROJECT_DIR / "examples"
 STACKS = ("prod", "dr")

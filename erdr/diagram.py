@@ -22,10 +22,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.config import GATEWAY_SUBNET, Phase, Role, StackConfig, Topology
-from components.replica import connection_plan, network_for
 from erdr.simulate import Registration, SimResult
-from policies import azure_facts
+from model.config import Phase, Role, StackConfig, Topology
+from model.phases import connection_plan
+from model.spec import network_for
+from policies.shared import azure_facts
+from policies.shared.names import GATEWAY_SUBNET
 
 RENDERER = "graphviz-pure"
 PNG_DPI = 110

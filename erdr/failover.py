@@ -3,7 +3,7 @@
     python -m erdr.failover failover|failback|drill [--yes] [--source-unreachable]
         [--stacks prod=ORG/prod,dr=ORG/dr] [--log FILE] [--resume]
 
-The order of operations is :func:`erdr.procedure.procedure`, nothing else. This module only
+The order of operations is :func:`model.phases.procedure`, nothing else. This module only
 executes it: it reads both stacks' topology and addressing (they must agree), shows the plan and
 asks for confirmation, then runs each step through the :class:`Automation` boundary (the Pulumi
 Automation API in real life, a fake in tests). Every action goes to a JSON-lines log; a state file
@@ -23,9 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from components.config import NAMESPACE, Addressing, Phase, Role, Topology
-from erdr.procedure import Action, Operation, Step, procedure
 from erdr.stackfiles import PROJECT_DIR
+from model.config import Addressing, Phase, Role, Topology
+from model.phases import Action, Operation, Step, procedure
+from policies.shared.names import NAMESPACE
 
 DEFAULT_LOG = PROJECT_DIR / "build" / "failover.jsonl"
 STATE_VERSION = 1

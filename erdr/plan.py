@@ -30,8 +30,6 @@ from typing import Any, TextIO, TypeVar
 import grpc
 import yaml
 
-from components.config import NAMESPACE, ConfigError, Phase, Role, StackConfig, load
-from components.replica import connection_plan
 from erdr import diagram, runbook
 from erdr.plan_json import (
     Comparison,
@@ -43,6 +41,9 @@ from erdr.plan_json import (
 )
 from erdr.simulate import SimResult, simulate
 from erdr.stackfiles import PROJECT_DIR, StackSettings, load_stack
+from model.config import ConfigError, Phase, Role, StackConfig, load
+from model.phases import connection_plan
+from policies.shared.names import NAMESPACE
 
 DEFAULT_STACKS: tuple[str, ...] = ("prod", "dr")
 DEFAULT_OUT = PROJECT_DIR / "build" / "plan"

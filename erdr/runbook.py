@@ -9,14 +9,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from components.config import Addressing, Phase, Role, StackConfig, Topology
-from components.replica import connection_plan
-from erdr import procedure
 from erdr.plan_json import Change, compare
-from erdr.procedure import Action, Operation, Step
 from erdr.simulate import Registration, SimResult
 from erdr.stackfiles import StackSettings
-from policies import azure_facts
+from model import phases
+from model.config import Addressing, Phase, Role, StackConfig, Topology
+from model.phases import Action, Operation, Step, connection_plan
+from policies.shared import azure_facts
 
 ARTICLE = (
     '"Integrate ExpressRoute with disaster recovery for Azure VMs" (Azure Site Recovery docs, '
@@ -339,7 +338,7 @@ def render(source: StackRuns, target: StackRuns) -> str:
         lines += _inventory(stack.runs[Phase.STANDBY])
         lines.append("")
     walk = _Walk({Role.SOURCE: Phase.STANDBY, Role.TARGET: Phase.STANDBY})
-    failover_steps = procedure.procedure(Operation.FAILOVER, cfg.topology, cfg.addressing)
+    failover_steps = phases.procedure(Operation.FAILOVER, cfg.topology, cfg.addressing)
     section, failover_minutes, documented = _steps_section(
         "Failover (source region reachable)", failover_steps, runs, walk, stacks
     )
@@ -353,7 +352,7 @@ def render(source: StackRuns, target: StackRuns) -> str:
     lines += [""]
     lines += section
     if exclusive:
-        down = procedure.procedure(Operation.FAILOVER, cfg.topology, cfg.addressing, source_reachable=False)
+        down = phases.procedure(Operation.FAILOVER, cfg.topology, cfg.addressing, source_reachable=False)
         section_down, _, _ = _steps_section(
             "Failover when the source region is unreachable",
             down,
@@ -365,7 +364,7 @@ def render(source: StackRuns, target: StackRuns) -> str:
     back_walk = _Walk({Role.SOURCE: Phase.FAILOVER, Role.TARGET: Phase.FAILOVER})
     section_back, _, _ = _steps_section(
         "Failback",
-        procedure.procedure(Operation.FAILBACK, cfg.topology, cfg.addressing),
+        phases.procedure(Operation.FAILBACK, cfg.topology, cfg.addressing),
         runs,
         back_walk,
         stacks,
@@ -374,7 +373,7 @@ def render(source: StackRuns, target: StackRuns) -> str:
     if exclusive:
         section_back_down, _, _ = _steps_section(
             "Failback after the source region was unreachable",
-            procedure.procedure(Operation.FAILBACK, cfg.topology, cfg.addressing, source_reachable=False),
+            phases.procedure(Operation.FAILBACK, cfg.topology, cfg.addressing, source_reachable=False),
             runs,
             _Walk({Role.SOURCE: Phase.STANDBY, Role.TARGET: Phase.FAILOVER}),
             stacks,
@@ -382,9 +381,7 @@ def render(source: StackRuns, target: StackRuns) -> str:
         lines += section_back_down
     drill_spaces = target.runs[Phase.STANDBY].outputs.get("drillAddressSpaces") or {}
     drill_lines = [f"- `{k}`: {', '.join(v)}" for k, v in sorted(drill_spaces.items())]
-    section_drill, _, _ = _steps_section(
-        "Drill (test failover)", procedure.drill(), runs, _Walk(dict(walk.phase)), stacks
-    )
+    section_drill, _, _ = _steps_section("Drill (test failover)", phases.drill(), runs, _Walk(dict(walk.phase)), stacks)
     lines += section_drill[:-1]
     if drill_lines:
         lines += ["", "Drill VNets (isolated, one per source VNet):", "", *drill_lines]

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from components.config import json_schema
+from model.config import json_schema
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "config.schema.json"
 

@@ -22,29 +22,22 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, Protocol
 
-try:
-    from . import addrspace
-    from .values import UNKNOWN, flag, get, items, number, text
-except ImportError:  # run by `python -m pulumi.policy` from the pack directory
-    import addrspace  # type: ignore[no-redef]
-    from values import UNKNOWN, flag, get, items, number, text  # type: ignore[no-redef]
+from .shared import addrspace
+from .shared.names import (
+    CIRCUIT,
+    CONNECTION,
+    GATEWAY,
+    NAMESPACE,
+    PEERING,
+    ROUTE,
+    ROUTE_TABLE,
+    STACK_REFERENCE,
+    SUBNET,
+    VNET,
+)
+from .values import UNKNOWN, flag, get, items, number, text
 
 Network = addrspace.Network
-
-NETWORK = "azure-native:network:"
-VNET = NETWORK + "VirtualNetwork"
-SUBNET = NETWORK + "Subnet"
-PEERING = NETWORK + "VirtualNetworkPeering"
-GATEWAY = NETWORK + "VirtualNetworkGateway"
-CONNECTION = NETWORK + "VirtualNetworkGatewayConnection"
-ROUTE_TABLE = NETWORK + "RouteTable"
-ROUTE = NETWORK + "Route"
-CIRCUIT = NETWORK + "ExpressRouteCircuit"
-STACK_REFERENCE = "pulumi:pulumi:StackReference"
-GATEWAY_SUBNET = "GatewaySubnet"
-DEFAULT_ROUTE = "0.0.0.0/0"
-# The project's own stack config, used for circuit facts when the pack runs against it.
-PROJECT_NAMESPACE = "expressroute-dr"
 
 
 def physical_name(props: Any, input_key: str) -> Any:
@@ -269,7 +262,7 @@ def stack_config_circuits() -> list[Circuit]:
         return []
     try:
         config = json.loads(raw)
-        value = config.get(f"{PROJECT_NAMESPACE}:circuits")
+        value = config.get(f"{NAMESPACE}:circuits")
         if isinstance(value, str):
             value = json.loads(value)
     except (json.JSONDecodeError, AttributeError):

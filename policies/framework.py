@@ -31,10 +31,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-try:
-    from .estate import Estate
-except ImportError:  # run by `python -m pulumi.policy` from the pack directory
-    from estate import Estate  # type: ignore[no-redef]
+from .estate import Estate
 
 OnUnknown = Literal["report", "ignore"]
 

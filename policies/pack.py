@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-try:
-    from .addressing import SUBNET_OVERLAP, VNET_OVERLAP
-    from .circuits import AUTHORIZATION_KEY_RULE, PREMIUM_RULE, SAME_LOCATION_RULE, STORAGE_ENDPOINT_RULE
-    from .framework import Rule
-    from .gateways import GATEWAY_SUBNET_RULE, LINK_LIMITS_RULE, ZONE_REDUNDANT_RULE
-    from .peerings import DRILL_RULE, PEERING_RULE
-except ImportError:  # run by `python -m pulumi.policy` from the pack directory
-    from addressing import SUBNET_OVERLAP, VNET_OVERLAP  # type: ignore[no-redef]
-    from circuits import (  # type: ignore[no-redef]
-        AUTHORIZATION_KEY_RULE,
-        PREMIUM_RULE,
-        SAME_LOCATION_RULE,
-        STORAGE_ENDPOINT_RULE,
-    )
-    from framework import Rule  # type: ignore[no-redef]
-    from gateways import GATEWAY_SUBNET_RULE, LINK_LIMITS_RULE, ZONE_REDUNDANT_RULE  # type: ignore[no-redef]
-    from peerings import DRILL_RULE, PEERING_RULE  # type: ignore[no-redef]
+from .framework import Rule
+from .rules.addressing import SUBNET_OVERLAP, VNET_OVERLAP
+from .rules.circuits import AUTHORIZATION_KEY_RULE, PREMIUM_RULE, SAME_LOCATION_RULE, STORAGE_ENDPOINT_RULE
+from .rules.gateways import GATEWAY_SUBNET_RULE, LINK_LIMITS_RULE, ZONE_REDUNDANT_RULE
+from .rules.peerings import DRILL_RULE, PEERING_RULE
+from .shared.names import NAMESPACE
 
-PACK_NAME = "expressroute-dr"
+PACK_NAME = NAMESPACE
 
 RULES: tuple[Rule, ...] = (
     VNET_OVERLAP,

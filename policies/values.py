@@ -9,7 +9,7 @@ decide for itself (resolve the reference another way, or report that it can't de
 The same functions accept plain dicts and lists holding the engine's unknown sentinels, so the
 benchmark and pure tests can feed data without the proxy.
 
-Secrets: the SDK unwraps secret values before rules see them. :func:`keep_secret_marks` makes
+Secrets: the SDK unwraps secret values before rules see them. :func:`sdk_glue.keep_secret_marks` makes
 it keep a mark on secret strings (:class:`SecretStr`) so the authorization-key rule can tell a
 secret from plain text; everything else sees an ordinary ``str``.
 """
@@ -194,34 +194,3 @@ def mark_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [mark_secrets(v) for v in value]
     return value
-
-
-def _contains_secret(value: Any) -> bool:
-    if isinstance(value, dict):
-        return value.get(SECRET_SIG_KEY) == SECRET_SIG or any(_contains_secret(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_contains_secret(v) for v in value)
-    return False
-
-
-def keep_secret_marks() -> None:
-    """Make the SDK keep :class:`SecretStr` marks when it deserializes resource properties.
-
-    pulumi-policy 1.21 calls ``deserialize_properties(json)`` (a module global of
-    ``pulumi_policy.policy``) for every Analyze/AnalyzeStack resource and drops the secret
-    wrapper. Wrapping that one function marks secret strings first; nothing else changes.
-    Idempotent.
-    """
-    import pulumi_policy.policy as sdk
-
-    original = getattr(sdk, "deserialize_properties")  # noqa: B009 - not re-exported by the SDK
-    if getattr(original, "keeps_secret_marks", False):
-        return
-
-    def deserialize(props: dict[str, Any], proxy_secrets: bool = False) -> dict[str, Any]:
-        if _contains_secret(props):
-            props = mark_secrets(props)
-        return original(props, proxy_secrets)
-
-    deserialize.keeps_secret_marks = True  # type: ignore[attr-defined]
-    setattr(sdk, "deserialize_properties", deserialize)  # noqa: B010

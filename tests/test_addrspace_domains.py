@@ -10,11 +10,11 @@ from itertools import combinations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.addressing import check_vnet_overlap, routing_domains
-from policies.addrspace import find_overlaps, parse_prefix
 from policies.estate import Estate as Facts
 from policies.framework import Context
 from policies.pack import BY_NAME
+from policies.rules.addressing import check_vnet_overlap, routing_domains
+from policies.shared.addrspace import find_overlaps, parse_prefix
 from tests.policy_estates import SUB, Estate
 
 POOL = [

@@ -23,11 +23,12 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from components.config import NAMESPACE, SECRET_KEYS, load
 from erdr.simulate import SimResult, simulate
 from erdr.stackfiles import PROJECT_DIR, StackSettings, load_stack
-from policies import azure_facts
-from policies.addrspace import reserved_addresses
+from model.config import SECRET_KEYS, load
+from policies.shared import azure_facts
+from policies.shared.addrspace import reserved_addresses
+from policies.shared.names import NAMESPACE
 
 CORPUS_DIR = Path(__file__).parent / "bad_configs"
 CORPUS = sorted(CORPUS_DIR.glob("*.yaml"))
@@ -164,10 +165,10 @@ def test_bad_config_is_refused(path: Path) -> None:
 
 
 def _rule_texts() -> list[list[str]]:
-    """The fixed text pieces of every message an ``Issue(...)`` in components/config.py can carry."""
-    tree = ast.parse((PROJECT_DIR / "components" / "config.py").read_text())
+    """The fixed text pieces of every message an ``Issue(...)`` in model/config/ can carry."""
+    trees = [ast.parse(path.read_text()) for path in sorted((PROJECT_DIR / "model" / "config").rglob("*.py"))]
     out: list[list[str]] = []
-    for node in ast.walk(tree):
+    for node in (n for tree in trees for n in ast.walk(tree)):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Issue"):
             continue
         if len(node.args) < 3:
@@ -182,7 +183,7 @@ def _rule_texts() -> list[list[str]]:
 
 
 def test_every_rule_has_a_corpus_entry() -> None:
-    """Each cross-field rule of config.py produces one of the corpus's error lines.
+    """Each cross-field rule of model/config/ produces one of the corpus's error lines.
 
     A rule added without a bad config in tests/bad_configs/ fails this test.
     """

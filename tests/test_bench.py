@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from components.config import Phase
 from erdr import bench_floor
 from erdr.bench_eval import FLOOR_PROGRAM, spec_of
 from erdr.bench_failover import failover_work
@@ -18,6 +17,7 @@ from erdr.bench_stats import growth_exponent, median, nlogn_exponent, table
 from erdr.plan import stack_config
 from erdr.simulate import Registration, simulate
 from erdr.stackfiles import load_stack
+from model.config import Phase
 
 ROUTES = "azure-native:network:RouteTable"
 

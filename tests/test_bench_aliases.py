@@ -11,11 +11,11 @@ from typing import Any
 import pulumi
 import pytest
 
-import components.aliases
-from components.aliases import is_api_version_alias
+import program.aliases
 from erdr import simulate as simulate_module
 from erdr.simulate import SimResult, simulate
 from erdr.stackfiles import load_stack
+from program.aliases import is_api_version_alias
 
 VNET = "azure-native:network:VirtualNetwork"
 
@@ -51,7 +51,7 @@ def _run(stack: str, monkeypatch: pytest.MonkeyPatch, *, drop: bool) -> tuple[Si
     with monkeypatch.context() as m:
         m.setattr(simulate_module._RecordingMonitor, "RegisterResource", record)  # pyright: ignore[reportPrivateUsage]
         if not drop:
-            m.setattr(components.aliases, "drop_api_version_aliases", lambda _args: None)
+            m.setattr(program.aliases, "drop_api_version_aliases", lambda _args: None)
         result = simulate(load_stack(stack))
     assert result.error is None
     return result, sent

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.config import ConfigError, StackConfig, load
 from erdr.schema import SCHEMA_PATH, render
 from erdr.stackfiles import load_stack, set_path
+from model.config import ConfigError, StackConfig, load
 from tests.conftest import run_stack
 
 

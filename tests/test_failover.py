@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from components.config import Addressing, ConfigError, Phase, Role, StackConfig, Topology, load
-from components.replica import connection_plan
 from erdr import failover
 from erdr.failover import AutomationError, RunState, state_path
 from erdr.stackfiles import load_stack
+from model.config import Addressing, ConfigError, Phase, Role, StackConfig, Topology, load
+from model.phases import connection_plan
 
 NS = "expressroute-dr:"
 TARGET_PLAN = {"hub": ["10.20.10.0/24"], "vnet1": ["10.21.0.0/24"], "vnet2": ["10.22.0.0/24"]}

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from components.config import Phase
 from erdr import plan
 from erdr.plan_json import SECRET_TEXT, detailed_diff, ordered, timeout_seconds
 from erdr.simulate import SECRET_SIG, UNKNOWN
 from erdr.stackfiles import PROJECT_DIR
-from policies import azure_facts
+from model.config import Phase
+from policies.shared import azure_facts
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SVG_NS = "{http://www.w3.org/2000/svg}"

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from components.config import Addressing, Phase, Role, Topology
-from erdr import procedure, runbook
+from erdr import runbook
 from erdr.plan import Options, Planner, Progress
 from erdr.plan_json import Change, Comparison, compare
 from erdr.stackfiles import PROJECT_DIR
+from model import phases
+from model.config import Addressing, Phase, Role, Topology
 
 EXAMPLES = PROJECT_DIR / "examples"
 FAST = {"drill.enabled": False, "siteRecovery.enabled": False}
@@ -108,11 +109,11 @@ def test_failover_diff_and_runbook(example: str) -> None:
         )
 
     text = planned.text
-    expected_steps = procedure.failover(planned.topology, planned.addressing)
+    expected_steps = phases.failover(planned.topology, planned.addressing)
     titles = [f"**{s.title}**" for s in expected_steps]
     positions = [text.index(t) for t in titles]
     assert positions == sorted(positions), "failover steps out of the procedure's order"
-    for step in procedure.failback(planned.topology, planned.addressing):
+    for step in phases.failback(planned.topology, planned.addressing):
         assert f"**{step.title}**" in text
     exclusive = planned.topology is Topology.SINGLE_CIRCUIT and planned.addressing is Addressing.SAME
     assert ("## Failover when the source region is unreachable" in text) is exclusive

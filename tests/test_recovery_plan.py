@@ -9,16 +9,11 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, Phase, Role, load
-from components.recovery_plan import (
-    CONTENT_LINK_EXPIRY,
-    DRILL_ACTIONS,
-    RUNBOOK_FILE,
-    SWITCH_ACTIONS,
-)
-from components.replica import connection_plan
+from components.recovery_plan import CONTENT_LINK_EXPIRY, DRILL_ACTIONS, RUNBOOK_FILE, SWITCH_ACTIONS
 from erdr.simulate import SUBSCRIPTION, UNKNOWN, Registration, SimResult, is_secret, simulate
 from erdr.stackfiles import load_stack
+from model.config import ConfigError, Phase, Role, load
+from model.phases import connection_plan
 from tests.conftest import run_stack
 from tests.helpers import CONNECTION, GATEWAY, VNET, short
 

@@ -20,11 +20,10 @@ from typing import Any
 
 import pytest
 
-from components.config import Addressing, Phase, Role, StackConfig, Topology, load
-from components.recovery_plan import switch_plan, switch_variables
-from erdr import procedure
-from erdr.procedure import Action, Operation
 from erdr.stackfiles import load_stack
+from model import phases
+from model.config import Addressing, Phase, Role, StackConfig, Topology, load
+from model.phases import Action, Operation, switch_plan, switch_variables
 from runbooks import network_switch as rb
 
 SUB = "00000000-0000-0000-0000-000000000000"
@@ -246,7 +245,7 @@ def write_roles(fake: FakeArm, cfg: StackConfig) -> list[str]:
 def procedure_roles(topology: Topology, addressing: Addressing, operation: Operation) -> list[str]:
     """erdr/procedure.py's order of the stack updates that move connections (the closing
     'standby' updates of a failback change no resources)."""
-    steps = procedure.procedure(operation, topology, addressing)
+    steps = phases.procedure(operation, topology, addressing)
     return [
         s.role.value
         for s in steps

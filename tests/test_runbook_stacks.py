@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from components.config import Phase
-from erdr.procedure import Operation
 from erdr.simulate import Registration, SimResult, simulate
 from erdr.stackfiles import load_stack
+from model.config import Phase
+from model.phases import Operation
 from runbooks import network_switch as rb
 from tests.helpers import CONNECTION, VNET
 from tests.test_runbook import (

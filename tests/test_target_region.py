@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import Phase, Role, Topology
-from erdr.procedure import Action, Operation, procedure
 from erdr.simulate import SimResult, simulate
 from erdr.stackfiles import load_stack
-from policies.addrspace import find_overlaps, parse_prefix
+from model.config import Phase, Role, Topology
+from model.phases import Action, Operation, procedure
+from policies.shared.addrspace import find_overlaps, parse_prefix
 from tests.conftest import run_stack
 from tests.helpers import (
     CONNECTION,
@@ -175,7 +175,7 @@ def _assert_no_overlap_on_any_circuit(states: dict[str, SimResult], where: str) 
 def test_procedure_never_puts_one_address_space_twice_on_a_circuit(example, source_reachable):
     cfg = example_config(example, "prod")
     topology = Topology(cfg["expressroute-dr:topology"])
-    from components.config import Addressing
+    from model.config import Addressing
 
     addressing = Addressing(cfg["expressroute-dr:addressing"])
     phases = {"prod": "standby", "dr": "standby"}

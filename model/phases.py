@@ -1,17 +1,76 @@
-"""The failover, failback and drill procedures: one ordered list of steps per topology.
+"""The phase rules, in one place: which connections each hub holds in each phase, and the
+ordered failover, failback and drill procedures that move the stacks between phases.
 
-This is the single source of the order of operations. The generated runbook (erdr.plan), the
-failover command (erdr.failover), the Site Recovery runbook and the README all follow it, and
-tests/test_procedure.py proves that no step sequence ever has both hubs on one circuit when they
-share an address space.
+The program registers :func:`connection_plan`'s connections; the offline plan's DR runbook, the
+failover command (erdr.failover) and the Automation runbook's generated settings
+(:func:`switch_plan`) follow :func:`procedure`. The tests prove that no step sequence ever puts
+both hubs on one circuit while they share an address space.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from components.config import Addressing, Phase, Role, Topology
+from model.config import Addressing, Phase, Role, StackConfig, Topology, exclusive_circuit
+from model.spec import gateway_azure_name, vnet_azure_name
+from policies.shared.names import NAMESPACE
+
+# --- connections per phase ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """One gateway->circuit connection a stack holds in a given phase."""
+
+    name: str
+    circuit: str  # "primary" | "secondary"
+    circuit_id: str
+    routing_weight: int
+    always: bool  # present in every phase (so it can be protected)
+    exclusive: bool  # single circuit, same IPs: must never coexist with the peer's connection
+
+
+def _circuit_id(cfg: StackConfig, circuit: str) -> str:
+    c = cfg.circuits.primary if circuit == "primary" else cfg.circuits.secondary
+    assert c is not None, "validated: two-circuit topologies have a secondary circuit"
+    return c.id
+
+
+def connection_plan(cfg: StackConfig, role: Role, phase: Phase) -> list[ConnectionSpec]:
+    """Which connections ``role``'s hub holds in ``phase`` (rules of the source article).
+
+    - two circuits: source hub on the primary, target hub on the secondary (pre-connected in
+      standby unless preConnectTarget is false); weights move the preference at failover.
+    - single circuit, new IPs: both hubs on the one circuit, weights as above.
+    - single circuit, same IPs: never both; the source holds it except in failover, the target
+      only in failover.
+    """
+    weights = cfg.routing_weights
+    active = phase is Phase.FAILOVER
+    own = "primary" if role is Role.SOURCE or not cfg.two_circuits else "secondary"
+    other = "secondary" if own == "primary" else "primary"
+    single_same = cfg.exclusive_circuit
+    hub = vnet_azure_name(cfg.layout.hub.name, cfg.regions.of(role))
+
+    if role is Role.SOURCE:
+        present = not (single_same and active)
+        weight = weights.standby if active else weights.preferred
+        always = not single_same
+    else:
+        present = active or cfg.target_pre_connected
+        weight = weights.preferred if active else weights.standby
+        always = cfg.target_pre_connected
+    specs: list[ConnectionSpec] = []
+    if present:
+        specs.append(ConnectionSpec(f"{hub}-to-{own}", own, _circuit_id(cfg, own), weight, always, single_same))
+    if cfg.cross_connect:
+        specs.append(ConnectionSpec(f"{hub}-to-{other}", other, _circuit_id(cfg, other), weights.standby, True, False))
+    return specs
+
+
+# --- procedures ------------------------------------------------------------------------------
 
 
 class Operation(StrEnum):
@@ -51,14 +110,10 @@ class Step:
             return [f"pulumi refresh --yes --stack {name}"]
         cmds: list[str] = []
         if self.phase is not None:
-            cmds.append(f"pulumi config set expressroute-dr:phase {self.phase.value} --stack {name}")
-        cmds += [f"pulumi config set expressroute-dr:{k} {v} --stack {name}" for k, v in self.extra_config]
+            cmds.append(f"pulumi config set {NAMESPACE}:phase {self.phase.value} --stack {name}")
+        cmds += [f"pulumi config set {NAMESPACE}:{k} {v} --stack {name}" for k, v in self.extra_config]
         cmds.append(f"pulumi up --stack {name}")
         return cmds
-
-
-def _exclusive(topology: Topology, addressing: Addressing) -> bool:
-    return topology is Topology.SINGLE_CIRCUIT and addressing is Addressing.SAME
 
 
 def _routing_note(topology: Topology) -> str:
@@ -81,7 +136,7 @@ def failover(topology: Topology, addressing: Addressing, source_reachable: bool 
         check="Replicated items show 'Failover completed'; VMs run in the target VNets.",
     )
     steps = [asr]
-    if _exclusive(topology, addressing):
+    if exclusive_circuit(topology, addressing):
         if source_reachable:
             steps.append(
                 Step(
@@ -172,7 +227,7 @@ def failback(topology: Topology, addressing: Addressing, source_was_unreachable:
         )
     )
     unset = (("sourceRegionUnreachable", "false"),) if source_was_unreachable else ()
-    if _exclusive(topology, addressing):
+    if exclusive_circuit(topology, addressing):
         steps += [
             Step(
                 Action.UP,
@@ -262,3 +317,95 @@ def procedure(
     if operation is Operation.FAILBACK:
         return failback(topology, addressing, source_was_unreachable=not source_reachable)
     return drill()
+
+
+# --- the Automation runbook's settings ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SwitchPlan:
+    """What the runbook needs to know, as plain data (becomes the ``erdr-*`` variables)."""
+
+    topology: str
+    addressing: str
+    regions: dict[str, str]
+    resource_groups: dict[str, str]
+    gateway_names: dict[str, str]
+    circuit_ids: dict[str, str]
+    routing_weights: dict[str, int]
+    # role -> phase -> [{"name", "circuit", "weight"}]; weight is "preferred" or "standby".
+    connections: dict[str, dict[str, list[dict[str, str]]]]
+    tags: dict[str, dict[str, str]]
+    retry: dict[str, int]
+
+
+def switch_plan(cfg: StackConfig) -> SwitchPlan:
+    weights = cfg.routing_weights
+    names = {weights.preferred: "preferred", weights.standby: "standby"}
+    connections = {
+        role.value: {
+            phase.value: [
+                {"name": c.name, "circuit": c.circuit, "weight": names[c.routing_weight]}
+                for c in connection_plan(cfg, role, phase)
+            ]
+            for phase in Phase
+        }
+        for role in Role
+    }
+    circuits = {"primary": cfg.circuits.primary.id}
+    if cfg.circuits.secondary is not None:
+        circuits["secondary"] = cfg.circuits.secondary.id
+    regions = {role.value: cfg.regions.of(role) for role in Role}
+    rp = cfg.recovery_plan
+    return SwitchPlan(
+        topology=cfg.topology.value,
+        addressing=cfg.addressing.value,
+        regions=regions,
+        resource_groups={role.value: cfg.resource_group_name(role) for role in Role},
+        gateway_names={
+            r: gateway_azure_name(vnet_azure_name(cfg.layout.hub.name, region)) for r, region in regions.items()
+        },
+        circuit_ids=circuits,
+        routing_weights={"preferred": weights.preferred, "standby": weights.standby},
+        connections=connections,
+        tags={role.value: cfg.resource_tags(role) for role in Role},
+        retry={
+            "attempts": rp.retry_attempts if rp else 5,
+            "delaySeconds": rp.retry_delay_seconds if rp else 10,
+            # Connection create/delete takes minutes; poll for up to 30 minutes.
+            "pollAttempts": max(1, 1800 // (rp.retry_delay_seconds if rp else 10)),
+        },
+    )
+
+
+def _arm(subscription: str, group: str, provider_path: str) -> str:
+    return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{provider_path}"
+
+
+def switch_variables(plan: SwitchPlan, subscription: str) -> dict[str, Any]:
+    """The ``erdr-*`` Automation variables (without the prefix), given the subscription ID."""
+    rgs = plan.resource_groups
+    connections = {
+        role: {
+            phase: [
+                {**c, "id": _arm(subscription, rgs[role], f"Microsoft.Network/connections/{c['name']}")} for c in items
+            ]
+            for phase, items in phases.items()
+        }
+        for role, phases in plan.connections.items()
+    }
+    return {
+        "topology": plan.topology,
+        "addressing": plan.addressing,
+        "regions": plan.regions,
+        "resource-groups": rgs,
+        "gateway-ids": {
+            role: _arm(subscription, rgs[role], f"Microsoft.Network/virtualNetworkGateways/{name}")
+            for role, name in plan.gateway_names.items()
+        },
+        "circuit-ids": plan.circuit_ids,
+        "routing-weights": plan.routing_weights,
+        "connections": connections,
+        "tags": plan.tags,
+        "retry": plan.retry,
+    }

@@ -7,25 +7,11 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-try:
-    from . import azure_facts
-    from .estate import DEFAULT_ROUTE, GATEWAY, GATEWAY_SUBNET, Estate, RouteTable, Subnet, Vnet, parse_all
-    from .framework import CIRCUITS_SCHEMA, EXTERNAL_NETWORKS_SCHEMA, Context, Rule
-    from .values import UNKNOWN, text
-except ImportError:  # run by `python -m pulumi.policy` from the pack directory
-    import azure_facts  # type: ignore[no-redef]
-    from estate import (  # type: ignore[no-redef]
-        DEFAULT_ROUTE,
-        GATEWAY,
-        GATEWAY_SUBNET,
-        Estate,
-        RouteTable,
-        Subnet,
-        Vnet,
-        parse_all,
-    )
-    from framework import CIRCUITS_SCHEMA, EXTERNAL_NETWORKS_SCHEMA, Context, Rule  # type: ignore[no-redef]
-    from values import UNKNOWN, text  # type: ignore[no-redef]
+from ..estate import Estate, RouteTable, Subnet, Vnet, parse_all
+from ..framework import CIRCUITS_SCHEMA, EXTERNAL_NETWORKS_SCHEMA, Context, Rule
+from ..shared import azure_facts
+from ..shared.names import DEFAULT_ROUTE, GATEWAY, GATEWAY_SUBNET
+from ..values import UNKNOWN, text
 
 
 def _is_gateway_subnet_name(name: object) -> bool:
@@ -211,10 +197,10 @@ GATEWAY_SUBNET_RULE = Rule(
             "type": "integer",
             "minimum": 16,
             "maximum": 29,
-            "description": "Longest IPv4 prefix length accepted for a GatewaySubnet (default 27).",
+            "description": f"Longest IPv4 prefix length accepted for a GatewaySubnet (default {azure_facts.GATEWAY_SUBNET_MAX_PREFIXLEN}).",
         }
     },
-    defaults={"onUnknown": "report", "maxPrefixLength": 27},
+    defaults={"onUnknown": "report", "maxPrefixLength": azure_facts.GATEWAY_SUBNET_MAX_PREFIXLEN},
 )
 
 ZONE_REDUNDANT_RULE = Rule(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pulumi
 from pulumi.runtime.config import CONFIG, is_config_secret
 
-from components.config import NAMESPACE, ConfigError, Phase, StackConfig, load
 from components.network import ConnectionArgs
-from components.replica import ConnectionSpec, connection_plan
+from model.config import ConfigError, Phase, StackConfig, load
+from model.phases import ConnectionSpec, connection_plan
+from policies.shared.names import NAMESPACE
 
 _PREFIX = NAMESPACE + ":"
 
@@ -28,11 +29,13 @@ def read_config() -> StackConfig:
         raise pulumi.RunError(str(exc)) from None
 
 
-def _authorization_key(spec: ConnectionSpec) -> pulumi.Output[str] | None:
+def authorization_key(circuit: str) -> pulumi.Output[str] | None:
+    """The circuit's authorization key (``<circuit>AuthorizationKey``), always a secret, if set."""
+    key = f"{circuit}AuthorizationKey"
     raw, _ = raw_config()
-    if spec.authorization_key not in raw:
+    if key not in raw:
         return None
-    return pulumi.Config(NAMESPACE).require_secret(spec.authorization_key)
+    return pulumi.Config(NAMESPACE).require_secret(key)
 
 
 def _exclusive_gate(cfg: StackConfig, spec: ConnectionSpec) -> pulumi.Input[str]:
@@ -66,7 +69,7 @@ def _exclusive_gate(cfg: StackConfig, spec: ConnectionSpec) -> pulumi.Input[str]
 
 def connections(cfg: StackConfig) -> list[ConnectionArgs]:
     return [
-        ConnectionArgs(spec, _authorization_key(spec), _exclusive_gate(cfg, spec))
+        ConnectionArgs(spec, authorization_key(spec.circuit), _exclusive_gate(cfg, spec))
         for spec in connection_plan(cfg, cfg.role, cfg.phase)
     ]
 

@@ -1,8 +1,9 @@
-"""Pure derivations from the validated config: the network each region gets, the drill network,
-and the set of ExpressRoute connections each stack holds in each phase.
+"""Every network the stacks build, as plain data: the source hub-and-spoke, the target's
+replica (same IPs or translated), and the isolated drill network.
 
 Everything here is a plain function of :class:`StackConfig`, so the program, the offline plan,
-the failover command and the tests all read the same answer.
+the failover command and the tests all read the same answer. The connections each hub holds
+per phase are :mod:`model.phases`.
 """
 
 from __future__ import annotations
@@ -10,19 +11,16 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from components.config import (
-    GATEWAY_SUBNET,
-    Addressing,
-    Layout,
-    Phase,
-    Role,
-    StackConfig,
-    Topology,
+from model.config import Addressing, Layout, Role, StackConfig
+from policies.shared.addrspace import (
+    Network,
+    carve,
+    parse_address,
+    parse_prefix,
+    translate_address,
+    translate_prefix,
 )
-from policies.addrspace import Network, parse_address, parse_prefix, translate_address, translate_prefix
-
-STORAGE_ENDPOINT = "Microsoft.Storage"
-DEFAULT_ROUTE = "0.0.0.0/0"
+from policies.shared.names import GATEWAY_SUBNET, STORAGE_ENDPOINT
 
 
 @dataclass(frozen=True)
@@ -58,9 +56,18 @@ class NetworkSpec:
     def vnets(self) -> tuple[VnetSpec, ...]:
         return (self.hub, *self.spokes)
 
+    @property
+    def gateway_name(self) -> str:
+        return gateway_azure_name(self.hub.azure_name)
+
 
 def vnet_azure_name(key: str, region: str) -> str:
     return f"{key}-{region}"
+
+
+def gateway_azure_name(hub_vnet: str) -> str:
+    """The ExpressRoute gateway of the hub VNet named ``hub_vnet``."""
+    return f"ergw-{hub_vnet}"
 
 
 class _Translator:
@@ -89,8 +96,7 @@ class _Translator:
 
 def _translator(layout: Layout, plan: dict[str, list[str]] | None) -> _Translator:
     pairs: list[tuple[Network, Network]] = []
-    vnets = [(layout.hub.name, layout.hub.address_space)] + [(s.name, s.address_space) for s in layout.spokes]
-    for name, space in vnets:
+    for name, space in layout.address_spaces():
         targets = plan[name] if plan is not None else space
         pairs += [(parse_prefix(s), parse_prefix(t)) for s, t in zip(space, targets, strict=True)]
     return _Translator(pairs)
@@ -150,34 +156,18 @@ def network_for(cfg: StackConfig, role: Role) -> NetworkSpec:
     """The routed hub-and-spoke network of ``role``'s region (the target's is the replica)."""
     translated = role is Role.TARGET and cfg.addressing is Addressing.TRANSLATED
     tr = _translator(cfg.layout, cfg.target_address_plan if translated else None)
-    region = cfg.regions.source if role is Role.SOURCE else cfg.regions.target
-    return _build(cfg, role, region, cfg.resource_group_name(role), tr, "", routed=True)
+    return _build(cfg, role, cfg.regions.of(role), cfg.resource_group_name(role), tr, "", routed=True)
 
 
 def drill_plan(cfg: StackConfig) -> dict[str, list[str]]:
     """Carve one block per source prefix, same length, in layout order, from drill.addressSpace.
 
-    Raises ValueError when the drill block is too small or of the wrong IP version.
+    Raises ValueError (:class:`PrefixError`) when the drill block is too small or of the wrong
+    IP version; config validation reports that before anything is built.
     """
-    base = parse_prefix(cfg.drill.address_space)
-    layout = cfg.layout
-    vnets = [(layout.hub.name, layout.hub.address_space)] + [(s.name, s.address_space) for s in layout.spokes]
-    cursor = int(base.network_address)
-    end = int(base.broadcast_address)
-    plan: dict[str, list[str]] = {}
-    for name, space in vnets:
-        out: list[str] = []
-        for text in space:
-            src = parse_prefix(text)
-            if src.version != base.version:
-                raise ValueError(f"drill block is IPv{base.version} but {name} has {src}")
-            size = src.num_addresses
-            cursor = (cursor + size - 1) // size * size  # align to the block size
-            if cursor + size - 1 > end:
-                raise ValueError(f"drill block {base} is too small for every VNet ({name} {src} does not fit)")
-            out.append(str(ipaddress.ip_network(f"{ipaddress.ip_address(cursor)}/{src.prefixlen}")))
-            cursor += size
-        plan[name] = out
+    plan: dict[str, list[str]] = {name: [] for name, _ in cfg.layout.address_spaces()}
+    for name, net in carve(cfg.layout.prefixes(), parse_prefix(cfg.drill.address_space)):
+        plan[name].append(str(net))
     return plan
 
 
@@ -187,61 +177,3 @@ def drill_network(cfg: StackConfig) -> NetworkSpec:
     return _build(
         cfg, Role.TARGET, cfg.regions.target, cfg.resource_group_name(Role.TARGET), tr, "-drill", routed=False
     )
-
-
-# --- connections ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ConnectionSpec:
-    """One gateway->circuit connection a stack holds in a given phase."""
-
-    name: str
-    circuit: str  # "primary" | "secondary"
-    circuit_id: str
-    routing_weight: int
-    always: bool  # present in every phase (so it can be protected)
-    exclusive: bool  # single circuit, same IPs: must never coexist with the peer's connection
-
-    @property
-    def authorization_key(self) -> str:
-        return f"{self.circuit}AuthorizationKey"
-
-
-def _circuit_id(cfg: StackConfig, circuit: str) -> str:
-    c = cfg.circuits.primary if circuit == "primary" else cfg.circuits.secondary
-    assert c is not None, "validated: two-circuit topologies have a secondary circuit"
-    return c.id
-
-
-def connection_plan(cfg: StackConfig, role: Role, phase: Phase) -> list[ConnectionSpec]:
-    """Which connections ``role``'s hub holds in ``phase`` (rules of the source article).
-
-    - two circuits: source hub on the primary, target hub on the secondary (pre-connected in
-      standby unless preConnectTarget is false); weights move the preference at failover.
-    - single circuit, new IPs: both hubs on the one circuit, weights as above.
-    - single circuit, same IPs: never both; the source holds it except in failover, the target
-      only in failover.
-    """
-    weights = cfg.routing_weights
-    active = phase is Phase.FAILOVER
-    own = "primary" if role is Role.SOURCE or not cfg.two_circuits else "secondary"
-    other = "secondary" if own == "primary" else "primary"
-    single_same = cfg.topology is Topology.SINGLE_CIRCUIT and cfg.addressing is Addressing.SAME
-    region = cfg.regions.source if role is Role.SOURCE else cfg.regions.target
-    hub = vnet_azure_name(cfg.layout.hub.name, region)
-
-    if role is Role.SOURCE:
-        present = not (single_same and active)
-        weight = weights.standby if active else weights.preferred
-        always = not single_same
-    else:
-        present = active or cfg.target_pre_connected
-        weight = weights.preferred if active else weights.standby
-        always = cfg.target_pre_connected
-    specs: list[ConnectionSpec] = []
-    if present:
-        specs.append(ConnectionSpec(f"{hub}-to-{own}", own, _circuit_id(cfg, own), weight, always, single_same))
-    if cfg.cross_connect:
-        specs.append(ConnectionSpec(f"{hub}-to-{other}", other, _circuit_id(cfg, other), weights.standby, True, False))
-    return specs

@@ -25,10 +25,7 @@ from pulumi_policy import EnforcementLevel, PolicyResource, StackValidationArgs,
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-try:
-    from .values import SECRET_SIG, SECRET_SIG_KEY, mark_secrets
-except ImportError:  # run by `python -m pulumi.policy` from the pack directory
-    from values import SECRET_SIG, SECRET_SIG_KEY, mark_secrets  # type: ignore[no-redef]
+from .values import SECRET_SIG, SECRET_SIG_KEY, mark_secrets
 
 _BASE: Any = getattr(sdk, "_PolicyAnalyzerServicer")  # noqa: B009 - private in the SDK
 _NOT_APPLICABLE: Any = getattr(sdk, "_NotApplicableError")  # noqa: B009
@@ -153,3 +150,37 @@ class SharedDecodingServicer(_BASE):
 def share_stack_decoding() -> None:
     """Make PolicyPack use :class:`SharedDecodingServicer`. Idempotent."""
     setattr(sdk, "_PolicyAnalyzerServicer", SharedDecodingServicer)  # noqa: B010
+
+
+# --- secrets: keep the mark the SDK drops ------------------------------------------------
+
+
+def _contains_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return value.get(SECRET_SIG_KEY) == SECRET_SIG or any(_contains_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains_secret(v) for v in value)
+    return False
+
+
+def keep_secret_marks() -> None:
+    """Make the SDK keep :class:`SecretStr` marks when it deserializes resource properties.
+
+    pulumi-policy 1.21 calls ``deserialize_properties(json)`` (a module global of
+    ``pulumi_policy.policy``) for every Analyze/AnalyzeStack resource and drops the secret
+    wrapper. Wrapping that one function marks secret strings first; nothing else changes.
+    Idempotent.
+    """
+    import pulumi_policy.policy as sdk
+
+    original = getattr(sdk, "deserialize_properties")  # noqa: B009 - not re-exported by the SDK
+    if getattr(original, "keeps_secret_marks", False):
+        return
+
+    def deserialize(props: dict[str, Any], proxy_secrets: bool = False) -> dict[str, Any]:
+        if _contains_secret(props):
+            props = mark_secrets(props)
+        return original(props, proxy_secrets)
+
+    deserialize.keeps_secret_marks = True  # type: ignore[attr-defined]
+    setattr(sdk, "deserialize_properties", deserialize)  # noqa: B010

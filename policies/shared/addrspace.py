@@ -131,3 +131,24 @@ def translate_address(address: Address, source: Network, target: Network) -> Add
 def translate_prefix(prefix: Network, source: Network, target: Network) -> Network:
     base = translate_address(prefix.network_address, source, target)
     return ipaddress.ip_network(f"{base}/{prefix.prefixlen}")
+
+
+def carve(items: Iterable[tuple[K, Network]], block: Network) -> list[tuple[K, Network]]:
+    """One block of each item's length from ``block``, in order, each aligned to its size.
+
+    Raises :class:`PrefixError` naming the item when it is of another IP version than ``block``
+    or when ``block`` has no room left for it.
+    """
+    cursor = int(block.network_address)
+    end = int(block.broadcast_address)
+    out: list[tuple[K, Network]] = []
+    for key, src in items:
+        if src.version != block.version:
+            raise PrefixError(f"drill block is IPv{block.version} but {key} has {src}")
+        size = src.num_addresses
+        cursor = (cursor + size - 1) // size * size  # align to the block size
+        if cursor + size - 1 > end:
+            raise PrefixError(f"drill block {block} is too small for every VNet ({key} {src} does not fit)")
+        out.append((key, ipaddress.ip_network(f"{ipaddress.ip_address(cursor)}/{src.prefixlen}")))
+        cursor += size
+    return out

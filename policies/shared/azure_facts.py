@@ -445,6 +445,10 @@ MAX_VNET_PEERINGS_WITH_ER_GATEWAY: Final = 500
 # ErGwScale's circuit limit depends on its minimum scale units: 4 (min 1 scale unit),
 # 8 (min 2 scale units), 16 (min 10 scale units); CIRCUITS_PER_GATEWAY gives its maximum.
 # ---------------------------------------------------------------------------------------------
+# GatewaySubnet: /27 or larger for an ExpressRoute gateway ("About ExpressRoute virtual network
+# gateways", Gateway subnet: "we recommend that you create a gateway subnet of /27 or larger").
+GATEWAY_SUBNET_MAX_PREFIXLEN: Final = 27
+
 CIRCUITS_PER_GATEWAY: Final[dict[str, int]] = {
     "Standard": 4,
     "ErGw1AZ": 4,

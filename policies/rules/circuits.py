@@ -7,28 +7,19 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-try:
-    from . import azure_facts
-    from .estate import (
-        CONNECTION,
-        DEFAULT_ROUTE,
-        GATEWAY_SUBNET,
-        Circuit,
-        Connection,
-        Estate,
-        Gateway,
-        RouteTable,
-        Vnet,
-    )
-    from .framework import CIRCUITS_SCHEMA, Context, Rule
-    from .values import UNKNOWN, secrecy
-except ImportError:  # run by `python -m pulumi.policy` from the pack directory
-    import azure_facts  # type: ignore[no-redef]
-    from estate import CONNECTION, DEFAULT_ROUTE, GATEWAY_SUBNET, Circuit, Connection, Estate, Gateway, RouteTable, Vnet  # type: ignore[no-redef]
-    from framework import CIRCUITS_SCHEMA, Context, Rule  # type: ignore[no-redef]
-    from values import UNKNOWN, secrecy  # type: ignore[no-redef]
+from ..estate import (
+    Circuit,
+    Connection,
+    Estate,
+    Gateway,
+    RouteTable,
+    Vnet,
+)
+from ..framework import CIRCUITS_SCHEMA, Context, Rule
+from ..shared import azure_facts
+from ..shared.names import CIRCUIT_AUTHORIZATION, CONNECTION, DEFAULT_ROUTE, GATEWAY_SUBNET
+from ..values import UNKNOWN, secrecy
 
-AUTHORIZATION = "azure-native:network:ExpressRouteCircuitAuthorization"
 STORAGE_ENDPOINTS = ("microsoft.storage", "microsoft.storage.global")
 
 
@@ -206,7 +197,7 @@ AUTHORIZATION_KEY_RULE = Rule(
     remediation="Set the key with `pulumi config set --secret` and read it with require_secret.",
     check=check_authorization_key,
     kind="resource",
-    resource_types=(CONNECTION, AUTHORIZATION),
+    resource_types=(CONNECTION, CIRCUIT_AUTHORIZATION),
     defaults={"onUnknown": "report"},
 )
 

@@ -15,16 +15,10 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-try:
-    from . import addrspace
-    from .estate import Estate, ExternalNetwork, OutsideVnet, Subnet, Vnet, parse_all
-    from .framework import CIRCUITS_SCHEMA, EXTERNAL_NETWORKS_SCHEMA, Context, Rule
-    from .values import UNKNOWN
-except ImportError:  # run by `python -m pulumi.policy` from the pack directory
-    import addrspace  # type: ignore[no-redef]
-    from estate import Estate, ExternalNetwork, OutsideVnet, Subnet, Vnet, parse_all  # type: ignore[no-redef]
-    from framework import CIRCUITS_SCHEMA, EXTERNAL_NETWORKS_SCHEMA, Context, Rule  # type: ignore[no-redef]
-    from values import UNKNOWN  # type: ignore[no-redef]
+from ..estate import Estate, ExternalNetwork, OutsideVnet, Subnet, Vnet, parse_all
+from ..framework import CIRCUITS_SCHEMA, EXTERNAL_NETWORKS_SCHEMA, Context, Rule
+from ..shared import addrspace
+from ..values import UNKNOWN
 
 
 class UnionFind:

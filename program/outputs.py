@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import resources
 
-from components.config import StackConfig
-from components.network import DrillNetwork, Hub, Spoke, per_vnet
+from components.network import DrillNetwork, Hub, Spoke
 from components.recovery_plan import RecoveryPlan
-from components.replica import NetworkSpec, connection_plan
 from components.site_recovery import SiteRecovery
+from model.config import StackConfig
+from model.phases import connection_plan
+from model.spec import NetworkSpec
+
+
+def per_vnet(net: NetworkSpec, hub: Hub, spokes: Sequence[Spoke], attr: str) -> dict[str, pulumi.Output[Any]]:
+    """{VNet key: the component's ``attr`` output} for the hub and every spoke, in layout order."""
+    owners: list[Hub | Spoke] = [hub, *spokes]
+    return {v.key: getattr(c, attr) for v, c in zip(net.vnets, owners, strict=True)}
 
 
 def stack_outputs(

@@ -7,14 +7,9 @@ from collections.abc import Mapping
 
 from pulumi_policy import EnforcementLevel, Severity
 
-try:
-    from .estate import Estate, OutsideVnet, Peering, Vnet
-    from .framework import Context, Rule
-    from .values import UNKNOWN
-except ImportError:  # run by `python -m pulumi.policy` from the pack directory
-    from estate import Estate, OutsideVnet, Peering, Vnet  # type: ignore[no-redef]
-    from framework import Context, Rule  # type: ignore[no-redef]
-    from values import UNKNOWN  # type: ignore[no-redef]
+from ..estate import Estate, OutsideVnet, Peering, Vnet
+from ..framework import Context, Rule
+from ..values import UNKNOWN
 
 # The source article's table: (allowVirtualNetworkAccess, allowForwardedTraffic,
 # allowGatewayTransit, useRemoteGateways).

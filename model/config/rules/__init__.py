@@ -1,0 +1,22 @@
+"""Cross-field rules, by concern; :func:`semantic_issues` runs them in a fixed order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from model.config.errors import Issue
+from model.config.models import StackConfig
+from model.config.rules.addressing import plan_issues
+from model.config.rules.circuits import circuit_issues
+from model.config.rules.drill import drill_issues, recovery_plan_issues
+from model.config.rules.layout import layout_issues
+from model.config.rules.topology import topology_issues
+
+
+def semantic_issues(cfg: StackConfig) -> Iterator[Issue]:
+    yield from layout_issues(cfg.layout)
+    yield from plan_issues(cfg)
+    yield from circuit_issues(cfg)
+    yield from topology_issues(cfg)
+    yield from drill_issues(cfg)
+    yield from recovery_plan_issues(cfg)

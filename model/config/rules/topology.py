@@ -1,0 +1,126 @@
+"""Rules that tie the topology, the phase and the stack's role together, and the gateway,
+routing weights, adoption and replication settings that depend on them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from model.config.errors import Issue
+from model.config.models import Addressing, Phase, Role, StackConfig, Topology
+from model.config.rules.layout import layout_subnet_names
+from policies.shared import azure_facts
+
+
+def topology_issues(cfg: StackConfig) -> Iterator[Issue]:
+    single_same = cfg.exclusive_circuit
+    if cfg.regions.source == cfg.regions.target:
+        yield Issue("regions.target", cfg.regions.target, "the target region must differ from the source region")
+    if single_same and cfg.pre_connect_target:
+        yield Issue(
+            "preConnectTarget",
+            True,
+            "with a single circuit and the same IPs the target cannot be connected before failover "
+            "(two VNets with one address space on one circuit); use addressing 'translated' or leave it false",
+        )
+    if cfg.cross_connect and cfg.topology is not Topology.TWO_CIRCUITS_TWO_LOCATIONS:
+        yield Issue(
+            "crossConnect",
+            True,
+            "connecting one VNet to both circuits is only allowed with circuits at two peering locations",
+        )
+    if cfg.cross_connect and cfg.addressing is Addressing.SAME:
+        yield Issue(
+            "crossConnect",
+            True,
+            "with the same IPs, two hubs with one address space would share each circuit; use addressing 'translated'",
+        )
+    if cfg.source_region_unreachable and (cfg.role is not Role.TARGET or cfg.phase is not Phase.FAILOVER):
+        yield Issue("sourceRegionUnreachable", True, "only meaningful on the target stack in phase 'failover'")
+    if (
+        single_same
+        and cfg.role is Role.TARGET
+        and cfg.phase is Phase.FAILOVER
+        and not cfg.peer_stack
+        and not cfg.source_region_unreachable
+    ):
+        yield Issue(
+            "phase",
+            cfg.phase.value,
+            "single circuit with the same IPs: set peerStack so the target connection waits for the "
+            "source connection to be gone, or sourceRegionUnreachable: true if the source region is down",
+        )
+    if single_same and cfg.role is Role.SOURCE and cfg.phase is Phase.FAILBACK and not cfg.peer_stack:
+        yield Issue(
+            "phase",
+            cfg.phase.value,
+            "single circuit with the same IPs: set peerStack so the source connection waits for the "
+            "target connection to be gone before it reconnects",
+        )
+    if cfg.adopt and cfg.role is not Role.TARGET:
+        yield Issue(
+            "adopt",
+            sorted(cfg.adopt),
+            "adoption is for target VNets that Site Recovery created; only on the target stack",
+        )
+    known = {cfg.layout.hub.name, *(s.name for s in cfg.layout.spokes)}
+    for name in cfg.adopt:
+        if name not in known:
+            yield Issue(f"adopt.{name}", name, f"no VNet of that name in the layout ({', '.join(sorted(known))})")
+    yield from _adopt_issues(cfg, known)
+    sku = cfg.gateway_sku
+    if sku not in azure_facts.ALL_GATEWAY_SKUS:
+        yield Issue(
+            "gateway.sku", sku, f"not an ExpressRoute gateway SKU ({', '.join(sorted(azure_facts.ALL_GATEWAY_SKUS))})"
+        )
+    if cfg.routing_weights.preferred <= cfg.routing_weights.standby:
+        yield Issue(
+            "routingWeights.preferred",
+            cfg.routing_weights.preferred,
+            f"must be higher than routingWeights.standby ({cfg.routing_weights.standby}): Azure prefers the higher weight",
+        )
+    freq = cfg.site_recovery.app_consistent_frequency_minutes
+    if freq and freq % 60:
+        yield Issue(
+            "siteRecovery.appConsistentFrequencyMinutes", freq, "must be 0 (off) or a whole number of hours (60..720)"
+        )
+    if freq and freq > cfg.site_recovery.recovery_point_history_minutes:
+        yield Issue("siteRecovery.appConsistentFrequencyMinutes", freq, "must not exceed recoveryPointHistoryMinutes")
+
+
+def _adopt_issues(cfg: StackConfig, known: set[str]) -> Iterator[Issue]:
+    """An import only adopts what the program would declare: same group, same names.
+
+    The program puts every target VNet in the target resource group under the name taken from
+    the adopted ID; a VNet in another group would be planned as a replacement, not an import.
+    """
+    target_rg = cfg.resource_group_name(Role.TARGET)
+    subscriptions: dict[str, str] = {}
+    for name, adopted in cfg.adopt.items():
+        if name not in known:
+            continue
+        parts = adopted.id.split("/")
+        subscription, group = parts[2].lower(), parts[4]
+        if subscriptions and subscription not in subscriptions:
+            first = next(iter(subscriptions.values()))
+            yield Issue(
+                f"adopt.{name}.id", adopted.id, f"is in another subscription than {first}; one stack, one subscription"
+            )
+        subscriptions.setdefault(subscription, f"adopt.{name}.id")
+        if group.lower() != target_rg.lower():
+            yield Issue(
+                f"adopt.{name}.id",
+                adopted.id,
+                f"lives in resource group {group!r}, not in the target stack's {target_rg!r}: "
+                f"set resourceGroupNames.target to {group!r} so the VNet is imported where it is",
+            )
+        names = layout_subnet_names(cfg.layout, name)
+        for sub_name, sub_id in adopted.subnets.items():
+            path = f"adopt.{name}.subnets.{sub_name}"
+            if sub_name not in names:
+                yield Issue(path, sub_id, f"no subnet of that name in {name} ({', '.join(names)})")
+                continue
+            expected = f"{adopted.id}/subnets/{sub_name}"
+            if sub_id.lower() != expected.lower():
+                yield Issue(
+                    path, sub_id, f"is not a subnet of adopt.{name}.id named {sub_name!r} (expected {expected})"
+                )

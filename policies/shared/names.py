@@ -1,0 +1,43 @@
+"""Names defined once for the program, the tooling and the pack: this project's config
+namespace, the names Azure fixes, and the azure-native type tokens the code reads or registers."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# The config namespace (Pulumi project name) and the policy pack's name.
+NAMESPACE: Final = "expressroute-dr"
+
+# Names Azure fixes.
+GATEWAY_SUBNET: Final = "GatewaySubnet"
+DEFAULT_ROUTE: Final = "0.0.0.0/0"
+STORAGE_ENDPOINT: Final = "Microsoft.Storage"
+
+# azure-native type tokens.
+RESOURCE_GROUP: Final = "azure-native:resources:ResourceGroup"
+GENERIC_RESOURCE: Final = "azure-native:resources:Resource"
+VNET: Final = "azure-native:network:VirtualNetwork"
+SUBNET: Final = "azure-native:network:Subnet"
+PEERING: Final = "azure-native:network:VirtualNetworkPeering"
+ROUTE_TABLE: Final = "azure-native:network:RouteTable"
+ROUTE: Final = "azure-native:network:Route"
+PUBLIC_IP: Final = "azure-native:network:PublicIPAddress"
+GATEWAY: Final = "azure-native:network:VirtualNetworkGateway"
+CONNECTION: Final = "azure-native:network:VirtualNetworkGatewayConnection"
+CIRCUIT: Final = "azure-native:network:ExpressRouteCircuit"
+CIRCUIT_AUTHORIZATION: Final = "azure-native:network:ExpressRouteCircuitAuthorization"
+VAULT: Final = "azure-native:recoveryservices:Vault"
+FABRIC: Final = "azure-native:recoveryservices:ReplicationFabric"
+REPLICATION_POLICY: Final = "azure-native:recoveryservices:ReplicationPolicy"
+CONTAINER_MAPPING: Final = "azure-native:recoveryservices:ReplicationProtectionContainerMapping"
+NETWORK_MAPPING: Final = "azure-native:recoveryservices:ReplicationNetworkMapping"
+RECOVERY_PLAN: Final = "azure-native:recoveryservices:ReplicationRecoveryPlan"
+AUTOMATION_ACCOUNT: Final = "azure-native:automation:AutomationAccount"
+RUNBOOK: Final = "azure-native:automation:Runbook"
+AUTOMATION_VARIABLE: Final = "azure-native:automation:Variable"
+STORAGE_ACCOUNT: Final = "azure-native:storage:StorageAccount"
+BLOB_CONTAINER: Final = "azure-native:storage:BlobContainer"
+BLOB: Final = "azure-native:storage:Blob"
+ROLE_DEFINITION: Final = "azure-native:authorization:RoleDefinition"
+ROLE_ASSIGNMENT: Final = "azure-native:authorization:RoleAssignment"
+STACK_REFERENCE: Final = "pulumi:pulumi:StackReference"

@@ -1,0 +1,105 @@
+"""What only the target stack adds: the drill network, Site Recovery and the recovery plan."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import authorization, resources
+
+from components.network import DrillArgs, DrillNetwork, Hub, Spoke
+from components.recovery_plan import RecoveryPlan, RecoveryPlanArgs
+from components.site_recovery import SiteRecovery, SiteRecoveryArgs
+from model.config import Role, StackConfig
+from model.phases import switch_plan
+from model.spec import NetworkSpec, drill_network, network_for
+from program.outputs import per_vnet
+from program.stack import authorization_key, source_vnet_id
+
+
+@dataclass
+class TargetSide:
+    drill: DrillNetwork | None = None
+    recovery: SiteRecovery | None = None
+    plan: RecoveryPlan | None = None
+
+
+def build_target_side(
+    cfg: StackConfig, net: NetworkSpec, rg: resources.ResourceGroup, hub: Hub, spokes: Sequence[Spoke]
+) -> TargetSide:
+    side = TargetSide()
+    if cfg.role is not Role.TARGET:
+        return side
+    tags = cfg.resource_tags(cfg.role)
+    if cfg.drill.enabled:
+        side.drill = DrillNetwork("drill", DrillArgs(drill_network(cfg), rg.name, tags))
+    if not cfg.site_recovery.enabled:
+        return side
+    source = network_for(cfg, Role.SOURCE)
+    # Derived from the shared layout, so dr needs no running prod stack for its mappings.
+    subscription = authorization.get_client_config_output().subscription_id
+    targets = per_vnet(net, hub, spokes, "vnet_id")
+    pairs = {
+        v.key: (source_vnet_id(subscription, source.resource_group, v.azure_name), targets[v.key]) for v in source.vnets
+    }
+    side.recovery = SiteRecovery(
+        "asr",
+        SiteRecoveryArgs(rg.name, cfg.regions.source, cfg.regions.target, cfg.site_recovery, pairs, tags, cfg.protect),
+    )
+    if cfg.recovery_plan is not None and cfg.recovery_plan.items:  # no replicated items, no plan
+        drill = side.drill
+        side.plan = RecoveryPlan(
+            "recovery-plan",
+            recovery_plan_args(
+                cfg,
+                rg.name,
+                rg.id,
+                subscription,
+                side.recovery.vault_name,
+                side.recovery.vault_id,
+                side.recovery.fabric_names,
+                drill_vnet_keys=list(drill.address_spaces) if drill else (),
+                drill_vnet_ids=drill.vnet_ids if drill else None,
+                tags=tags,
+                depends_on=[side.recovery],
+            ),
+        )
+    return side
+
+
+def recovery_plan_args(
+    cfg: StackConfig,
+    resource_group: pulumi.Input[str],
+    resource_group_id: pulumi.Input[str],
+    subscription_id: pulumi.Input[str],
+    vault_name: pulumi.Input[str],
+    vault_id: pulumi.Input[str],
+    fabric_names: Mapping[str, str],
+    drill_vnet_keys: Sequence[str] = (),
+    drill_vnet_ids: pulumi.Input[Mapping[str, str]] | None = None,
+    tags: Mapping[str, str] | None = None,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> RecoveryPlanArgs:
+    """Args from the validated config (call only when cfg.recovery_plan lists replicated items)."""
+    rp = cfg.recovery_plan
+    assert rp is not None and rp.items, "validated: a plan needs replicated items"
+    keys = {circuit: key for circuit in ("primary", "secondary") if (key := authorization_key(circuit)) is not None}
+    return RecoveryPlanArgs(
+        plan_name=rp.name or f"erdr-{cfg.regions.source}-to-{cfg.regions.target}",
+        location=cfg.regions.target,
+        resource_group_name=resource_group,
+        resource_group_id=resource_group_id,
+        subscription_id=subscription_id,
+        vault_name=vault_name,
+        primary_fabric_id=pulumi.Output.concat(vault_id, "/replicationFabrics/", fabric_names["source"]),
+        recovery_fabric_id=pulumi.Output.concat(vault_id, "/replicationFabrics/", fabric_names["target"]),
+        boot_groups=[list(g.items) for g in rp.boot_groups],
+        switch=switch_plan(cfg),
+        automation_account_name=rp.automation_account_name or f"aa-erdr-{cfg.regions.target}",
+        drill_vnet_keys=list(drill_vnet_keys),
+        drill_vnet_ids=drill_vnet_ids,
+        authorization_keys=keys,
+        tags=dict(tags or {}),
+        depends_on=list(depends_on),
+    )
