@@ -1,7 +1,7 @@
 """The network switch as a step of the Site Recovery failover itself (target stack only).
 
 A recovery plan whose first boot group starts with an Automation runbook action: the runbook
-(runbooks/network_switch.py) does the topology's ExpressRoute step before any VM boots, so a
+(automation/network_switch.py) does the topology's ExpressRoute step before any VM boots, so a
 failover started from the portal or the Site Recovery API still gets the network right. The
 runbook reads what to do from ``erdr-*`` Automation variables set here from the same
 :func:`components.replica.connection_plan` the stacks use, so its end state is the stacks' end
@@ -31,7 +31,7 @@ from pulumi_azure_native import authorization, automation, recoveryservices, sto
 from model.phases import SwitchPlan, switch_variables
 from policies.shared.names import NAMESPACE
 
-RUNBOOK_FILE = Path(__file__).resolve().parent.parent / "runbooks" / "network_switch.py"
+RUNBOOK_FILE = Path(__file__).resolve().parent.parent / "automation" / "network_switch.py"
 RUNBOOK_TYPE = "Python3"
 RUNBOOK_NAME = "erdr-network-switch"
 VARIABLE_PREFIX = "erdr-"
@@ -257,7 +257,7 @@ class RecoveryPlan(pulumi.ComponentResource):
             resource_group_name=args.resource_group_name,
             location=args.location,
             runbook_type=RUNBOOK_TYPE,
-            description="ExpressRoute network switch for Site Recovery (expressroute-dr runbooks/network_switch.py)",
+            description="ExpressRoute network switch for Site Recovery (expressroute-dr automation/network_switch.py)",
             log_progress=False,
             log_verbose=False,
             publish_content_link={"uri": uri, "content_hash": {"algorithm": "SHA256", "value": digest}},

@@ -30,7 +30,7 @@ from typing import Any, TextIO, TypeVar
 import grpc
 import yaml
 
-from erdr import diagram, runbook
+from erdr import diagram, dr_runbook
 from erdr.plan_json import (
     Comparison,
     PolicyReport,
@@ -427,12 +427,12 @@ def run_plan(opts: Options, stdout: TextIO = sys.stdout, stderr: TextIO = sys.st
                     with_phase(plan.settings, compare_phase), after, peers, opts.policy_config, progress
                 )
     pair = _phases_for_runbook(planner.plans)
-    stack_runs: tuple[runbook.StackRuns, runbook.StackRuns] | None = None
+    stack_runs: tuple[dr_runbook.StackRuns, dr_runbook.StackRuns] | None = None
     if pair is not None and opts.runbook:
         made = []
         for plan in pair:
             runs = {ph: planner.simulate(plan.name, ph, False) for ph in Phase}
-            made.append(runbook.StackRuns(plan.settings, plan.cfg, runs))
+            made.append(dr_runbook.StackRuns(plan.settings, plan.cfg, runs))
         stack_runs = (made[0], made[1])
 
     opts.out.parent.mkdir(parents=True, exist_ok=True)
@@ -462,7 +462,7 @@ def run_plan(opts: Options, stdout: TextIO = sys.stdout, stderr: TextIO = sys.st
                 written += _write_diagram(tmp, f"{plan.name}-{compare_phase.value}", after_topo, opts.images, progress)
         if stack_runs is not None:
             name = f"{stack_runs[1].name}-runbook.md"
-            (tmp / name).write_text(runbook.render(*stack_runs))
+            (tmp / name).write_text(dr_runbook.render(*stack_runs))
             written.append(name)
         _swap_into(tmp, opts.out)
     except BaseException:

@@ -1,18 +1,41 @@
-"""Small readers over a SimResult, so tests say what they check rather than how to dig."""
+"""Test helpers: run the real program under Pulumi's mock runtime (once per distinct input),
+and small readers over a SimResult, so tests say what they check rather than how to dig."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from erdr.simulate import UNKNOWN, Registration, SimResult
+from erdr.simulate import UNKNOWN, Registration, SimResult, simulate
+from erdr.stackfiles import PROJECT_DIR, load_stack
 
-PROJECT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted(p for p in (PROJECT / "examples").iterdir() if p.is_dir())
+EXAMPLES = sorted(p for p in (PROJECT_DIR / "examples").iterdir() if p.is_dir())
 T = "azure-native:network:"
 VNET, SUBNET, PEERING = T + "VirtualNetwork", T + "Subnet", T + "VirtualNetworkPeering"
 ROUTES, GATEWAY, CONNECTION = T + "RouteTable", T + "VirtualNetworkGateway", T + "VirtualNetworkGatewayConnection"
 PIP = T + "PublicIPAddress"
+
+
+_CACHE: dict[str, SimResult] = {}
+
+Run = Callable[..., SimResult]
+
+
+def run_stack(
+    stack: str,
+    *,
+    preview: bool = False,
+    overrides: Mapping[str, Any] | None = None,
+    peer_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> SimResult:
+    """Simulate ``stack`` with dotted-key overrides; identical calls share one run."""
+    key = json.dumps([stack, preview, overrides or {}, peer_outputs or {}], sort_keys=True, default=str)
+    if key not in _CACHE:
+        _CACHE[key] = simulate(
+            load_stack(stack, overrides=dict(overrides or {})), preview=preview, peer_outputs=peer_outputs
+        )
+    return _CACHE[key]
 
 
 def short(urn: str) -> str:

@@ -20,7 +20,7 @@ import pytest
 
 from erdr.simulate import Registration, SimResult, is_secret, simulate, unwrap_secrets
 from erdr.stackfiles import PROJECT_DIR, StackSettings, load_stack
-from tests.conftest import run_stack
+from tests.helpers import run_stack
 
 TARGET_RG = "rg-expressroute-dr-southeastasia"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"

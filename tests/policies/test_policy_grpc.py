@@ -12,6 +12,7 @@ import pytest
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
 
+from erdr.bench.policy import synthetic_estate
 from erdr.policy_client import (
     POLICIES_DIR,
     Diagnostic,
@@ -22,7 +23,6 @@ from erdr.policy_client import (
     circuits_config,
     make_resource,
     stack_env,
-    synthetic_estate,
 )
 from erdr.simulate import UNKNOWN, SimResult, simulate
 from erdr.stackfiles import PROJECT_DIR, StackSettings, load_stack

@@ -1,5 +1,5 @@
 """The evaluation-cost floor program, run by erdr.simulate under the mock runtime."""
 
-from erdr.bench_floor import register_floor
+from erdr.bench.floor import register_floor
 
 register_floor()

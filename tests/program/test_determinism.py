@@ -80,7 +80,7 @@ _DUMP = """
 import json, sys
 from erdr.simulate import simulate
 from erdr.stackfiles import load_stack
-from tests.test_determinism import fingerprint
+from tests.program.test_determinism import fingerprint
 out = {}
 for stack in sys.argv[1:]:
     result = simulate(load_stack(stack))

@@ -1,4 +1,4 @@
-"""runbooks/network_switch.py against a fake ARM endpoint on 127.0.0.1.
+"""automation/network_switch.py against a fake ARM endpoint on 127.0.0.1.
 
 The fake keeps connections and VNets as JSON, answers PUT with provisioningState 'Updating' until
 polled, keeps a deleted resource visible for one more GET, and can fail or drop requests under a
@@ -20,15 +20,15 @@ from typing import Any
 
 import pytest
 
-from erdr.stackfiles import load_stack
+from automation import network_switch as rb
+from erdr.stackfiles import PROJECT_DIR, load_stack
 from model import phases
 from model.config import Addressing, Phase, Role, StackConfig, Topology, load
 from model.phases import Action, Operation, switch_plan, switch_variables
-from runbooks import network_switch as rb
 
 SUB = "00000000-0000-0000-0000-000000000000"
 TOKEN = "test-token"
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = PROJECT_DIR / "examples"
 SERVER_LIFETIME_SECONDS = 60  # the fake stops by itself even if a test never reaches its cleanup
 
 

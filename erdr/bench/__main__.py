@@ -1,10 +1,10 @@
 """``make bench``: the four performance measurements of the program, written to docs/benchmarks.md.
 
-1. Deployment critical path per stack (erdr/bench_path.py).
-2. Failover work per topology x addressing (erdr/bench_failover.py).
-3. Policy scale: the CrossGuard pack against a no-op pack (erdr/bench_policy.py).
+1. Deployment critical path per stack (erdr/critical_path.py).
+2. Failover work per topology x addressing (erdr/failover.py).
+3. Policy scale: the CrossGuard pack against a no-op pack (erdr/policy.py).
 4. Evaluation cost: a run under the mock runtime against the plain-resource floor
-   (erdr/bench_eval.py).
+   (erdr/evaluation.py).
 
 Timings are medians of several runs, each ratio against a baseline measured in the same run
 (interleaved with it), and the machine is written down with the figures.
@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from erdr import bench_eval, bench_failover, bench_path, bench_policy
-from erdr.bench_stacks import Simulations, examples
-from erdr.bench_stats import median, table
+from erdr.bench import critical_path, evaluation, failover, policy
+from erdr.bench.stacks import Simulations, examples
+from erdr.bench.stats import median, table
 from erdr.stackfiles import PROJECT_DIR
 from model.config import Phase
 
@@ -76,8 +76,8 @@ def critical_path_section(sims: Simulations) -> tuple[str, bool]:
     cases += [(e, s, None) for e in examples() for s in ("prod", "dr")]
     for example, stack, variant in cases:
         result = sims.get(example, stack, Phase.STANDBY, variant)
-        report = bench_path.analyse_result(result)
-        low = bench_path.analyse_result(result, {**bench_path.CREATE_MINUTES, bench_path.CONNECTION: 1.0})
+        report = critical_path.analyse_result(result)
+        low = critical_path.analyse_result(result, {**critical_path.CREATE_MINUTES, critical_path.CONNECTION: 1.0})
         placeholder_ok &= low.meets_target
         ok &= report.meets_target
         name = f"{example or 'project'}/{stack}" + (f" + {variant}" if variant else "")
@@ -102,14 +102,14 @@ def critical_path_section(sims: Simulations) -> tuple[str, bool]:
         "`dependsOn` and for the resources its inputs come from; a parent component is not a wait. "
         "Weights, in minutes to create:",
         "",
-        f"- ExpressRoute virtual network gateway: {bench_path.GATEWAY_MINUTES:g}. {GATEWAY_DOC} "
+        f"- ExpressRoute virtual network gateway: {critical_path.GATEWAY_MINUTES:g}. {GATEWAY_DOC} "
         "(`policies/azure_facts.py` `GATEWAY_CREATE_MINUTES`).",
-        f"- Gateway-to-circuit connection: {bench_path.CONNECTION_MINUTES:g}. **No Microsoft figure "
+        f"- Gateway-to-circuit connection: {critical_path.CONNECTION_MINUTES:g}. **No Microsoft figure "
         'exists**: "Connect a virtual network to an ExpressRoute circuit" (portal, PowerShell and CLI '
         "versions) states no duration; 10 is the issue's planning figure (`azure_facts` keeps a "
         "1-minute placeholder). The verdicts below are the same with 1 minute: "
         f"{'all met' if placeholder_ok else 'NOT all met'}.",
-        f"- Everything else: {bench_path.DEFAULT_MINUTES:g} (placeholder; Microsoft publishes no "
+        f"- Everything else: {critical_path.DEFAULT_MINUTES:g} (placeholder; Microsoft publishes no "
         "creation times for VNets, subnets, peerings, route tables, resource groups or Site Recovery "
         "objects).",
         "",
@@ -143,7 +143,7 @@ def critical_path_section(sims: Simulations) -> tuple[str, bool]:
 
 
 def failover_section(sims: Simulations) -> tuple[str, bool]:
-    works = bench_failover.all_failover_work(sims, examples())
+    works = failover.all_failover_work(sims, examples())
     rows: list[list[object]] = []
     for w in works:
         changes = [line for s in w.stacks.values() for line in s.describe()]
@@ -201,7 +201,7 @@ def failover_section(sims: Simulations) -> tuple[str, bool]:
 
 
 def policy_section(runs: int) -> tuple[str, bool]:
-    scale = bench_policy.measure(bench_policy.SIZES, runs)
+    scale = policy.measure(policy.SIZES, runs)
     rows = [
         [
             r.spokes,
@@ -221,7 +221,7 @@ def policy_section(runs: int) -> tuple[str, bool]:
         "AnalyzeStack over a hub with N spokes (3 resources a spoke: VNet and both peerings; plus "
         "the hub's VNet, GatewaySubnet, gateway and connection), sent over gRPC to the real pack as "
         "the CLI runs it (`python -m pulumi.policy`), against a pack with one no-op stack policy "
-        "(`erdr/bench_noop_pack`): what pulumi-policy itself spends delivering the stack. Calls "
+        "(`erdr/bench/noop_pack`): what pulumi-policy itself spends delivering the stack. Calls "
         f"alternate between the two packs; medians of {scale.runs} calls each.",
         "",
         table(["spokes", "resources", "pack (s)", "no-op pack (s)", "pack / no-op", "pack s per 1k resources"], rows),
@@ -229,9 +229,9 @@ def policy_section(runs: int) -> tuple[str, bool]:
         f"Fitted growth (least squares on log time vs log resources): pack n^{scale.pack_exponent:.2f}, "
         f"no-op pack n^{scale.noop_exponent:.2f}; exact n log n over the same sizes fits "
         f"n^{scale.nlogn_exponent:.2f}. Target no worse than n log n (within "
-        f"{bench_policy.EXPONENT_TOLERANCE} for timing noise): {_yes(scale.meets_growth)}. "
-        f"{big.resources:,} resources in {big.pack:.2f} s (target under {bench_policy.TARGET_SECONDS:g} s "
-        f"for {bench_policy.TARGET_RESOURCES:,}): {_yes(scale.meets_time)}. "
+        f"{policy.EXPONENT_TOLERANCE} for timing noise): {_yes(scale.meets_growth)}. "
+        f"{big.resources:,} resources in {big.pack:.2f} s (target under {policy.TARGET_SECONDS:g} s "
+        f"for {policy.TARGET_RESOURCES:,}): {_yes(scale.meets_time)}. "
         f"Findings on the largest (clean) estate: {scale.findings}.",
     ]
     return "\n".join(text), ok
@@ -242,11 +242,11 @@ def policy_section(runs: int) -> tuple[str, bool]:
 
 def eval_section(runs: int, layouts: Sequence[int | None]) -> tuple[str, bool]:
     rows: list[list[object]] = []
-    results: list[bench_eval.EvalRow] = []
+    results: list[evaluation.EvalRow] = []
     with tempfile.TemporaryDirectory(prefix="erdr-bench-") as tmp:
         for spokes in layouts:
             for stack in ("prod", "dr"):
-                row = bench_eval.measure_row(stack, spokes, runs, Path(tmp))
+                row = evaluation.measure_row(stack, spokes, runs, Path(tmp))
                 results.append(row)
                 rows.append(
                     [
@@ -262,9 +262,9 @@ def eval_section(runs: int, layouts: Sequence[int | None]) -> tuple[str, bool]:
                         _yes(row.meets_target),
                     ]
                 )
-        kept = {stack: bench_eval.measure_keep_aliases(stack, runs, Path(tmp)) for stack in ("prod", "dr")}
+        kept = {stack: evaluation.measure_keep_aliases(stack, runs, Path(tmp)) for stack in ("prod", "dr")}
         counted_spokes = max((s for s in layouts if s is not None), default=None)
-        counts = bench_eval.count_outputs("dr", counted_spokes, Path(tmp))
+        counts = evaluation.count_outputs("dr", counted_spokes, Path(tmp))
     default = {r.stack: r for r in results if r.layout.startswith("default")}
     alias_rows = [
         [
@@ -292,13 +292,13 @@ def eval_section(runs: int, layouts: Sequence[int | None]) -> tuple[str, bool]:
         "",
         "Wall time of one run of each stack under Pulumi's mock runtime (`erdr.simulate`, phase "
         "`standby`, `up`), each in a fresh interpreter, against the floor: the same mocks running "
-        "`erdr/bench_floor`, which imports the same azure-native modules and registers the same "
+        "`erdr/bench/floor`, which imports the same azure-native modules and registers the same "
         "resources (type, name, parent, inputs, dependencies; URNs checked equal) as plain "
         "`pulumi.CustomResource`/`ComponentResource`. Scaled layouts are the default hub with N "
         "one-subnet spokes (the dr stack also builds the drill copies and Site Recovery mappings). "
         f"Medians of {runs} runs each, program and floor alternating; memory is the process's peak "
         "RSS (interpreter included). Target: within "
-        f"{bench_eval.TARGET_RATIO:g}x of the floor.",
+        f"{evaluation.TARGET_RATIO:g}x of the floor.",
         "",
         table(
             [

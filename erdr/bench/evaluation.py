@@ -1,12 +1,12 @@
 """Evaluation cost: one stack run under the mock runtime, against the floor of the same registrations.
 
-Each measurement is a fresh interpreter (``python -m erdr.bench_eval ...``), so module imports,
+Each measurement is a fresh interpreter (``python -m erdr.bench.evaluation ...``), so module imports,
 caches and peak memory belong to that run alone:
 
 - ``program``: :func:`erdr.simulate.simulate` of the real ``__main__.py``; it also writes the
   registrations (type, name, parent, inputs, dependencies) and the azure-native modules the
   program imported to a spec file.
-- ``floor``: the same mocks run ``erdr/bench_floor/__main__.py``, which imports those same
+- ``floor``: the same mocks run ``erdr/bench/floor/__main__.py``, which imports those same
   azure-native modules and registers the spec's resources as plain ``pulumi.CustomResource`` /
   ``pulumi.ComponentResource`` with the same type, name, parent, inputs and dependencies: what the
   SDK must do for these resources anyway, without azure-native's classes or the program's logic.
@@ -32,11 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from erdr import bench_floor
-from erdr.bench_stats import median
+from erdr.bench import floor as bench_floor
+from erdr.bench.stats import median
 from erdr.stackfiles import PROJECT_DIR
 
 FLOOR_PROGRAM = Path(bench_floor.__file__).resolve().parent / "__main__.py"
+FLOOR_DIR = str(FLOOR_PROGRAM.parent) + "/"
+PROGRAM_DIRS = tuple(f"{PROJECT_DIR / d}/" for d in ("components", "program", "model"))
+PROGRAM_MAIN = str(PROJECT_DIR / "__main__.py")
 TARGET_RATIO = 2.0
 
 
@@ -83,11 +86,11 @@ def _count_outputs() -> dict[str, int]:
             if "pulumi_azure_native" in name:
                 who = "azure-native classes"
                 break
-            if "/components/" in name or (name.endswith("/__main__.py") and "bench_floor" not in name):
-                who = "program code"
-                break
-            if "bench_floor" in name:
+            if name.startswith(FLOOR_DIR):
                 who = "floor"
+                break
+            if name.startswith(PROGRAM_DIRS) or name == PROGRAM_MAIN:
+                who = "program code"
                 break
             frame = frame.f_back
         counts[who] += 1
@@ -120,7 +123,7 @@ class Sample:
 def _measure(
     kind: str, stack: str, spokes: int | None, spec_path: Path, keep_aliases: bool, count_outputs: bool = False
 ) -> dict[str, Any]:
-    from erdr.bench_stacks import stack_settings
+    from erdr.bench.stacks import stack_settings
     from erdr.simulate import simulate
 
     settings = stack_settings(stack, spokes=spokes)
@@ -155,7 +158,7 @@ def _measure(
 
 def run_sample(kind: str, stack: str, spokes: int | None, spec_path: Path, keep_aliases: bool = False) -> Sample:
     """One measurement in a fresh interpreter."""
-    cmd = [sys.executable, "-m", "erdr.bench_eval", kind, stack, "--spec", str(spec_path)]
+    cmd = [sys.executable, "-m", "erdr.bench.evaluation", kind, stack, "--spec", str(spec_path)]
     if spokes is not None:
         cmd += ["--spokes", str(spokes)]
     if keep_aliases:
@@ -229,7 +232,7 @@ def count_outputs(stack: str, spokes: int | None, workdir: Path) -> dict[str, di
     spec = workdir / f"spec-{stack}-{spokes or 'default'}-count.json"
     out: dict[str, dict[str, int]] = {}
     for kind in ("program", "floor"):
-        cmd = [sys.executable, "-m", "erdr.bench_eval", kind, stack, "--spec", str(spec), "--count-outputs"]
+        cmd = [sys.executable, "-m", "erdr.bench.evaluation", kind, stack, "--spec", str(spec), "--count-outputs"]
         if spokes is not None:
             cmd += ["--spokes", str(spokes)]
         env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}

@@ -1,6 +1,6 @@
-"""The evaluation-cost floor (erdr/bench_eval.py): a program's registrations as plain resources.
+"""The evaluation-cost floor (erdr/evaluation.py): a program's registrations as plain resources.
 
-``SPEC`` is set by ``python -m erdr.bench_eval floor`` before the mock runtime runs
+``SPEC`` is set by ``python -m erdr.bench.evaluation floor`` before the mock runtime runs
 ``__main__.py`` here, which calls :func:`register_floor`.
 """
 
@@ -20,7 +20,7 @@ def register_floor() -> None:
     dependencies."""
     spec = SPEC
     if spec is None:
-        raise RuntimeError("the floor program runs only inside `python -m erdr.bench_eval floor`")
+        raise RuntimeError("the floor program runs only inside `python -m erdr.bench.evaluation floor`")
     for name in spec["modules"]:
         # Reading an attribute makes a lazily registered package load, as the program's use does.
         getattr(importlib.import_module(name), "__all__", None)

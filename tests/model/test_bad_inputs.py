@@ -1,6 +1,6 @@
 """Bad input is refused before anything is built.
 
-Every file in ``tests/bad_configs/`` is one mistake people really make, applied to a default stack
+Every file in ``tests/model/bad_configs/`` is one mistake people really make, applied to a default stack
 (``base: prod|dr``) the way ``pulumi config set --path`` would, and the exact error line it must
 produce. Each runs through the real ``__main__.py`` under the mock runtime: it must fail with one
 line per problem naming the stack, the key path and the value (never a secret's value), and
@@ -185,7 +185,7 @@ def _rule_texts() -> list[list[str]]:
 def test_every_rule_has_a_corpus_entry() -> None:
     """Each cross-field rule of model/config/ produces one of the corpus's error lines.
 
-    A rule added without a bad config in tests/bad_configs/ fails this test.
+    A rule added without a bad config in tests/model/bad_configs/ fails this test.
     """
     lines: list[str] = []
     for path in CORPUS:
@@ -195,7 +195,7 @@ def test_every_rule_has_a_corpus_entry() -> None:
     rules = _rule_texts()
     assert len(rules) >= 30
     missing = [" ... ".join(rule) for rule in rules if not any(all(c in line for c in rule) for line in lines)]
-    assert not missing, f"rules without a bad config in tests/bad_configs/: {missing}"
+    assert not missing, f"rules without a bad config in tests/model/bad_configs/: {missing}"
 
 
 # --- the same kinds of corruption, in random layouts -------------------------------------------

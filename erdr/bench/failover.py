@@ -6,7 +6,7 @@ phases' simulated registrations. The RTO follows the failover procedure of
 :mod:`erdr.procedure`: its ``pulumi up`` steps run one after another; inside a step the engine
 runs independent changes in parallel and deletes after creates and updates, so a step lasts its
 longest chain of dependent creates/updates plus its longest chain of deletes, each weighted with
-:data:`erdr.bench_path.CREATE_MINUTES` (Microsoft publishes no update or delete times; creation
+:data:`erdr.critical_path.CREATE_MINUTES` (Microsoft publishes no update or delete times; creation
 time stands in for both). Site Recovery's own failover of the VMs is not network work and is
 not counted.
 """
@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from erdr.bench_path import GATEWAY, Node, finish_times, nodes_of
-from erdr.bench_stacks import Simulations, stack_settings
+from erdr.bench.critical_path import GATEWAY, Node, finish_times, nodes_of
+from erdr.bench.stacks import Simulations, stack_settings
 from erdr.plan import stack_config, with_phase
 from erdr.plan_json import Change, compare
 from erdr.simulate import SimResult

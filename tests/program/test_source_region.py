@@ -5,8 +5,19 @@ from __future__ import annotations
 import pytest
 
 from erdr.simulate import is_secret
-from tests.conftest import run_stack
-from tests.helpers import CONNECTION, GATEWAY, PEERING, PIP, ROUTES, SUBNET, VNET, by_physical_name, deps, short
+from tests.helpers import (
+    CONNECTION,
+    GATEWAY,
+    PEERING,
+    PIP,
+    ROUTES,
+    SUBNET,
+    VNET,
+    by_physical_name,
+    deps,
+    run_stack,
+    short,
+)
 
 PRIMARY = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-expressroute"

@@ -10,7 +10,7 @@ import pytest
 
 from policies.framework import Rule
 from policies.pack import BY_NAME, RULES
-from tests.policy_estates import ER_HK, ER_SG, HK, SG, Estate, article_estate
+from tests.policies.estates import ER_HK, ER_SG, HK, SG, Estate, article_estate
 
 CIRCUITS = {"circuits": [HK, SG]}
 

@@ -15,7 +15,7 @@ from policies.framework import Context
 from policies.pack import BY_NAME
 from policies.rules.addressing import check_vnet_overlap, routing_domains
 from policies.shared.addrspace import find_overlaps, parse_prefix
-from tests.policy_estates import SUB, Estate
+from tests.policies.estates import SUB, Estate
 
 POOL = [
     "10.0.0.0/8",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from erdr import runbook
+from erdr import dr_runbook
 from erdr.plan import Options, Planner, Progress
 from erdr.plan_json import Change, Comparison, compare
 from erdr.stackfiles import PROJECT_DIR
@@ -37,16 +37,16 @@ def _plan(example: str) -> Planned:
     opts = Options(stacks=["prod", "dr"], stacks_dir=EXAMPLES / example, overrides=dict(FAST))
     planner = Planner(opts, Progress(0, io.StringIO(), quiet=True))
     planner.prepare()
-    made: dict[Role, runbook.StackRuns] = {}
+    made: dict[Role, dr_runbook.StackRuns] = {}
     for p in planner.plans.values():
         runs = {phase: planner.simulate(p.name, phase, False) for phase in Phase}
-        made[p.cfg.role] = runbook.StackRuns(p.settings, p.cfg, runs)
+        made[p.cfg.role] = dr_runbook.StackRuns(p.settings, p.cfg, runs)
     diffs = {
         role: compare(s.settings, s.runs[Phase.STANDBY], s.runs[Phase.FAILOVER], "standby", "failover")
         for role, s in made.items()
     }
     cfg = made[Role.TARGET].cfg
-    return Planned(cfg.topology, cfg.addressing, diffs, runbook.render(made[Role.SOURCE], made[Role.TARGET]))
+    return Planned(cfg.topology, cfg.addressing, diffs, dr_runbook.render(made[Role.SOURCE], made[Role.TARGET]))
 
 
 def _weights(c: Change) -> tuple[int | None, int | None]:
@@ -138,4 +138,4 @@ def test_runbook_refuses_stacks_that_disagree(tmp_path: Path) -> None:
     prod, dr = planner.plans["prod"], planner.plans["dr"]
     other = dr.cfg.model_copy(update={"addressing": Addressing.TRANSLATED})
     with pytest.raises(ValueError, match="stacks disagree"):
-        runbook.render(runbook.StackRuns(prod.settings, prod.cfg), runbook.StackRuns(dr.settings, other))
+        dr_runbook.render(dr_runbook.StackRuns(prod.settings, prod.cfg), dr_runbook.StackRuns(dr.settings, other))

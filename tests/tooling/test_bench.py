@@ -7,13 +7,23 @@ from typing import Any
 
 import pytest
 
-from erdr import bench_floor
-from erdr.bench_eval import FLOOR_PROGRAM, spec_of
-from erdr.bench_failover import failover_work
-from erdr.bench_path import CONNECTION, GATEWAY, PEERING, RESOURCE_GROUP, SUBNET, VNET, analyse, finish_times, nodes_of
-from erdr.bench_policy import measure
-from erdr.bench_stacks import Simulations, scaled_layout, stack_settings
-from erdr.bench_stats import growth_exponent, median, nlogn_exponent, table
+from erdr.bench import floor as bench_floor
+from erdr.bench.critical_path import (
+    CONNECTION,
+    GATEWAY,
+    PEERING,
+    RESOURCE_GROUP,
+    SUBNET,
+    VNET,
+    analyse,
+    finish_times,
+    nodes_of,
+)
+from erdr.bench.evaluation import FLOOR_PROGRAM, spec_of
+from erdr.bench.failover import failover_work
+from erdr.bench.policy import measure
+from erdr.bench.stacks import Simulations, scaled_layout, stack_settings
+from erdr.bench.stats import growth_exponent, median, nlogn_exponent, table
 from erdr.plan import stack_config
 from erdr.simulate import Registration, simulate
 from erdr.stackfiles import load_stack

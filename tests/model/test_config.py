@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from erdr.schema import SCHEMA_PATH, render
 from erdr.stackfiles import load_stack, set_path
 from model.config import ConfigError, StackConfig, load
-from tests.conftest import run_stack
+from tests.helpers import run_stack
 
 
 def base(stack: str = "prod") -> dict[str, Any]:

@@ -16,13 +16,12 @@ from typing import Any
 
 import pytest
 
+from automation import network_switch as rb
 from erdr.simulate import Registration, SimResult, simulate
 from erdr.stackfiles import load_stack
 from model.config import Phase
 from model.phases import Operation
-from runbooks import network_switch as rb
-from tests.helpers import CONNECTION, VNET
-from tests.test_runbook import (
+from tests.automation.test_network_switch import (
     EXAMPLES,
     FakeArm,
     context,
@@ -33,6 +32,7 @@ from tests.test_runbook import (
     serve,
     write_roles,
 )
+from tests.helpers import CONNECTION, VNET
 
 ITEM = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-expressroute-dr-southeastasia/providers/"

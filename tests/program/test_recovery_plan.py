@@ -14,8 +14,7 @@ from erdr.simulate import SUBSCRIPTION, UNKNOWN, Registration, SimResult, is_sec
 from erdr.stackfiles import load_stack
 from model.config import ConfigError, Phase, Role, load
 from model.phases import connection_plan
-from tests.conftest import run_stack
-from tests.helpers import CONNECTION, GATEWAY, VNET, short
+from tests.helpers import CONNECTION, GATEWAY, VNET, run_stack, short
 
 ITEM = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-expressroute-dr-southeastasia/providers/"

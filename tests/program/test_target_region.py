@@ -10,11 +10,10 @@ import pytest
 import yaml
 
 from erdr.simulate import SimResult, simulate
-from erdr.stackfiles import load_stack
+from erdr.stackfiles import PROJECT_DIR, load_stack
 from model.config import Phase, Role, Topology
 from model.phases import Action, Operation, procedure
 from policies.shared.addrspace import find_overlaps, parse_prefix
-from tests.conftest import run_stack
 from tests.helpers import (
     CONNECTION,
     EXAMPLES,
@@ -26,6 +25,7 @@ from tests.helpers import (
     by_physical_name,
     connections,
     deps,
+    run_stack,
     short,
 )
 
@@ -82,7 +82,7 @@ def circuit_ids(example: Path) -> dict[str, str]:
     cfg = example_config(example, "prod")
     circuits = (
         cfg.get("expressroute-dr:circuits")
-        or yaml.safe_load((Path(__file__).parent.parent / "Pulumi.yaml").read_text())["config"]["circuits"]["value"]
+        or yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]["circuits"]["value"]
     )
     return {k: v["id"] for k, v in circuits.items()}
 
@@ -457,7 +457,7 @@ def _snake_keys(value: Any, path: str = "") -> list[str]:
 def test_every_input_reaches_azure_in_camel_case(stack):
     # Plain dicts inside polymorphic azure-native inputs are not translated; Azure would ignore
     # snake_case keys there (the replication policy once sent its settings that way).
-    from tests.test_recovery_plan import PLAN
+    from tests.program.test_recovery_plan import PLAN
 
     result = run_stack(stack, overrides={"recoveryPlan": PLAN} if stack == "dr" else {})
     assert result.error is None
