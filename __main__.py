@@ -30,16 +30,19 @@ rg = resources.ResourceGroup(
 hub = Hub(
     net.hub.key,
     HubArgs(
-        spec=net,
+        network=net,
         resource_group_name=rg.name,
+        tags=tags,
+        protect=cfg.protect,
         gateway_sku=cfg.gateway_sku,
         gateway_public_ip=azure_facts.gateway_needs_public_ip(cfg.gateway_sku, cfg.gateway.public_ip),
         connections=connections(cfg),
-        tags=tags,
-        protect=cfg.protect,
     ),
 )
-spokes = [Spoke(s.key, SpokeArgs(s, net, rg.name, hub, tags, cfg.protect)) for s in net.spokes]
+spokes = [
+    Spoke(s.key, SpokeArgs(network=net, resource_group_name=rg.name, tags=tags, protect=cfg.protect, vnet=s, hub=hub))
+    for s in net.spokes
+]
 target = build_target_side(cfg, net, rg, hub, spokes)
 
 for key, value in stack_outputs(cfg, net, rg, hub, spokes, target.drill, target.recovery, target.plan).items():

@@ -84,24 +84,30 @@ def _vnet(
     )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ConnectionArgs:
     spec: ConnectionSpec
     authorization_key: pulumi.Output[str] | None
     # Resolves to the circuit ID; for exclusive connections it resolves only after the peer
-    # stack reports that it no longer holds the circuit (see __main__.exclusive_gate).
+    # stack reports that it no longer holds the circuit (program/stack.py, the exclusive gate).
     circuit_id: pulumi.Input[str]
 
 
-@dataclass
-class HubArgs:
-    spec: NetworkSpec
+@dataclass(kw_only=True)
+class NetworkArgs:
+    """What the hub and every spoke share: the region's network, its resource group, tags."""
+
+    network: NetworkSpec
     resource_group_name: pulumi.Input[str]
+    tags: Mapping[str, str] = field(default_factory=dict[str, str])
+    protect: bool = True
+
+
+@dataclass(kw_only=True)
+class HubArgs(NetworkArgs):
     gateway_sku: str
     gateway_public_ip: bool
     connections: Sequence[ConnectionArgs] = field(default_factory=list[ConnectionArgs])
-    tags: Mapping[str, str] = field(default_factory=dict[str, str])
-    protect: bool = True
 
 
 class Hub(pulumi.ComponentResource):
@@ -115,7 +121,7 @@ class Hub(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HubArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("expressroute-dr:network:Hub", name, None, opts)
-        spec, rg = args.spec, args.resource_group_name
+        spec, rg = args.network, args.resource_group_name
         self.vnet = _vnet(self, name, spec.hub, spec.region, rg, args.tags, args.protect)
 
         # The GatewaySubnet sends spoke traffic through the NVA; no default route (it would
@@ -244,14 +250,10 @@ def default_route_table(
     )
 
 
-@dataclass
-class SpokeArgs:
-    spec: VnetSpec
-    network: NetworkSpec
-    resource_group_name: pulumi.Input[str]
+@dataclass(kw_only=True)
+class SpokeArgs(NetworkArgs):
+    vnet: VnetSpec
     hub: Hub
-    tags: Mapping[str, str] = field(default_factory=dict[str, str])
-    protect: bool = True
 
 
 class Spoke(pulumi.ComponentResource):
@@ -263,7 +265,7 @@ class Spoke(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SpokeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("expressroute-dr:network:Spoke", name, None, opts)
-        spec, net, rg, hub = args.spec, args.network, args.resource_group_name, args.hub
+        spec, net, rg, hub = args.vnet, args.network, args.resource_group_name, args.hub
         self.vnet = _vnet(self, name, spec, net.region, rg, args.tags, args.protect)
         routed: list[SubnetSpec] = [s for s in spec.subnets if s.routed_to_nva]
         tables: dict[str, network.RouteTable] = {}
@@ -307,9 +309,9 @@ class Spoke(pulumi.ComponentResource):
         self.register_outputs({"vnet_id": self.vnet_id, "vnet_name": self.vnet_name, "subnet_ids": self.subnet_ids})
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DrillArgs:
-    spec: NetworkSpec
+    network: NetworkSpec
     resource_group_name: pulumi.Input[str]
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
 
@@ -323,10 +325,12 @@ class DrillNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, args: DrillArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("expressroute-dr:network:DrillNetwork", name, None, opts)
         vnets: dict[str, network.VirtualNetwork] = {}
-        for spec in args.spec.vnets:
-            vnet = _vnet(self, f"{name}-{spec.key}", spec, args.spec.region, args.resource_group_name, args.tags, False)
+        for spec in args.network.vnets:
+            vnet = _vnet(
+                self, f"{name}-{spec.key}", spec, args.network.region, args.resource_group_name, args.tags, False
+            )
             _subnets(self, f"{name}-{spec.key}", vnet, spec, args.resource_group_name, {})
             vnets[spec.key] = vnet
         self.vnet_ids = output_map(vnets)
-        self.address_spaces = {s.key: list(s.address_space) for s in args.spec.vnets}
+        self.address_spaces = {s.key: list(s.address_space) for s in args.network.vnets}
         self.register_outputs({"vnet_ids": self.vnet_ids, "address_spaces": self.address_spaces})

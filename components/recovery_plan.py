@@ -80,7 +80,7 @@ def _guid(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join((NAMESPACE, *parts))))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RecoveryPlanArgs:
     plan_name: str
     location: str

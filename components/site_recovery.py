@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import recoveryservices, resources
 
-from model.config import SiteRecoveryConfig
-
 # azure-native v3 has no type for a Site Recovery protection container
 # (recoveryservices.ProtectionContainer is Azure Backup's), so it is created as a generic ARM
 # resource. The API version matches the one azure-native v3 uses for ReplicationFabric.
@@ -24,12 +22,22 @@ PROTECTION_CONTAINER_API_VERSION = "2024-10-01"
 AZURE_NETWORK = "azureNetwork"
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
+class ReplicationSettings:
+    """The A2A replication policy (minutes; 0 turns app-consistent snapshots off)."""
+
+    recovery_point_history_minutes: int
+    app_consistent_frequency_minutes: int
+    crash_consistent_frequency_minutes: int
+    multi_vm_sync: bool
+
+
+@dataclass(kw_only=True)
 class SiteRecoveryArgs:
     resource_group_name: pulumi.Input[str]
     source_region: str
     target_region: str
-    settings: SiteRecoveryConfig
+    settings: ReplicationSettings
     # VNet key -> (source VNet ID, target VNet ID), for the network mappings both ways.
     network_pairs: Mapping[str, tuple[pulumi.Input[str], pulumi.Input[str]]]
     tags: Mapping[str, str] = field(default_factory=dict[str, str])

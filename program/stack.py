@@ -69,7 +69,9 @@ def _exclusive_gate(cfg: StackConfig, spec: ConnectionSpec) -> pulumi.Input[str]
 
 def connections(cfg: StackConfig) -> list[ConnectionArgs]:
     return [
-        ConnectionArgs(spec, authorization_key(spec.circuit), _exclusive_gate(cfg, spec))
+        ConnectionArgs(
+            spec=spec, authorization_key=authorization_key(spec.circuit), circuit_id=_exclusive_gate(cfg, spec)
+        )
         for spec in connection_plan(cfg, cfg.role, cfg.phase)
     ]
 

@@ -10,7 +10,7 @@ from pulumi_azure_native import authorization, resources
 
 from components.network import DrillArgs, DrillNetwork, Hub, Spoke
 from components.recovery_plan import RecoveryPlan, RecoveryPlanArgs
-from components.site_recovery import SiteRecovery, SiteRecoveryArgs
+from components.site_recovery import ReplicationSettings, SiteRecovery, SiteRecoveryArgs
 from model.config import Role, StackConfig
 from model.phases import switch_plan
 from model.spec import NetworkSpec, drill_network, network_for
@@ -33,7 +33,9 @@ def build_target_side(
         return side
     tags = cfg.resource_tags(cfg.role)
     if cfg.drill.enabled:
-        side.drill = DrillNetwork("drill", DrillArgs(drill_network(cfg), rg.name, tags))
+        side.drill = DrillNetwork(
+            "drill", DrillArgs(network=drill_network(cfg), resource_group_name=rg.name, tags=tags)
+        )
     if not cfg.site_recovery.enabled:
         return side
     source = network_for(cfg, Role.SOURCE)
@@ -45,7 +47,20 @@ def build_target_side(
     }
     side.recovery = SiteRecovery(
         "asr",
-        SiteRecoveryArgs(rg.name, cfg.regions.source, cfg.regions.target, cfg.site_recovery, pairs, tags, cfg.protect),
+        SiteRecoveryArgs(
+            resource_group_name=rg.name,
+            source_region=cfg.regions.source,
+            target_region=cfg.regions.target,
+            settings=ReplicationSettings(
+                recovery_point_history_minutes=cfg.site_recovery.recovery_point_history_minutes,
+                app_consistent_frequency_minutes=cfg.site_recovery.app_consistent_frequency_minutes,
+                crash_consistent_frequency_minutes=cfg.site_recovery.crash_consistent_frequency_minutes,
+                multi_vm_sync=cfg.site_recovery.multi_vm_sync,
+            ),
+            network_pairs=pairs,
+            tags=tags,
+            protect=cfg.protect,
+        ),
     )
     if cfg.recovery_plan is not None and cfg.recovery_plan.items:  # no replicated items, no plan
         drill = side.drill
