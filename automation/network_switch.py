@@ -5,10 +5,11 @@ the recovery plan's first boot group, so the network is switched before any VM b
 
 - the recovery plan context Site Recovery passes (FailoverType, FailoverDirection, ...), and
 - the Automation variables the Pulumi program sets (``erdr-*``): which connections each region's
-  hub holds in each phase, the gateway IDs, regions, resource tags, routing weights, drill VNets.
+  hub holds in each phase, the order in which the hubs change, the gateway IDs, regions, resource
+  tags, routing weights, drill VNets.
 
-Nothing about the network is hard-coded here. The order of operations is erdr/procedure.py's
-(tests/test_runbook*.py prove it), and the end state of every connection is exactly what the
+Nothing about the network is hard-coded here. The order of operations is model/phases.py's, read
+from erdr-role-order (tests/automation/ prove it), and the end state of every connection is exactly what the
 Pulumi stacks declare in the new phase, so the stacks can be brought in line without drift
 (docs/recovery-plan.md).
 
@@ -255,11 +256,9 @@ class Settings:
     drill_vnet_ids: dict[str, str]
     authorization_keys: dict[str, str]
     retry: Retry
-
-    @property
-    def exclusive(self) -> bool:
-        """One circuit, same address space: the two hubs must never be on it together."""
-        return self.topology == "single-circuit" and self.addressing == "same"
+    # operation -> roles in the order their connections change (model/phases.py role_order):
+    # with one circuit and the same IPs the side giving up the circuit goes first.
+    role_order: dict[str, list[str]]
 
 
 def _decoded(value: Any) -> Any:
@@ -304,6 +303,7 @@ def load_settings(variable: Callable[[str], Any]) -> Settings:
         drill_vnet_ids=optional("drill-vnet-ids") or {},
         authorization_keys=keys,
         retry=Retry(int(retry["attempts"]), float(retry["delaySeconds"]), int(retry["pollAttempts"])),
+        role_order={op: [str(r) for r in roles] for op, roles in get("role-order").items()},
     )
 
 
@@ -327,16 +327,6 @@ class Change:
     detail: str = ""
 
 
-def role_order(operation: str, exclusive: bool) -> list[str]:
-    """erdr/procedure.py's order: with one circuit and the same IPs, the side giving up the
-    circuit goes first; otherwise the side taking the preference goes first."""
-    if operation == FAILOVER:
-        return [SOURCE, TARGET] if exclusive else [TARGET, SOURCE]
-    if operation == FAILBACK:
-        return [TARGET, SOURCE] if exclusive else [SOURCE, TARGET]
-    return []
-
-
 @dataclass
 class Switch:
     settings: Settings
@@ -357,7 +347,7 @@ class Switch:
         if ctx.operation == DRILL:
             self.drill()
             return self.changes
-        for role in role_order(ctx.operation, s.exclusive):
+        for role in s.role_order.get(ctx.operation, []):
             try:
                 self.reconcile(role, ctx.operation)
             except Unreachable as exc:

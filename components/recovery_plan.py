@@ -4,7 +4,7 @@ A recovery plan whose first boot group starts with an Automation runbook action:
 (automation/network_switch.py) does the topology's ExpressRoute step before any VM boots, so a
 failover started from the portal or the Site Recovery API still gets the network right. The
 runbook reads what to do from ``erdr-*`` Automation variables set here from the same
-:func:`components.replica.connection_plan` the stacks use, so its end state is the stacks' end
+:func:`model.phases.connection_plan` the stacks use, so its end state is the stacks' end
 state (docs/recovery-plan.md).
 
 Runbook content: pulumi-azure-native v3's ``automation.Runbook`` only takes content from a URL

@@ -435,7 +435,7 @@ def prepare(args: argparse.Namespace, auto_factory: Callable[[], Automation]) ->
         )
     if prior.steps != keys:
         raise FailoverError(
-            "the procedure changed since the interrupted run (erdr/procedure.py), so resuming is not safe. "
+            "the procedure changed since the interrupted run (model/phases.py), so resuming is not safe. "
             f"Finish by hand from step {prior.completed + 1} (see {args.log}), then delete {state_file}."
         )
     return Prepared(operation, stacks, topology, addressing, steps, prior, resuming=True), auto
@@ -539,7 +539,7 @@ def _failure_message(
 def require_gate(auto: Automation, stacks: Mapping[Role, str], steps: list[Step]) -> None:
     """Single circuit, same IPs: a stack that reconnects to the circuit needs peerStack set.
 
-    The program refuses such a phase without it (components/config.py), but only when that
+    The program refuses such a phase without it (model/config/), but only when that
     stack's step runs, after the other stack has already dropped its connection. Checking
     up front keeps a half-done failover from leaving on-premises without any path.
     """

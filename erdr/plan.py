@@ -161,7 +161,7 @@ class StackPlan:
 
 
 def needs_peer(cfg: StackConfig) -> bool:
-    """Whether the program reads the peer stack (components.stack's single-circuit gate): an
+    """Whether the program reads the peer stack (program/stack.py's single-circuit gate): an
     exclusive connection in a phase that (re)connects, with peerStack set and the source region
     not declared unreachable."""
     if not cfg.peer_stack or cfg.phase is Phase.STANDBY or cfg.source_region_unreachable:

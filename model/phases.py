@@ -319,6 +319,18 @@ def procedure(
     return drill()
 
 
+def role_order(operation: Operation, topology: Topology, addressing: Addressing) -> list[Role]:
+    """The order in which the two hubs' connections change in ``operation`` (failover or
+    failback), as :func:`procedure` updates the stacks: with one circuit and the same IPs the side
+    giving up the circuit goes first, otherwise the side taking the preference."""
+    roles: list[Role] = []
+    for step in procedure(operation, topology, addressing):
+        moves = step.phase in (Phase.FAILOVER, Phase.FAILBACK)
+        if step.action is Action.UP and step.role is not None and moves and step.role not in roles:
+            roles.append(step.role)
+    return roles
+
+
 # --- the Automation runbook's settings ------------------------------------------------------
 
 
@@ -337,6 +349,8 @@ class SwitchPlan:
     connections: dict[str, dict[str, list[dict[str, str]]]]
     tags: dict[str, dict[str, str]]
     retry: dict[str, int]
+    # operation -> roles in the order their connections change (role_order).
+    role_order: dict[str, list[str]]
 
 
 def switch_plan(cfg: StackConfig) -> SwitchPlan:
@@ -375,6 +389,10 @@ def switch_plan(cfg: StackConfig) -> SwitchPlan:
             # Connection create/delete takes minutes; poll for up to 30 minutes.
             "pollAttempts": max(1, 1800 // (rp.retry_delay_seconds if rp else 10)),
         },
+        role_order={
+            op.value: [r.value for r in role_order(op, cfg.topology, cfg.addressing)]
+            for op in (Operation.FAILOVER, Operation.FAILBACK)
+        },
     )
 
 
@@ -408,4 +426,5 @@ def switch_variables(plan: SwitchPlan, subscription: str) -> dict[str, Any]:
         "connections": connections,
         "tags": plan.tags,
         "retry": plan.retry,
+        "role-order": plan.role_order,
     }

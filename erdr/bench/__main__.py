@@ -103,7 +103,7 @@ def critical_path_section(sims: Simulations) -> tuple[str, bool]:
         "Weights, in minutes to create:",
         "",
         f"- ExpressRoute virtual network gateway: {critical_path.GATEWAY_MINUTES:g}. {GATEWAY_DOC} "
-        "(`policies/azure_facts.py` `GATEWAY_CREATE_MINUTES`).",
+        "(`policies/shared/azure_facts.py` `GATEWAY_CREATE_MINUTES`).",
         f"- Gateway-to-circuit connection: {critical_path.CONNECTION_MINUTES:g}. **No Microsoft figure "
         'exists**: "Connect a virtual network to an ExpressRoute circuit" (portal, PowerShell and CLI '
         "versions) states no duration; 10 is the issue's planning figure (`azure_facts` keeps a "
@@ -168,7 +168,7 @@ def failover_section(sims: Simulations) -> tuple[str, bool]:
         "What `pulumi up` does to each stack when its phase goes from `standby` to `failover` "
         "(`+create ~update -delete`, from `erdr.plan_json.compare` over the two phases' simulated "
         "registrations), and the network RTO it implies: the `pulumi up` steps of "
-        "`erdr.procedure.failover` run one after another; inside a step the engine runs independent "
+        "`model.phases.failover` run one after another; inside a step the engine runs independent "
         "changes in parallel and deletes after creates and updates, each change weighted as in "
         "section 1 (Microsoft publishes no update or delete times; the creation time stands in). Site "
         "Recovery's own VM failover is not network work and is not counted. Target: no gateway "
@@ -316,7 +316,7 @@ def eval_section(runs: int, layouts: Sequence[int | None]) -> tuple[str, bool]:
             rows,
         ),
         "",
-        "Where the time went (cProfile, dr stack, 50 spokes): before `components/aliases.py`, "
+        "Where the time went (cProfile, dr stack, 50 spokes): before `program/aliases.py`, "
         "over 80 % of a run was the SDK turning azure-native's API-version aliases (60 on a "
         "VirtualNetwork, one per API version) into chains of Outputs in `Resource.__init__` and "
         "then waiting for all of them (`wait_for_rpcs` → `asyncio.wait` over every pending Output). "
@@ -343,14 +343,14 @@ def eval_section(runs: int, layouts: Sequence[int | None]) -> tuple[str, bool]:
 
 SAFETY = """## Why dropping the aliases is safe
 
-`components/aliases.py` registers one stack transformation (`__main__.py`, before any resource)
+`program/aliases.py` registers one stack transformation (`__main__.py`, before any resource)
 that removes, from each azure-native resource, exactly the aliases of the form
 `Alias(type_="azure-native:<module>/v<date>[preview]:<Name>")` where `<module>` and `<Name>` are
 the resource's own: the aliases azure-native adds so that state written by an explicitly
 versioned SDK (`pulumi package add azure-native network 2023-02-01`, see Pulumi's "Azure Native
 version guide") can move to the default type without a replacement. Any other alias is kept.
 
-- URNs, inputs, options and dependencies are unchanged: `tests/test_bench_aliases.py` runs both
+- URNs, inputs, options and dependencies are unchanged: `tests/program/test_bench_aliases.py` runs both
   default stacks with and without the transformation and compares every registration; it also
   checks that what is removed is only those versioned-type aliases, and that nothing else is.
 - No state of this program can hold a versioned type: the program has only ever registered

@@ -14,7 +14,7 @@ caches and peak memory belong to that run alone:
 Wall time is from calling ``simulate`` to its return (it includes importing azure-native inside
 the program); peak memory is the process's peak RSS (``VmHWM``), interpreter included.
 ``--keep-aliases`` runs the program with azure-native's API-version aliases left in place (the
-SDK's behaviour before components/aliases.py), for comparison.
+SDK's behaviour before program/aliases.py), for comparison.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ and the network RTO that implies.
 
 The changes come from :func:`erdr.plan_json.compare` (the offline plan's phase diff) over the two
 phases' simulated registrations. The RTO follows the failover procedure of
-:mod:`erdr.procedure`: its ``pulumi up`` steps run one after another; inside a step the engine
+:mod:`model.phases`: its ``pulumi up`` steps run one after another; inside a step the engine
 runs independent changes in parallel and deletes after creates and updates, so a step lasts its
 longest chain of dependent creates/updates plus its longest chain of deletes, each weighted with
 :data:`erdr.critical_path.CREATE_MINUTES` (Microsoft publishes no update or delete times; creation

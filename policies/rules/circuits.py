@@ -60,7 +60,7 @@ def check_premium(ctx: Context, estate: Estate) -> None:
             ctx.violation(
                 f"Cannot tell whether '{c.name}' needs ExpressRoute Premium: "
                 f"{'region ' + location if vnet_geo is None else 'peering location ' + fact.peering_location} "
-                "is not in the pack's table (policies/azure_facts.py). Add it, or check the link by hand.",
+                "is not in the pack's table (policies/shared/azure_facts.py). Add it, or check the link by hand.",
                 c.urn,
             )
             continue

@@ -243,7 +243,7 @@ def write_roles(fake: FakeArm, cfg: StackConfig) -> list[str]:
 
 
 def procedure_roles(topology: Topology, addressing: Addressing, operation: Operation) -> list[str]:
-    """erdr/procedure.py's order of the stack updates that move connections (the closing
+    """model/phases.py's order of the stack updates that move connections (the closing
     'standby' updates of a failback change no resources)."""
     steps = phases.procedure(operation, topology, addressing)
     return [
@@ -298,15 +298,19 @@ def test_missing_context_fails_the_step() -> None:
         rb.context_from_argv(["{}", "plain"])
 
 
-# --- order: the runbook and erdr/procedure.py ---------------------------------------------------
+# --- order: the runbook and model/phases.py ----------------------------------------------------
 
 
 @pytest.mark.parametrize("topology", list(Topology))
 @pytest.mark.parametrize("addressing", list(Addressing))
-@pytest.mark.parametrize("operation", [Operation.FAILOVER, Operation.FAILBACK])
-def test_role_order_is_the_procedures(topology: Topology, addressing: Addressing, operation: Operation) -> None:
-    exclusive = topology is Topology.SINGLE_CIRCUIT and addressing is Addressing.SAME
-    assert rb.role_order(operation.value, exclusive) == procedure_roles(topology, addressing, operation)
+def test_role_order_reaches_the_runbook_as_the_procedures(topology: Topology, addressing: Addressing) -> None:
+    """The runbook's order comes from the generated settings, and those from the procedure."""
+    cfg = example_config("two-locations-same-ip").model_copy(update={"topology": topology, "addressing": addressing})
+    variables = {f"erdr-{k}": json.dumps(v) for k, v in switch_variables(switch_plan(cfg), SUB).items()}
+    settings = rb.load_settings(reader(variables))
+    for operation in (Operation.FAILOVER, Operation.FAILBACK):
+        assert settings.role_order[operation.value] == procedure_roles(topology, addressing, operation)
+    assert settings.role_order.get("drill", []) == []
 
 
 # --- failover and failback over HTTP -----------------------------------------------------------

@@ -176,7 +176,7 @@ def test_full_dr_stack_drill_variables_and_phase() -> None:
     standby = sim(FULL_EXAMPLE, "dr", Phase.STANDBY, "full")
     variables = automation_variables(standby)
     settings = rb.load_settings(reader(variables))
-    assert settings.exclusive
+    assert settings.role_order["failover"] == ["source", "target"]  # one circuit, same IPs: source first
     assert settings.retry.attempts == 5
 
     with serve(FakeArm()) as fake:

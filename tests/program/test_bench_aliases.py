@@ -1,4 +1,4 @@
-"""components/aliases.py: dropping azure-native's API-version aliases changes nothing else.
+"""program/aliases.py: dropping azure-native's API-version aliases changes nothing else.
 
 Both default stacks run with and without the transformation; every registration must be the
 same, and the aliases removed must be exactly the versioned variants of each resource's own type.

@@ -184,10 +184,16 @@ def check_variables(topology: str, result: SimResult) -> None:
             "connections",
             "tags",
             "retry",
+            "role-order",
             "drill-vnet-ids",
         )
     }
     assert v["erdr-topology"] == topology
+    exclusive = topology == "single-circuit"  # config_of keeps the same IPs
+    assert v["erdr-role-order"] == {
+        "failover": ["source", "target"] if exclusive else ["target", "source"],
+        "failback": ["target", "source"] if exclusive else ["source", "target"],
+    }
     assert v["erdr-gateway-ids"]["target"] == only(result, GATEWAY).id
     assert v["erdr-drill-vnet-ids"] == {
         r.plain_inputs["virtualNetworkName"].split("-")[0]: r.id

@@ -163,7 +163,7 @@ def test_expressroute_gateway(prod):
     assert gw.inputs["virtualNetworkGatewayName"] == "ergw-hub-eastasia"
     assert gw.custom_timeouts == {"create": "90m", "update": "90m", "delete": "60m"}
     assert "hub-GatewaySubnet" in deps(gw)
-    # Azure assigns and manages an ExpressRoute gateway's public IP (policies/azure_facts.py).
+    # Azure assigns and manages an ExpressRoute gateway's public IP (policies/shared/azure_facts.py).
     assert not prod.of_type(PIP)
     assert "publicIpAddress" not in gw.inputs["ipConfigurations"][0]
 
@@ -178,7 +178,7 @@ def test_public_ip_when_asked_for():
 
 
 def test_gateway_sku_without_zones_defaults_to_standard():
-    # West Central US has no availability zones (policies/azure_facts.py).
+    # West Central US has no availability zones (policies/shared/azure_facts.py).
     result = run_stack(
         "prod",
         overrides={

@@ -55,7 +55,7 @@ def run_example(
 
 
 def expected_connections(example: Path, stack: str, phase: str) -> dict[str, tuple[str, int]]:
-    """The article's rules, written out independently of components/replica.py."""
+    """The article's rules, written out independently of model/phases.py."""
     cfg = example_config(example, stack)
     topology, addressing = cfg["expressroute-dr:topology"], cfg["expressroute-dr:addressing"]
     cross = cfg.get("expressroute-dr:crossConnect", False)

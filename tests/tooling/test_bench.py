@@ -138,7 +138,7 @@ def test_failover_work_of_the_exclusive_and_the_two_circuit_examples() -> None:
     exclusive = failover_work(sims, "single-circuit-same-ip")
     assert exclusive.stacks["prod"].summary() == "+0 ~0 -1"
     assert exclusive.stacks["dr"].summary() == "+1 ~0 -0"
-    assert [s for s, _ in exclusive.steps] == ["prod", "dr"]  # disconnect first (erdr.procedure)
+    assert [s for s, _ in exclusive.steps] == ["prod", "dr"]  # disconnect first (model.phases)
     assert exclusive.rto_minutes == 20
     assert exclusive.gateways_created == 0 and exclusive.meets_target
 

@@ -1,10 +1,10 @@
 """The failover command's decisions, against a fake Automation boundary that behaves like Azure.
 
 The fake ("World") keeps each stack's config and deployed outputs. `up` derives the outputs from
-the real connection plan (components.replica.connection_plan) and enforces the same single-circuit
+the real connection plan (model.phases.connection_plan) and enforces the same single-circuit
 gate the program enforces through its StackReference, so a wrong order fails here as it would in
 Azure. The expected orders below are written out by hand from the runbook, not derived from
-erdr.procedure, so they check the procedure and the command together.
+model.phases, so they check the procedure and the command together.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class World:
             self._gate(stack)
 
     def _gate(self, stack: str) -> None:
-        # The program's single-circuit gate (components/stack.py): an exclusive connection waits
+        # The program's single-circuit gate (program/stack.py): an exclusive connection waits
         # until the peer's deployed outputs no longer hold its circuit.
         cfg = self._cfg(stack)
         peer = "dr" if stack == "prod" else "prod"
@@ -553,7 +553,7 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path: Path) -> None:
     assert (rc, "the interrupted run used single-circuit/same" in out) == (2, True)
     world.config["prod"][NS + "topology"] = world.config["dr"][NS + "topology"] = "single-circuit"
 
-    # The procedure itself changed (state written by an older erdr/procedure.py).
+    # The procedure itself changed (state written by an older model/phases.py).
     path = state_path(tmp_path / "failover.jsonl")
     data = json.loads(path.read_text())
     data["steps"][1] = data["steps"][1].replace("Drop", "Remove")

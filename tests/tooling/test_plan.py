@@ -334,7 +334,7 @@ def test_bad_config_gives_the_programs_error_and_writes_nothing(tmp_path: Path) 
     code, stdout, stderr = _run(["--out", str(out), "--set", "layout.hub.nvaAddress=10.10.10.200", "-q"])
     assert code == plan.EXIT_ERROR
     assert stdout == ""
-    # one line per problem naming stack, key and value, as components.config.ConfigError words it
+    # one line per problem naming stack, key and value, as model.config.ConfigError words it
     assert "stack 'prod': config expressroute-dr:layout.hub.nvaAddress = '10.10.10.200'" in stderr
     assert "stack 'dr': config expressroute-dr:layout.hub.nvaAddress = '10.10.10.200'" in stderr
     assert "nothing was written" in stderr

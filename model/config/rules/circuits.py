@@ -31,7 +31,7 @@ def circuit_issues(cfg: StackConfig) -> Iterator[Issue]:
             yield Issue(
                 f"circuits.{label}.peeringLocation",
                 circuit.peering_location,
-                "unknown ExpressRoute peering location (see policies/azure_facts.py)",
+                "unknown ExpressRoute peering location (see policies/shared/azure_facts.py)",
             )
     if secondary is not None:
         if secondary.id.lower() == primary.id.lower():
