@@ -27,6 +27,7 @@ from model.config import Phase, Role, StackConfig, Topology
 from model.phases import connection_plan
 from model.spec import network_for
 from policies.shared import azure_facts
+from policies.shared import names as T
 from policies.shared.names import GATEWAY_SUBNET
 
 RENDERER = "graphviz-pure"
@@ -163,7 +164,7 @@ def region_from_simulation(cfg: StackConfig, stack: str, result: SimResult) -> R
     parents = {r.urn: r for r in result.resources}
     vnets: dict[str, VnetView] = {}
     kinds: dict[str, str] = {}
-    for r in result.of_type("azure-native:network:VirtualNetwork"):
+    for r in result.of_type(T.VNET):
         inputs = r.plain_inputs
         name = str(inputs["virtualNetworkName"])
         parent = parents.get(r.parent)
@@ -175,7 +176,7 @@ def region_from_simulation(cfg: StackConfig, stack: str, result: SimResult) -> R
                 str(s.plain_inputs.get("addressPrefix", "")),
                 _routes(by_id.get(_ref(s.plain_inputs.get("routeTable")))),
             )
-            for s in result.of_type("azure-native:network:Subnet")
+            for s in result.of_type(T.SUBNET)
             if s.plain_inputs.get("virtualNetworkName") == name
         )
         subnets = tuple(sorted(subnets, key=lambda s: (s.name != GATEWAY_SUBNET, s.prefix)))
@@ -185,7 +186,7 @@ def region_from_simulation(cfg: StackConfig, stack: str, result: SimResult) -> R
     hubs = [v for n, v in vnets.items() if kinds[n] == "Hub"]
     if len(hubs) != 1:
         raise ValueError(f"expected one hub VNet, found {len(hubs)}")
-    gateways = result.of_type("azure-native:network:VirtualNetworkGateway")
+    gateways = result.of_type(T.GATEWAY)
     gateway = gateways[0].plain_inputs if gateways else {}
     connections = [
         ConnectionView(
@@ -196,13 +197,13 @@ def region_from_simulation(cfg: StackConfig, stack: str, result: SimResult) -> R
             int(c.plain_inputs.get("routingWeight", 0)),
             int(c.plain_inputs.get("routingWeight", 0)) == cfg.routing_weights.preferred,
         )
-        for c in result.of_type("azure-native:network:VirtualNetworkGatewayConnection")
+        for c in result.of_type(T.CONNECTION)
     ]
     role = cfg.role
     connections += _never_connected(cfg, role, cfg.phase, {c.name for c in connections})
     hub = hubs[0]
     peerings: dict[str, dict[str, bool]] = {}
-    for p in result.of_type("azure-native:network:VirtualNetworkPeering"):
+    for p in result.of_type(T.PEERING):
         inputs = p.plain_inputs
         local = str(inputs.get("virtualNetworkName"))
         remote_vnet = by_id.get(_ref(inputs.get("remoteVirtualNetwork")))
@@ -213,11 +214,11 @@ def region_from_simulation(cfg: StackConfig, stack: str, result: SimResult) -> R
             entry["transit"] = bool(inputs.get("allowGatewayTransit"))
         else:
             entry["remote"] = bool(inputs.get("useRemoteGateways"))
-    vault = result.of_type("azure-native:recoveryservices:Vault")
+    vault = result.of_type(T.VAULT)
     recovery = ""
     if vault:
-        mappings = len(result.of_type("azure-native:recoveryservices:ReplicationNetworkMapping"))
-        containers = len(result.of_type("azure-native:recoveryservices:ReplicationProtectionContainerMapping"))
+        mappings = len(result.of_type(T.NETWORK_MAPPING))
+        containers = len(result.of_type(T.CONTAINER_MAPPING))
         recovery = (
             f"Site Recovery vault {vault[0].plain_inputs.get('vaultName')}\\n"
             f"A2A: {mappings} network mappings, {containers} container mappings"

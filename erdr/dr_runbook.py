@@ -16,6 +16,7 @@ from model import phases
 from model.config import Addressing, Phase, Role, StackConfig, Topology
 from model.phases import Action, Operation, Step, connection_plan
 from policies.shared import azure_facts
+from policies.shared import names as T
 
 ARTICLE = (
     '"Integrate ExpressRoute with disaster recovery for Azure VMs" (Azure Site Recovery docs, '
@@ -45,13 +46,11 @@ _CONNECTION_DOC = (
 _NO_DOC = "no documented duration; the value is policies/shared/azure_facts.py's placeholder"
 
 DURATIONS: dict[str, Duration] = {
-    "azure-native:network:VirtualNetworkGateway": Duration(azure_facts.GATEWAY_CREATE_MINUTES, True, _GATEWAY_DOC),
-    "azure-native:network:VirtualNetworkGatewayConnection": Duration(
-        azure_facts.CONNECTION_CREATE_MINUTES, False, _CONNECTION_DOC
-    ),
-    "azure-native:network:VirtualNetwork": Duration(azure_facts.VNET_CREATE_MINUTES, False, _NO_DOC),
-    "azure-native:network:VirtualNetworkPeering": Duration(azure_facts.VNET_PEERING_CREATE_MINUTES, False, _NO_DOC),
-    "azure-native:network:RouteTable": Duration(azure_facts.ROUTE_TABLE_CREATE_MINUTES, False, _NO_DOC),
+    T.GATEWAY: Duration(azure_facts.GATEWAY_CREATE_MINUTES, True, _GATEWAY_DOC),
+    T.CONNECTION: Duration(azure_facts.CONNECTION_CREATE_MINUTES, False, _CONNECTION_DOC),
+    T.VNET: Duration(azure_facts.VNET_CREATE_MINUTES, False, _NO_DOC),
+    T.PEERING: Duration(azure_facts.VNET_PEERING_CREATE_MINUTES, False, _NO_DOC),
+    T.ROUTE_TABLE: Duration(azure_facts.ROUTE_TABLE_CREATE_MINUTES, False, _NO_DOC),
 }
 
 _TOPOLOGY_TEXT = {
@@ -80,20 +79,20 @@ _ARTICLE_SAYS = {
 }
 
 _NICE_TYPE = {
-    "azure-native:resources:ResourceGroup": "resource group",
-    "azure-native:network:VirtualNetwork": "VNet",
-    "azure-native:network:Subnet": "subnet",
-    "azure-native:network:RouteTable": "route table",
-    "azure-native:network:VirtualNetworkPeering": "VNet peering",
-    "azure-native:network:VirtualNetworkGateway": "ExpressRoute gateway",
-    "azure-native:network:VirtualNetworkGatewayConnection": "ExpressRoute connection",
-    "azure-native:network:PublicIPAddress": "public IP",
-    "azure-native:recoveryservices:Vault": "Recovery Services vault",
-    "azure-native:recoveryservices:ReplicationFabric": "Site Recovery fabric",
-    "azure-native:recoveryservices:ReplicationPolicy": "replication policy",
-    "azure-native:recoveryservices:ReplicationProtectionContainerMapping": "protection container mapping",
-    "azure-native:recoveryservices:ReplicationNetworkMapping": "network mapping",
-    "azure-native:resources:Resource": "Site Recovery protection container",
+    T.RESOURCE_GROUP: "resource group",
+    T.VNET: "VNet",
+    T.SUBNET: "subnet",
+    T.ROUTE_TABLE: "route table",
+    T.PEERING: "VNet peering",
+    T.GATEWAY: "ExpressRoute gateway",
+    T.CONNECTION: "ExpressRoute connection",
+    T.PUBLIC_IP: "public IP",
+    T.VAULT: "Recovery Services vault",
+    T.FABRIC: "Site Recovery fabric",
+    T.REPLICATION_POLICY: "replication policy",
+    T.CONTAINER_MAPPING: "protection container mapping",
+    T.NETWORK_MAPPING: "network mapping",
+    T.GENERIC_RESOURCE: "Site Recovery protection container",
 }
 
 
@@ -130,7 +129,7 @@ def _physical(r: Registration) -> str:
             and isinstance(inputs[key], str)
             and (key != "virtualNetworkName" or "subnetName" not in inputs)
         ):
-            if key == "resourceGroupName" and r.type != "azure-native:resources:ResourceGroup":
+            if key == "resourceGroupName" and r.type != T.RESOURCE_GROUP:
                 continue
             return inputs[key]
     return r.name
@@ -145,15 +144,15 @@ def _inventory(result: SimResult) -> list[str]:
             continue
         label = _physical(r)
         inputs = r.plain_inputs
-        if r.type == "azure-native:network:VirtualNetworkGateway":
+        if r.type == T.GATEWAY:
             label += (
                 f" ({(inputs.get('sku') or {}).get('name')}, create timeout {r.custom_timeouts.get('create', '-')})"
             )
-        elif r.type == "azure-native:network:VirtualNetworkGatewayConnection":
+        elif r.type == T.CONNECTION:
             label += f" (routing weight {int(inputs.get('routingWeight', 0))})"
-        elif r.type == "azure-native:network:VirtualNetwork":
+        elif r.type == T.VNET:
             label += f" ({', '.join(inputs.get('addressSpace', {}).get('addressPrefixes', []))})"
-        elif r.type == "azure-native:network:Subnet":
+        elif r.type == T.SUBNET:
             label = f"{inputs.get('virtualNetworkName')}/{inputs.get('subnetName')} ({inputs.get('addressPrefix')})"
         kinds.setdefault(_nice(r.type), []).append(label)
     for kind, names in kinds.items():
@@ -262,17 +261,12 @@ def _rto_section(target: StackRuns, failover_minutes: int, documented: bool) -> 
         f"the failover, one after another ({'documented figures' if documented else 'placeholder figures: Microsoft documents no duration for a connection change'}).",
         "  Pulumi waits for each connection change up to the target's custom timeout ("
         + ", ".join(
-            sorted(
-                {
-                    f"{r.name}: {r.custom_timeouts.get('create', '-')}"
-                    for r in failover.of_type("azure-native:network:VirtualNetworkGatewayConnection")
-                }
-            )
+            sorted({f"{r.name}: {r.custom_timeouts.get('create', '-')}" for r in failover.of_type(T.CONNECTION)})
             or ["no connection"]
         )
         + ").",
     ]
-    if azure_facts.GATEWAY_CREATE_MINUTES and by_type.get("azure-native:network:VirtualNetworkGateway"):
+    if azure_facts.GATEWAY_CREATE_MINUTES and by_type.get(T.GATEWAY):
         worst = max(DURATIONS[t].minutes for t in by_type)
         lines.append(
             f"- Without pre-provisioning (the article's steps a-d done at failover): at least "

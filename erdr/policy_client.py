@@ -36,6 +36,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from erdr.simulate import SECRET_SIG, SECRET_VALUE_SIG, UNKNOWN, Registration, SimResult
 from erdr.stackfiles import PROJECT_DIR, StackSettings
+from policies.shared import names as T
 
 POLICIES_DIR = PROJECT_DIR / "policies"
 NO_ENGINE = "127.0.0.1:0"
@@ -285,7 +286,7 @@ def analyzer_resources(
     out = []
     for reg in sim.resources:
         outputs = None
-        if reg.type == "pulumi:pulumi:StackReference":
+        if reg.type == T.STACK_REFERENCE:
             stack = reg.inputs.get("name")
             outputs = (peer_outputs or {}).get(str(stack))
         out.append(from_registration(reg, preview=sim.preview, outputs=outputs))

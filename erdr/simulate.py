@@ -26,6 +26,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 
 from erdr.stackfiles import PROJECT_DIR, StackSettings
+from policies.shared import names as T
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -35,89 +36,89 @@ TENANT = "11111111-1111-1111-1111-111111111111"
 
 # azure-native type -> (ARM path template, input naming the resource). Templates use inputs.
 _ARM_PATHS: dict[str, tuple[str, str]] = {
-    "azure-native:resources:ResourceGroup": ("/resourceGroups/{resourceGroupName}", "resourceGroupName"),
-    "azure-native:network:VirtualNetwork": (
+    T.RESOURCE_GROUP: ("/resourceGroups/{resourceGroupName}", "resourceGroupName"),
+    T.VNET: (
         "{rg}/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}",
         "virtualNetworkName",
     ),
-    "azure-native:network:Subnet": (
+    T.SUBNET: (
         "{rg}/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}/subnets/{subnetName}",
         "subnetName",
     ),
-    "azure-native:network:VirtualNetworkPeering": (
+    T.PEERING: (
         "{rg}/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}/virtualNetworkPeerings/{virtualNetworkPeeringName}",
         "virtualNetworkPeeringName",
     ),
-    "azure-native:network:RouteTable": (
+    T.ROUTE_TABLE: (
         "{rg}/providers/Microsoft.Network/routeTables/{routeTableName}",
         "routeTableName",
     ),
-    "azure-native:network:PublicIPAddress": (
+    T.PUBLIC_IP: (
         "{rg}/providers/Microsoft.Network/publicIPAddresses/{publicIpAddressName}",
         "publicIpAddressName",
     ),
-    "azure-native:network:VirtualNetworkGateway": (
+    T.GATEWAY: (
         "{rg}/providers/Microsoft.Network/virtualNetworkGateways/{virtualNetworkGatewayName}",
         "virtualNetworkGatewayName",
     ),
-    "azure-native:network:VirtualNetworkGatewayConnection": (
+    T.CONNECTION: (
         "{rg}/providers/Microsoft.Network/connections/{virtualNetworkGatewayConnectionName}",
         "virtualNetworkGatewayConnectionName",
     ),
-    "azure-native:recoveryservices:Vault": (
+    T.VAULT: (
         "{rg}/providers/Microsoft.RecoveryServices/vaults/{vaultName}",
         "vaultName",
     ),
-    "azure-native:recoveryservices:ReplicationFabric": (
+    T.FABRIC: (
         "{rg}/providers/Microsoft.RecoveryServices/vaults/{resourceName}/replicationFabrics/{fabricName}",
         "fabricName",
     ),
-    "azure-native:recoveryservices:ReplicationPolicy": (
+    T.REPLICATION_POLICY: (
         "{rg}/providers/Microsoft.RecoveryServices/vaults/{resourceName}/replicationPolicies/{policyName}",
         "policyName",
     ),
-    "azure-native:recoveryservices:ReplicationProtectionContainerMapping": (
+    T.CONTAINER_MAPPING: (
         "{rg}/providers/Microsoft.RecoveryServices/vaults/{resourceName}/replicationFabrics/{fabricName}/replicationProtectionContainers/{protectionContainerName}/replicationProtectionContainerMappings/{mappingName}",
         "mappingName",
     ),
-    "azure-native:recoveryservices:ReplicationNetworkMapping": (
+    T.NETWORK_MAPPING: (
         "{rg}/providers/Microsoft.RecoveryServices/vaults/{resourceName}/replicationFabrics/{fabricName}/replicationNetworks/{networkName}/replicationNetworkMappings/{networkMappingName}",
         "networkMappingName",
     ),
-    "azure-native:recoveryservices:ReplicationRecoveryPlan": (
+    T.RECOVERY_PLAN: (
         "{rg}/providers/Microsoft.RecoveryServices/vaults/{resourceName}/replicationRecoveryPlans/{recoveryPlanName}",
         "recoveryPlanName",
     ),
-    "azure-native:resources:Resource": (
+    T.GENERIC_RESOURCE: (
         "{rg}/providers/{resourceProviderNamespace}/{parentResourcePath}/{resourceType}/{resourceName}",
         "resourceName",
     ),
-    "azure-native:automation:AutomationAccount": (
+    T.AUTOMATION_ACCOUNT: (
         "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}",
         "automationAccountName",
     ),
-    "azure-native:automation:Runbook": (
+    T.RUNBOOK: (
         "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}/runbooks/{runbookName}",
         "runbookName",
     ),
-    "azure-native:automation:Variable": (
+    T.AUTOMATION_VARIABLE: (
         "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}/variables/{variableName}",
         "variableName",
     ),
-    "azure-native:storage:StorageAccount": (
+    T.STORAGE_ACCOUNT: (
         "{rg}/providers/Microsoft.Storage/storageAccounts/{accountName}",
         "accountName",
     ),
-    "azure-native:storage:BlobContainer": (
+    T.BLOB_CONTAINER: (
         "{rg}/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers/{containerName}",
         "containerName",
     ),
     # Extension resources: the template starts at their scope, which is a full ARM ID.
-    "azure-native:authorization:RoleDefinition": (
+    T.ROLE_DEFINITION: (
         "{scope}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}",
         "roleDefinitionId",
     ),
-    "azure-native:authorization:RoleAssignment": (
+    T.ROLE_ASSIGNMENT: (
         "{scope}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}",
         "roleAssignmentName",
     ),
@@ -215,7 +216,7 @@ class _Mocks(mocks.Mocks):
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
-        if args.typ == "pulumi:pulumi:StackReference":
+        if args.typ == T.STACK_REFERENCE:
             name = str(inputs.get("name") or args.resource_id)
             if name not in self.peer_outputs:
                 raise Exception(f"unknown stack reference {name!r} (the offline run knows {sorted(self.peer_outputs)})")

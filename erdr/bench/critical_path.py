@@ -19,10 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from erdr.simulate import Registration, SimResult
-from policies.estate import CONNECTION, GATEWAY, PEERING, SUBNET, VNET
 from policies.shared import azure_facts
-
-RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
+from policies.shared.names import CONNECTION, GATEWAY, PEERING, RESOURCE_GROUP, SUBNET, VNET
 
 # Minutes to create, by type (docs/benchmarks.md gives the sources). Only the gateway has a
 # published figure ("can take up to 45 minutes", azure_facts.GATEWAY_CREATE_MINUTES). Microsoft
