@@ -238,7 +238,7 @@ class Connection:
     name: str
     id: str
     circuit: str
-    weight: str  # "preferred" | "standby": resolved against erdr-routing-weights
+    weight: str  # "preferred" | "standby" | "single": resolved against erdr-routing-weights
 
 
 @dataclass(frozen=True)

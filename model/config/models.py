@@ -44,6 +44,14 @@ def exclusive_circuit(topology: Topology, addressing: Addressing) -> bool:
     return topology is Topology.SINGLE_CIRCUIT and addressing is Addressing.SAME
 
 
+def target_pre_connected(pre_connect_target: bool | None, topology: Topology, addressing: Addressing) -> bool:
+    """Whether the target hub is connected in standby: ``preConnectTarget``, by default yes except
+    with one circuit and the same IPs (the two hubs may never share it)."""
+    if pre_connect_target is not None:
+        return pre_connect_target
+    return not exclusive_circuit(topology, addressing)
+
+
 class Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -227,9 +235,7 @@ class StackConfig(Model):
 
     @property
     def target_pre_connected(self) -> bool:
-        if self.pre_connect_target is not None:
-            return self.pre_connect_target
-        return not self.exclusive_circuit
+        return target_pre_connected(self.pre_connect_target, self.topology, self.addressing)
 
     @property
     def gateway_sku(self) -> str:

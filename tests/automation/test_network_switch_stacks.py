@@ -158,14 +158,14 @@ def test_runbook_ends_where_the_stacks_end(example: str) -> None:
         assert fake_connections(fake) == registered_connections(
             prod[Phase.FAILOVER], sim(example, "dr", Phase.FAILOVER)
         )
-        assert write_roles(fake, cfg) == procedure_roles(cfg.topology, cfg.addressing, Operation.FAILOVER)
+        assert write_roles(fake, cfg) == procedure_roles(cfg, Operation.FAILOVER)
 
         fake.requests.clear()
         run(fake, variables, context("Planned", "SecondaryToPrimary"))
         assert fake_connections(fake) == registered_connections(
             prod[Phase.FAILBACK], sim(example, "dr", Phase.FAILBACK)
         )
-        assert write_roles(fake, cfg) == procedure_roles(cfg.topology, cfg.addressing, Operation.FAILBACK)
+        assert write_roles(fake, cfg) == procedure_roles(cfg, Operation.FAILBACK)
     for phase in (Phase.FAILOVER, Phase.FAILBACK):
         assert_phase_moves_only_connections(prod[Phase.STANDBY], prod[phase])
 

@@ -190,9 +190,11 @@ def check_variables(topology: str, result: SimResult) -> None:
     }
     assert v["erdr-topology"] == topology
     exclusive = topology == "single-circuit"  # config_of keeps the same IPs
+    # Only hubs whose connections change are listed: with two pre-connected circuits nothing in
+    # Azure changes at failover, so the runbook touches neither region.
     assert v["erdr-role-order"] == {
-        "failover": ["source", "target"] if exclusive else ["target", "source"],
-        "failback": ["target", "source"] if exclusive else ["source", "target"],
+        "failover": ["source", "target"] if exclusive else [],
+        "failback": ["target", "source"] if exclusive else [],
     }
     assert v["erdr-gateway-ids"]["target"] == only(result, GATEWAY).id
     assert v["erdr-drill-vnet-ids"] == {
@@ -200,7 +202,8 @@ def check_variables(topology: str, result: SimResult) -> None:
         for r in result.of_type(VNET)
         if r.plain_inputs["virtualNetworkName"].endswith("-drill")
     }
-    weights = {"preferred": cfg.routing_weights.preferred, "standby": cfg.routing_weights.standby}
+    weights = v["erdr-routing-weights"]
+    assert weights == {"preferred": cfg.routing_weights.preferred, "standby": cfg.routing_weights.standby, "single": 0}
     for role in Role:
         for phase in Phase:
             listed = v["erdr-connections"][role.value][phase.value]

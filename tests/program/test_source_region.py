@@ -196,7 +196,8 @@ def test_connection_to_primary_circuit(prod):
     i = conn.inputs
     assert i["connectionType"] == "ExpressRoute"
     assert i["peer"] == {"id": PRIMARY}
-    assert i["routingWeight"] == 100
+    # The gateway holds this one connection: a weight would choose nothing, so it keeps Azure's default.
+    assert i["routingWeight"] == 0
     assert i["virtualNetworkGatewayConnectionName"] == "hub-eastasia-to-primary"
     assert {short(u) for u in conn.property_dependencies["virtualNetworkGateway1"]} == {"hub-gateway"}
     assert conn.custom_timeouts == {"create": "30m", "update": "30m", "delete": "30m"}
