@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from erdr.stackfiles import PROJECT_DIR
 from model.config import Addressing, Phase, Role, Topology
-from model.phases import Action, Operation, Step, procedure
+from model.phases import Action, Design, Operation, Step, procedure
 from policies.shared.names import NAMESPACE
 
 DEFAULT_LOG = PROJECT_DIR / "build" / "failover.jsonl"
@@ -217,6 +217,28 @@ def parse_stacks(text: str | None) -> dict[Role, str]:
 
 def _key(name: str) -> str:
     return f"{NAMESPACE}:{name}"
+
+
+def _flag(auto: Automation, stack: str, key: str) -> bool | None:
+    value = auto.get_config(stack, _key(key))
+    if value is None:
+        return None
+    if value.lower() not in ("true", "false"):
+        raise FailoverError(f"stack '{stack}' has {_key(key)} = {value!r}, expected true or false")
+    return value.lower() == "true"
+
+
+def read_design(auto: Automation, stacks: Mapping[Role, str]) -> Design:
+    """How the hubs meet the circuits, from both stacks: topology and addressing must agree, each
+    stack must hold its role; preConnectTarget and crossConnect decide which steps change Azure."""
+    topology, addressing = read_topology(auto, stacks)
+    target = stacks[Role.TARGET]
+    return Design(
+        topology,
+        addressing,
+        pre_connect_target=_flag(auto, target, "preConnectTarget"),
+        cross_connect=bool(_flag(auto, target, "crossConnect")),
+    )
 
 
 def read_topology(auto: Automation, stacks: Mapping[Role, str]) -> tuple[Topology, Addressing]:
@@ -413,9 +435,10 @@ def prepare(args: argparse.Namespace, auto_factory: Callable[[], Automation]) ->
         prior = None
         source_reachable = not args.source_unreachable
     auto = auto_factory()
-    topology, addressing = read_topology(auto, stacks)
-    steps = procedure(operation, topology, addressing, source_reachable)
-    if (topology, addressing) == (Topology.SINGLE_CIRCUIT, Addressing.SAME):
+    design = read_design(auto, stacks)
+    topology, addressing = design.topology, design.addressing
+    steps = procedure(operation, design, source_reachable)
+    if design.exclusive:
         require_gate(auto, stacks, steps)
     keys = [step_key(s) for s in steps]
     if prior is None:
