@@ -184,6 +184,10 @@ class Step:
     azure: bool = False
     # The step that moves traffic for this topology: what the runbook and diagrams lead with.
     switch: bool = False
+    # What a manual step is (Kind), so the runbook can give its commands and checks.
+    kind: str = ""
+    # For the switch and its checks: the region that serves traffic once the step is done.
+    serving: Role | None = None
 
     @property
     def stack(self) -> str | None:
@@ -204,6 +208,20 @@ class Step:
 
 
 _HUB = {Role.SOURCE: "source", Role.TARGET: "target"}
+
+
+class Kind(StrEnum):
+    """The manual steps, by what they do."""
+
+    SITE_RECOVERY_FAILOVER = "site-recovery-failover"
+    SITE_RECOVERY_FAILBACK = "site-recovery-failback"
+    ROUTING_SWITCH = "routing-switch"  # on-premises BGP preference between the two circuits
+    DNS_SWITCH = "dns-switch"  # clients to the other region's (translated) addresses
+    ROUTES_CHECK = "routes-check"  # one circuit, same IPs: the circuit carries the other region
+    SOURCE_RETURNS = "source-returns"
+    DRILL_START = "drill-start"
+    DRILL_VALIDATE = "drill-validate"
+    DRILL_CLEANUP = "drill-cleanup"
 
 
 class _Walk:
@@ -265,6 +283,8 @@ def _switch_step(design: Design, operation: Operation) -> Step:
             f"now from the {region} region); withdraw any static route or firewall rule that still points "
             f"at the other region",
             check=f"On-premises routers learn the Azure prefixes over the circuit; traceroute reaches a {region} VM.",
+            kind=Kind.ROUTES_CHECK,
+            serving=Role.TARGET if to_target else Role.SOURCE,
         )
     if design.two_circuits:
         circuit, other = ("secondary", "primary") if to_target else ("primary", "secondary")
@@ -272,19 +292,23 @@ def _switch_step(design: Design, operation: Operation) -> Step:
             Action.MANUAL,
             f"Switch on-premises routing to the {circuit} circuit: prefer the Azure routes learned over it "
             f"(raise BGP local preference on the {circuit}, or lower it / prepend AS-path on the {other}), "
-            "as the article requires with both circuits connected. This is the step that moves traffic",
+            "as the article requires with both circuits connected",
             check=f"On-premises routers show the Azure prefixes via the {circuit} circuit as best path; "
             f"traceroute from on-premises reaches a {'target' if to_target else 'source'} VM.",
             switch=True,
+            kind=Kind.ROUTING_SWITCH,
+            serving=Role.TARGET if to_target else Role.SOURCE,
         )
     region, other = ("target", "source") if to_target else ("source", "target")
     return Step(
         Action.MANUAL,
         f"Point clients at the {region} region's addresses: update DNS records and any on-premises static "
         f"route or firewall rule from the {other} to the {region} prefixes (both hubs are on the circuit "
-        "already with distinct prefixes). This is the step that moves traffic",
+        "already with distinct prefixes)",
         check=f"DNS answers the {region} addresses; traceroute from on-premises reaches a {region} VM.",
         switch=True,
+        kind=Kind.DNS_SWITCH,
+        serving=Role.TARGET if to_target else Role.SOURCE,
     )
 
 
@@ -295,6 +319,7 @@ def failover(design: Design, source_reachable: bool = True) -> list[Step]:
             Action.MANUAL,
             "Start the Site Recovery failover (recovery plan or per VM) to the target region",
             check="Replicated items show 'Failover completed'; VMs run in the target VNets.",
+            kind=Kind.SITE_RECOVERY_FAILOVER,
         )
     ]
     if design.exclusive:
@@ -314,6 +339,7 @@ def failover(design: Design, source_reachable: bool = True) -> list[Step]:
                     step.extra_config,
                     step.azure,
                     step.switch,
+                    step.kind,
                 )
             )
         steps.append(_switch_step(design, Operation.FAILOVER))
@@ -326,6 +352,7 @@ def failover(design: Design, source_reachable: bool = True) -> list[Step]:
                 "When the source region returns: run the failback procedure's first steps at once "
                 "(refresh prod, bring it to phase 'failover') before anything else",
                 check="prod output phase is 'failover' and matches Azure (after pulumi refresh).",
+                kind=Kind.SOURCE_RETURNS,
             )
         )
     return steps
@@ -376,6 +403,7 @@ def failback(design: Design, source_was_unreachable: bool = False) -> list[Step]
             Action.MANUAL,
             "Re-protect the VMs (target to source), wait for sync, then fail over back to the source region",
             check="Replicated items show 'Failover completed' in the source region.",
+            kind=Kind.SITE_RECOVERY_FAILBACK,
         )
     )
     unset = (("sourceRegionUnreachable", "false"),) if source_was_unreachable else ()
@@ -388,7 +416,7 @@ def failback(design: Design, source_was_unreachable: bool = False) -> list[Step]
     else:
         taken = _taker_first(walk, design, Operation.FAILBACK, Role.SOURCE, Role.TARGET, True)
         steps += [
-            Step(s.action, s.title, s.role, s.phase, s.check, unset, s.azure, s.switch)
+            Step(s.action, s.title, s.role, s.phase, s.check, unset, s.azure, s.switch, s.kind)
             if s.role is Role.TARGET and s.action is Action.UP
             else s
             for s in taken
@@ -403,16 +431,19 @@ def drill() -> list[Step]:
             Action.MANUAL,
             "Start a Site Recovery test failover and pick, per VM, the drill VNet from dr output drillVnetIds",
             check="Test VMs boot in the drill VNets; nothing is peered or connected to a circuit.",
+            kind=Kind.DRILL_START,
         ),
         Step(
             Action.MANUAL,
             "Validate the application inside the drill network (no production traffic reaches it)",
             check="Application checks pass; on-premises routes are unchanged.",
+            kind=Kind.DRILL_VALIDATE,
         ),
         Step(
             Action.MANUAL,
             "Clean up the test failover in Site Recovery",
             check="Test VMs are deleted; the drill VNets stay for the next drill.",
+            kind=Kind.DRILL_CLEANUP,
         ),
     ]
 
