@@ -282,7 +282,8 @@ def render_plan(
     ]
     for i, step in enumerate(steps, 1):
         mark = "done" if i <= completed else step.action.value
-        lines.append(f"  {i}. [{mark}] {step.title}")
+        moves = "  <- moves traffic" if step.switch else ""
+        lines.append(f"  {i}. [{mark}] {step.title}{moves}")
         lines += [f"       $ {cmd}" for cmd in step.commands(dict(stacks))]
         if step.check:
             lines.append(f"       check: {step.check}")

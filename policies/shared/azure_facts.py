@@ -523,14 +523,15 @@ GATEWAY_PUBLIC_IP_ALLOCATION_IF_SUPPLIED: Final = "Static"
 # CONNECTION_CREATE_MINUTES: NOT DOCUMENTED. Neither "Connect a virtual network to an
 #   ExpressRoute circuit"
 #   (https://learn.microsoft.com/azure/expressroute/expressroute-howto-linkvnet-arm)
-#   nor the portal/CLI variants state a duration for creating the gateway-to-circuit connection.
-#   1 is a placeholder, not a documented figure.
+#   nor the portal/CLI variants state a duration for creating the gateway-to-circuit connection,
+#   nor for updating or deleting one. 10 is a planning estimate (long enough that the connection's
+#   place in a chain shows), used for create, update and delete alike; never a documented figure.
 # VNET / VNET_PEERING / ROUTE_TABLE: no Microsoft doc found that states typical creation times
 #   for virtual networks, virtual network peerings or route tables; 1 is a placeholder.
 # ---------------------------------------------------------------------------------------------
 GATEWAY_CREATE_MINUTES: Final = 45
 ERGWSCALE_SCALE_MINUTES: Final = 30
-CONNECTION_CREATE_MINUTES: Final = 1
+CONNECTION_CREATE_MINUTES: Final = 10
 VNET_CREATE_MINUTES: Final = 1
 VNET_PEERING_CREATE_MINUTES: Final = 1
 ROUTE_TABLE_CREATE_MINUTES: Final = 1

@@ -413,7 +413,12 @@ def test_runbook_of_the_default_stacks(default_plan: tuple[Path, int, str, str])
     text = (default_plan[0] / "dr-runbook.md").read_text()
     assert text.startswith("# DR runbook: East Asia to Southeast Asia, two circuits at two peering locations")
     assert "ergw-hub-southeastasia (ErGw1AZ, create timeout 90m)" in text
-    assert "- nothing in the stacks: only the Site Recovery failover and on-premises routing" in text
+    assert "- nothing in Azure: the Site Recovery failover and the on-premises switch move traffic" in text
+    assert (
+        "**What moves traffic at failover:** Azure: nothing to change; on-premises routing prefers the secondary"
+        in text
+    )
+    assert "**about 0 min** of Azure operations before traffic moves" in text
     assert f"**{azure_facts.GATEWAY_CREATE_MINUTES} min** more for the ExpressRoute gateway alone" in text
     assert "expressroute-howto-add-gateway-portal-resource-manager" in text
     assert "raise its bandwidth with the provider" in text  # 500 Mbps secondary vs 1000 Mbps primary

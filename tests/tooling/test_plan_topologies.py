@@ -8,6 +8,7 @@ To keep the suite quick, the examples run with the drill network and Site Recove
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,8 +115,33 @@ def test_failover_diff_and_runbook(example: str) -> None:
     for step in phases.failback(design):
         assert f"**{step.title}**" in text
     exclusive = planned.topology is Topology.SINGLE_CIRCUIT and planned.addressing is Addressing.SAME
-    assert ("## Failover when the source region is unreachable" in text) is exclusive
     assert ("`expressroute-dr:sourceRegionUnreachable: true`" in text) is exclusive
+    # Issue 15: every example's runbook has each procedure, the prerequisite and a check per step.
+    sections = {
+        "## Failover (source region reachable)": ".venv/bin/python -m erdr.failover failover\n",
+        "## Failover when the source region is down": ".venv/bin/python -m erdr.failover failover --source-unreachable\n",
+        "## Failback": ".venv/bin/python -m erdr.failover failback\n",
+        "## Failback after the source region was down": ".venv/bin/python -m erdr.failover failback --source-unreachable\n",
+        "## Drill (test failover)": ".venv/bin/python -m erdr.failover drill\n",
+    }
+    for heading, command in sections.items():
+        body = text.split(heading + "\n", 1)[1].split("\n## ", 1)[0]
+        assert command in body, heading
+        steps = re.findall(r"^\d+\. \*\*", body, flags=re.M)
+        checks = re.findall(r"^   - check:$", body, flags=re.M)
+        assert steps and len(checks) == len(steps), f"{heading}: {len(steps)} steps, {len(checks)} checks"
+        assert body.count("     prints: ") == len(steps)
+    down = text.split("## Failover when the source region is down\n", 1)[1].split("\n## ", 1)[0]
+    assert "--stack prod" not in down.split("When the source region returns")[0], "nothing touches the source region"
+    prerequisites = text.split("## Before you need it\n", 1)[1].split("\n## ", 1)[0]
+    assert "**On-premises routing in standby**" in prerequisites
+    if planned.topology is not Topology.SINGLE_CIRCUIT:
+        assert "prefer the **primary** circuit" in prerequisites
+    addresses = text.split("## Addresses after failover\n", 1)[1].split("\n## ", 1)[0]
+    if planned.addressing is Addressing.TRANSLATED:
+        assert "update DNS records" in addresses and "| vnet1 | 10.1.0.0/24 | 10.21.0.0/24 |" in addresses
+    else:
+        assert "DNS records and on-premises firewall rules stay as they are" in addresses
     remaining = text.split("## What remains to do at failover", 1)[1].split("##", 1)[0]
     for diff, stack in ((src, "prod"), (tgt, "dr")):
         for c in diff.changes:
