@@ -1,6 +1,6 @@
 """Estates unlike the examples plan cleanly too: another region pair and peering locations, a hub
 with two prefixes and an extra subnet, spokes with several subnets, a translated plan in the dr
-file only, on-premises prefixes, other routing weights; a target not pre-connected with a
+file only, on-premises prefixes, cross-connections with other routing weights; a target not pre-connected with a
 recovery plan and no drill network; one circuit with the same IPs, a gateway without zones, no
 protection. Each with the policy pack, the runbook and the pictures' DOT."""
 
@@ -51,6 +51,7 @@ EUROPE: dict[str, Any] = {
     },
     "topology": "two-circuits-two-locations",
     "addressing": "translated",
+    "crossConnect": True,
     "routingWeights": {"preferred": 200, "standby": 10},
 }
 EUROPE_TARGET = {
