@@ -734,16 +734,17 @@ def _run(opts: Options, progress: Progress, work: Work, stdout: TextIO) -> int:
     pair = planner.runbook_pair()
     plans = list(planner.plans.values())
 
-    # Every run, heaviest stacks first (the target builds the drill network and Site Recovery too),
-    # so the worker processes start on the long ones.
+    # Every run: first what the pictures and the policy packs need (the configured phase, then the
+    # compared one), the runbook's other phases last, so drawing and checking overlap them; the
+    # heaviest stacks first within each (the target builds the drill network and Site Recovery too).
+    heavy_first = sorted(plans, key=lambda p: p.cfg.role is not Role.TARGET)
     wanted: list[SimKey] = []
-    for plan in sorted(plans, key=lambda p: p.cfg.role is not Role.TARGET):
-        phase = plan.cfg.phase
-        wanted += [(plan.name, phase, True), (plan.name, phase, False)]
-        if compare_phase is not None:
-            wanted.append((plan.name, compare_phase, False))
-        if pair is not None:
-            wanted += [(plan.name, ph, False) for ph in Phase]
+    for plan in heavy_first:
+        wanted += [(plan.name, plan.cfg.phase, True), (plan.name, plan.cfg.phase, False)]
+    if compare_phase is not None:
+        wanted += [(plan.name, compare_phase, False) for plan in heavy_first]
+    if pair is not None:
+        wanted += [(plan.name, ph, False) for ph in Phase for plan in heavy_first]
     sims = list(dict.fromkeys(k for key in wanted for k in planner.sim_keys(*key)))
     policies = (2 if compare_phase is not None else 1) * len(plans) if opts.policy else 0
     images = 2 * (2 if compare_phase is not None else 1) * len(plans) if opts.images else 0
