@@ -214,3 +214,21 @@ def test_documented_command_runs_in_a_fresh_clone(tmp_path: Path, command: Comma
         assert "## 5. Plan speed" in (root / "build" / "bench" / "benchmarks.md").read_text()
     status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True)
     assert status.stdout == "", f"{command.text!r} ({where}) changed the tree:\n{status.stdout}"
+
+
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+def test_the_docs_point_only_inside_the_repository_or_to_urls() -> None:
+    """A reader of a clone has the repository and the web, nothing beside them (the README once
+    pointed to ../shared/reference/)."""
+    for doc in DOCS:
+        text = doc.read_text()
+        for target in LINK.findall(text):
+            if re.match(r"[a-z]+://|mailto:", target):
+                continue
+            resolved = (doc.parent / target).resolve()
+            assert resolved.is_relative_to(PROJECT_DIR), f"{doc.name}: {target} leaves the repository"
+            assert resolved.exists(), f"{doc.name}: {target} does not exist"
+        outside = re.findall(r"`(\.\./[^`]*|/work/[^`]*)`", text)
+        assert not outside, f"{doc.name} names paths outside the repository: {outside}"
