@@ -30,6 +30,7 @@ from pathlib import Path
 from erdr.bench import critical_path, evaluation, failover, plan_speed, policy
 from erdr.bench.stacks import Simulations, examples
 from erdr.bench.stats import median, table
+from erdr.plan import PARALLEL_FROM_VNETS
 from erdr.stackfiles import PROJECT_DIR
 from model.config import Phase
 
@@ -382,12 +383,12 @@ def plan_speed_section(runs: int, quick: bool) -> tuple[str, bool]:
     speed = plan_speed.measure(runs, spokes)
     rows = [
         [
-            f"--jobs {jobs}" + (" (default)" if jobs == speed.jobs else ""),
+            label,
             f"{median([s.wall for s in samples]):.1f}",
             ", ".join(f"{s.wall:.1f}" for s in samples),
             f"{median([s.cpu for s in samples]):.1f}",
         ]
-        for jobs, samples in ((speed.jobs, speed.parallel), (1, speed.serial))
+        for label, samples in ((f"default (here --jobs {speed.jobs})", speed.parallel), ("--jobs 1", speed.serial))
     ]
     text = [
         "## 5. Plan speed",
@@ -395,8 +396,9 @@ def plan_speed_section(runs: int, quick: bool) -> tuple[str, bool]:
         f"`python -m erdr.plan` (what `make plan` runs) on the default stacks with {spokes} one-subnet spokes "
         f"({speed.resources:,} resources in the two stacks' state): both stacks in their configured phase and "
         "in failover, every phase for the runbook, the policy pack, four pictures as SVG and PNG. Each run is a "
-        "fresh interpreter; the default (simulations in worker processes, one per available CPU: "
-        f"{plan_speed.cpu_count_note()}) alternates with `--jobs 1` (the planner before worker processes); "
+        "fresh interpreter; the default (simulations in worker processes, one per available CPU, for a layout "
+        f"of {PARALLEL_FROM_VNETS} VNets or more: {plan_speed.cpu_count_note()}) alternates with `--jobs 1` "
+        "(everything in one process); "
         f"medians of {runs} runs each. CPU is user + system time of the planner and everything it started. "
         f"Target: under {plan_speed.TARGET_SECONDS:g} s at {plan_speed.SPOKES} spokes.",
         "",

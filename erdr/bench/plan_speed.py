@@ -1,6 +1,7 @@
 """`make plan` on a large estate: wall time of `python -m erdr.plan` with the default stacks
-scaled to N spokes, with its default jobs (worker processes on every CPU) against one job (the
-planner as it ran before the worker processes), the two alternating, each in a fresh interpreter.
+scaled to N spokes, as it runs by default (worker processes on every CPU for a layout this large)
+against one job (the planner as it ran before the worker processes), the two alternating, each in a
+fresh interpreter.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import yaml
 
 from erdr.bench.stacks import scaled_layout
 from erdr.bench.stats import median
-from erdr.plan import default_jobs
+from erdr.plan import PARALLEL_FROM_VNETS, default_jobs
 from erdr.stackfiles import PROJECT_DIR, load_stack
 
 SPOKES = 60
@@ -73,20 +74,26 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_once(folder: Path, jobs: int) -> Sample:
-    out = folder / f"plan-{jobs}"
+def run_once(folder: Path, jobs: int | None) -> Sample:
+    """One `python -m erdr.plan` (``jobs`` None: its default) in a fresh interpreter."""
+    out = folder / f"plan-{jobs or 'default'}"
     args = [sys.executable, "-m", "erdr.plan", "--stacks-dir", str(folder), "--out", str(out), "-q"]
+    args += ["--jobs", str(jobs)] if jobs else []
     cpu = _children_cpu()
     start = time.perf_counter()
-    proc = subprocess.run([*args, "--jobs", str(jobs)], cwd=PROJECT_DIR, capture_output=True, text=True, check=False)
+    proc = subprocess.run(args, cwd=PROJECT_DIR, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
-        raise RuntimeError(f"erdr.plan --jobs {jobs} exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
+        raise RuntimeError(f"{' '.join(args[1:])} exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
     return Sample(wall, _children_cpu() - cpu)
 
 
+def default_jobs_at(spokes: int) -> int:
+    """What `--jobs` the planner picks by itself for the default hub with ``spokes`` spokes."""
+    return default_jobs() if 1 + spokes >= PARALLEL_FROM_VNETS else 1
+
+
 def measure(runs: int, spokes: int = SPOKES) -> PlanSpeed:
-    jobs = default_jobs()
     parallel: list[Sample] = []
     serial: list[Sample] = []
     with tempfile.TemporaryDirectory(prefix="erdr-bench-plan-") as tmp:
@@ -94,14 +101,13 @@ def measure(runs: int, spokes: int = SPOKES) -> PlanSpeed:
         write_estate(folder, spokes)
         for i in range(runs):
             # Alternate which goes first, so a change in machine load falls on both alike.
-            order = (jobs, 1) if i % 2 == 0 else (1, jobs)
-            for n in order:
-                (parallel if n == jobs else serial).append(run_once(folder, n))
+            for default in (True, False) if i % 2 == 0 else (False, True):
+                (parallel if default else serial).append(run_once(folder, None if default else 1))
         resources = sum(
-            len(json.loads((folder / f"plan-{jobs}" / f"{stack}.state.json").read_text())["deployment"]["resources"])
+            len(json.loads((folder / "plan-1" / f"{stack}.state.json").read_text())["deployment"]["resources"])
             for stack in ("prod", "dr")
         )
-    return PlanSpeed(spokes, jobs, runs, parallel, serial, resources)
+    return PlanSpeed(spokes, default_jobs_at(spokes), runs, parallel, serial, resources)
 
 
 def cpu_count_note() -> str:

@@ -345,3 +345,15 @@ def test_failover_help_has_no_sentence_cut_off() -> None:
     assert line.rstrip().endswith(
         "failback: the failover was run with this flag, so prod is refreshed and its stale connection removed first"
     )
+
+
+def test_worker_processes_only_for_a_large_layout() -> None:
+    from erdr.bench.stacks import scaled_layout
+    from erdr.plan import stack_config
+    from erdr.stackfiles import load_stack
+
+    small = stack_config(load_stack("dr"))
+    big_settings = load_stack("dr", overrides={"layout": scaled_layout(load_stack("dr").config["layout"], 30)})
+    big = stack_config(big_settings)
+    assert plan.auto_jobs([small]) == 1
+    assert plan.auto_jobs([small, big]) == plan.default_jobs()
