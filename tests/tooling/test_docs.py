@@ -103,7 +103,7 @@ RULES = [
         lambda c: bool(re.fullmatch(r"make (test|lint|typecheck|unit)", c.text)),
     ),
     Rule(
-        "takes ten minutes on two cores; its smoke form `python -m erdr.bench --quick --runs 1` runs here",
+        "takes about five minutes on two cores; its smoke form `python -m erdr.bench --quick --runs 1` runs here",
         lambda c: (
             c.text == "make bench" or (re.search(r"erdr\.bench\b", c.text) is not None and "--quick" not in c.text)
         ),
