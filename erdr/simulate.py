@@ -163,6 +163,8 @@ class Registration:
     ignore_changes: list[str]
     id: str = ""
     read: bool = False
+    # The engine never deletes a retained resource from the cloud (destroy, replace, removal).
+    retain_on_delete: bool = False
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -291,6 +293,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                 },
                 ignore_changes=list(request.ignoreChanges),
                 id=response.id,
+                retain_on_delete=bool(request.retainOnDelete),
             )
         )
         return response
