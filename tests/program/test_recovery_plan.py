@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,10 +81,11 @@ def check_groups_and_actions(result: SimResult) -> None:
     assert props["primaryFabricId"] == f"{vault.id}/replicationFabrics/asr-a2a-eastasia"
     assert props["recoveryFabricId"] == f"{vault.id}/replicationFabrics/asr-a2a-southeastasia"
     assert props["providerSpecificInput"] == [{"instanceType": "A2A"}]
-    assert [g["groupType"] for g in props["groups"]] == ["Boot"] * len(GROUPS)
-    assert [[i["id"] for i in g["replicationProtectedItems"]] for g in props["groups"]] == GROUPS
+    assert [g["groupType"] for g in props["groups"]] == ["Shutdown", "Failover"] + ["Boot"] * len(GROUPS)
+    boot = props["groups"][2:]
+    assert [[i["id"] for i in g["replicationProtectedItems"]] for g in boot] == GROUPS
     runbook = only(result, RUNBOOK)
-    first, *rest = props["groups"]
+    first, *rest = boot
     assert [
         (a["actionName"], a["failoverDirections"], a["failoverTypes"], a["customDetails"])
         for a in first["startGroupActions"]
@@ -264,9 +266,39 @@ def check_outputs(result: SimResult) -> None:
 def test_plan_registers_in_preview_with_unknown_ids() -> None:
     result = with_plan("two-circuits-two-locations", preview=True)
     plan = only(result, RP)
-    actions = plan.inputs["properties"]["groups"][0]["startGroupActions"]
+    actions = plan.inputs["properties"]["groups"][2]["startGroupActions"]
     assert [a["customDetails"].get("runbookId", UNKNOWN) for a in actions] == [UNKNOWN] * 3
     assert len(result.of_type(ROLE_ASSIGN)) == 7
+
+
+# --- refresh: the groups Azure returns ----------------------------------------------------------
+
+SPEC_EXAMPLE = json.loads(
+    (Path(__file__).parent.parent / "fixtures" / "ReplicationRecoveryPlans_Create.2024-10-01.json").read_text()
+)["example"]
+GROUP_INPUTS = ("groupType", "replicationProtectedItems", "startGroupActions", "endGroupActions")
+
+
+def azure_answer(sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The groups Site Recovery returns for ``sent``, by the rule of the spec's example: the groups
+    it always holds (empty in the example, sent ones kept) ahead of the Boot groups as sent."""
+    request = SPEC_EXAMPLE["parameters"]["input"]["properties"]["groups"]
+    answer = SPEC_EXAMPLE["responses"]["200"]["body"]["properties"]["groups"]
+    assert [g for g in answer if g["groupType"] == "Boot"] == request, "the example returns Boot groups as sent"
+    fixed = [g for g in answer if g["groupType"] != "Boot"]
+    by_type = {g["groupType"]: g for g in sent if g["groupType"] != "Boot"}
+    return [by_type.get(g["groupType"], g) for g in fixed] + [g for g in sent if g["groupType"] == "Boot"]
+
+
+def test_refresh_returns_the_groups_the_program_sends() -> None:
+    """`pulumi refresh` then `preview` shows no change: the input-shaped projection of what Azure
+    returns equals what the program sends, group for group (azure-native diffs the stored inputs
+    by index, provider.go Read/Diff), and the groups Azure adds are already there."""
+    sent = only(with_plan("two-circuits-two-locations"), RP).plain_inputs["properties"]["groups"]
+    returned = [{k: g[k] for k in GROUP_INPUTS} for g in azure_answer(sent)]
+    assert returned == sent
+    assert [g["groupType"] for g in sent[:2]] == ["Shutdown", "Failover"]
+    assert all(g["replicationProtectedItems"] == g["startGroupActions"] == [] for g in sent[:2])
 
 
 # --- config --------------------------------------------------------------------------------------
