@@ -332,30 +332,26 @@ class RecoveryPlan(pulumi.ComponentResource):
             ("target-rg", args.resource_group_id),
             *((f"{c}-circuit", cid) for c, cid in sorted(plan.circuit_ids.items()) if c not in args.authorization_keys),
         ]
-        switch_role = authorization.RoleDefinition(
+        switch_role = self._role_definition(
             f"{name}-switch-role",
-            role_definition_id=_guid(args.plan_name, "switch-role"),
-            role_name=f"{NAMESPACE} network switch ({args.plan_name})",
+            args,
+            kind="network switch",
             description="Site Recovery runbook: replace or reweight the ExpressRoute connections of the two hubs.",
-            permissions=[{"actions": list(SWITCH_ACTIONS), "not_actions": []}],
+            actions=SWITCH_ACTIONS,
             assignable_scopes=[scope for _, scope in switch_scopes],
-            scope=subscription_scope,
-            opts=pulumi.ResourceOptions(parent=self),
         )
         scopes: list[tuple[str, pulumi.Input[str], authorization.RoleDefinition]] = [
             (label, scope, switch_role) for label, scope in switch_scopes
         ]
         if args.drill_vnet_keys and args.drill_vnet_ids is not None:
             drill_ids = pulumi.Output.from_input(args.drill_vnet_ids)
-            drill_role = authorization.RoleDefinition(
+            drill_role = self._role_definition(
                 f"{name}-drill-role",
-                role_definition_id=_guid(args.plan_name, "drill-role"),
-                role_name=f"{NAMESPACE} drill isolation ({args.plan_name})",
+                args,
+                kind="drill isolation",
                 description="Site Recovery runbook, test failover: check the drill VNets, remove peerings from them.",
-                permissions=[{"actions": list(DRILL_ACTIONS), "not_actions": []}],
+                actions=DRILL_ACTIONS,
                 assignable_scopes=[args.resource_group_id],
-                scope=subscription_scope,
-                opts=pulumi.ResourceOptions(parent=self),
             )
             scopes += [
                 (f"drill-{key}", drill_ids.apply(lambda ids, key=key: ids[key]), drill_role)
@@ -364,13 +360,48 @@ class RecoveryPlan(pulumi.ComponentResource):
         return [
             authorization.RoleAssignment(
                 f"{name}-{label}-access",
-                role_assignment_name=_guid(args.plan_name, label, "assignment"),
+                # Assignment names are unique per tenant, whatever their scope: seeded with the
+                # subscription, the scope and the principal, two stacks (or two subscriptions of
+                # one tenant) never ask for the same name, and a new principal gets a new name.
+                role_assignment_name=pulumi.Output.all(sub, scope, principal, role.id).apply(
+                    lambda v: _guid("role-assignment", *v)
+                ),
                 principal_id=principal,
                 # Skips the directory lookup that fails while a new identity replicates.
                 principal_type="ServicePrincipal",
                 role_definition_id=role.id,
                 scope=scope,
-                opts=pulumi.ResourceOptions(parent=self),
+                # principalId and scope force a replacement (azure-native's forceNewMap): the old
+                # assignment goes first, so a replacement never holds two for one scope and role.
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             for label, scope, role in scopes
         ]
+
+    def _role_definition(
+        self,
+        resource_name: str,
+        args: RecoveryPlanArgs,
+        *,
+        kind: str,
+        description: str,
+        actions: Sequence[str],
+        assignable_scopes: Sequence[pulumi.Input[str]],
+    ) -> authorization.RoleDefinition:
+        """A custom role of this plan, named so that no other stack of the tenant can collide.
+
+        Custom role names are unique per directory and role definition IDs per tenant, so both
+        carry the subscription: the same plan name in two subscriptions of one tenant (two
+        environments, two copies of this project) gives two roles.
+        """
+        sub = pulumi.Output.from_input(args.subscription_id)
+        return authorization.RoleDefinition(
+            resource_name,
+            role_definition_id=sub.apply(lambda s: _guid("role-definition", s, args.plan_name, kind)),
+            role_name=pulumi.Output.concat(f"{NAMESPACE} {kind} ({args.plan_name}, ", sub, ")"),
+            description=description,
+            permissions=[{"actions": list(actions), "not_actions": []}],
+            assignable_scopes=list(assignable_scopes),
+            scope=pulumi.Output.concat("/subscriptions/", sub),
+            opts=pulumi.ResourceOptions(parent=self),
+        )

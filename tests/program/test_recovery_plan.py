@@ -134,8 +134,8 @@ def check_identity_and_roles(topology: str, result: SimResult) -> None:
     assert len(drill) == 3
     plan = "erdr-eastasia-to-southeastasia"
     assert by_role == {
-        f"expressroute-dr network switch ({plan})": switch,
-        f"expressroute-dr drill isolation ({plan})": drill,
+        f"expressroute-dr network switch ({plan}, {SUBSCRIPTION})": switch,
+        f"expressroute-dr drill isolation ({plan}, {SUBSCRIPTION})": drill,
     }
     actions = {d.plain_inputs["roleName"].split(" (")[0]: d.plain_inputs["permissions"] for d in defs.values()}
     assert actions["expressroute-dr network switch"] == [{"actions": list(SWITCH_ACTIONS), "notActions": []}]
@@ -269,6 +269,46 @@ def test_plan_registers_in_preview_with_unknown_ids() -> None:
     actions = plan.inputs["properties"]["groups"][2]["startGroupActions"]
     assert [a["customDetails"].get("runbookId", UNKNOWN) for a in actions] == [UNKNOWN] * 3
     assert len(result.of_type(ROLE_ASSIGN)) == 7
+
+
+# --- role names in a tenant -----------------------------------------------------------------------
+
+OTHER_SUBSCRIPTION = "22222222-2222-2222-2222-222222222222"
+
+
+def _role_names(result: SimResult) -> dict[str, set[str]]:
+    defs, assigns = result.of_type(ROLE_DEF), result.of_type(ROLE_ASSIGN)
+    return {
+        "roleDefinitionId": {d.plain_inputs["roleDefinitionId"] for d in defs},
+        "roleName": {d.plain_inputs["roleName"] for d in defs},
+        "roleAssignmentName": {a.plain_inputs["roleAssignmentName"] for a in assigns},
+    }
+
+
+def test_two_subscriptions_of_one_tenant_get_disjoint_role_names() -> None:
+    """Role definition IDs and assignment names are unique per tenant, custom role names per
+    directory: the same stack deployed to a second subscription must not collide with the first."""
+    settings = load_stack("dr", overrides={"recoveryPlan": PLAN})
+    first = simulate(settings)
+    second = simulate(settings, subscription=OTHER_SUBSCRIPTION)
+    assert first.error is None and second.error is None
+    a, b = _role_names(first), _role_names(second)
+    for key in a:
+        assert len(a[key]) == len(first.of_type(ROLE_DEF if key != "roleAssignmentName" else ROLE_ASSIGN))
+        assert a[key].isdisjoint(b[key]), key
+    assert all(OTHER_SUBSCRIPTION in n for n in b["roleName"])
+
+
+def test_new_principal_replaces_assignments_old_first() -> None:
+    """Another Automation account (a new identity) gives every assignment a new name, and the
+    replacement deletes the old assignment before creating the new one."""
+    before = with_plan("two-circuits-two-locations")
+    after = run_stack("dr", overrides={"recoveryPlan": {**PLAN, "automationAccountName": "aa-other"}})
+    assert after.error is None
+    old, new = _role_names(before)["roleAssignmentName"], _role_names(after)["roleAssignmentName"]
+    assert old.isdisjoint(new) and len(new) == len(old)
+    assert all(a.delete_before_replace for a in after.of_type(ROLE_ASSIGN))
+    assert _role_names(before)["roleDefinitionId"] == _role_names(after)["roleDefinitionId"]
 
 
 # --- refresh: the groups Azure returns ----------------------------------------------------------
