@@ -1,15 +1,18 @@
 """The network switch as a step of the Site Recovery failover itself (target stack only).
 
-A recovery plan whose first boot group starts with an Automation runbook action: the runbook
-(automation/network_switch.py) does the topology's ExpressRoute step before any VM boots, so a
-failover started from the portal or the Site Recovery API still gets the network right. The
-runbook reads what to do from ``erdr-*`` Automation variables set here from the same
-:func:`model.phases.connection_plan` the stacks use, so its end state is the stacks' end
-state (docs/recovery-plan.md).
+A recovery plan whose first boot group starts with an Automation runbook action, so a failover
+started from the portal or the Site Recovery API still gets the network right before any VM boots.
+Site Recovery hands the recovery plan context only to PowerShell runbooks (as the object parameter
+RecoveryPlanContext), so the action is automation/network_switch.ps1 on PowerShell 7.4; it starts
+automation/network_switch.py (Python 3.10, the tested network logic) as a child job with the
+context as JSON, waits, and fails the action unless the child reports success. The Python runbook
+reads what to do from ``erdr-*`` Automation variables set here from the same
+:func:`model.phases.connection_plan` the stacks use, so its end state is the stacks' end state
+(docs/recovery-plan.md).
 
 Runbook content: pulumi-azure-native v3's ``automation.Runbook`` only takes content from a URL
 (``publishContentLink``; there is no inline content, pulumi/pulumi-azure-native#3029). The
-program uploads the file from the repository to a private blob and hands Automation a read-only,
+program uploads each file from the repository to a private blob and hands Automation a read-only,
 HTTPS-only service SAS for that one blob. The blob name carries the content's SHA-256, so a new
 version is a new blob (and a republish); the SAS expiry is fixed so the URL, and therefore the
 runbook's inputs, stay identical between runs and `pulumi preview` shows no changes.
@@ -31,10 +34,50 @@ from pulumi_azure_native import authorization, automation, recoveryservices, sto
 from model.phases import SwitchPlan, switch_variables
 from policies.shared.names import NAMESPACE
 
-RUNBOOK_FILE = Path(__file__).resolve().parent.parent / "automation" / "network_switch.py"
-RUNBOOK_TYPE = "Python3"
-RUNBOOK_NAME = "erdr-network-switch"
+AUTOMATION_DIR = Path(__file__).resolve().parent.parent / "automation"
+
+
+@dataclass(frozen=True)
+class RunbookSource:
+    """A runbook published from a repository file into a runtime environment of the account."""
+
+    file: Path
+    name: str
+    runbook_type: str  # the language; the runtime environment fixes the version
+    runtime: str  # runtime environment name
+    language: str
+    version: str
+    content_type: str
+
+
+# Runtime environments (Automation API 2024-10-23): a runbook of type PowerShell or Python runs in
+# the environment it names. Both are created here rather than relying on system-generated ones,
+# which do not exist for PowerShell 7.4 ("Runtime environment in Azure Automation").
+ACTION_RUNBOOK = RunbookSource(
+    file=AUTOMATION_DIR / "network_switch.ps1",
+    name="erdr-network-switch",
+    runbook_type="PowerShell",
+    runtime="erdr-powershell-7-4",
+    language="PowerShell",
+    version="7.4",
+    content_type="text/plain",
+)
+CHILD_RUNBOOK = RunbookSource(
+    file=AUTOMATION_DIR / "network_switch.py",
+    name="erdr-network-switch-py",
+    runbook_type="Python",
+    runtime="erdr-python-3-10",
+    language="Python",
+    version="3.10",
+    content_type="text/x-python",
+)
+RUNBOOKS = (ACTION_RUNBOOK, CHILD_RUNBOOK)
 VARIABLE_PREFIX = "erdr-"
+# How the PowerShell action finds and waits for the Python child (network_switch.ps1 reads it).
+CHILD_VARIABLE = "child-runbook"
+CHILD_POLL_SECONDS = 15
+# Two long-running connection operations (the runbook polls each for up to 30 min) and slack.
+CHILD_TIMEOUT_SECONDS = 2 * 1800 + 600
 CONTENT_CONTAINER = "runbooks"
 # Automation reads the content once per publish; a fixed expiry keeps the URL stable (a rolling
 # one would republish on every `pulumi up`). The SAS grants read on one blob of public code.
@@ -51,6 +94,14 @@ SWITCH_ACTIONS = (
     "Microsoft.Network/virtualNetworkGateways/join/action",
     "Microsoft.Network/expressRouteCircuits/read",
     "Microsoft.Network/expressRouteCircuits/join/action",
+)
+# The PowerShell action starts the Python child job on its own account and reads how it ended
+# (Automation's "Automation Job Operator" plus "Automation Runbook Operator", narrowed to that).
+JOB_ACTIONS = (
+    "Microsoft.Automation/automationAccounts/runbooks/read",
+    "Microsoft.Automation/automationAccounts/jobs/write",
+    "Microsoft.Automation/automationAccounts/jobs/read",
+    "Microsoft.Automation/automationAccounts/jobs/output/read",
 )
 # Test failover: read the drill VNets, remove a peering that would break their isolation.
 DRILL_ACTIONS = (
@@ -77,9 +128,9 @@ PLAN_ACTIONS = (
 )
 
 
-def runbook_content() -> tuple[str, str]:
+def runbook_content(source: RunbookSource) -> tuple[str, str]:
     """(text, SHA-256 in upper-case hex, as Automation's contentHash expects)."""
-    text = RUNBOOK_FILE.read_text()
+    text = source.file.read_text()
     return text, hashlib.sha256(text.encode()).hexdigest().upper()
 
 
@@ -137,7 +188,7 @@ class RecoveryPlan(pulumi.ComponentResource):
         )
         principal = self.account.identity.apply(lambda i: i.principal_id if i is not None else "")
 
-        runbook = self._runbook(name, args)
+        runbook, child = self._runbooks(name, args)
         variables = self._variables(name, args)
         assignments = self._roles(name, args, principal)
 
@@ -191,7 +242,9 @@ class RecoveryPlan(pulumi.ComponentResource):
                 "groups": groups,
             },
             # The action must find a published runbook, its variables and its permissions.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, runbook, *variables, *assignments]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*args.depends_on, runbook, child, *variables, *assignments]
+            ),
         )
 
         self.recovery_plan_id = self.plan.id
@@ -209,8 +262,8 @@ class RecoveryPlan(pulumi.ComponentResource):
             }
         )
 
-    def _runbook(self, name: str, args: RecoveryPlanArgs) -> automation.Runbook:
-        text, digest = runbook_content()
+    def _runbooks(self, name: str, args: RecoveryPlanArgs) -> tuple[automation.Runbook, automation.Runbook]:
+        """(the PowerShell action, the Python child), each in its runtime environment."""
         account_name = pulumi.Output.all(args.subscription_id, args.resource_group_name).apply(
             lambda v: "sterdr" + hashlib.sha256(f"{v[0]}/{v[1]}".encode()).hexdigest()[:18]
         )
@@ -237,15 +290,40 @@ class RecoveryPlan(pulumi.ComponentResource):
             public_access=storage.PublicAccess.NONE,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        blob_name = f"{RUNBOOK_NAME}-{digest[:16].lower()}.py"
+        action, child = (self._runbook(name, args, source, account, container) for source in RUNBOOKS)
+        return action, child
+
+    def _runbook(
+        self,
+        name: str,
+        args: RecoveryPlanArgs,
+        source: RunbookSource,
+        account: storage.StorageAccount,
+        container: storage.BlobContainer,
+    ) -> automation.Runbook:
+        text, digest = runbook_content(source)
+        key = source.name.removeprefix(VARIABLE_PREFIX)
+        runtime = automation.RuntimeEnvironment(
+            f"{name}-{key}-runtime",
+            runtime_environment_name=source.runtime,
+            automation_account_name=self.account.name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            language=source.language,
+            version=source.version,
+            description=f"{source.language} {source.version} for {source.name} (expressroute-dr)",
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        blob_name = f"{source.name}-{digest[:16].lower()}{source.file.suffix}"
         blob = storage.Blob(
-            f"{name}-runbook-content",
+            f"{name}-{key}-content",
             account_name=account.name,
             resource_group_name=args.resource_group_name,
             container_name=container.name,
             blob_name=blob_name,
             type=storage.BlobType.BLOCK,
-            content_type="text/x-python",
+            content_type=source.content_type,
             source=pulumi.StringAsset(text),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -264,18 +342,19 @@ class RecoveryPlan(pulumi.ComponentResource):
             )
         )
         return automation.Runbook(
-            f"{name}-runbook",
-            runbook_name=RUNBOOK_NAME,
+            f"{name}-{key}-runbook",
+            runbook_name=source.name,
             automation_account_name=self.account.name,
             resource_group_name=args.resource_group_name,
             location=args.location,
-            runbook_type=RUNBOOK_TYPE,
-            description="ExpressRoute network switch for Site Recovery (expressroute-dr automation/network_switch.py)",
+            runbook_type=source.runbook_type,
+            runtime_environment=source.runtime,
+            description=f"ExpressRoute network switch for Site Recovery (expressroute-dr automation/{source.file.name})",
             log_progress=False,
             log_verbose=False,
             publish_content_link={"uri": uri, "content_hash": {"algorithm": "SHA256", "value": digest}},
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[blob]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[blob, runtime]),
         )
 
     def _variables(self, name: str, args: RecoveryPlanArgs) -> list[automation.Variable]:
@@ -287,6 +366,18 @@ class RecoveryPlan(pulumi.ComponentResource):
         }
         if args.drill_vnet_ids is not None:
             values["drill-vnet-ids"] = args.drill_vnet_ids
+        values[CHILD_VARIABLE] = pulumi.Output.all(
+            args.subscription_id, args.resource_group_name, self.account.name
+        ).apply(
+            lambda v: {
+                "subscriptionId": v[0],
+                "resourceGroup": v[1],
+                "automationAccount": v[2],
+                "runbook": CHILD_RUNBOOK.name,
+                "timeoutSeconds": CHILD_TIMEOUT_SECONDS,
+                "pollSeconds": CHILD_POLL_SECONDS,
+            }
+        )
         out: list[automation.Variable] = []
         for key, value in values.items():
             out.append(
@@ -343,6 +434,15 @@ class RecoveryPlan(pulumi.ComponentResource):
         scopes: list[tuple[str, pulumi.Input[str], authorization.RoleDefinition]] = [
             (label, scope, switch_role) for label, scope in switch_scopes
         ]
+        job_role = self._role_definition(
+            f"{name}-job-role",
+            args,
+            kind="network switch job",
+            description="Site Recovery runbook action: start the network switch child job and read how it ended.",
+            actions=JOB_ACTIONS,
+            assignable_scopes=[self.account.id],
+        )
+        scopes.append(("automation-account", self.account.id, job_role))
         if args.drill_vnet_keys and args.drill_vnet_ids is not None:
             drill_ids = pulumi.Output.from_input(args.drill_vnet_ids)
             drill_role = self._role_definition(

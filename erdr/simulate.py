@@ -105,6 +105,10 @@ _ARM_PATHS: dict[str, tuple[str, str]] = {
         "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}/variables/{variableName}",
         "variableName",
     ),
+    T.RUNTIME_ENVIRONMENT: (
+        "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}/runtimeEnvironments/{runtimeEnvironmentName}",
+        "runtimeEnvironmentName",
+    ),
     T.STORAGE_ACCOUNT: (
         "{rg}/providers/Microsoft.Storage/storageAccounts/{accountName}",
         "accountName",

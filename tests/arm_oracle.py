@@ -259,9 +259,8 @@ def fields(cls: type) -> tuple[Field, ...]:
         optional = type(None) in typing.get_args(hint)
         readonly = list(rest._visibility or []) == ["read"]
         out.append(Field(attr, (rest._rest_name,), hint, not optional and not readonly, readonly))
-    if flattened:
-        # TypeSpec models keep the container as a field and list what the SDK flattens out of it.
-        container = next(f for f in out if f.attr == "properties")
+    # TypeSpec models keep the container as a field and list what the SDK flattens out of it.
+    for container in [f for f in out if _model_of(f.hint) is not None]:
         inner = _model_of(container.hint)
         assert inner is not None
         for f in fields(inner):
@@ -323,6 +322,15 @@ def _field_for_input(cls: type, name: str) -> Field | None:
     for f in fields(cls):
         if f.path[-1].lower() == name.lower() or ("_" not in name and f.attr == _snake(name)):
             return f
+    # The ARM `properties` bag: the OpenAPI specs mark it x-ms-client-flatten and azure-native
+    # flattens it, while the TypeSpec generator does not always list it in __flattened_items
+    # (automation's RuntimeEnvironment 2024-10-23).
+    bag = next((f for f in fields(cls) if f.path == ("properties",)), None)
+    inner = _model_of(bag.hint) if bag is not None and not _is_msrest(cls) else None
+    if bag is not None and inner is not None:
+        found = _field_for_input(inner, name)
+        if found is not None:
+            return Field(found.attr, (*bag.path, *found.path), found.hint, found.required, found.readonly)
     return None
 
 

@@ -562,5 +562,5 @@ def test_without_identity_the_runbook_says_so() -> None:
         rb.managed_identity_token({})()
 
 
-def test_runbook_stays_python38_compatible() -> None:
-    ast.parse(Path(rb.__file__).read_text(), feature_version=(3, 8))
+def test_runbook_stays_python310_compatible() -> None:
+    ast.parse(Path(rb.__file__).read_text(), feature_version=(3, 10))

@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 
-from components.recovery_plan import CONTENT_LINK_EXPIRY, DRILL_ACTIONS, RUNBOOK_FILE, SWITCH_ACTIONS
+from components.recovery_plan import (
+    ACTION_RUNBOOK,
+    CHILD_RUNBOOK,
+    CONTENT_LINK_EXPIRY,
+    DRILL_ACTIONS,
+    JOB_ACTIONS,
+    RUNBOOKS,
+    SWITCH_ACTIONS,
+    RunbookSource,
+)
 from erdr.simulate import SUBSCRIPTION, UNKNOWN, Registration, SimResult, is_secret, simulate
 from erdr.stackfiles import load_stack
 from model.config import ConfigError, Phase, Role, load
@@ -27,6 +36,7 @@ PLAN = {"bootGroups": [{"items": g} for g in GROUPS]}
 RP = "azure-native:recoveryservices:ReplicationRecoveryPlan"
 AA = "azure-native:automation:AutomationAccount"
 RUNBOOK = "azure-native:automation:Runbook"
+RUNTIME = "azure-native:automation:RuntimeEnvironment"
 VARIABLE = "azure-native:automation:Variable"
 ROLE_DEF = "azure-native:authorization:RoleDefinition"
 ROLE_ASSIGN = "azure-native:authorization:RoleAssignment"
@@ -84,7 +94,7 @@ def check_groups_and_actions(result: SimResult) -> None:
     assert [g["groupType"] for g in props["groups"]] == ["Shutdown", "Failover"] + ["Boot"] * len(GROUPS)
     boot = props["groups"][2:]
     assert [[i["id"] for i in g["replicationProtectedItems"]] for g in boot] == GROUPS
-    runbook = only(result, RUNBOOK)
+    runbook = action_runbook(result)
     first, *rest = boot
     assert [
         (a["actionName"], a["failoverDirections"], a["failoverTypes"], a["customDetails"])
@@ -117,11 +127,12 @@ def check_dependencies(result: SimResult) -> None:
 def check_identity_and_roles(topology: str, result: SimResult) -> None:
     cfg = config_of(topology)
     account = only(result, AA)
+    assert account.id
     assert account.plain_inputs["location"] == cfg.regions.target
     assert account.plain_inputs["identity"] == {"type": "SystemAssigned"}
     defs = {r.id: r for r in result.of_type(ROLE_DEF)}
     by_role: dict[str, set[str]] = {}
-    principal = result.by_name("recovery-plan-automation")
+    principal = account
     for a in result.of_type(ROLE_ASSIGN):
         i = a.plain_inputs
         assert i["principalType"] == "ServicePrincipal"
@@ -135,12 +146,14 @@ def check_identity_and_roles(topology: str, result: SimResult) -> None:
     plan = "erdr-eastasia-to-southeastasia"
     assert by_role == {
         f"expressroute-dr network switch ({plan}, {SUBSCRIPTION})": switch,
+        f"expressroute-dr network switch job ({plan}, {SUBSCRIPTION})": {account.id},
         f"expressroute-dr drill isolation ({plan}, {SUBSCRIPTION})": drill,
     }
     actions = {d.plain_inputs["roleName"].split(" (")[0]: d.plain_inputs["permissions"] for d in defs.values()}
     assert actions["expressroute-dr network switch"] == [{"actions": list(SWITCH_ACTIONS), "notActions": []}]
     assert actions["expressroute-dr drill isolation"] == [{"actions": list(DRILL_ACTIONS), "notActions": []}]
-    assert not any("*" in a for a in (*SWITCH_ACTIONS, *DRILL_ACTIONS))
+    assert actions["expressroute-dr network switch job"] == [{"actions": list(JOB_ACTIONS), "notActions": []}]
+    assert not any("*" in a for a in (*SWITCH_ACTIONS, *DRILL_ACTIONS, *JOB_ACTIONS))
     for d in defs.values():
         assignable = set(d.plain_inputs["assignableScopes"])
         name = d.plain_inputs["roleName"]
@@ -188,8 +201,18 @@ def check_variables(topology: str, result: SimResult) -> None:
             "retry",
             "role-order",
             "drill-vnet-ids",
+            "child-runbook",
         )
     }
+    assert v["erdr-child-runbook"] == {
+        "subscriptionId": SUBSCRIPTION,
+        "resourceGroup": cfg.resource_group_name(Role.TARGET),
+        "automationAccount": "aa-erdr-southeastasia",
+        "runbook": CHILD_RUNBOOK.name,
+        "timeoutSeconds": 4200,
+        "pollSeconds": 15,
+    }
+    assert v["erdr-child-runbook"]["runbook"] in {r.plain_inputs["runbookName"] for r in result.of_type(RUNBOOK)}
     assert v["erdr-topology"] == topology
     exclusive = topology == "single-circuit"  # config_of keeps the same IPs
     assert v["erdr-role-order"] == {
@@ -233,33 +256,59 @@ def test_authorization_key_reaches_the_runbook_encrypted() -> None:
     assert {RG + "rg-expressroute-dr-eastasia", RG + "rg-expressroute-dr-southeastasia"} <= scopes
 
 
+def runbook_of(result: SimResult, source: RunbookSource) -> Registration:
+    (runbook,) = [r for r in result.of_type(RUNBOOK) if r.plain_inputs["runbookName"] == source.name]
+    return runbook
+
+
+def action_runbook(result: SimResult) -> Registration:
+    return runbook_of(result, ACTION_RUNBOOK)
+
+
 def check_runbook_content(result: SimResult) -> None:
-    runbook = only(result, RUNBOOK)
-    i = runbook.plain_inputs
-    text = RUNBOOK_FILE.read_text()
-    digest = hashlib.sha256(text.encode()).hexdigest().upper()
-    assert i["runbookType"] == "Python3"
-    assert i["location"] == "southeastasia"
-    assert i["publishContentLink"]["contentHash"] == {"algorithm": "SHA256", "value": digest}
-    assert is_secret(runbook.inputs["publishContentLink"]["uri"])
-    blob = only(result, "azure-native:storage:Blob")
-    assert blob.plain_inputs["source"]["text"] == text
     account = only(result, "azure-native:storage:StorageAccount").plain_inputs
-    uri = i["publishContentLink"]["uri"]
-    base, _, sas = uri.partition("?")
-    assert base == f"https://{account['accountName']}.blob.core.windows.net/runbooks/{blob.plain_inputs['blobName']}"
-    assert digest[:16].lower() in blob.plain_inputs["blobName"]
-    assert {"sr=b", "sp=r", f"se={CONTENT_LINK_EXPIRY}"} <= set(sas.split("&"))
     assert account["allowBlobPublicAccess"] is False
     assert account["minimumTlsVersion"] == "TLS1_2"
     assert account["enableHttpsTrafficOnly"] is True
     assert only(result, "azure-native:storage:BlobContainer").plain_inputs["publicAccess"] == "None"
-    assert short(blob.urn) in {short(u) for u in runbook.dependencies}
+    runtimes = {r.plain_inputs["runtimeEnvironmentName"]: r.plain_inputs for r in result.of_type(RUNTIME)}
+    blobs = {r.plain_inputs["blobName"]: r for r in result.of_type("azure-native:storage:Blob")}
+    assert len(result.of_type(RUNBOOK)) == len(blobs) == len(RUNBOOKS)
+    for source in RUNBOOKS:
+        runbook = runbook_of(result, source)
+        i = runbook.plain_inputs
+        text = source.file.read_text()
+        digest = hashlib.sha256(text.encode()).hexdigest().upper()
+        # A runbook of a language type runs in the runtime environment it names, which the stack creates.
+        assert (i["runbookType"], i["runtimeEnvironment"]) == (source.runbook_type, source.runtime)
+        assert runtimes[source.runtime]["language"] == source.language
+        assert runtimes[source.runtime]["version"] == source.version
+        assert i["location"] == "southeastasia"
+        assert i["publishContentLink"]["contentHash"] == {"algorithm": "SHA256", "value": digest}
+        assert is_secret(runbook.inputs["publishContentLink"]["uri"])
+        base, _, sas = i["publishContentLink"]["uri"].partition("?")
+        blob = blobs[base.rsplit("/", 1)[1]]
+        assert blob.plain_inputs["source"]["text"] == text
+        assert (
+            base == f"https://{account['accountName']}.blob.core.windows.net/runbooks/{blob.plain_inputs['blobName']}"
+        )
+        assert digest[:16].lower() in blob.plain_inputs["blobName"]
+        assert {"sr=b", "sp=r", f"se={CONTENT_LINK_EXPIRY}"} <= set(sas.split("&"))
+        assert {short(blob.urn), short(result.by_urn(_runtime_urn(result, source)).urn)} <= {
+            short(u) for u in runbook.dependencies
+        }
+    # The recovery plan's action is the PowerShell runbook: Site Recovery passes its context only there.
+    assert ACTION_RUNBOOK.runbook_type == "PowerShell" and ACTION_RUNBOOK.version.startswith("7.")
+
+
+def _runtime_urn(result: SimResult, source: RunbookSource) -> str:
+    (runtime,) = [r for r in result.of_type(RUNTIME) if r.plain_inputs["runtimeEnvironmentName"] == source.runtime]
+    return runtime.urn
 
 
 def check_outputs(result: SimResult) -> None:
     assert result.outputs["recoveryPlanName"] == "erdr-eastasia-to-southeastasia"
-    assert result.outputs["networkRunbookId"] == only(result, RUNBOOK).id
+    assert result.outputs["networkRunbookId"] == action_runbook(result).id
     assert result.outputs["automationAccountName"] == "aa-erdr-southeastasia"
 
 
@@ -268,7 +317,7 @@ def test_plan_registers_in_preview_with_unknown_ids() -> None:
     plan = only(result, RP)
     actions = plan.inputs["properties"]["groups"][2]["startGroupActions"]
     assert [a["customDetails"].get("runbookId", UNKNOWN) for a in actions] == [UNKNOWN] * 3
-    assert len(result.of_type(ROLE_ASSIGN)) == 7
+    assert len(result.of_type(ROLE_ASSIGN)) == 8
 
 
 # --- role names in a tenant -----------------------------------------------------------------------
