@@ -260,7 +260,8 @@ class Settings:
     connections: dict[str, dict[str, list[Connection]]]  # role -> phase -> connections
     tags: dict[str, dict[str, str]]
     drill_vnet_ids: dict[str, str]
-    authorization_keys: dict[str, str]
+    # role -> circuit -> key: each connection redeems its own authorization.
+    authorization_keys: dict[str, dict[str, str]]
     retry: Retry
     # operation -> roles in the order their connections change (model/phases.py role_order):
     # with one circuit and the same IPs the side giving up the circuit goes first.
@@ -291,11 +292,12 @@ def load_settings(variable: Callable[[str], Any]) -> Settings:
         role: {phase: [Connection(**c) for c in items] for phase, items in phases.items()}
         for role, phases in plan.items()
     }
-    keys = {}
-    for circuit in get("circuit-ids"):
-        key = optional(f"authorization-key-{circuit}")
-        if key:
-            keys[circuit] = str(key)
+    keys: dict[str, dict[str, str]] = {}
+    for role in (SOURCE, TARGET):
+        for circuit in get("circuit-ids"):
+            key = optional(f"authorization-key-{role}-{circuit}")
+            if key:
+                keys.setdefault(role, {})[circuit] = str(key)
     retry = get("retry")
     return Settings(
         topology=get("topology"),
@@ -386,8 +388,9 @@ class Switch:
             "peer": {"id": s.circuit_ids[conn.circuit]},
             "routingWeight": s.routing_weights[conn.weight],
         }
-        if conn.circuit in s.authorization_keys:
-            props["authorizationKey"] = s.authorization_keys[conn.circuit]
+        key = s.authorization_keys.get(role, {}).get(conn.circuit)
+        if key is not None:
+            props["authorizationKey"] = key
         return {"location": s.regions[role], "tags": s.tags[role], "properties": props}
 
     def ensure(self, role: str, conn: Connection) -> None:

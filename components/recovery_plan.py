@@ -155,7 +155,10 @@ class RecoveryPlanArgs:
     # Drill VNet key -> ID (the keys are known before the IDs).
     drill_vnet_keys: Sequence[str] = ()
     drill_vnet_ids: pulumi.Input[Mapping[str, str]] | None = None
-    authorization_keys: Mapping[str, pulumi.Output[str]] = field(default_factory=dict[str, pulumi.Output[str]])
+    # role ("source" | "target") -> circuit -> the key that role's connection to it redeems.
+    authorization_keys: Mapping[str, Mapping[str, pulumi.Output[str]]] = field(
+        default_factory=dict[str, Mapping[str, pulumi.Output[str]]]
+    )
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
     # What the plan waits for (the Site Recovery fabrics and containers its items live in).
     depends_on: Sequence[pulumi.Resource] = ()
@@ -393,19 +396,21 @@ class RecoveryPlan(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             )
-        for circuit, key in sorted(args.authorization_keys.items()):
-            out.append(
-                automation.Variable(
-                    f"{name}-var-authorization-key-{circuit}",
-                    automation_account_name=self.account.name,
-                    resource_group_name=args.resource_group_name,
-                    variable_name=f"{VARIABLE_PREFIX}authorization-key-{circuit}",
-                    name=f"{VARIABLE_PREFIX}authorization-key-{circuit}",
-                    value=key.apply(json.dumps),
-                    is_encrypted=True,
-                    opts=pulumi.ResourceOptions(parent=self),
+        for role, keys in sorted(args.authorization_keys.items()):
+            for circuit, key in sorted(keys.items()):
+                variable = f"{VARIABLE_PREFIX}authorization-key-{role}-{circuit}"
+                out.append(
+                    automation.Variable(
+                        f"{name}-var-authorization-key-{role}-{circuit}",
+                        automation_account_name=self.account.name,
+                        resource_group_name=args.resource_group_name,
+                        variable_name=variable,
+                        name=variable,
+                        value=key.apply(json.dumps),
+                        is_encrypted=True,
+                        opts=pulumi.ResourceOptions(parent=self),
+                    )
                 )
-            )
         return out
 
     def _roles(
@@ -415,13 +420,14 @@ class RecoveryPlan(pulumi.ComponentResource):
         sub = pulumi.Output.from_input(args.subscription_id)
         subscription_scope = pulumi.Output.concat("/subscriptions/", sub)
         source_rg = pulumi.Output.concat(subscription_scope, "/resourceGroups/", plan.resource_groups["source"])
+        keyed = {c for keys in args.authorization_keys.values() for c in keys}
         # The two network resource groups (connections and gateways live there) and the circuits.
         # A circuit used with an authorization key (another subscription's circuit) needs no join
         # permission: the key is the permission, and the circuit owner's scope is not ours.
         switch_scopes: list[tuple[str, pulumi.Input[str]]] = [
             ("source-rg", source_rg),
             ("target-rg", args.resource_group_id),
-            *((f"{c}-circuit", cid) for c, cid in sorted(plan.circuit_ids.items()) if c not in args.authorization_keys),
+            *((f"{c}-circuit", cid) for c, cid in sorted(plan.circuit_ids.items()) if c not in keyed),
         ]
         switch_role = self._role_definition(
             f"{name}-switch-role",

@@ -241,16 +241,23 @@ def check_variables(topology: str, result: SimResult) -> None:
     assert all(not r.plain_inputs["isEncrypted"] for r in result.of_type(VARIABLE))
 
 
-def test_authorization_key_reaches_the_runbook_encrypted() -> None:
+def test_each_hubs_authorization_key_reaches_the_runbook_encrypted() -> None:
+    """One circuit in another subscription: dr's connection and prod's each redeem their own key;
+    the runbook, which writes both, gets both, encrypted, under the role that uses each."""
     settings = load_stack("dr", overrides={**TOPOLOGIES["single-circuit"], "recoveryPlan": PLAN})
-    settings.config["primaryAuthorizationKey"] = "circuit-key"
-    settings.secret_keys.add("primaryAuthorizationKey")
+    for key, value in (("primaryAuthorizationKey", "dr-key"), ("sourcePrimaryAuthorizationKey", "prod-key")):
+        settings.config[key] = value
+        settings.secret_keys.add(key)
     result = simulate(settings)
     assert result.error is None, result.error
-    var = result.by_name("recovery-plan-var-authorization-key-primary")
-    assert var.plain_inputs["isEncrypted"] is True
-    assert is_secret(var.inputs["value"])
-    assert json.loads(var.plain_inputs["value"]) == "circuit-key"
+    found = {}
+    for role in ("target", "source"):
+        var = result.by_name(f"recovery-plan-var-authorization-key-{role}-primary")
+        assert var.plain_inputs["isEncrypted"] is True
+        assert is_secret(var.inputs["value"])
+        found[role] = json.loads(var.plain_inputs["value"])
+    assert found == {"target": "dr-key", "source": "prod-key"}
+    assert not result.of_type(CONNECTION), "single circuit, same IPs: dr holds no connection in standby"
     scopes = {r.plain_inputs["scope"] for r in result.of_type(ROLE_ASSIGN)}
     assert PRIMARY["id"] not in scopes, "the key stands in for join rights on another team's circuit"
     assert {RG + "rg-expressroute-dr-eastasia", RG + "rg-expressroute-dr-southeastasia"} <= scopes

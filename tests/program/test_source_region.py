@@ -194,7 +194,7 @@ def test_azure_managed_public_ip_when_asked_for():
 
 
 def test_auto_creates_an_ip_until_the_api_version_is_known_to_assign_one():
-    assert azure_facts.NETWORK_API_VERSIONS_ASSIGNING_GATEWAY_IP == frozenset()
+    assert not azure_facts.NETWORK_API_VERSIONS_ASSIGNING_GATEWAY_IP
     assert azure_facts.gateway_needs_public_ip("ErGw1AZ")
     assert not azure_facts.gateway_needs_public_ip("ErGw1AZ", "never")
 
