@@ -112,11 +112,6 @@ DRILL_ACTIONS = (
 
 # The groups Site Recovery always holds before the Boot groups, in its order.
 AZURE_FIXED_GROUPS = ("Shutdown", "Failover")
-_EMPTY_GROUP: dict[str, list[Any]] = {
-    "replication_protected_items": [],
-    "start_group_actions": [],
-    "end_group_actions": [],
-}
 
 # Recovery plan actions: (action name, failover directions, failover types). Site Recovery's
 # A2A failback is a failover in the other direction, so it uses the same failover types.
@@ -215,7 +210,15 @@ class RecoveryPlan(pulumi.ComponentResource):
             # Boot groups (ReplicationRecoveryPlans_Create example, 2024-10-01 spec). Sending the
             # same list keeps the stored inputs aligned with what Azure returns, so a refresh
             # maps any drift onto the right group and the next preview shows no change.
-            *({"group_type": kind, **_EMPTY_GROUP} for kind in AZURE_FIXED_GROUPS),
+            *(
+                {
+                    "group_type": kind,
+                    "replication_protected_items": [],
+                    "start_group_actions": [],
+                    "end_group_actions": [],
+                }
+                for kind in AZURE_FIXED_GROUPS
+            ),
             {
                 "group_type": "Boot",
                 "replication_protected_items": [{"id": item} for item in first],

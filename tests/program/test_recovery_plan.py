@@ -381,7 +381,7 @@ def azure_answer(sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
     request = SPEC_EXAMPLE["parameters"]["input"]["properties"]["groups"]
     answer = SPEC_EXAMPLE["responses"]["200"]["body"]["properties"]["groups"]
     assert [g for g in answer if g["groupType"] == "Boot"] == request, "the example returns Boot groups as sent"
-    fixed = [g for g in answer if g["groupType"] != "Boot"]
+    fixed: list[dict[str, Any]] = [g for g in answer if g["groupType"] != "Boot"]
     by_type = {g["groupType"]: g for g in sent if g["groupType"] != "Boot"}
     return [by_type.get(g["groupType"], g) for g in fixed] + [g for g in sent if g["groupType"] == "Boot"]
 
