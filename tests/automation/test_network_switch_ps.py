@@ -37,15 +37,10 @@ from tests.automation.test_network_switch import (
     serve,
     variables_of,
 )
-from tests.helpers import run_stack
+from tests.helpers import RECOVERY_PLAN, run_stack
 
 SCRIPT = ACTION_RUNBOOK.file
 SAMPLES = sorted((Path(__file__).parent.parent / "fixtures" / "recovery-plan-context").glob("*.json"))
-ITEM = (
-    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-expressroute-dr-southeastasia/providers/"
-    "Microsoft.RecoveryServices/vaults/rsv-asr-southeastasia/replicationFabrics/asr-a2a-eastasia/"
-    "replicationProtectionContainers/asr-a2a-container-eastasia/replicationProtectedItems/db"
-)
 
 
 @cache
@@ -161,7 +156,7 @@ def test_reads_only_settings_the_dr_stack_registers(tree: tree_sitter.Tree) -> N
     read = {
         text(m).split(".", 1)[1] for m in nodes(tree.root_node, "member_access") if text(m).startswith("$settings.")
     }
-    result = run_stack("dr", overrides={"recoveryPlan": {"bootGroups": [{"items": [ITEM]}]}})
+    result = run_stack("dr", overrides={"recoveryPlan": RECOVERY_PLAN})
     assert result.error is None, result.error
     (registered,) = [
         r for r in result.of_type("azure-native:automation:Variable") if r.plain_inputs["variableName"] == variable
@@ -236,37 +231,27 @@ def test_documented_context_reaches_the_python_runbook(
 # --- success and failure lines the PowerShell parent reads ------------------------------------------
 
 
-def test_success_prints_the_marker(arm: FakeArm) -> None:
+def _entrypoint(arm: FakeArm, *, refuse_target: bool) -> tuple[int, list[str]]:
+    """The Python job's exit status and log lines for a planned failover of one circuit, same IPs."""
     cfg = example_config(EXCLUSIVE)
     variables = variables_of(cfg)
     seed(arm, variables, "standby")
+    if refuse_target:
+        arm.refusing[_rg_prefix(cfg, cfg.role)] = 403
     log: list[str] = []
-    code = rb.entrypoint(
-        [context("Planned")],
-        log.append,
-        variable=reader(variables),
-        token=lambda: TOKEN,
-        base_url=arm.url,
-        sleep=lambda _: None,
-    )
+    options: dict[str, Any] = {"variable": reader(variables), "token": lambda: TOKEN, "base_url": arm.url}
+    code = rb.entrypoint([context("Planned")], log.append, sleep=lambda _: None, **options)
+    return code, log
+
+
+def test_success_prints_the_marker(arm: FakeArm) -> None:
+    code, log = _entrypoint(arm, refuse_target=False)
     assert code == 0
     assert log[-1].startswith(rb.SUCCESS_MARKER)
 
 
 def test_failed_switch_prints_no_marker(arm: FakeArm) -> None:
-    cfg = example_config(EXCLUSIVE)
-    variables = variables_of(cfg)
-    seed(arm, variables, "standby")
-    arm.refusing[_rg_prefix(cfg, cfg.role)] = 403
-    log: list[str] = []
-    code = rb.entrypoint(
-        [context("Planned")],
-        log.append,
-        variable=reader(variables),
-        token=lambda: TOKEN,
-        base_url=arm.url,
-        sleep=lambda _: None,
-    )
+    code, log = _entrypoint(arm, refuse_target=True)
     assert code == 1
     assert not any(rb.SUCCESS_MARKER in line for line in log)
     assert log[-1].startswith("network switch FAILED: ")

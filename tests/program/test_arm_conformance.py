@@ -21,15 +21,10 @@ from erdr.stackfiles import load_stack
 from model.config import Phase
 from policies.shared import names as T
 from tests import arm_oracle as oracle
-from tests.helpers import EXAMPLES, run_stack
+from tests.helpers import EXAMPLES, NO_PEER_CONNECTIONS, RECOVERY_PLAN, run_stack
 
-ITEM = (
-    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-expressroute-dr-southeastasia/providers/"
-    "Microsoft.RecoveryServices/vaults/rsv-asr-southeastasia/replicationFabrics/asr-a2a-eastasia/"
-    "replicationProtectionContainers/asr-a2a-container-eastasia/replicationProtectedItems/{}"
-)
-PLAN = {"bootGroups": [{"items": [ITEM.format("db")]}, {"items": [ITEM.format("app"), ITEM.format("web")]}]}
-PEERS = {f"organization/expressroute-dr/{s}": {"circuitConnections": []} for s in ("prod", "dr")}
+PLAN = RECOVERY_PLAN
+PEERS = NO_PEER_CONNECTIONS
 CASES = [(e.name, stack, phase) for e in EXAMPLES for stack in ("prod", "dr") for phase in Phase]
 
 

@@ -24,13 +24,9 @@ from erdr.simulate import SUBSCRIPTION, UNKNOWN, Registration, SimResult, is_sec
 from erdr.stackfiles import load_stack
 from model.config import ConfigError, Phase, Role, load
 from model.phases import connection_plan
-from tests.helpers import CONNECTION, GATEWAY, VNET, run_stack, short
+from tests.helpers import CONNECTION, GATEWAY, REPLICATED_ITEM, VNET, run_stack, short
 
-ITEM = (
-    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-expressroute-dr-southeastasia/providers/"
-    "Microsoft.RecoveryServices/vaults/rsv-asr-southeastasia/replicationFabrics/asr-a2a-eastasia/"
-    "replicationProtectionContainers/asr-a2a-container-eastasia/replicationProtectedItems/{}"
-)
+ITEM = REPLICATED_ITEM
 GROUPS = [[ITEM.format("db-1"), ITEM.format("db-2")], [ITEM.format("app")], [ITEM.format("web")]]
 PLAN = {"bootGroups": [{"items": g} for g in GROUPS]}
 RP = "azure-native:recoveryservices:ReplicationRecoveryPlan"
