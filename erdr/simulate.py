@@ -105,6 +105,10 @@ _ARM_PATHS: dict[str, tuple[str, str]] = {
         "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}/variables/{variableName}",
         "variableName",
     ),
+    T.RUNTIME_ENVIRONMENT: (
+        "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}/runtimeEnvironments/{runtimeEnvironmentName}",
+        "runtimeEnvironmentName",
+    ),
     T.STORAGE_ACCOUNT: (
         "{rg}/providers/Microsoft.Storage/storageAccounts/{accountName}",
         "accountName",
@@ -125,7 +129,7 @@ _ARM_PATHS: dict[str, tuple[str, str]] = {
 }
 
 
-def arm_id(type_: str, inputs: Mapping[str, Any]) -> str | None:
+def arm_id(type_: str, inputs: Mapping[str, Any], subscription: str = SUBSCRIPTION) -> str | None:
     """The ARM ID Azure would give the resource, or None while an input it needs is unknown."""
     entry = _ARM_PATHS.get(type_)
     if entry is None:
@@ -137,7 +141,7 @@ def arm_id(type_: str, inputs: Mapping[str, Any]) -> str | None:
         path = template.format(**values)
     except KeyError:
         return None
-    return path if template.startswith("{scope}") else f"/subscriptions/{SUBSCRIPTION}{path}"
+    return path if template.startswith("{scope}") else f"/subscriptions/{subscription}{path}"
 
 
 def physical_name(type_: str, inputs: Mapping[str, Any]) -> str | None:
@@ -163,6 +167,8 @@ class Registration:
     ignore_changes: list[str]
     id: str = ""
     read: bool = False
+    # The engine never deletes a retained resource from the cloud (destroy, replace, removal).
+    retain_on_delete: bool = False
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -210,9 +216,10 @@ class SimResult:
 
 
 class _Mocks(mocks.Mocks):
-    def __init__(self, preview: bool, peer_outputs: Mapping[str, Mapping[str, Any]]) -> None:
+    def __init__(self, preview: bool, peer_outputs: Mapping[str, Mapping[str, Any]], subscription: str) -> None:
         self.preview = preview
         self.peer_outputs = peer_outputs
+        self.subscription = subscription
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -228,7 +235,7 @@ class _Mocks(mocks.Mocks):
         if self.preview:
             # As in a real preview: computed outputs (the ID above all) are not known yet.
             return "", state
-        rid = arm_id(args.typ, inputs) or f"/mock/{args.typ}/{args.name}"
+        rid = arm_id(args.typ, inputs, self.subscription) or f"/mock/{args.typ}/{args.name}"
         state["id"] = rid
         identity = inputs.get("identity")
         if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type", "")):
@@ -240,7 +247,7 @@ class _Mocks(mocks.Mocks):
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         if args.token == "azure-native:authorization:getClientConfig":
             return (
-                {"subscriptionId": SUBSCRIPTION, "tenantId": TENANT, "clientId": "mock", "objectId": "mock"},
+                {"subscriptionId": self.subscription, "tenantId": TENANT, "clientId": "mock", "objectId": "mock"},
                 [],
             )
         if args.token == "azure-native:storage:listStorageAccountServiceSAS":
@@ -291,6 +298,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                 },
                 ignore_changes=list(request.ignoreChanges),
                 id=response.id,
+                retain_on_delete=bool(request.retainOnDelete),
             )
         )
         return response
@@ -338,12 +346,13 @@ def _run(
     preview: bool,
     peer_outputs: Mapping[str, Mapping[str, Any]],
     program: Path,
+    subscription: str,
 ) -> SimResult:
     result = SimResult(stack=settings_.stack, preview=preview)
     logger = logging.getLogger(f"erdr.simulate.{settings_.stack}.{id(result)}")
     logger.propagate = False
     logger.addHandler(_LogCapture(result))
-    monitor = _RecordingMonitor(_Mocks(preview, peer_outputs), result)
+    monitor = _RecordingMonitor(_Mocks(preview, peer_outputs, subscription), result)
     mock_settings = mocks.MockSettings(
         monitor=monitor,
         monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
@@ -396,8 +405,10 @@ def simulate(
     preview: bool = False,
     peer_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     program: Path = PROJECT_DIR / "__main__.py",
+    subscription: str = SUBSCRIPTION,
 ) -> SimResult:
-    """Run the program once for ``stack``, isolated from any other run in this process."""
+    """Run the program once for ``stack`` (deployed to ``subscription`` of the mock tenant),
+    isolated from any other run in this process."""
     ctx = contextvars.Context()
-    run: Callable[[], SimResult] = lambda: _run(stack, preview, peer_outputs or {}, program)  # noqa: E731
+    run: Callable[[], SimResult] = lambda: _run(stack, preview, peer_outputs or {}, program, subscription)  # noqa: E731
     return ctx.run(run)

@@ -13,7 +13,13 @@ from policies.shared import azure_facts
 from policies.shared.addrspace import Network, parse_prefix
 from policies.shared.names import NAMESPACE
 
-SECRET_KEYS = ("primaryAuthorizationKey", "secondaryAuthorizationKey")
+# This stack's own connections' keys, then (dr, recovery plan) the keys of prod's connections.
+SECRET_KEYS = (
+    "primaryAuthorizationKey",
+    "secondaryAuthorizationKey",
+    "sourcePrimaryAuthorizationKey",
+    "sourceSecondaryAuthorizationKey",
+)
 
 
 class Role(StrEnum):

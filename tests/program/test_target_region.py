@@ -383,6 +383,8 @@ def test_site_recovery_vault_fabrics_and_containers(dr):
         assert c.inputs["resourceType"] == "replicationProtectionContainers"
         assert c.inputs["apiVersion"] == "2024-10-01"
         assert c.inputs["properties"] == {"providerSpecificInput": [{"instanceType": "A2A"}]}
+        # The API has no DELETE for containers: the engine must never send one (destroy, replace).
+        assert c.retain_on_delete
 
 
 def test_replication_policy_and_container_mappings_both_ways(dr):
@@ -440,6 +442,22 @@ def test_site_recovery_settings_from_config():
         120,
         "Enable",
     )
+
+
+def test_retention_change_updates_the_policy_in_place(dr):
+    """Same URN and name, only the settings differ, and the container mappings do not change:
+    a rename would replace the policy and, with it, the mappings the protected VMs use."""
+    changed = run_stack("dr", preview=dr.preview, overrides={"siteRecovery": {"recoveryPointHistoryMinutes": 720}})
+    assert changed.error is None
+    (before,) = dr.of_type(RS + "ReplicationPolicy")
+    (after,) = changed.of_type(RS + "ReplicationPolicy")
+    assert (after.urn, after.inputs["policyName"]) == (before.urn, before.inputs["policyName"])
+    assert {k: v for k, v in after.inputs.items() if k != "properties"} == {
+        k: v for k, v in before.inputs.items() if k != "properties"
+    }
+    assert after.inputs["properties"]["providerSpecificInput"]["recoveryPointHistory"] == 720
+    mappings = RS + "ReplicationProtectionContainerMapping"
+    assert {m.urn: m.inputs for m in changed.of_type(mappings)} == {m.urn: m.inputs for m in dr.of_type(mappings)}
 
 
 # --- the drill network ---------------------------------------------------------------------------

@@ -101,8 +101,8 @@ def test_progress_and_summary(default_plan: tuple[Path, int, str, str]) -> None:
     assert done == total
     header, _, prod_row, dr_row = stdout.splitlines()[:4]
     assert header.split()[:5] == ["stack", "role", "phase", "resources", "policies"]
-    assert prod_row.split()[:5] == ["prod", "source", "standby", "17", "pass"]
-    assert dr_row.split()[:5] == ["dr", "target", "standby", "37", "pass"]
+    assert prod_row.split()[:5] == ["prod", "source", "standby", "18", "pass"]
+    assert dr_row.split()[:5] == ["dr", "target", "standby", "38", "pass"]
     # Two pre-connected circuits: the failover changes nothing in Azure (on-premises routing moves).
     assert prod_row.split()[-3:] == dr_row.split()[-3:] == ["0", "0", "0"]
     assert "~ update" not in stdout and "standby -> failover" not in stdout
@@ -111,7 +111,7 @@ def test_progress_and_summary(default_plan: tuple[Path, int, str, str]) -> None:
 # --- preview JSON -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("stack", "custom"), [("prod", 17), ("dr", 37)])
+@pytest.mark.parametrize(("stack", "custom"), [("prod", 18), ("dr", 38)])
 def test_preview_json_shape(default_plan: tuple[Path, int, str, str], stack: str, custom: int) -> None:
     out = default_plan[0]
     digest = _load(out / f"{stack}.json")
