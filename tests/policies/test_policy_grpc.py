@@ -14,7 +14,6 @@ from pulumi.runtime.proto import analyzer_pb2
 
 from erdr.bench.policy import synthetic_estate
 from erdr.policy_client import (
-    POLICIES_DIR,
     Diagnostic,
     PolicyPackClient,
     analyzer_resources,
@@ -98,14 +97,6 @@ def test_analyzer_info_and_config_schema(pack: PolicyPackClient) -> None:
     assert levels["circuits-same-peering-location"] == "advisory"
     assert levels["expressroute-gateway-zone-redundant"] == "advisory"
     assert levels["vnet-address-space-overlap"] == "mandatory"
-
-
-def test_the_pack_starts_from_its_own_directory_as_the_cli_starts_it() -> None:
-    with PolicyPackClient(".", cwd=POLICIES_DIR) as client:
-        overlap = synthetic_estate(3, overlaps=[1])
-        found = client.analyze_stack(overlap)
-        assert [d.policy for d in found] == ["vnet-address-space-overlap"]
-    assert (POLICIES_DIR / "PulumiPolicy.yaml").read_text().count("runtime:") == 1
 
 
 # --- every example stack passes -----------------------------------------------------------------
