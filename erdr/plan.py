@@ -269,7 +269,7 @@ def policy_report(
                 info = client.info()
                 report.packs[info.name] = info.version
                 client.configure(config)
-                found = policy_client.check_simulation(client, result, peer_outputs)
+                found = policy_client.check_simulation(client, result)
         except (RuntimeError, KeyError, OSError, grpc.RpcError) as exc:
             report.error = str(exc).strip() or type(exc).__name__
             return report
@@ -281,7 +281,11 @@ def policy_report(
     return progress.run(
         f"{settings.stack}: policy pack, phase {result.outputs.get('phase', '?')} ({mode})",
         run,
-        lambda r: f"error: {r.error}" if r.error else f"{len(r.violations)} findings, {len(r.mandatory)} mandatory",
+        lambda r: (
+            f"error: {r.error}"
+            if r.error
+            else f"{len(r.violations) - len(r.undecided)} findings, {len(r.mandatory)} mandatory"
+        ),
     )
 
 
@@ -333,8 +337,11 @@ def _policy_cell(report: PolicyReport) -> str:
     if not report.ran:
         return "not run"
     mandatory = len(report.mandatory)
-    advisory = len(report.violations) - mandatory
-    return "FAIL" if mandatory else "pass" + (f" ({advisory} advisory)" if advisory else "")
+    waiting = len(report.undecided)
+    advisory = len(report.violations) - mandatory - waiting
+    notes = [f"{advisory} advisory"] if advisory else []
+    notes += [f"{waiting} left to up"] if waiting else []
+    return "FAIL" if mandatory else "pass" + (f" ({', '.join(notes)})" if notes else "")
 
 
 def summary(plans: Sequence[StackPlan], compare_phase: Phase | None) -> str:

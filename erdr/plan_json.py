@@ -37,6 +37,7 @@ from erdr.simulate import (
     unwrap_secrets,
 )
 from erdr.stackfiles import StackSettings
+from policies.shared.names import UNDECIDED_NOTE
 
 SECRET_TEXT = "[secret]"  # how `pulumi preview --json` shows a secret value
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -207,6 +208,11 @@ class PolicyViolation:
     def mandatory(self) -> bool:
         return self.enforcement_level == "mandatory"
 
+    @property
+    def undecided(self) -> bool:
+        """The pack's note on what a preview could not decide (`pulumi up` decides it)."""
+        return self.enforcement_level == "advisory" and UNDECIDED_NOTE in self.message
+
     def as_json(self) -> dict[str, str]:
         out = {
             "policyPackName": self.policy_pack,
@@ -236,6 +242,10 @@ class PolicyReport:
     @property
     def mandatory(self) -> list[PolicyViolation]:
         return [v for v in self.violations if v.mandatory]
+
+    @property
+    def undecided(self) -> list[PolicyViolation]:
+        return [v for v in self.violations if v.undecided]
 
 
 def _root_step(stack: str, project: str, outputs: Mapping[str, Any], op: str) -> dict[str, Any]:

@@ -40,9 +40,10 @@ import yaml
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from erdr.simulate import SECRET_SIG, SECRET_VALUE_SIG, UNKNOWN, Registration, SimResult
+from erdr import engine_view
+from erdr.engine_view import EngineResource
+from erdr.simulate import SimResult
 from erdr.stackfiles import PROJECT_DIR, StackSettings
-from policies.shared import names as T
 
 POLICIES_DIR = PROJECT_DIR / "policies"
 NO_ENGINE = "127.0.0.1:0"
@@ -330,64 +331,51 @@ def make_resource(
     return resource
 
 
-def from_registration(
-    reg: Registration, *, preview: bool, outputs: Mapping[str, Any] | None = None
-) -> analyzer_pb2.AnalyzerResource:
-    """The AnalyzerResource the engine would send for one registered resource.
-
-    Properties are the inputs as registered, plus ``id`` (unknown in preview) for custom
-    resources; a StackReference also carries the peer stack's ``outputs`` when given.
-    """
-    props = dict(reg.inputs)
-    if reg.custom and "id" not in props:
-        props["id"] = reg.id if reg.id and not preview else UNKNOWN
-    if outputs is not None:
-        props["outputs"] = dict(outputs)
-    return make_resource(
-        reg.urn,
-        props,
-        parent=reg.parent,
-        dependencies=reg.dependencies,
-        property_dependencies=reg.property_dependencies,
-        protect=reg.protect,
-        delete_before_replace=reg.delete_before_replace or None,
-        custom_timeouts=reg.custom_timeouts,
+def to_proto(resource: EngineResource) -> analyzer_pb2.AnalyzerResource:
+    """The AnalyzerResource message for one resource of :mod:`erdr.engine_view`."""
+    message = make_resource(
+        resource.urn,
+        resource.properties,
+        parent=resource.parent,
+        dependencies=resource.dependencies,
+        property_dependencies=resource.property_dependencies,
+        protect=resource.protect,
+        delete_before_replace=resource.delete_before_replace,
+        custom_timeouts=resource.custom_timeouts,
     )
+    if resource.provider:
+        urn = resource.provider.rsplit("::", 1)[0]
+        message.provider.CopyFrom(
+            analyzer_pb2.AnalyzerProviderResource(urn=urn, type=engine_view.PROVIDER_TYPE, name=urn.rsplit("::", 1)[-1])
+        )
+        message.provider.properties.update({"version": engine_view.AZURE_NATIVE_VERSION})
+    return message
 
 
-def analyzer_resources(
-    sim: SimResult, peer_outputs: Mapping[str, Mapping[str, Any]] | None = None
-) -> list[analyzer_pb2.AnalyzerResource]:
-    """Every resource of a simulated run, as AnalyzeStack receives them."""
-    out = []
-    for reg in sim.resources:
-        outputs = None
-        if reg.type == T.STACK_REFERENCE:
-            stack = reg.inputs.get("name")
-            outputs = (peer_outputs or {}).get(str(stack))
-        out.append(from_registration(reg, preview=sim.preview, outputs=outputs))
-    return out
+def analyze_requests(run: SimResult) -> list[analyzer_pb2.AnalyzerResource]:
+    """What Analyze receives, one request per custom resource: its inputs."""
+    return [to_proto(r) for r in engine_view.analyze_view(run)]
+
+
+def analyzer_resources(run: SimResult) -> list[analyzer_pb2.AnalyzerResource]:
+    """What AnalyzeStack receives: the whole deployment with each resource's outputs."""
+    return [to_proto(r) for r in engine_view.stack_view(run)]
 
 
 def check(
     client: PolicyPackClient,
-    resources: Sequence[analyzer_pb2.AnalyzerResource],
-    custom: Iterable[str] | None = None,
+    inputs: Sequence[analyzer_pb2.AnalyzerResource],
+    outputs: Sequence[analyzer_pb2.AnalyzerResource],
 ) -> list[Diagnostic]:
-    """Analyze each custom resource (``custom``: their URNs; default all), then AnalyzeStack."""
-    wanted = set(custom) if custom is not None else None
+    """Analyze each resource of ``inputs``, then AnalyzeStack on ``outputs``, as the engine does."""
     found: list[Diagnostic] = []
-    for r in resources:
-        if wanted is None or r.urn in wanted:
-            found += client.analyze(r)
-    return found + client.analyze_stack(resources)
+    for r in inputs:
+        found += client.analyze(r)
+    return found + client.analyze_stack(outputs)
 
 
-def check_simulation(
-    client: PolicyPackClient, sim: SimResult, peer_outputs: Mapping[str, Mapping[str, Any]] | None = None
-) -> list[Diagnostic]:
-    resources = analyzer_resources(sim, peer_outputs)
-    return check(client, resources, [r.urn for r in sim.resources if r.custom])
+def check_simulation(client: PolicyPackClient, run: SimResult) -> list[Diagnostic]:
+    return check(client, analyze_requests(run), analyzer_resources(run))
 
 
 def circuits_config(settings: StackSettings) -> list[dict[str, Any]]:
@@ -406,8 +394,3 @@ def stack_env(settings: StackSettings, *, preview: bool) -> dict[str, str]:
         "PULUMI_STACK": settings.stack,
         "PULUMI_DRY_RUN": "true" if preview else "false",
     }
-
-
-def secret(value: Any) -> dict[str, Any]:
-    """A value wrapped as the engine marshals a secret."""
-    return {SECRET_SIG: SECRET_VALUE_SIG, "value": value}

@@ -20,6 +20,7 @@ from erdr.simulate import SECRET_SIG, UNKNOWN
 from erdr.stackfiles import PROJECT_DIR
 from model.config import Phase
 from policies.shared import azure_facts
+from policies.shared.names import UNDECIDED_NOTE
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -167,6 +168,10 @@ def test_preview_json_policy_section(default_plan: tuple[Path, int, str, str]) -
         digest = _load(default_plan[0] / f"{stack}.json")
         assert digest["policyPacks"] == {"expressroute-dr": digest["policyPacks"]["expressroute-dr"]}
         assert [v for v in digest["policyViolations"] if v["enforcementLevel"] == "mandatory"] == []
+        # A first preview of the stack: only the notes on what waits for `pulumi up`.
+        notes = {v["policyName"] for v in digest["policyViolations"] if UNDECIDED_NOTE in v["message"]}
+        assert notes == {"gateway-subnet", "drill-network-isolated"}
+        assert all(v["enforcementLevel"] == "advisory" for v in digest["policyViolations"])
 
 
 # --- stack export -----------------------------------------------------------------------------
@@ -394,11 +399,12 @@ def test_mandatory_policy_failure_exits_one_after_writing_the_plan(tmp_path: Pat
     out = tmp_path / "plan"
     common = ["--stack", "prod", "--set", "gateway.sku=Standard", "--compare-phase", "none", "--no-images", "-q"]
     code, stdout, _ = _run([*common, "--out", str(out), "--no-runbook"])
-    assert code == plan.EXIT_OK and "pass (1 advisory)" in stdout
+    # The zone rule's finding, and the pack's notes on what a first preview cannot decide.
+    assert code == plan.EXIT_OK and "pass (1 advisory, 2 left to up)" in stdout
     code, stdout, _ = _run([*common, "--out", str(out), "--no-runbook", "--policy-pack-config", str(config)])
     assert code == plan.EXIT_POLICY
     assert "FAIL" in stdout and "[mandatory] expressroute-gateway-zone-redundant (hub-gateway)" in stdout
-    violations = _load(out / "prod.json")["policyViolations"]
+    violations = [v for v in _load(out / "prod.json")["policyViolations"] if UNDECIDED_NOTE not in v["message"]]
     assert [(v["policyName"], v["enforcementLevel"]) for v in violations] == [
         ("expressroute-gateway-zone-redundant", "mandatory")
     ]
