@@ -97,6 +97,7 @@ class Options:
     policy: bool = True
     policy_config: dict[str, Any] | None = None
     runbook: bool = True
+    show_sames: bool = False
 
 
 def _stack_path(opts: Options, stack: str) -> Path:
@@ -427,6 +428,7 @@ def run_plan(opts: Options, stdout: TextIO = sys.stdout, stderr: TextIO = sys.st
                 after,
                 phase.value,
                 compare_phase.value,
+                show_sames=opts.show_sames,
             )
             if opts.policy:
                 peers = planner.peers_used.get((plan.name, compare_phase, False), {})
@@ -555,6 +557,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON config for the pack, as `pulumi preview --policy-pack-config` takes it",
     )
     parser.add_argument("--no-runbook", action="store_true", help="do not write the runbook")
+    parser.add_argument(
+        "--show-sames",
+        action="store_true",
+        help="list unchanged resources in the phase comparison's steps too (as `pulumi preview --show-sames`)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return parser
 
@@ -588,6 +595,7 @@ def options_from(args: argparse.Namespace) -> Options:
         policy=not args.no_policy,
         policy_config=_read_policy_config(args.policy_pack_config),
         runbook=not args.no_runbook,
+        show_sames=args.show_sames,
     )
 
 

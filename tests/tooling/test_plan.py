@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from erdr import plan
-from erdr.plan_json import SECRET_TEXT, detailed_diff, ordered, timeout_seconds
-from erdr.simulate import SECRET_SIG, UNKNOWN
-from erdr.stackfiles import PROJECT_DIR
+from erdr.plan_json import SECRET_TEXT, compare, detailed_diff, ordered, timeout_seconds
+from erdr.simulate import SECRET_SIG, UNKNOWN, simulate
+from erdr.stackfiles import PROJECT_DIR, load_stack
 from model.config import Phase
 from policies.shared import azure_facts
 from policies.shared.names import UNDECIDED_NOTE
@@ -115,12 +115,14 @@ def test_progress_and_summary(default_plan: tuple[Path, int, str, str]) -> None:
 def test_preview_json_shape(default_plan: tuple[Path, int, str, str], stack: str, custom: int) -> None:
     out = default_plan[0]
     digest = _load(out / f"{stack}.json")
-    assert set(digest) >= {"config", "steps", "outputs", "diagnostics", "changeSummary", "policyViolations"}
+    # The CLI's fields, empty ones omitted (no diagnostics, no duration here), and the additions.
+    assert set(digest) == {"config", "steps", "changeSummary", "outputs", "policyPacks", "policyViolations"}
     steps = digest["steps"]
     root = steps[0]
     assert root["urn"] == f"urn:pulumi:{stack}::expressroute-dr::pulumi:pulumi:Stack::expressroute-dr-{stack}"
-    assert root["newState"]["type"] == "pulumi:pulumi:Stack"
-    assert steps[1]["newState"]["type"] == "pulumi:providers:azure-native"
+    assert root["newState"] == {"urn": root["urn"], "custom": False, "type": "pulumi:pulumi:Stack"}
+    # The default provider's step is internal: the CLI does not show it.
+    assert not any(s["newState"]["type"].startswith("pulumi:providers:") for s in steps)
     assert {s["op"] for s in steps} == {"create"}
     azure = [s for s in steps if s["newState"]["type"].startswith("azure-native:")]
     assert len(azure) == custom
@@ -221,8 +223,14 @@ def test_failover_comparison_moves_the_routing_weights(default_plan: tuple[Path,
         (dr, "hub-secondary-connection", 0, 100),
     ):
         assert digest["fromPhase"] == "standby" and digest["toPhase"] == "failover"
-        changed = [s for s in digest["steps"] if s["op"] != "same"]
+        # Unchanged resources are counted but not listed (the CLI without --show-sames); the root
+        # stack's step always is.
+        root, *changed = digest["steps"]
+        assert root["op"] == "same" and root["newState"]["type"] == "pulumi:pulumi:Stack"
         assert [s["urn"].rsplit("::", 1)[-1] for s in changed] == [name]
+        exported = _load(out / f"{'prod' if digest is prod else 'dr'}.state.json")["deployment"]["resources"]
+        registered = [r for r in exported if not r["type"].startswith(("pulumi:pulumi:Stack", "pulumi:providers:"))]
+        assert digest["changeSummary"] == {"update": 1, "same": len(registered)}  # the root stack and the rest
         step = changed[0]
         assert step["op"] == "update"
         assert step["diffReasons"] == ["routingWeight"]
@@ -230,7 +238,30 @@ def test_failover_comparison_moves_the_routing_weights(default_plan: tuple[Path,
         assert step["oldState"]["inputs"]["routingWeight"] == before
         assert step["newState"]["inputs"]["routingWeight"] == after
         assert digest["outputChanges"]["phase"] == {"before": "standby", "after": "failover"}
-        assert digest["diagnostics"] == []
+        assert "diagnostics" not in digest  # none, so omitted as the CLI omits it
+
+
+def test_comparison_shows_sames_on_request_and_counts_reads_as_the_cli_does() -> None:
+    """`same` steps are listed only with --show-sames (counted either way); a read is listed,
+    and counted only when what it read changed (the engine's shouldRecordReadStep)."""
+    example = PROJECT_DIR / "examples" / "single-circuit-same-ip"
+    settings = load_stack("dr", stack_file=example / "Pulumi.dr.yaml", overrides={"phase": "failover"})
+    peer = "organization/expressroute-dr/prod"
+    standby = simulate(load_stack("dr", stack_file=example / "Pulumi.dr.yaml"), preview=False)
+    first = simulate(settings, preview=False, peer_outputs={peer: {"circuitConnections": []}})
+    again = simulate(settings, preview=False, peer_outputs={peer: {"circuitConnections": []}})
+    moved = simulate(settings, preview=False, peer_outputs={peer: {"circuitConnections": [], "phase": "failover"}})
+    assert not {r.error for r in (standby, first, again, moved)} - {None}
+
+    to_failover = compare(settings, standby, first, "standby", "failover")
+    ops = [s["op"] for s in to_failover.digest["steps"]]
+    assert ops.count("same") == 1 and "read" in ops and "create" in ops  # the root stack; the peer read
+    assert "read" not in to_failover.digest["changeSummary"]  # a first read changes nothing
+    listed = compare(settings, standby, first, "standby", "failover", show_sames=True).digest
+    assert [s["op"] for s in listed["steps"]].count("same") == listed["changeSummary"]["same"] > 1
+    assert listed["changeSummary"] == to_failover.digest["changeSummary"]
+    assert "read" not in compare(settings, first, again, "failover", "failover").digest["changeSummary"]
+    assert compare(settings, first, moved, "failover", "failover").digest["changeSummary"]["read"] == 1
 
 
 def test_detailed_diff_paths() -> None:
