@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import pulumi._types as sdk_types
 
@@ -197,16 +197,6 @@ def contains_secret(value: Any) -> bool:
         return any(contains_secret(v) for v in value.values())
     if isinstance(value, list):
         return any(contains_secret(v) for v in value)
-    return False
-
-
-def contains_unknown(value: Any) -> bool:
-    if value == UNKNOWN:
-        return True
-    if isinstance(value, dict):
-        return any(contains_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(contains_unknown(v) for v in value)
     return False
 
 
@@ -451,37 +441,6 @@ def default_provider(stack: str, project: str) -> EngineResource:
     return EngineResource(default_provider_urn(stack, project), PROVIDER_TYPE, props, parent="")
 
 
-class Registered(Protocol):
-    """A registered resource as the simulator records it (erdr.simulate.Registration)."""
-
-    urn: str
-    type: str
-    custom: bool
-    read: bool
-    parent: str
-    dependencies: list[str]
-    property_dependencies: dict[str, list[str]]
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-    protect: bool
-    delete_before_replace: bool
-    custom_timeouts: dict[str, str]
-    id: str
-
-
-class Deployment(Protocol):
-    """A run of the program (erdr.simulate.SimResult)."""
-
-    stack: str
-    project: str
-    preview: bool
-    stack_urn: str
-    outputs: dict[str, Any]
-
-    @property
-    def resources(self) -> Sequence[Registered]: ...
-
-
 def outputs_for(type_: str, inputs: Mapping[str, Any], *, preview: bool, resource_id: str = "") -> dict[str, Any]:
     """A resource's outputs from its inputs: a create preview, or Azure's response after up."""
     if preview:
@@ -489,43 +448,6 @@ def outputs_for(type_: str, inputs: Mapping[str, Any], *, preview: bool, resourc
     return applied_outputs(type_, inputs, resource_id or arm_id(type_, inputs) or f"/mock/{type_}")
 
 
-def _provider_ref(run: Deployment) -> str:
-    provider_id = UNKNOWN if run.preview else default_provider_id(run.stack)
-    return f"{default_provider_urn(run.stack, run.project)}::{provider_id}"
-
-
-def _engine_resource(r: Registered, properties: dict[str, Any], provider: str) -> EngineResource:
-    return EngineResource(
-        r.urn,
-        r.type,
-        properties,
-        custom=r.custom,
-        parent=r.parent,
-        dependencies=list(r.dependencies),
-        # The engine sends only properties that depend on something (analyzer_plugin.go).
-        property_dependencies={k: list(v) for k, v in r.property_dependencies.items() if v},
-        protect=r.protect,
-        delete_before_replace=r.delete_before_replace or None,
-        custom_timeouts=dict(r.custom_timeouts),
-        provider=provider if r.custom and is_azure_native(r.type) else "",
-    )
-
-
-def analyze_view(run: Deployment) -> list[EngineResource]:
-    """What ``Analyze`` receives, one call per resource: each custom resource's inputs."""
-    ref = _provider_ref(run)
-    return [_engine_resource(r, dict(r.inputs), ref) for r in run.resources if r.custom and not r.read]
-
-
-def stack_view(run: Deployment) -> list[EngineResource]:
-    """What ``AnalyzeStack`` receives: every resource of the deployment (the root stack, the
-    default provider, components, reads) with its outputs (``step_generator.go``
-    ``AnalyzeResources``: ``Properties: v.Outputs``)."""
-    out: list[EngineResource] = []
-    if run.stack_urn:
-        out.append(EngineResource(run.stack_urn, STACK_TYPE, dict(run.outputs), custom=False))
-    if any(r.custom and is_azure_native(r.type) for r in run.resources):
-        out.append(default_provider(run.stack, run.project))
-    ref = _provider_ref(run)
-    out += [_engine_resource(r, dict(r.outputs), ref) for r in run.resources]
-    return out
+def provider_ref(stack: str, project: str, *, preview: bool) -> str:
+    """``<provider URN>::<ID>`` of the default provider (its ID is unknown in a preview)."""
+    return f"{default_provider_urn(stack, project)}::{UNKNOWN if preview else default_provider_id(stack)}"

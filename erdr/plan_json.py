@@ -28,13 +28,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
+from erdr.engine_view import (
+    AZURE_NATIVE,
+    AZURE_NATIVE_VERSION,
+    STACK_TYPE,
+    stack_urn,
+)
+from erdr.engine_view import UNKNOWN as UNKNOWN_ID  # the ID of a provider a preview has not created
+from erdr.engine_view import default_provider_id as provider_id
+from erdr.engine_view import default_provider_urn as provider_urn
 from erdr.simulate import (
     SECRET_SIG,
     SECRET_VALUE_SIG,
@@ -48,31 +56,12 @@ from erdr.stackfiles import StackSettings
 from policies.shared.names import UNDECIDED_NOTE
 
 SECRET_TEXT = "[secret]"  # how `pulumi preview --json` shows a secret value
-STACK_TYPE = "pulumi:pulumi:Stack"
-AZURE_NATIVE = "azure-native"
 # The engine's version written into the export's manifest: the SDK this program runs with.
 ENGINE_VERSION = "v" + metadata.version("pulumi")
-AZURE_NATIVE_VERSION = metadata.version("pulumi_azure_native")
-# The ID the engine shows for a provider that a preview has not created yet.
-UNKNOWN_ID = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
 def project_of(urn: str) -> str:
     return urn.split("::")[1]
-
-
-def stack_urn(stack: str, project: str) -> str:
-    return f"urn:pulumi:{stack}::{project}::{STACK_TYPE}::{project}-{stack}"
-
-
-def provider_urn(stack: str, project: str) -> str:
-    version = AZURE_NATIVE_VERSION.replace(".", "_")
-    return f"urn:pulumi:{stack}::{project}::pulumi:providers:{AZURE_NATIVE}::default_{version}"
-
-
-def provider_id(stack: str) -> str:
-    """A stable provider ID per stack (the engine uses a random UUID; stable keeps diffs quiet)."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"expressroute-dr/{stack}/{AZURE_NATIVE}"))
 
 
 def _numbers(value: Any) -> Any:

@@ -354,12 +354,12 @@ def to_proto(resource: EngineResource) -> analyzer_pb2.AnalyzerResource:
 
 def analyze_requests(run: SimResult) -> list[analyzer_pb2.AnalyzerResource]:
     """What Analyze receives, one request per custom resource: its inputs."""
-    return [to_proto(r) for r in engine_view.analyze_view(run)]
+    return [to_proto(r) for r in run.analyze_view()]
 
 
 def analyzer_resources(run: SimResult) -> list[analyzer_pb2.AnalyzerResource]:
     """What AnalyzeStack receives: the whole deployment with each resource's outputs."""
-    return [to_proto(r) for r in engine_view.stack_view(run)]
+    return [to_proto(r) for r in run.stack_view()]
 
 
 def check(

@@ -117,6 +117,40 @@ class SimResult:
                 return r
         raise KeyError(urn)
 
+    def _engine_resource(self, r: Registration, properties: dict[str, Any]) -> engine_view.EngineResource:
+        managed = r.custom and engine_view.is_azure_native(r.type)
+        return engine_view.EngineResource(
+            r.urn,
+            r.type,
+            properties,
+            custom=r.custom,
+            parent=r.parent,
+            dependencies=list(r.dependencies),
+            # The engine sends only properties that depend on something (analyzer_plugin.go).
+            property_dependencies={k: list(v) for k, v in r.property_dependencies.items() if v},
+            protect=r.protect,
+            delete_before_replace=r.delete_before_replace or None,
+            custom_timeouts=dict(r.custom_timeouts),
+            provider=engine_view.provider_ref(self.stack, self.project, preview=self.preview) if managed else "",
+        )
+
+    def analyze_view(self) -> list[engine_view.EngineResource]:
+        """What ``Analyze`` receives, one call per resource: each custom resource's inputs."""
+        return [self._engine_resource(r, dict(r.inputs)) for r in self.resources if r.custom and not r.read]
+
+    def stack_view(self) -> list[engine_view.EngineResource]:
+        """What ``AnalyzeStack`` receives: every resource of the deployment (the root stack, the
+        default provider, components, reads) with its outputs (pulumi/pulumi
+        ``pkg/resource/deploy/step_generator.go`` ``AnalyzeResources``: ``Properties: v.Outputs``)."""
+        out: list[engine_view.EngineResource] = []
+        if self.stack_urn:
+            out.append(
+                engine_view.EngineResource(self.stack_urn, engine_view.STACK_TYPE, dict(self.outputs), custom=False)
+            )
+        if any(r.custom and engine_view.is_azure_native(r.type) for r in self.resources):
+            out.append(engine_view.default_provider(self.stack, self.project))
+        return out + [self._engine_resource(r, dict(r.outputs)) for r in self.resources]
+
 
 class _Mocks(mocks.Mocks):
     """Answers as the engine and azure-native would (:mod:`erdr.engine_view`)."""
