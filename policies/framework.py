@@ -148,7 +148,8 @@ class Context:
         """Say, once, what waits for `pulumi up` (the pending undecided checks)."""
         if not self.pending:
             return
-        shown = [f"{what} ({unknown} not known yet)" for _, what, unknown in self.pending[:5]]
+        self.pending.sort(key=lambda item: (item[1], item[2]))  # stable whatever the request's order
+        shown = [f"{what} (waits for {unknown})" for _, what, unknown in self.pending[:5]]
         more = len(self.pending) - len(shown)
         urns = {urn for urn, _, _ in self.pending}
         self._advise(

@@ -148,6 +148,8 @@ def check_drill(ctx: Context, estate: Estate) -> None:
     def touches(ref: object, ids: set[int]) -> bool:
         return isinstance(ref, Vnet) and id(ref) in ids
 
+    unnamed: list[str] = []  # links whose VNets may match the name pattern once named
+
     for p in estate.peerings:
         ends = [e for e in (p.local, p.remote) if touches(e, drill)]
         if ends:
@@ -161,9 +163,7 @@ def check_drill(ctx: Context, estate: Estate) -> None:
             side = "virtualNetworkName" if p.local is UNKNOWN else "remoteVirtualNetwork.id"
             ctx.undecided(p.urn, f"whether peering '{p.label}' touches the drill network", side)
         elif touches(p.local, maybe) or touches(p.remote, maybe):
-            ctx.undecided(
-                p.urn, f"whether peering '{p.label}' joins a VNet named like a drill VNet", "the VNets' names"
-            )
+            unnamed.append(f"peering '{p.label}'")
     for c in estate.connections:
         gw = c.gateway
         if gw is UNKNOWN or (gw is not None and gw.vnet is UNKNOWN):
@@ -177,7 +177,11 @@ def check_drill(ctx: Context, estate: Estate) -> None:
                 c.urn,
             )
         elif gw is not None and touches(gw.vnet, maybe):
-            ctx.undecided(c.urn, f"whether connection '{c.label}' links a VNet named like a drill VNet", "its name")
+            unnamed.append(f"connection '{c.label}'")
+    if unnamed:
+        unnamed.sort()  # stable whatever order the engine sends resources in
+        shown = ", ".join(unnamed[:3]) + (f" and {len(unnamed) - 3} more" if len(unnamed) > 3 else "")
+        ctx.undecided(None, f"whether {shown} join a VNet named like a drill VNet", "the VNets' names")
 
 
 PEERING_RULE = Rule(

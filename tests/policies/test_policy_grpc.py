@@ -441,7 +441,7 @@ def test_unknown_that_blocks_a_decision_is_advised_then_reported_as_configured(p
     found: list[Diagnostic] = pack.analyze_stack(resources)
     blocked = {"vnet-address-space-overlap", "hub-spoke-peering", "drill-network-isolated"}
     assert all(is_note(d) for d in found), show(found)
-    assert blocked <= {d.policy for d in found if "remoteVirtualNetwork.id not known yet" in d.message}
+    assert blocked <= {d.policy for d in found if "waits for remoteVirtualNetwork.id" in d.message}
     assert not any("can't run policy" in d.message for d in found)
     configure_for(pack, settings, {name: {"onUnknown": "report"} for name in blocked})
     reported = [d for d in pack.analyze_stack(resources) if "remoteVirtualNetwork.id is not known" in d.message]
