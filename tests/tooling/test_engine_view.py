@@ -4,6 +4,8 @@ with preview, checkpointObject) and the engine (annotateSecrets)."""
 
 from __future__ import annotations
 
+import inspect
+import re
 from typing import Any
 
 import pulumi._types as sdk_types
@@ -28,10 +30,23 @@ SUBNET_INPUTS: dict[str, Any] = {
 }
 
 
-def test_the_output_properties_are_the_sdk_classes_plus_id() -> None:
-    declared = set(sdk_types.resource_types(network.Subnet))
-    assert set(ev.output_types(T.SUBNET)) == declared | {"id"}
-    assert {"subnetName", "virtualNetworkName", "resourceGroupName"}.isdisjoint(declared)
+@pytest.mark.parametrize(
+    "type_", [T.VNET, T.SUBNET, T.PEERING, T.ROUTE_TABLE, T.GATEWAY, T.CONNECTION, T.RESOURCE_GROUP]
+)
+def test_the_output_properties_are_the_sdk_classes_plus_id(type_: str) -> None:
+    """The classes' typed getters, and the state keys their own `get()` reads back, agree."""
+    cls = ev.resource_class(type_)
+    assert cls is not None
+    declared = set(sdk_types.resource_types(cls))
+    assert set(ev.output_types(type_)) == declared | {"id"}
+    state_keys = set(re.findall(r'__props__\.__dict__\["(\w+)"\] = None', inspect.getsource(cls.get)))
+    snake_to_camel = sdk_types.resource_py_to_pulumi_names(cls)
+    assert {snake_to_camel[k] for k in state_keys} == declared
+    path_parameter = {T.SUBNET: "subnetName", T.VNET: "virtualNetworkName", T.GATEWAY: "virtualNetworkGatewayName"}
+    assert path_parameter.get(type_, "resourceGroupName") not in declared
+
+
+def test_only_azure_native_types_have_outputs_here() -> None:
     assert ev.output_types("expressroute-dr:network:Hub") == {}
 
 
