@@ -14,7 +14,7 @@ from pulumi_azure_native import network
 
 from model.phases import ConnectionSpec
 from model.spec import NetworkSpec, SubnetSpec, VnetSpec
-from policies.shared.names import DEFAULT_ROUTE, GATEWAY_SUBNET
+from policies.shared.names import DEFAULT_ROUTE, DRILL_TAG, GATEWAY_SUBNET
 
 # ExpressRoute gateway creation takes up to ~45 minutes; updates (SKU change) as long.
 GATEWAY_TIMEOUTS = pulumi.CustomTimeouts(create="90m", update="90m", delete="60m")
@@ -325,10 +325,11 @@ class DrillNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, args: DrillArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("expressroute-dr:network:DrillNetwork", name, None, opts)
         vnets: dict[str, network.VirtualNetwork] = {}
+        # The tag marks them for the drill-network-isolated policy, also while their names are
+        # unknown (a first preview), and for operators in the portal.
+        tags = {**args.tags, DRILL_TAG[0]: DRILL_TAG[1]}
         for spec in args.network.vnets:
-            vnet = _vnet(
-                self, f"{name}-{spec.key}", spec, args.network.region, args.resource_group_name, args.tags, False
-            )
+            vnet = _vnet(self, f"{name}-{spec.key}", spec, args.network.region, args.resource_group_name, tags, False)
             _subnets(self, f"{name}-{spec.key}", vnet, spec, args.resource_group_name, {})
             vnets[spec.key] = vnet
         self.vnet_ids = output_map(vnets)

@@ -97,6 +97,7 @@ class Options:
     policy: bool = True
     policy_config: dict[str, Any] | None = None
     runbook: bool = True
+    show_sames: bool = False
 
 
 def _stack_path(opts: Options, stack: str) -> Path:
@@ -269,7 +270,7 @@ def policy_report(
                 info = client.info()
                 report.packs[info.name] = info.version
                 client.configure(config)
-                found = policy_client.check_simulation(client, result, peer_outputs)
+                found = policy_client.check_simulation(client, result)
         except (RuntimeError, KeyError, OSError, grpc.RpcError) as exc:
             report.error = str(exc).strip() or type(exc).__name__
             return report
@@ -281,7 +282,11 @@ def policy_report(
     return progress.run(
         f"{settings.stack}: policy pack, phase {result.outputs.get('phase', '?')} ({mode})",
         run,
-        lambda r: f"error: {r.error}" if r.error else f"{len(r.violations)} findings, {len(r.mandatory)} mandatory",
+        lambda r: (
+            f"error: {r.error}"
+            if r.error
+            else f"{len(r.violations) - len(r.undecided)} findings, {len(r.mandatory)} mandatory"
+        ),
     )
 
 
@@ -333,8 +338,11 @@ def _policy_cell(report: PolicyReport) -> str:
     if not report.ran:
         return "not run"
     mandatory = len(report.mandatory)
-    advisory = len(report.violations) - mandatory
-    return "FAIL" if mandatory else "pass" + (f" ({advisory} advisory)" if advisory else "")
+    waiting = len(report.undecided)
+    advisory = len(report.violations) - mandatory - waiting
+    notes = [f"{advisory} advisory"] if advisory else []
+    notes += [f"{waiting} left to up"] if waiting else []
+    return "FAIL" if mandatory else "pass" + (f" ({', '.join(notes)})" if notes else "")
 
 
 def summary(plans: Sequence[StackPlan], compare_phase: Phase | None) -> str:
@@ -420,6 +428,7 @@ def run_plan(opts: Options, stdout: TextIO = sys.stdout, stderr: TextIO = sys.st
                 after,
                 phase.value,
                 compare_phase.value,
+                show_sames=opts.show_sames,
             )
             if opts.policy:
                 peers = planner.peers_used.get((plan.name, compare_phase, False), {})
@@ -548,6 +557,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON config for the pack, as `pulumi preview --policy-pack-config` takes it",
     )
     parser.add_argument("--no-runbook", action="store_true", help="do not write the runbook")
+    parser.add_argument(
+        "--show-sames",
+        action="store_true",
+        help="list unchanged resources in the phase comparison's steps too (as `pulumi preview --show-sames`)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return parser
 
@@ -581,6 +595,7 @@ def options_from(args: argparse.Namespace) -> Options:
         policy=not args.no_policy,
         policy_config=_read_policy_config(args.policy_pack_config),
         runbook=not args.no_runbook,
+        show_sames=args.show_sames,
     )
 
 

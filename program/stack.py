@@ -55,19 +55,38 @@ def _exclusive_gate(cfg: StackConfig, spec: ConnectionSpec) -> pulumi.Input[str]
         return spec.circuit_id
     peer = pulumi.StackReference(f"{NAMESPACE}-peer", stack_name=cfg.peer_stack)
     stack = pulumi.get_stack()
+    wait = (
+        f"Update '{cfg.peer_stack}' first (see the runbook), or set {NAMESPACE}:sourceRegionUnreachable "
+        "true if the source region is down."
+    )
 
-    def check(held: object) -> str:
-        ids = [str(h).lower() for h in held] if isinstance(held, list) else []
-        if spec.circuit_id.lower() in ids:
+    def check(outputs: object) -> str:
+        # require_output semantics: a peer that does not say which circuits it holds is never
+        # taken to hold none, whatever the reason (not deployed, an older program, a typo).
+        held = outputs.get("circuitConnections") if isinstance(outputs, dict) else None
+        if held is None:
+            raise pulumi.RunError(
+                f"stack '{stack}': connection {spec.name} must wait: peer stack '{cfg.peer_stack}' has no "
+                "output circuitConnections, so nothing shows that it has let go of circuit "
+                f"{spec.circuit_id}. Deploy '{cfg.peer_stack}' with this program (pulumi up) so it "
+                f"exports circuitConnections, check {NAMESPACE}:peerStack, or set "
+                f"{NAMESPACE}:sourceRegionUnreachable true if the source region is down."
+            )
+        if not isinstance(held, list) or not all(isinstance(h, str) for h in held):
+            raise pulumi.RunError(
+                f"stack '{stack}': connection {spec.name} must wait: peer stack '{cfg.peer_stack}' output "
+                f"circuitConnections is {held!r}, not a list of circuit IDs, so it cannot show that circuit "
+                f"{spec.circuit_id} is free. {wait}"
+            )
+        if spec.circuit_id.lower() in [h.lower() for h in held]:
             raise pulumi.RunError(
                 f"stack '{stack}': connection {spec.name} must wait: peer stack "
                 f"'{cfg.peer_stack}' still holds circuit {spec.circuit_id} with the same address "
-                f"space. Update '{cfg.peer_stack}' first (see the runbook), or set "
-                f"{NAMESPACE}:sourceRegionUnreachable true if the source region is down."
+                f"space. {wait}"
             )
         return spec.circuit_id
 
-    return peer.get_output("circuitConnections").apply(check)
+    return peer.outputs.apply(check)
 
 
 def connections(cfg: StackConfig) -> list[ConnectionArgs]:

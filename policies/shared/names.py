@@ -8,6 +8,14 @@ from typing import Final
 # The config namespace (Pulumi project name) and the policy pack's name.
 NAMESPACE: Final = "expressroute-dr"
 
+# The tag on the drill VNets, which the drill rule recognises in previews too (names of VNets
+# being created are not known until they exist).
+DRILL_TAG: Final = ("purpose", "drill")
+
+# How the pack's advisory note on what a preview could not decide begins (policies/framework.py);
+# the tooling tells such notes from findings by it.
+UNDECIDED_NOTE: Final = "Not decided in this preview"
+
 # Names Azure fixes.
 GATEWAY_SUBNET: Final = "GatewaySubnet"
 DEFAULT_ROUTE: Final = "0.0.0.0/0"

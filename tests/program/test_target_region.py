@@ -271,6 +271,30 @@ def test_target_connection_waits_while_source_still_holds_the_circuit():
     assert ref.inputs["name"] == "organization/expressroute-dr/prod"
 
 
+@pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
+@pytest.mark.parametrize(
+    ("peer", "says"),
+    [
+        ({}, "has no output circuitConnections"),
+        ({"circuitConnections": None}, "has no output circuitConnections"),
+        ({"circuitConnections": "none"}, "output circuitConnections is 'none', not a list of circuit IDs"),
+        ({"circuitConnections": [{"id": "x"}]}, "output circuitConnections is [{'id': 'x'}], not a list of circuit"),
+    ],
+    ids=["missing", "null", "a-string", "not-ids"],
+)
+def test_gate_fails_closed_when_the_peer_does_not_say_what_it_holds(
+    peer: dict[str, Any], says: str, preview: bool
+) -> None:
+    example = next(e for e in EXAMPLES if e.name == "single-circuit-same-ip")
+    result = run_example(example, "dr", "failover", peer=peer, preview=preview)
+    assert result.error is not None
+    assert (
+        "stack 'dr': connection hub-southeastasia-to-primary must wait: peer stack "
+        f"'organization/expressroute-dr/prod' {says}"
+    ) in result.error
+    assert not result.of_type(CONNECTION)
+
+
 def test_source_reconnect_at_failback_waits_for_the_target_to_let_go():
     example = next(e for e in EXAMPLES if e.name == "single-circuit-same-ip")
     dr_failover = run_example(example, "dr", "failover", peer={"circuitConnections": []})
