@@ -65,6 +65,14 @@ _ARM_PATHS: dict[str, tuple[str, str]] = {
         "{rg}/providers/Microsoft.Network/connections/{virtualNetworkGatewayConnectionName}",
         "virtualNetworkGatewayConnectionName",
     ),
+    T.FIREWALL: (
+        "{rg}/providers/Microsoft.Network/azureFirewalls/{azureFirewallName}",
+        "azureFirewallName",
+    ),
+    T.FIREWALL_POLICY: (
+        "{rg}/providers/Microsoft.Network/firewallPolicies/{firewallPolicyName}",
+        "firewallPolicyName",
+    ),
     T.VAULT: (
         "{rg}/providers/Microsoft.RecoveryServices/vaults/{vaultName}",
         "vaultName",
@@ -125,7 +133,7 @@ _ARM_PATHS: dict[str, tuple[str, str]] = {
 }
 
 
-def arm_id(type_: str, inputs: Mapping[str, Any]) -> str | None:
+def arm_id(type_: str, inputs: Mapping[str, Any], subscription: str = SUBSCRIPTION) -> str | None:
     """The ARM ID Azure would give the resource, or None while an input it needs is unknown."""
     entry = _ARM_PATHS.get(type_)
     if entry is None:
@@ -137,7 +145,7 @@ def arm_id(type_: str, inputs: Mapping[str, Any]) -> str | None:
         path = template.format(**values)
     except KeyError:
         return None
-    return path if template.startswith("{scope}") else f"/subscriptions/{SUBSCRIPTION}{path}"
+    return path if template.startswith("{scope}") else f"/subscriptions/{subscription}{path}"
 
 
 def physical_name(type_: str, inputs: Mapping[str, Any]) -> str | None:
@@ -163,6 +171,7 @@ class Registration:
     ignore_changes: list[str]
     id: str = ""
     read: bool = False
+    provider: str = ""  # "<provider URN>::<ID>" when the resource names an explicit provider
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -192,6 +201,8 @@ class SimResult:
     outputs: dict[str, Any] = field(default_factory=dict[str, Any])
     error: str | None = None
     logs: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
+    # (invoke token, args) of every provider function the program called
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list[tuple[str, dict[str, Any]]])
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
@@ -209,10 +220,53 @@ class SimResult:
         raise KeyError(urn)
 
 
+def _flatten(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """An ARM resource body as azure-native's invokes return it: ``properties`` lifted to the top,
+    recursively (sub-resources such as subnets carry their own ``properties``)."""
+    out: dict[str, Any] = {}
+    for key, value in resource.items():
+        if key == "properties" and isinstance(value, Mapping):
+            out.update(_flatten(value))
+        elif isinstance(value, Mapping):
+            out[key] = _flatten(value)
+        elif isinstance(value, list):
+            out[key] = [_flatten(v) if isinstance(v, Mapping) else v for v in value]
+        else:
+            out[key] = value
+    return out
+
+
+# Read-only lookups the program makes (invoke token -> ARM path template over the invoke's args).
+_LOOKUPS: dict[str, str] = {
+    "azure-native:network:getVirtualNetwork": (
+        "/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}"
+    ),
+    "azure-native:network:getAzureFirewall": (
+        "/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/azureFirewalls/{azureFirewallName}"
+    ),
+}
+
+
 class _Mocks(mocks.Mocks):
-    def __init__(self, preview: bool, peer_outputs: Mapping[str, Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        preview: bool,
+        peer_outputs: Mapping[str, Mapping[str, Any]],
+        live: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         self.preview = preview
         self.peer_outputs = peer_outputs
+        # ARM ID (lower-case) -> ARM resource body: the estate read-only lookups see.
+        self.live = {k.lower(): v for k, v in (live or {}).items()}
+        # explicit provider name -> its subscription
+        self.subscriptions: dict[str, str] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def subscription_of(self, provider_ref: str | None) -> str:
+        if not provider_ref:
+            return SUBSCRIPTION
+        urn = provider_ref.rsplit("::", 1)[0]
+        return self.subscriptions.get(urn.rsplit("::", 1)[-1], SUBSCRIPTION)
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -221,6 +275,9 @@ class _Mocks(mocks.Mocks):
             if name not in self.peer_outputs:
                 raise Exception(f"unknown stack reference {name!r} (the offline run knows {sorted(self.peer_outputs)})")
             return name, {"name": name, "outputs": dict(self.peer_outputs[name]), "secretOutputNames": []}
+        if args.typ == T.PROVIDER:
+            self.subscriptions[args.name] = str(inputs.get("subscriptionId") or SUBSCRIPTION)
+            return ("" if self.preview else f"{args.name}-id"), dict(inputs)
         state = dict(inputs)
         name = physical_name(args.typ, inputs)
         if name is not None:
@@ -228,7 +285,7 @@ class _Mocks(mocks.Mocks):
         if self.preview:
             # As in a real preview: computed outputs (the ID above all) are not known yet.
             return "", state
-        rid = arm_id(args.typ, inputs) or f"/mock/{args.typ}/{args.name}"
+        rid = arm_id(args.typ, inputs, self.subscription_of(args.provider)) or f"/mock/{args.typ}/{args.name}"
         state["id"] = rid
         identity = inputs.get("identity")
         if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type", "")):
@@ -238,6 +295,15 @@ class _Mocks(mocks.Mocks):
         return rid, state
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append((args.token, dict(args.args)))
+        if args.token in _LOOKUPS:
+            subscription = self.subscription_of(args.provider)
+            path = f"/subscriptions/{subscription}" + _LOOKUPS[args.token].format(**args.args)
+            found = self.live.get(path.lower())
+            if found is None:
+                # What azure-native reports for a 404 from ARM.
+                raise Exception(f'Status=404 Code="ResourceNotFound" Message="{path} was not found"')
+            return _flatten(found), []
         if args.token == "azure-native:authorization:getClientConfig":
             return (
                 {"subscriptionId": SUBSCRIPTION, "tenantId": TENANT, "clientId": "mock", "objectId": "mock"},
@@ -291,6 +357,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                 },
                 ignore_changes=list(request.ignoreChanges),
                 id=response.id,
+                provider=request.provider,
             )
         )
         return response
@@ -338,12 +405,14 @@ def _run(
     preview: bool,
     peer_outputs: Mapping[str, Mapping[str, Any]],
     program: Path,
+    live: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SimResult:
     result = SimResult(stack=settings_.stack, preview=preview)
     logger = logging.getLogger(f"erdr.simulate.{settings_.stack}.{id(result)}")
     logger.propagate = False
     logger.addHandler(_LogCapture(result))
-    monitor = _RecordingMonitor(_Mocks(preview, peer_outputs), result)
+    mocked = _Mocks(preview, peer_outputs, live)
+    monitor = _RecordingMonitor(mocked, result)
     mock_settings = mocks.MockSettings(
         monitor=monitor,
         monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
@@ -387,6 +456,7 @@ def _run(
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
         asyncio.set_event_loop(None)
+    result.calls = mocked.calls
     return result
 
 
@@ -396,8 +466,13 @@ def simulate(
     preview: bool = False,
     peer_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     program: Path = PROJECT_DIR / "__main__.py",
+    live: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SimResult:
-    """Run the program once for ``stack``, isolated from any other run in this process."""
+    """Run the program once for ``stack``, isolated from any other run in this process.
+
+    ``live``: ARM ID -> ARM resource body (as ``GET`` returns it) that the program's read-only
+    lookups (``network.get_virtual_network`` ...) find; anything else answers 404.
+    """
     ctx = contextvars.Context()
-    run: Callable[[], SimResult] = lambda: _run(stack, preview, peer_outputs or {}, program)  # noqa: E731
+    run: Callable[[], SimResult] = lambda: _run(stack, preview, peer_outputs or {}, program, live)  # noqa: E731
     return ctx.run(run)

@@ -61,11 +61,10 @@ class FirewallProvisioning(StrEnum):
     AT_FAILOVER = "atFailover"
 
 
-# Azure Firewall's subnet: exact name, /26 or larger ("Azure Firewall FAQ",
+# Azure Firewall's subnet (AZURE_FIREWALL_SUBNET): exact name, /26 or larger ("Azure Firewall FAQ",
 # https://learn.microsoft.com/azure/firewall/firewall-faq: "Azure Firewall doesn't need a subnet
 # bigger than /26"; the IP configuration's subnet "must be named 'AzureFirewallSubnet'",
 # azure-rest-api-specs network azureFirewall.json, AzureFirewallIPConfigurationPropertiesFormat).
-AZURE_FIREWALL_SUBNET = "AzureFirewallSubnet"
 AZURE_FIREWALL_SUBNET_MAX_PREFIXLEN = 26
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from model.config.errors import Issue
 from model.config.estate import (
-    AZURE_FIREWALL_SUBNET,
     AZURE_FIREWALL_SUBNET_MAX_PREFIXLEN,
     FirewallProvisioning,
     SourceMode,
@@ -15,7 +14,7 @@ from model.config.estate import (
 from model.config.models import Role, StackConfig
 from policies.shared import azure_facts
 from policies.shared.addrspace import parse_prefix
-from policies.shared.names import GATEWAY_SUBNET
+from policies.shared.names import AZURE_FIREWALL_SUBNET, GATEWAY_SUBNET
 
 
 def nva_issues(cfg: StackConfig) -> Iterator[Issue]:
