@@ -9,12 +9,12 @@ both hubs on one circuit while they share an address space.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from model.config import Addressing, Phase, Role, StackConfig, Topology, exclusive_circuit
-from model.spec import gateway_azure_name, vnet_azure_name
+from model.spec import hub_azure_name, hub_gateway_name, hub_location, imported_name, network_for
 from policies.shared.names import NAMESPACE
 
 # --- connections per phase ----------------------------------------------------------------------------
@@ -52,7 +52,7 @@ def connection_plan(cfg: StackConfig, role: Role, phase: Phase) -> list[Connecti
     own = "primary" if role is Role.SOURCE or not cfg.two_circuits else "secondary"
     other = "secondary" if own == "primary" else "primary"
     single_same = cfg.exclusive_circuit
-    hub = vnet_azure_name(cfg.layout.hub.name, cfg.regions.of(role))
+    hub = hub_azure_name(cfg, role)
 
     if role is Role.SOURCE:
         present = not (single_same and active)
@@ -63,10 +63,14 @@ def connection_plan(cfg: StackConfig, role: Role, phase: Phase) -> list[Connecti
         weight = weights.preferred if active else weights.standby
         always = cfg.target_pre_connected
     specs: list[ConnectionSpec] = []
+
+    def name(circuit: str) -> str:  # an adopted production connection keeps its name
+        return imported_name(cfg, role, f"{cfg.layout.hub.name}-{circuit}-connection") or f"{hub}-to-{circuit}"
+
     if present:
-        specs.append(ConnectionSpec(f"{hub}-to-{own}", own, _circuit_id(cfg, own), weight, always, single_same))
+        specs.append(ConnectionSpec(name(own), own, _circuit_id(cfg, own), weight, always, single_same))
     if cfg.cross_connect:
-        specs.append(ConnectionSpec(f"{hub}-to-{other}", other, _circuit_id(cfg, other), weights.standby, True, False))
+        specs.append(ConnectionSpec(name(other), other, _circuit_id(cfg, other), weights.standby, True, False))
     return specs
 
 
@@ -341,7 +345,7 @@ class SwitchPlan:
     topology: str
     addressing: str
     regions: dict[str, str]
-    resource_groups: dict[str, str]
+    resource_groups: dict[str, str]  # role -> the group of the hub's gateway and connections
     gateway_names: dict[str, str]
     circuit_ids: dict[str, str]
     routing_weights: dict[str, int]
@@ -351,6 +355,11 @@ class SwitchPlan:
     retry: dict[str, int]
     # operation -> roles in the order their connections change (role_order).
     role_order: dict[str, list[str]]
+    # role -> the hub's subscription when placed in another one than the dr stack's (placement).
+    subscriptions: dict[str, str] = field(default_factory=dict[str, str])
+    # The hub's next hop (layout.hub.nva): kind, the address each side's UDRs use, and for an
+    # appliance VM its replicated item, which must come up in the target with that address.
+    nva: dict[str, Any] = field(default_factory=dict[str, Any])
 
 
 def switch_plan(cfg: StackConfig) -> SwitchPlan:
@@ -375,10 +384,8 @@ def switch_plan(cfg: StackConfig) -> SwitchPlan:
         topology=cfg.topology.value,
         addressing=cfg.addressing.value,
         regions=regions,
-        resource_groups={role.value: cfg.resource_group_name(role) for role in Role},
-        gateway_names={
-            r: gateway_azure_name(vnet_azure_name(cfg.layout.hub.name, region)) for r, region in regions.items()
-        },
+        resource_groups={role.value: hub_location(cfg, role)[1] for role in Role},
+        gateway_names={role.value: hub_gateway_name(cfg, role) for role in Role},
         circuit_ids=circuits,
         routing_weights={"preferred": weights.preferred, "standby": weights.standby},
         connections=connections,
@@ -393,7 +400,29 @@ def switch_plan(cfg: StackConfig) -> SwitchPlan:
             op.value: [r.value for r in role_order(op, cfg.topology, cfg.addressing)]
             for op in (Operation.FAILOVER, Operation.FAILBACK)
         },
+        subscriptions={role.value: sub for role in Role if (sub := hub_location(cfg, role)[0])},
+        nva=nva_statement(cfg),
     )
+
+
+def nva_statement(cfg: StackConfig) -> dict[str, Any]:
+    """What the target's next hop is and the address it must answer on (the UDRs point there)."""
+    nva = cfg.layout.hub.nva
+    out: dict[str, Any] = {
+        "kind": nva.kind.value,
+        "subnet": cfg.layout.hub.nva_subnet.name,
+        # The source stack may omit a translated plan (only the target builds from it).
+        "address": {
+            role.value: network_for(cfg, role).nva_address
+            for role in Role
+            if role is Role.SOURCE or cfg.addressing is Addressing.SAME or cfg.target_address_plan
+        },
+    }
+    if nva.replicated_item and not nva.firewall:
+        out["replicatedItem"] = nva.replicated_item
+    if nva.firewall:
+        out["provisioning"] = nva.provisioning.value
+    return out
 
 
 def _arm(subscription: str, group: str, provider_path: str) -> str:
@@ -403,10 +432,11 @@ def _arm(subscription: str, group: str, provider_path: str) -> str:
 def switch_variables(plan: SwitchPlan, subscription: str) -> dict[str, Any]:
     """The ``erdr-*`` Automation variables (without the prefix), given the subscription ID."""
     rgs = plan.resource_groups
+    subs = {role: plan.subscriptions.get(role, subscription) for role in rgs}
     connections = {
         role: {
             phase: [
-                {**c, "id": _arm(subscription, rgs[role], f"Microsoft.Network/connections/{c['name']}")} for c in items
+                {**c, "id": _arm(subs[role], rgs[role], f"Microsoft.Network/connections/{c['name']}")} for c in items
             ]
             for phase, items in phases.items()
         }
@@ -418,7 +448,7 @@ def switch_variables(plan: SwitchPlan, subscription: str) -> dict[str, Any]:
         "regions": plan.regions,
         "resource-groups": rgs,
         "gateway-ids": {
-            role: _arm(subscription, rgs[role], f"Microsoft.Network/virtualNetworkGateways/{name}")
+            role: _arm(subs[role], rgs[role], f"Microsoft.Network/virtualNetworkGateways/{name}")
             for role, name in plan.gateway_names.items()
         },
         "circuit-ids": plan.circuit_ids,
@@ -427,4 +457,5 @@ def switch_variables(plan: SwitchPlan, subscription: str) -> dict[str, Any]:
         "tags": plan.tags,
         "retry": plan.retry,
         "role-order": plan.role_order,
+        "nva": plan.nva,
     }

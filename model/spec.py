@@ -91,6 +91,37 @@ def vnet_azure_name(key: str, region: str) -> str:
     return f"{key}-{region}"
 
 
+def imported_name(cfg: StackConfig, role: Role, resource: str) -> str | None:
+    """The Azure name of an adopted production resource (source.imports), if ``resource`` is one."""
+    if role is not Role.SOURCE or cfg.source.mode is not SourceMode.ADOPTED:
+        return None
+    found = cfg.source.imports.get(resource)
+    return found.rsplit("/", 1)[-1] if found else None
+
+
+def hub_azure_name(cfg: StackConfig, role: Role) -> str:
+    """The hub VNet's Azure name on ``role``'s side (placement name, adopted name, or the default)."""
+    hub = cfg.layout.hub
+    placed = hub.placement.of(role.value).name
+    return imported_name(cfg, role, f"{hub.name}-vnet") or placed or vnet_azure_name(hub.name, cfg.regions.of(role))
+
+
+def hub_location(cfg: StackConfig, role: Role) -> tuple[str | None, str]:
+    """(subscription or None for the stack's own, resource group) of the hub's gateway and
+    connections on ``role``'s side: an adopted gateway's own, else the hub's placement."""
+    adopted = role is Role.SOURCE and cfg.source.mode is SourceMode.ADOPTED
+    found = cfg.source.imports.get(f"{cfg.layout.hub.name}-gateway") if adopted else None
+    if found:
+        parts = found.split("/")
+        return parts[2], parts[4]
+    loc = cfg.layout.hub.placement.of(role.value)
+    return loc.subscription_id, loc.resource_group or cfg.resource_group_name(role)
+
+
+def hub_gateway_name(cfg: StackConfig, role: Role) -> str:
+    return imported_name(cfg, role, f"{cfg.layout.hub.name}-gateway") or gateway_azure_name(hub_azure_name(cfg, role))
+
+
 def gateway_azure_name(hub_vnet: str) -> str:
     """The ExpressRoute gateway of the hub VNet named ``hub_vnet``."""
     return f"ergw-{hub_vnet}"
@@ -163,10 +194,11 @@ def _build(
     placements = {hub.name: hub.placement, **{s.name: s.placement for s in layout.spokes}}
 
     def vnet(key: str, space: list[str], subnets: tuple[SubnetSpec, ...]) -> VnetSpec:
-        adopted = adopt[key].id if key in adopt else imports.get(f"{key}-vnet")
-        azure_name = adopted.rsplit("/", 1)[1] if adopted else vnet_azure_name(key, region) + name_suffix
         # The drill network stays in the stack's own group: it is this program's, not the estate's.
         loc = placements[key].of(role.value) if routed else None
+        adopted = adopt[key].id if key in adopt else imports.get(f"{key}-vnet")
+        default = (loc.name if loc is not None else None) or vnet_azure_name(key, region) + name_suffix
+        azure_name = adopted.rsplit("/", 1)[1] if adopted else default
         group = loc.resource_group if loc is not None else None
         return VnetSpec(
             key,

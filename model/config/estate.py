@@ -41,6 +41,9 @@ class Location(_Model):
     resource_group: Name | None = Field(
         default=None, description="Resource group (must exist unless it is the stack's own resourceGroupNames group)."
     )
+    name: Name | None = Field(
+        default=None, description="The VNet's Azure name on this side; default <layout name>-<region>."
+    )
 
 
 class Placement(_Model):

@@ -185,9 +185,13 @@ def check_variables(topology: str, result: SimResult) -> None:
             "tags",
             "retry",
             "role-order",
+            "nva",
             "drill-vnet-ids",
         )
     }
+    # The runbook is told what the target's next hop is and the address the UDRs expect of it.
+    assert v["erdr-nva"]["kind"] == "appliance"
+    assert v["erdr-nva"]["address"]["target"] == cfg.layout.hub.nva_address
     assert v["erdr-topology"] == topology
     exclusive = topology == "single-circuit"  # config_of keeps the same IPs
     assert v["erdr-role-order"] == {
