@@ -38,7 +38,7 @@ def _opts(parent: pulumi.Resource, *, protect: bool = False, **kwargs: object) -
 @cache
 def _input_names(cls: type) -> frozenset[str]:
     """Every input a resource class takes (its ``__init__`` keywords), snake_case as Python spells them."""
-    skip = {"self", "resource_name", "opts", "args", "__self__"}
+    skip = {"self", "resource_name", "opts", "args", "__self__", "__props__", "id"}
     init = getattr(cls, "_internal_init", cls.__init__)
     return frozenset(p for p in inspect.signature(init).parameters if p not in skip)
 
@@ -73,13 +73,15 @@ class Placed:
         """``cls(logical, **inputs)`` parented to the owner, in this subscription; imported (with
         the inputs the program does not model left as they are) when ``logical`` was adopted."""
         options: dict[str, Any] = inputs.pop("options", {})
+        # Declared (so the policy pack sees the design) but kept as the estate has them once adopted.
+        kept: list[str] = inputs.pop("kept_when_adopted", [])
         import_id = self.imports.get(logical)
         if import_id:
             # Adopted production: the program owns the routing it models; tags and everything
             # else on the resource stay as the estate has them.
             inputs.pop("tags", None)
             options["import_"] = import_id
-            options["ignore_changes"] = unmodelled_inputs(cls, inputs)
+            options["ignore_changes"] = sorted({*unmodelled_inputs(cls, inputs), *kept})
         if self.provider is not None:
             options["provider"] = self.provider
         return cls(logical, opts=_opts(self.owner, protect=protect, **options), **inputs)
@@ -111,15 +113,19 @@ def _subnets(
         options: dict[str, Any] = {"depends_on": [previous] if previous is not None else []}
         if sub.adopt_id:
             options["import_"] = sub.adopt_id
+        logical = f"{prefix}-{sub.name}"
         subnet: network.Subnet = at.create(
             network.Subnet,
-            f"{prefix}-{sub.name}",
+            logical,
             subnet_name=sub.name,
             virtual_network_name=vnet.name,
             resource_group_name=at.group(f"{prefix}-vnet"),
             address_prefix=sub.prefix,
             route_table={"id": table.id} if table is not None else None,
             service_endpoints=[{"service": s} for s in sub.service_endpoints] or None,
+            # Azure fills in each endpoint's locations, which the program cannot know; erdr.discover
+            # reports an adopted routed subnet that lacks Microsoft.Storage.
+            kept_when_adopted=["service_endpoints"],
             options=options,
         )
         created[sub.name] = previous = subnet
@@ -202,15 +208,21 @@ class Hub(pulumi.ComponentResource):
             resource_group_name=at.group(table_name),
             location=spec.region,
             disable_bgp_route_propagation=False,
-            routes=[
-                {
-                    "name": _route_name(spec, table_name, prefix, f"to-{prefix.replace('/', '_').replace(':', '-')}"),
-                    "address_prefix": prefix,
-                    "next_hop_type": "VirtualAppliance",
-                    "next_hop_ip_address": spec.nva_address,
-                }
-                for prefix in spec.spoke_prefixes
-            ],
+            routes=_routes(
+                at,
+                table_name,
+                [
+                    {
+                        "name": _route_name(
+                            spec, table_name, prefix, f"to-{prefix.replace('/', '_').replace(':', '-')}"
+                        ),
+                        "address_prefix": prefix,
+                        "next_hop_type": "VirtualAppliance",
+                        "next_hop_ip_address": spec.nva_address,
+                    }
+                    for prefix in spec.spoke_prefixes
+                ],
+            ),
             tags=dict(args.tags),
             options={"delete_before_replace": True},
         )
@@ -251,8 +263,9 @@ class Hub(pulumi.ComponentResource):
             location=spec.region,
             gateway_type="ExpressRoute",
             sku={"name": args.gateway_sku, "tier": args.gateway_sku},
+            ip_configurations=[ip_config],
             # An adopted gateway keeps its IP configuration: changing it means rebuilding the gateway.
-            ip_configurations=None if gateway_name in spec.imports else [ip_config],
+            kept_when_adopted=["ip_configurations"],
             tags=dict(args.tags),
             options={"custom_timeouts": GATEWAY_TIMEOUTS},
         )
@@ -303,6 +316,15 @@ def _route_name(spec: NetworkSpec, table: str, prefix: str, default: str) -> str
     return spec.route_names.get(table, {}).get(prefix, default)
 
 
+def _routes(at: Placed, table: str, routes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Routes as written; an adopted table's routes also carry their IDs, as Azure returns them
+    (azure-native reads an imported table's routes with their IDs, so leaving them out would be a diff)."""
+    found = at.imports.get(table)
+    if not found:
+        return routes
+    return [{**r, "id": f"{found}/routes/{r['name']}"} for r in routes]
+
+
 def default_route_table(
     at: Placed,
     name: str,
@@ -319,14 +341,18 @@ def default_route_table(
         resource_group_name=at.group(name),
         location=spec.region,
         disable_bgp_route_propagation=True,
-        routes=[
-            {
-                "name": _route_name(spec, name, DEFAULT_ROUTE, "default-to-nva"),
-                "address_prefix": DEFAULT_ROUTE,
-                "next_hop_type": "VirtualAppliance",
-                "next_hop_ip_address": spec.nva_address,
-            }
-        ],
+        routes=_routes(
+            at,
+            name,
+            [
+                {
+                    "name": _route_name(spec, name, DEFAULT_ROUTE, "default-to-nva"),
+                    "address_prefix": DEFAULT_ROUTE,
+                    "next_hop_type": "VirtualAppliance",
+                    "next_hop_ip_address": spec.nva_address,
+                }
+            ],
+        ),
         tags=dict(tags),
         options={"delete_before_replace": True},
     )
