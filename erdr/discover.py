@@ -55,12 +55,18 @@ from azure.mgmt.network import NetworkManagementClient
 
 from policies.shared import azure_facts
 from policies.shared.addrspace import parse_address, parse_prefix
-from policies.shared.names import AZURE_FIREWALL_SUBNET, DEFAULT_ROUTE, GATEWAY_SUBNET, NAMESPACE, STORAGE_ENDPOINT
+from policies.shared.names import (
+    AZURE_FIREWALL_SUBNET,
+    AZURE_SERVICE_SUBNETS,
+    DEFAULT_ROUTE,
+    GATEWAY_SUBNET,
+    NAMESPACE,
+    STORAGE_ENDPOINT,
+)
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 2
 TOKEN_ENV = "ERDR_ARM_TOKEN"
-# Subnets Azure reserves for its own services: never a workload subnet, never routed through the NVA.
-SERVICE_SUBNETS = frozenset({"azurebastionsubnet", "routeserversubnet", "azurefirewallmanagementsubnet"})
+SERVICE_SUBNETS = frozenset(s.lower() for s in AZURE_SERVICE_SUBNETS)
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 

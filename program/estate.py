@@ -26,6 +26,7 @@ from model.config import Phase, Role, StackConfig
 from model.config.estate import FirewallProvisioning, SourceMode
 from model.spec import NetworkSpec, VnetSpec, firewall_azure_name, firewall_present, network_for
 from policies.shared import azure_facts
+from policies.shared.names import AZURE_SERVICE_SUBNETS
 from program.stack import source_vnet_id
 
 
@@ -99,8 +100,9 @@ def drift(vnet: VnetSpec, group: str, live: Mapping[str, Any]) -> list[str]:
             out.append(f"{where}: subnet {sub.name} ({sub.prefix}) declared, not in Azure")
         elif live_subnets[key][1] != sub.prefix:
             out.append(f"{where}: subnet {sub.name} declared {sub.prefix}, in Azure {live_subnets[key][1]}")
+    service = {s.lower() for s in AZURE_SERVICE_SUBNETS}  # left out of layout on purpose
     for key, (name, prefix) in sorted(live_subnets.items()):
-        if key not in declared:
+        if key not in declared and key not in service:
             out.append(f"{where}: subnet {name} ({prefix}) in Azure, not declared (the replica would lack it)")
     return out
 

@@ -13,6 +13,9 @@ GATEWAY_SUBNET: Final = "GatewaySubnet"
 DEFAULT_ROUTE: Final = "0.0.0.0/0"
 STORAGE_ENDPOINT: Final = "Microsoft.Storage"
 AZURE_FIREWALL_SUBNET: Final = "AzureFirewallSubnet"
+# Subnets Azure reserves for its own services (Bastion, Route Server, the firewall's management
+# NIC): never a workload subnet, never routed through the NVA, not replicated by this program.
+AZURE_SERVICE_SUBNETS: Final = frozenset({"AzureBastionSubnet", "RouteServerSubnet", "AzureFirewallManagementSubnet"})
 
 # azure-native type tokens.
 RESOURCE_GROUP: Final = "azure-native:resources:ResourceGroup"

@@ -183,9 +183,22 @@ def _route_table(arm_id: str, routes: list[tuple[str, str]], next_hop: str, *, d
     )
 
 
+def _group(subscription: str, group: str) -> dict[str, Any]:
+    # Resource groups answer from Microsoft.Resources (ResourceGroups_Get), same envelope.
+    return {
+        "id": rid(subscription, group),
+        "name": group,
+        "type": "Microsoft.Resources/resourceGroups",
+        "location": REGION,
+        "tags": {"environment": "prod"},
+        "properties": {"provisioningState": "Succeeded"},
+    }
+
+
 def build(*, nva: str = "firewall", forbidden: tuple[str, ...] = ()) -> Estate:
     """The estate; ``nva``: ``firewall`` (Azure Firewall hub) or ``appliance`` (an NVA VM)."""
     e = Estate(forbidden=set(forbidden))
+    e.add(_group(CONNECTIVITY, HUB_RG))
     hop = FIREWALL_IP if nva == "firewall" else NVA_IP
     gateway_table = rid(CONNECTIVITY, HUB_RG, "routeTables/rt-hub-gateway")
     shared_table = rid(CONNECTIVITY, HUB_RG, "routeTables/rt-hub-shared")
