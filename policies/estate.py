@@ -180,6 +180,7 @@ class Route:
     prefix: str | Any
     next_hop_type: str | Any
     urn: str
+    next_hop_ip: str | Any | None = None
 
 
 @dataclass(eq=False)
@@ -253,6 +254,18 @@ def _circuits_from_config(entries: object, source: str) -> list[Circuit]:
             )
         )
     return out
+
+
+def stack_config_value(key: str) -> Any:
+    """One key of this project's stack config (PULUMI_CONFIG, objects decoded), or None."""
+    raw = os.environ.get("PULUMI_CONFIG")
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw).get(f"{NAMESPACE}:{key}")
+        return json.loads(value) if isinstance(value, str) and value[:1] in "{[" else value
+    except (json.JSONDecodeError, AttributeError):
+        return None
 
 
 def stack_config_circuits() -> list[Circuit]:
@@ -424,9 +437,15 @@ class Estate:
             routes: list[Route] | Any = UNKNOWN
             if raw is not UNKNOWN:
                 routes = [
-                    Route(text(x, "name"), text(x, "addressPrefix"), text(x, "nextHopType"), r.urn)
+                    Route(
+                        text(x, "name"),
+                        text(x, "addressPrefix"),
+                        text(x, "nextHopType"),
+                        r.urn,
+                        text(x, "nextHopIpAddress"),
+                    )
                     if x is not UNKNOWN
-                    else Route(UNKNOWN, UNKNOWN, UNKNOWN, r.urn)
+                    else Route(UNKNOWN, UNKNOWN, UNKNOWN, r.urn, UNKNOWN)
                     for x in raw
                 ]
             table = RouteTable(r.urn, name, routes, flag(p, "disableBgpRoutePropagation"))
@@ -450,7 +469,13 @@ class Estate:
                     table = self._table_by_urn.get(urn) or table
             if table is not None and isinstance(table.routes, list):
                 table.routes.append(
-                    Route(text(p, "routeName"), text(p, "addressPrefix"), text(p, "nextHopType"), r.urn)
+                    Route(
+                        text(p, "routeName"),
+                        text(p, "addressPrefix"),
+                        text(p, "nextHopType"),
+                        r.urn,
+                        text(p, "nextHopIpAddress"),
+                    )
                 )
         return tables
 

@@ -18,6 +18,7 @@ from erdr.policy_client import (
     Diagnostic,
     PolicyPackClient,
     analyzer_resources,
+    appliance_subnets,
     check,
     check_simulation,
     circuits_config,
@@ -48,6 +49,8 @@ def pack() -> Iterator[PolicyPackClient]:
 def configure_for(pack: PolicyPackClient, settings: StackSettings, extra: dict[str, Any] | None = None) -> None:
     """Circuit facts from the stack's config, as the pipeline passes them."""
     config: dict[str, Any] = {name: {"circuits": circuits_config(settings)} for name in CIRCUIT_RULES}
+    # One pack serves every stack here, so it has no PULUMI_CONFIG to read the NVA subnet from.
+    config["udr-next-hop-in-appliance-subnet"] = {"applianceSubnets": appliance_subnets(settings)}
     for name, value in (extra or {}).items():
         config[name] = {**config.get(name, {}), **value}
     pack.configure(config)
@@ -177,7 +180,19 @@ def move_gateway_vnet(resources: Resources, location: str) -> Resources:
 
 
 def add_route(p: dict[str, Any]) -> None:
-    p["routes"].append({"name": "default", "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance"})
+    p["routes"].append(
+        {
+            "name": "default",
+            "addressPrefix": "0.0.0.0/0",
+            "nextHopType": "VirtualAppliance",
+            "nextHopIpAddress": "10.10.10.10",
+        }
+    )
+
+
+def hop_into_spoke(p: dict[str, Any]) -> None:
+    """The spoke's default route sent to an address in the spoke itself, where no appliance lives."""
+    p["routes"][0]["nextHopIpAddress"] = "10.1.0.4"
 
 
 def drop(resources: Resources, name: str) -> Resources:
@@ -260,6 +275,11 @@ VARIANTS: dict[str, tuple[Variant, str, dict[str, Any]]] = {
     "gateway-subnet-default-route": (
         lambda rs, _: edit(rs, "hub-gateway-routes", add_route),
         "gateway-subnet",
+        {},
+    ),
+    "udr-next-hop-outside-appliance-subnet": (
+        lambda rs, _: edit(rs, "vnet1-routes", hop_into_spoke),
+        "udr-next-hop-in-appliance-subnet",
         {},
     ),
     "gateway-subnet-bgp-off": (

@@ -4,15 +4,19 @@ dependencies (preview)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
+from erdr.simulate import UNKNOWN
 from policies.framework import Rule
 from policies.pack import BY_NAME, RULES
 from tests.policies.estates import ER_HK, ER_SG, HK, SG, Estate, article_estate
 
 CIRCUITS = {"circuits": [HK, SG]}
+# The article's NVA subnet, as the pipeline's pack config declares it when no stack config is at hand.
+APPLIANCES = {"applianceSubnets": ["10.10.10.0/25"]}
 
 
 def run(rule: str, estate: Estate, config: dict[str, Any] | None = None, urn: str | None = None) -> list[str]:
@@ -36,7 +40,7 @@ def preview(request: pytest.FixtureRequest) -> bool:
 def test_every_rule_passes_the_articles_estate(preview: bool) -> None:
     estate, _ = article_estate(preview)
     for rule in RULES:
-        assert run(rule.name, estate, CIRCUITS) == [], rule.name
+        assert run(rule.name, estate, {**CIRCUITS, **APPLIANCES}) == [], rule.name
 
 
 def test_pack_metadata_is_complete() -> None:
@@ -278,3 +282,47 @@ def test_a_rule_that_breaks_reports_instead_of_raising() -> None:
     found: list[str] = []
     boom.run_stack([], {}, lambda m, u=None: found.append(m))
     assert len(found) == 1 and "Rule boom failed (KeyError" in found[0]
+
+
+# --- UDR next hops ------------------------------------------------------------------------------
+
+
+def _hop(estate: Estate, table: str, address: str) -> None:
+    for route in estate.props(table)["routes"]:
+        route["nextHopIpAddress"] = address
+
+
+def test_udr_next_hop_must_lie_in_a_declared_appliance_subnet(preview: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    estate, n = article_estate(preview)
+    assert run("udr-next-hop-in-appliance-subnet", estate, APPLIANCES) == []
+    # Declared by the stack config instead (what the CLI hands the pack): the layout's NVA subnet.
+    layout = {"hub": {"nvaSubnet": {"name": "nva", "prefix": "10.10.10.0/25"}}}
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"expressroute-dr:layout": json.dumps(layout)}))
+    assert run("udr-next-hop-in-appliance-subnet", estate) == []
+    monkeypatch.delenv("PULUMI_CONFIG")
+    _hop(estate, n["gateway_routes"], "10.1.0.4")
+    found = run("udr-next-hop-in-appliance-subnet", estate, APPLIANCES)
+    assert len(found) == 2  # both spoke routes of the GatewaySubnet's table
+    assert (
+        "sends 10.1.0.0/24 to 10.1.0.4, which lies in no declared appliance's subnet (applianceSubnets (10.10.10.0/25))"
+        in found[0]
+    )
+
+
+def test_udr_next_hop_into_an_azure_firewall_subnet(preview: bool) -> None:
+    estate, n = article_estate(preview)
+    estate.subnet(n["hub"], "AzureFirewallSubnet", "10.10.10.64/26")
+    for table in (n["gateway_routes"],):
+        _hop(estate, table, "10.10.10.68")
+    found = run("udr-next-hop-in-appliance-subnet", estate)
+    # The gateway's routes now point into the firewall subnet; the spokes' still at 10.10.10.10,
+    # where nothing is declared without the NVA subnet.
+    assert len(found) == 1 and "sends 0.0.0.0/0 to 10.10.10.10" in found[0]
+    assert "subnet 'hub/AzureFirewallSubnet' (10.10.10.64/26)" in found[0]
+
+
+def test_udr_next_hop_unknown_in_preview_is_reported() -> None:
+    estate, n = article_estate(True)
+    estate.props(n["gateway_routes"])["routes"][0]["nextHopIpAddress"] = UNKNOWN
+    found = run("udr-next-hop-in-appliance-subnet", estate, APPLIANCES)
+    assert len(found) == 1 and found[0].startswith("Cannot check the next hop of route 'r0'")
