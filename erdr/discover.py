@@ -680,8 +680,15 @@ def stack_files(found: Discovery) -> dict[str, str]:
     """Pulumi.prod.yaml and Pulumi.dr.yaml holding the whole config, for erdr.plan --stacks-dir."""
     out: dict[str, str] = {}
     for stack, role in (("prod", "source"), ("dr", "target")):
-        config = {f"{NAMESPACE}:role": role, f"{NAMESPACE}:phase": "standby"}
-        config.update({f"{NAMESPACE}:{k}": v for k, v in found.config.items()})
+        # topology and addressing in both stack files, as README's set-up asks (same IPs: the
+        # replica keeps production's addresses; translate with targetAddressPlan on both).
+        config = {
+            f"{NAMESPACE}:role": role,
+            f"{NAMESPACE}:topology": found.config["topology"],
+            f"{NAMESPACE}:addressing": "same",
+            f"{NAMESPACE}:phase": "standby",
+        }
+        config.update({f"{NAMESPACE}:{k}": v for k, v in found.config.items() if k != "topology"})
         text = f"# {role} stack of the estate erdr.discover read; regenerate rather than edit.\n"
         out[f"Pulumi.{stack}.yaml"] = text + yaml.safe_dump({"config": config}, sort_keys=False, width=120)
     return out

@@ -23,6 +23,7 @@ from tests.helpers import (
     SUBNET,
     VNET,
     by_physical_name,
+    connection_name,
     connections,
     deps,
     run_stack,
@@ -59,8 +60,6 @@ def expected_connections(example: Path, stack: str, phase: str) -> dict[str, tup
     cfg = example_config(example, stack)
     topology, addressing = cfg["expressroute-dr:topology"], cfg["expressroute-dr:addressing"]
     cross = cfg.get("expressroute-dr:crossConnect", False)
-    region = "eastasia" if stack == "prod" else "southeastasia"
-    hub = f"hub-{region}"
     failover = phase == "failover"
     if topology == "single-circuit":
         own, other = "primary", None
@@ -70,11 +69,11 @@ def expected_connections(example: Path, stack: str, phase: str) -> dict[str, tup
     weight = (0 if failover else 100) if stack == "prod" else (100 if failover else 0)
     if topology == "single-circuit" and addressing == "same":
         if (stack == "prod") != failover:
-            out[f"{hub}-to-primary"] = ("primary", 100)
+            out[connection_name(example, stack, "primary")] = ("primary", 100)
     else:
-        out[f"{hub}-to-{own}"] = (own, weight)
+        out[connection_name(example, stack, own)] = (own, weight)
     if cross and other:
-        out[f"{hub}-to-{other}"] = (other, 0)
+        out[connection_name(example, stack, other)] = (other, 0)
     return out
 
 

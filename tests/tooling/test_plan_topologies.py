@@ -19,6 +19,7 @@ from erdr.plan_json import Change, Comparison, compare
 from erdr.stackfiles import PROJECT_DIR
 from model import phases
 from model.config import Addressing, Phase, Role, Topology
+from tests.helpers import connection_name
 
 EXAMPLES = PROJECT_DIR / "examples"
 FAST = {"drill.enabled": False, "siteRecovery.enabled": False}
@@ -68,6 +69,8 @@ EXPECTED = {
     "one-location-new-ip": (Topology.TWO_CIRCUITS_ONE_LOCATION, Addressing.TRANSLATED),
     "single-circuit-same-ip": (Topology.SINGLE_CIRCUIT, Addressing.SAME),
     "single-circuit-new-ip": (Topology.SINGLE_CIRCUIT, Addressing.TRANSLATED),
+    # An adopted estate: spokes in three subscriptions, an Azure Firewall hub (erdr.discover's output).
+    "landing-zone-firewall": (Topology.TWO_CIRCUITS_TWO_LOCATIONS, Addressing.SAME),
 }
 
 
@@ -96,10 +99,10 @@ def test_failover_diff_and_runbook(example: str) -> None:
         for diff in (src, tgt):
             assert {c.op for c in diff.changes} == {"update"}
             assert all(set(c.paths) == {"routingWeight"} for c in diff.changes)
-        src_own = [c for c in src.changes if c.physical == "hub-eastasia-to-primary"]
+        src_own = [c for c in src.changes if c.physical == connection_name(EXAMPLES / example, "prod", "primary")]
         assert [_weights(c) for c in src_own] == [(100, 0)]
         tgt_circuit = "primary" if planned.topology is Topology.SINGLE_CIRCUIT else "secondary"
-        tgt_own = [c for c in tgt.changes if c.physical == f"hub-southeastasia-to-{tgt_circuit}"]
+        tgt_own = [c for c in tgt.changes if c.physical == connection_name(EXAMPLES / example, "dr", tgt_circuit)]
         assert [_weights(c) for c in tgt_own] == [(0, 100)]
         # Cross-connections (each hub also on the other circuit) stay at the standby weight.
         assert all(
