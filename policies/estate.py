@@ -354,16 +354,27 @@ class Estate:
     def vnet_by_urn(self, urn: str) -> Vnet | None:
         return self._vnet_index[0].get(urn)
 
+    @cached_property
+    def _vnet_by_root(self) -> dict[str, Vnet]:
+        """Known VNet IDs (subscription included) -> VNet: spokes in several subscriptions may share
+        a group and VNet name, and only the subscription tells them apart."""
+        return {v.arm_id: v for v in self.vnets if v.arm_id}
+
     def vnet_by_id(self, arm_id: str) -> VnetRef | None:
         key = vnet_key_of(arm_id)
         if key is None:
             return None
-        found = self._vnet_index[1].get(key)
-        if found is not None:
-            return found
         seg = arm_segments(arm_id)
         root = f"/subscriptions/{seg.get('subscriptions', '')}/resourcegroups/{key[0]}"
-        return OutsideVnet(key, f"{root}/providers/microsoft.network/virtualnetworks/{key[1]}")
+        vnet_id = f"{root}/providers/microsoft.network/virtualnetworks/{key[1]}"
+        exact = self._vnet_by_root.get(vnet_id)
+        if exact is not None:
+            return exact
+        found = self._vnet_index[1].get(key)
+        # By group and name only while the VNet's own ID is unknown (preview), or it is the same VNet.
+        if found is not None and (found.arm_id is None or found.arm_id == vnet_id or not seg.get("subscriptions")):
+            return found
+        return OutsideVnet(key, vnet_id)
 
     def vnet_by_name(self, rg: object, name: object) -> Vnet | None:
         if not isinstance(name, str):

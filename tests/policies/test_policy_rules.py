@@ -12,7 +12,7 @@ import pytest
 from erdr.simulate import UNKNOWN
 from policies.framework import Rule
 from policies.pack import BY_NAME, RULES
-from tests.policies.estates import ER_HK, ER_SG, HK, SG, Estate, article_estate
+from tests.policies.estates import ER_HK, ER_SG, HK, SG, SUB, Estate, article_estate
 
 CIRCUITS = {"circuits": [HK, SG]}
 # The article's NVA subnet, as the pipeline's pack config declares it when no stack config is at hand.
@@ -326,3 +326,31 @@ def test_udr_next_hop_unknown_in_preview_is_reported() -> None:
     estate.props(n["gateway_routes"])["routes"][0]["nextHopIpAddress"] = UNKNOWN
     found = run("udr-next-hop-in-appliance-subnet", estate, APPLIANCES)
     assert len(found) == 1 and found[0].startswith("Cannot check the next hop of route 'r0'")
+
+
+# --- VNets of several subscriptions -------------------------------------------------------------
+
+
+def test_same_group_and_name_in_two_subscriptions_are_two_vnets() -> None:
+    """Landing-zone spokes may share a resource group and VNet name across subscriptions; only the
+    subscription in their IDs tells them apart, and an overlap with the wrong one must not be
+    reported (nor the right one missed)."""
+    from policies.estate import Estate as Facts
+
+    estate, n = article_estate(False)
+    other_sub = "22222222-2222-2222-2222-222222222222"
+    twin = estate.vnet("vnet1-lz2", ["10.10.10.0/25"])
+    # Same group and name as vnet1, in another subscription.
+    estate.props(twin)["virtualNetworkName"] = "vnet1"
+    estate.props(twin)["id"] = estate.props(n["vnet1"])["id"].replace(SUB, other_sub)
+    facts = Facts(estate.policy_resources())
+    first = facts.vnet_by_id(estate.props(n["vnet1"])["id"])
+    second = facts.vnet_by_id(estate.props(twin)["id"])
+    assert first is not None and second is not None and first is not second
+    assert second.urn == twin  # type: ignore[union-attr]
+    # The twin overlaps the hub, but it is peered with nothing: no routing domain shares both.
+    assert run("vnet-address-space-overlap", estate) == []
+    peering = estate.peering(n["hub"], twin, allowGatewayTransit=True)
+    estate.props(peering)["remoteVirtualNetwork"] = {"id": estate.props(twin)["id"]}
+    found = run("vnet-address-space-overlap", estate)
+    assert len(found) == 1 and "10.10.10.0/25" in found[0]
