@@ -201,3 +201,16 @@ def test_unreadable_hub_writes_nothing(tmp_path: Path) -> None:
         )
     assert code == discover.EXIT_ERROR and "HTTP 404 ResourceNotFound" in err and not out.exists()
     assert wrong_token == discover.EXIT_ERROR and "401" in err_token
+
+
+def test_the_landing_zone_example_is_what_discover_writes() -> None:
+    """examples/landing-zone-firewall is erdr.discover's output for the fake estate (its own header
+    aside), so the example shows users exactly what they will get."""
+    from erdr.stackfiles import PROJECT_DIR
+
+    run = discovered("firewall")
+    example = PROJECT_DIR / "examples" / "landing-zone-firewall"
+    for stack in ("prod", "dr"):
+        written = (run.stacks_dir / f"Pulumi.{stack}.yaml").read_text().split("\n", 1)[1]
+        committed = (example / f"Pulumi.{stack}.yaml").read_text()
+        assert committed.endswith(written), stack
