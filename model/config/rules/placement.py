@@ -146,6 +146,17 @@ def source_mode_issues(cfg: StackConfig) -> Iterator[Issue]:
                 f"adopted mode imports every production resource, but these have no ID: {shown}; "
                 "run `python -m erdr.discover` to write them, or use source.mode 'managed'",
             )
+    group_id = source.imports.get("network-rg")
+    if (
+        group_id is not None
+        and group_id.rstrip("/").split("/")[-1].lower() != cfg.resource_group_name(Role.SOURCE).lower()
+    ):
+        yield Issue(
+            "source.imports.network-rg",
+            group_id,
+            f"is not the prod stack's resource group {cfg.resource_group_name(Role.SOURCE)!r}: "
+            f"set resourceGroupNames.source to {group_id.rstrip('/').split('/')[-1]!r}",
+        )
     for vnet, loc in vnet_locations(cfg, Role.SOURCE).items():
         arm_id = source.imports.get(f"{vnet}-vnet")
         if arm_id is None:
