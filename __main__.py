@@ -5,7 +5,7 @@ Stack YAML -> validated model -> components -> outputs. See README.md for the co
 
 import pulumi
 
-from components.network import Hub, HubArgs, Spoke, SpokeArgs
+from components.network import Hub, HubArgs, NetworkArgs, Spoke, SpokeArgs
 from model.spec import network_for
 from policies.shared import azure_facts
 from program.aliases import drop_api_version_aliases
@@ -25,34 +25,20 @@ else:
     tags = cfg.resource_tags(cfg.role)
     provs = providers(cfg)  # one per subscription named in a placement; none by default
     rg = network_resource_group(cfg, net, tags)
+    # What the hub and every spoke share (typed by NetworkArgs, spread into each component's args).
+    shared = vars(
+        NetworkArgs(network=net, resource_group_name=rg.name, tags=tags, protect=cfg.protect, providers=provs)
+    )
     hub = Hub(
         net.hub.key,
         HubArgs(
-            network=net,
-            resource_group_name=rg.name,
-            tags=tags,
-            protect=cfg.protect,
-            providers=provs,
+            **shared,
             gateway_sku=cfg.gateway_sku,
             gateway_public_ip=azure_facts.gateway_needs_public_ip(cfg.gateway_sku, cfg.gateway.public_ip),
             connections=connections(cfg),
         ),
     )
-    spokes = [
-        Spoke(
-            s.key,
-            SpokeArgs(
-                network=net,
-                resource_group_name=rg.name,
-                tags=tags,
-                protect=cfg.protect,
-                providers=provs,
-                vnet=s,
-                hub=hub,
-            ),
-        )
-        for s in net.spokes
-    ]
+    spokes = [Spoke(s.key, SpokeArgs(**shared, vnet=s, hub=hub)) for s in net.spokes]
     target = build_target_side(cfg, net, rg, hub, spokes, provs)
     outputs = stack_outputs(cfg, net, rg, hub, spokes, target.drill, target.recovery, target.plan, target.firewall)
     for key, value in outputs.items():
