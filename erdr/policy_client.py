@@ -325,7 +325,7 @@ def circuits_config(settings: StackSettings) -> list[dict[str, Any]]:
 def appliance_subnets(settings: StackSettings) -> list[str]:
     """The stack's NVA (or AzureFirewallSubnet) prefixes, in the udr-next-hop-in-appliance-subnet
     rule's ``applianceSubnets`` shape, for a pack started without this stack's PULUMI_CONFIG."""
-    from erdr.plan import stack_config
+    from erdr.stackfiles import stack_config
     from model.spec import network_for
 
     cfg = stack_config(settings)
