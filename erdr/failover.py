@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from erdr.stackfiles import PROJECT_DIR
 from model.config import Addressing, Phase, Role, Topology
-from model.phases import Action, Operation, Step, procedure
+from model.phases import Action, Design, Operation, Step, procedure
 from policies.shared.names import NAMESPACE
 
 DEFAULT_LOG = PROJECT_DIR / "build" / "failover.jsonl"
@@ -219,6 +219,28 @@ def _key(name: str) -> str:
     return f"{NAMESPACE}:{name}"
 
 
+def _flag(auto: Automation, stack: str, key: str) -> bool | None:
+    value = auto.get_config(stack, _key(key))
+    if value is None:
+        return None
+    if value.lower() not in ("true", "false"):
+        raise FailoverError(f"stack '{stack}' has {_key(key)} = {value!r}, expected true or false")
+    return value.lower() == "true"
+
+
+def read_design(auto: Automation, stacks: Mapping[Role, str]) -> Design:
+    """How the hubs meet the circuits, from both stacks: topology and addressing must agree, each
+    stack must hold its role; preConnectTarget and crossConnect decide which steps change Azure."""
+    topology, addressing = read_topology(auto, stacks)
+    target = stacks[Role.TARGET]
+    return Design(
+        topology,
+        addressing,
+        pre_connect_target=_flag(auto, target, "preConnectTarget"),
+        cross_connect=bool(_flag(auto, target, "crossConnect")),
+    )
+
+
 def read_topology(auto: Automation, stacks: Mapping[Role, str]) -> tuple[Topology, Addressing]:
     """Both stacks' topology and addressing; they must agree, and each stack must hold its role."""
     seen: dict[Role, tuple[str | None, str | None]] = {}
@@ -260,7 +282,8 @@ def render_plan(
     ]
     for i, step in enumerate(steps, 1):
         mark = "done" if i <= completed else step.action.value
-        lines.append(f"  {i}. [{mark}] {step.title}")
+        moves = "  <- moves traffic" if step.switch else ""
+        lines.append(f"  {i}. [{mark}] {step.title}{moves}")
         lines += [f"       $ {cmd}" for cmd in step.commands(dict(stacks))]
         if step.check:
             lines.append(f"       check: {step.check}")
@@ -413,9 +436,10 @@ def prepare(args: argparse.Namespace, auto_factory: Callable[[], Automation]) ->
         prior = None
         source_reachable = not args.source_unreachable
     auto = auto_factory()
-    topology, addressing = read_topology(auto, stacks)
-    steps = procedure(operation, topology, addressing, source_reachable)
-    if (topology, addressing) == (Topology.SINGLE_CIRCUIT, Addressing.SAME):
+    design = read_design(auto, stacks)
+    topology, addressing = design.topology, design.addressing
+    steps = procedure(operation, design, source_reachable)
+    if design.exclusive:
         require_gate(auto, stacks, steps)
     keys = [step_key(s) for s in steps]
     if prior is None:

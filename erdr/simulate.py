@@ -113,6 +113,10 @@ _ARM_PATHS: dict[str, tuple[str, str]] = {
         "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}/variables/{variableName}",
         "variableName",
     ),
+    T.RUNTIME_ENVIRONMENT: (
+        "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}/runtimeEnvironments/{runtimeEnvironmentName}",
+        "runtimeEnvironmentName",
+    ),
     T.STORAGE_ACCOUNT: (
         "{rg}/providers/Microsoft.Storage/storageAccounts/{accountName}",
         "accountName",
@@ -171,6 +175,8 @@ class Registration:
     ignore_changes: list[str]
     id: str = ""
     read: bool = False
+    # The engine never deletes a retained resource from the cloud (destroy, replace, removal).
+    retain_on_delete: bool = False
     provider: str = ""  # "<provider URN>::<ID>" when the resource names an explicit provider
 
     @property
@@ -252,10 +258,12 @@ class _Mocks(mocks.Mocks):
         self,
         preview: bool,
         peer_outputs: Mapping[str, Mapping[str, Any]],
+        subscription: str,
         live: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.preview = preview
         self.peer_outputs = peer_outputs
+        self.subscription = subscription
         # ARM ID (lower-case) -> ARM resource body: the estate read-only lookups see.
         self.live = {k.lower(): v for k, v in (live or {}).items()}
         # explicit provider name -> its subscription
@@ -263,10 +271,11 @@ class _Mocks(mocks.Mocks):
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def subscription_of(self, provider_ref: str | None) -> str:
+        """The subscription a resource or lookup goes to: its explicit provider's, else the stack's."""
         if not provider_ref:
-            return SUBSCRIPTION
+            return self.subscription
         urn = provider_ref.rsplit("::", 1)[0]
-        return self.subscriptions.get(urn.rsplit("::", 1)[-1], SUBSCRIPTION)
+        return self.subscriptions.get(urn.rsplit("::", 1)[-1], self.subscription)
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -276,7 +285,7 @@ class _Mocks(mocks.Mocks):
                 raise Exception(f"unknown stack reference {name!r} (the offline run knows {sorted(self.peer_outputs)})")
             return name, {"name": name, "outputs": dict(self.peer_outputs[name]), "secretOutputNames": []}
         if args.typ == T.PROVIDER:
-            self.subscriptions[args.name] = str(inputs.get("subscriptionId") or SUBSCRIPTION)
+            self.subscriptions[args.name] = str(inputs.get("subscriptionId") or self.subscription)
             return ("" if self.preview else f"{args.name}-id"), dict(inputs)
         state = dict(inputs)
         name = physical_name(args.typ, inputs)
@@ -306,7 +315,7 @@ class _Mocks(mocks.Mocks):
             return _flatten(found), []
         if args.token == "azure-native:authorization:getClientConfig":
             return (
-                {"subscriptionId": SUBSCRIPTION, "tenantId": TENANT, "clientId": "mock", "objectId": "mock"},
+                {"subscriptionId": self.subscription, "tenantId": TENANT, "clientId": "mock", "objectId": "mock"},
                 [],
             )
         if args.token == "azure-native:storage:listStorageAccountServiceSAS":
@@ -357,6 +366,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                 },
                 ignore_changes=list(request.ignoreChanges),
                 id=response.id,
+                retain_on_delete=bool(request.retainOnDelete),
                 provider=request.provider,
             )
         )
@@ -405,13 +415,14 @@ def _run(
     preview: bool,
     peer_outputs: Mapping[str, Mapping[str, Any]],
     program: Path,
+    subscription: str,
     live: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SimResult:
     result = SimResult(stack=settings_.stack, preview=preview)
     logger = logging.getLogger(f"erdr.simulate.{settings_.stack}.{id(result)}")
     logger.propagate = False
     logger.addHandler(_LogCapture(result))
-    mocked = _Mocks(preview, peer_outputs, live)
+    mocked = _Mocks(preview, peer_outputs, subscription, live)
     monitor = _RecordingMonitor(mocked, result)
     mock_settings = mocks.MockSettings(
         monitor=monitor,
@@ -466,13 +477,15 @@ def simulate(
     preview: bool = False,
     peer_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     program: Path = PROJECT_DIR / "__main__.py",
+    subscription: str = SUBSCRIPTION,
     live: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SimResult:
-    """Run the program once for ``stack``, isolated from any other run in this process.
+    """Run the program once for ``stack`` (deployed to ``subscription`` of the mock tenant),
+    isolated from any other run in this process.
 
     ``live``: ARM ID -> ARM resource body (as ``GET`` returns it) that the program's read-only
     lookups (``network.get_virtual_network`` ...) find; anything else answers 404.
     """
     ctx = contextvars.Context()
-    run: Callable[[], SimResult] = lambda: _run(stack, preview, peer_outputs or {}, program, live)  # noqa: E731
+    run: Callable[[], SimResult] = lambda: _run(stack, preview, peer_outputs or {}, program, subscription, live)  # noqa: E731
     return ctx.run(run)

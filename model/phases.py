@@ -13,11 +13,98 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from model.config import Addressing, Phase, Role, StackConfig, Topology, exclusive_circuit
+from model.config import Addressing, Phase, Role, StackConfig, Topology, exclusive_circuit, target_pre_connected
 from model.spec import hub_azure_name, hub_gateway_name, hub_location, imported_name, network_for
 from policies.shared.names import NAMESPACE
 
-# --- connections per phase ----------------------------------------------------------------------------
+# --- connections per phase ----------------------------------------------------------------------
+
+# A connection's routing weight only chooses among the connections of one gateway, for traffic
+# from the VNet to on-premises ("Optimize ExpressRoute routing",
+# https://learn.microsoft.com/azure/expressroute/expressroute-optimize-routing). A gateway that
+# holds one connection has nothing to choose: it keeps Azure's default weight in every phase, so a
+# phase change never rewrites it.
+SINGLE_CONNECTION_WEIGHT = 0
+
+
+class Weight(StrEnum):
+    """Which routing weight a connection carries in a phase."""
+
+    PREFERRED = "preferred"  # routingWeights.preferred: the circuit on-premises uses in this phase
+    STANDBY = "standby"  # routingWeights.standby: the other circuit on the same gateway
+    SINGLE = "single"  # the gateway's only connection: SINGLE_CONNECTION_WEIGHT, never changed
+
+
+@dataclass(frozen=True)
+class Design:
+    """How the two hubs meet the circuits: everything the phase rules depend on."""
+
+    topology: Topology
+    addressing: Addressing
+    pre_connect_target: bool | None = None  # None: the default for the topology
+    cross_connect: bool = False
+
+    @classmethod
+    def of(cls, cfg: StackConfig) -> Design:
+        return cls(cfg.topology, cfg.addressing, cfg.pre_connect_target, cfg.cross_connect)
+
+    @property
+    def exclusive(self) -> bool:
+        return exclusive_circuit(self.topology, self.addressing)
+
+    @property
+    def two_circuits(self) -> bool:
+        return self.topology is not Topology.SINGLE_CIRCUIT
+
+    @property
+    def target_pre_connected(self) -> bool:
+        return target_pre_connected(self.pre_connect_target, self.topology, self.addressing)
+
+
+@dataclass(frozen=True)
+class Link:
+    """One gateway->circuit connection of a hub in a phase, before names and IDs."""
+
+    circuit: str  # "primary" | "secondary"
+    weight: Weight
+    always: bool  # present in every phase (so it can be protected)
+    exclusive: bool  # single circuit, same IPs: must never coexist with the peer's connection
+    # On-premises traffic flows over it in this phase: the hub running the workloads (the source,
+    # the target after failover) on the circuit on-premises uses (the secondary after failover).
+    carries_traffic: bool = False
+
+
+def links(design: Design, role: Role, phase: Phase) -> list[Link]:
+    """Which circuits ``role``'s hub is connected to in ``phase`` (rules of the source article).
+
+    - two circuits: source hub on the primary, target hub on the secondary (pre-connected in
+      standby unless preConnectTarget is false);
+    - single circuit, new IPs: both hubs on the one circuit, always;
+    - single circuit, same IPs: never both; the source holds it except in failover, the target
+      only in failover;
+    - crossConnect: each hub also on the other circuit. Only then does a gateway hold several
+      connections, and only then do weights choose: the connection to the circuit on-premises
+      uses in the phase (the primary, the secondary after failover) is preferred.
+    """
+    active = phase is Phase.FAILOVER
+    own = "primary" if role is Role.SOURCE or not design.two_circuits else "secondary"
+    other = "secondary" if own == "primary" else "primary"
+    if role is Role.SOURCE:
+        present = not (design.exclusive and active)
+        always = not design.exclusive
+    else:
+        present = active or design.target_pre_connected
+        always = design.target_pre_connected
+    held = ([(own, always, design.exclusive)] if present else []) + (
+        [(other, True, False)] if design.cross_connect else []
+    )
+    in_use = "secondary" if active and design.two_circuits else "primary"
+    serving = role is (Role.TARGET if active else Role.SOURCE)
+    out: list[Link] = []
+    for circuit, permanent, exclusive in held:
+        weight = Weight.SINGLE if len(held) == 1 else Weight.PREFERRED if circuit == in_use else Weight.STANDBY
+        out.append(Link(circuit, weight, permanent, exclusive, serving and circuit == in_use))
+    return out
 
 
 @dataclass(frozen=True)
@@ -30,6 +117,8 @@ class ConnectionSpec:
     routing_weight: int
     always: bool  # present in every phase (so it can be protected)
     exclusive: bool  # single circuit, same IPs: must never coexist with the peer's connection
+    weight: Weight = Weight.SINGLE
+    carries_traffic: bool = False
 
 
 def _circuit_id(cfg: StackConfig, circuit: str) -> str:
@@ -38,40 +127,34 @@ def _circuit_id(cfg: StackConfig, circuit: str) -> str:
     return c.id
 
 
+def weight_value(cfg: StackConfig, weight: Weight) -> int:
+    if weight is Weight.PREFERRED:
+        return cfg.routing_weights.preferred
+    if weight is Weight.STANDBY:
+        return cfg.routing_weights.standby
+    return SINGLE_CONNECTION_WEIGHT
+
+
 def connection_plan(cfg: StackConfig, role: Role, phase: Phase) -> list[ConnectionSpec]:
-    """Which connections ``role``'s hub holds in ``phase`` (rules of the source article).
-
-    - two circuits: source hub on the primary, target hub on the secondary (pre-connected in
-      standby unless preConnectTarget is false); weights move the preference at failover.
-    - single circuit, new IPs: both hubs on the one circuit, weights as above.
-    - single circuit, same IPs: never both; the source holds it except in failover, the target
-      only in failover.
-    """
-    weights = cfg.routing_weights
-    active = phase is Phase.FAILOVER
-    own = "primary" if role is Role.SOURCE or not cfg.two_circuits else "secondary"
-    other = "secondary" if own == "primary" else "primary"
-    single_same = cfg.exclusive_circuit
+    """The connections ``role``'s hub holds in ``phase``, named and weighted (see :func:`links`)."""
     hub = hub_azure_name(cfg, role)
-
-    if role is Role.SOURCE:
-        present = not (single_same and active)
-        weight = weights.standby if active else weights.preferred
-        always = not single_same
-    else:
-        present = active or cfg.target_pre_connected
-        weight = weights.preferred if active else weights.standby
-        always = cfg.target_pre_connected
-    specs: list[ConnectionSpec] = []
 
     def name(circuit: str) -> str:  # an adopted production connection keeps its name
         return imported_name(cfg, role, f"{cfg.layout.hub.name}-{circuit}-connection") or f"{hub}-to-{circuit}"
 
-    if present:
-        specs.append(ConnectionSpec(name(own), own, _circuit_id(cfg, own), weight, always, single_same))
-    if cfg.cross_connect:
-        specs.append(ConnectionSpec(name(other), other, _circuit_id(cfg, other), weights.standby, True, False))
-    return specs
+    return [
+        ConnectionSpec(
+            name(link.circuit),
+            link.circuit,
+            _circuit_id(cfg, link.circuit),
+            weight_value(cfg, link.weight),
+            link.always,
+            link.exclusive,
+            link.weight,
+            link.carries_traffic,
+        )
+        for link in links(Design.of(cfg), role, phase)
+    ]
 
 
 # --- procedures ------------------------------------------------------------------------------
@@ -101,6 +184,14 @@ class Step:
     check: str = ""
     # Extra config to set with the phase (e.g. sourceRegionUnreachable on the target stack).
     extra_config: tuple[tuple[str, str], ...] = ()
+    # The step changes resources in Azure (connections); an `up` without it only records the phase.
+    azure: bool = False
+    # The step that moves traffic for this topology: what the runbook and diagrams lead with.
+    switch: bool = False
+    # What a manual step is (Kind), so the runbook can give its commands and checks.
+    kind: str = ""
+    # For the switch and its checks: the region that serves traffic once the step is done.
+    serving: Role | None = None
 
     @property
     def stack(self) -> str | None:
@@ -120,94 +211,181 @@ class Step:
         return cmds
 
 
-def _routing_note(topology: Topology) -> str:
-    if topology is Topology.SINGLE_CIRCUIT:
-        return (
-            "On-premises: the one circuit now carries the target region's routes; "
-            "withdraw any static routes or firewall rules that still point at the source region."
-        )
-    return (
-        "On-premises: make routing use only the secondary circuit and its connection (lower the "
-        "primary's BGP local preference / raise AS-path prepends), as the article requires with "
-        "simultaneous connections."
-    )
+_HUB = {Role.SOURCE: "source", Role.TARGET: "target"}
 
 
-def failover(topology: Topology, addressing: Addressing, source_reachable: bool = True) -> list[Step]:
-    asr = Step(
-        Action.MANUAL,
-        "Start the Site Recovery failover (recovery plan or per VM) to the target region",
-        check="Replicated items show 'Failover completed'; VMs run in the target VNets.",
-    )
-    steps = [asr]
-    if exclusive_circuit(topology, addressing):
-        if source_reachable:
-            steps.append(
-                Step(
-                    Action.UP,
-                    "Drop the source hub's connection from the circuit (same IPs cannot share it)",
-                    Role.SOURCE,
-                    Phase.FAILOVER,
-                    check="prod output circuitConnections is empty; the connection is gone in the portal.",
-                )
+class Kind(StrEnum):
+    """The manual steps, by what they do."""
+
+    SITE_RECOVERY_FAILOVER = "site-recovery-failover"
+    SITE_RECOVERY_FAILBACK = "site-recovery-failback"
+    ROUTING_SWITCH = "routing-switch"  # on-premises BGP preference between the two circuits
+    DNS_SWITCH = "dns-switch"  # clients to the other region's (translated) addresses
+    ROUTES_CHECK = "routes-check"  # one circuit, same IPs: the circuit carries the other region
+    SOURCE_RETURNS = "source-returns"
+    DRILL_START = "drill-start"
+    DRILL_VALIDATE = "drill-validate"
+    DRILL_CLEANUP = "drill-cleanup"
+
+
+class _Walk:
+    """The phase each stack is in while a procedure is built, so each `up` knows what it changes."""
+
+    def __init__(self, design: Design, source: Phase, target: Phase) -> None:
+        self.design = design
+        self.phase = {Role.SOURCE: source, Role.TARGET: target}
+
+    def up(self, role: Role, phase: Phase, extra: tuple[tuple[str, str], ...] = (), switch: bool = False) -> Step:
+        before, after = links(self.design, role, self.phase[role]), links(self.design, role, phase)
+        self.phase[role] = phase
+        stack, hub = STACK_OF_ROLE[role], _HUB[role]
+        gone = sorted({x.circuit for x in before} - {x.circuit for x in after})
+        new = sorted({x.circuit for x in after} - {x.circuit for x in before})
+        reweighted = {x.circuit for x in after} & {x.circuit for x in before} and {
+            (x.circuit, x.weight) for x in after
+        } != {(x.circuit, x.weight) for x in before if x.circuit not in gone}
+        parts: list[str] = []
+        checks: list[str] = []
+        if gone:
+            why = " (same IPs cannot share it)" if self.design.exclusive else ""
+            parts.append(f"drop the {hub} hub's connection to the {' and '.join(gone)} circuit{why}")
+            checks.append(f"{stack} output circuitConnections no longer lists the {' or '.join(gone)} circuit")
+        if new:
+            why = ""
+            if role is Role.TARGET and not self.design.target_pre_connected and not self.design.exclusive:
+                why = " (preConnectTarget is false: this create is the price of that choice)"
+            parts.append(f"connect the {hub} hub to the {' and '.join(new)} circuit{why}")
+            checks.append(f"{stack} output circuitConnections lists the {' and '.join(new)} circuit")
+        if reweighted:
+            preferred = [x.circuit for x in after if x.weight is Weight.PREFERRED]
+            parts.append(
+                f"move the {hub} gateway's routing preference to the {' and '.join(preferred)} circuit "
+                "(routing weights: the gateway holds several connections)"
             )
-            steps.append(
-                Step(
-                    Action.UP,
-                    "Connect the target hub's gateway to the circuit",
-                    Role.TARGET,
-                    Phase.FAILOVER,
-                    check="dr output circuitConnections lists the circuit; on-prem learns the target routes.",
-                )
-            )
+            checks.append(f"{stack} output connectionRoutingWeights prefers the {' and '.join(preferred)} circuit")
+        if parts:
+            title = "; ".join(parts)
+            title = title[0].upper() + title[1:]
+            check = "; ".join(checks) + "."
         else:
-            steps.append(
-                Step(
-                    Action.UP,
-                    "Source region down: connect the target hub without waiting for prod "
-                    "(the stale source connection is removed first thing when the region returns)",
-                    Role.TARGET,
-                    Phase.FAILOVER,
-                    check="dr output circuitConnections lists the circuit; on-prem learns the target routes.",
-                    extra_config=(("sourceRegionUnreachable", "true"),),
-                )
+            title = f"Record phase '{phase.value}' on {stack} (no Azure resource changes: nothing here alters a route)"
+            check = (
+                f"pulumi preview --stack {stack} shows no resource changes; {stack} output phase is '{phase.value}'."
             )
-    else:
-        steps.append(
-            Step(
-                Action.UP,
-                "Prefer the target connection (routing weight up; created if it was not pre-connected)",
-                Role.TARGET,
-                Phase.FAILOVER,
-                check="dr output connectionRoutingWeights shows the preferred weight.",
-            )
+        return Step(Action.UP, title, role, phase, check, extra, azure=bool(parts), switch=switch and bool(parts))
+
+
+def _switch_step(design: Design, operation: Operation) -> Step:
+    """The manual step that moves traffic where Azure has nothing to change (or the on-premises
+    check where the circuit itself carries the switch)."""
+    to_target = operation is Operation.FAILOVER
+    if design.exclusive:
+        region = "target" if to_target else "source"
+        return Step(
+            Action.MANUAL,
+            f"On-premises: confirm the circuit now carries the {region} hub's routes (the same prefixes, "
+            f"now from the {region} region); withdraw any static route or firewall rule that still points "
+            f"at the other region",
+            check=f"On-premises routers learn the Azure prefixes over the circuit; traceroute reaches a {region} VM.",
+            kind=Kind.ROUTES_CHECK,
+            serving=Role.TARGET if to_target else Role.SOURCE,
         )
+    if design.two_circuits:
+        circuit, other = ("secondary", "primary") if to_target else ("primary", "secondary")
+        return Step(
+            Action.MANUAL,
+            f"Switch on-premises routing to the {circuit} circuit: prefer the Azure routes learned over it "
+            f"(raise BGP local preference on the {circuit}, or lower it / prepend AS-path on the {other}), "
+            "as the article requires with both circuits connected",
+            check=f"On-premises routers show the Azure prefixes via the {circuit} circuit as best path; "
+            f"traceroute from on-premises reaches a {'target' if to_target else 'source'} VM.",
+            switch=True,
+            kind=Kind.ROUTING_SWITCH,
+            serving=Role.TARGET if to_target else Role.SOURCE,
+        )
+    region, other = ("target", "source") if to_target else ("source", "target")
+    return Step(
+        Action.MANUAL,
+        f"Point clients at the {region} region's addresses: update DNS records and any on-premises static "
+        f"route or firewall rule from the {other} to the {region} prefixes (both hubs are on the circuit "
+        "already with distinct prefixes)",
+        check=f"DNS answers the {region} addresses; traceroute from on-premises reaches a {region} VM.",
+        switch=True,
+        kind=Kind.DNS_SWITCH,
+        serving=Role.TARGET if to_target else Role.SOURCE,
+    )
+
+
+def failover(design: Design, source_reachable: bool = True) -> list[Step]:
+    walk = _Walk(design, Phase.STANDBY, Phase.STANDBY)
+    steps = [
+        Step(
+            Action.MANUAL,
+            "Start the Site Recovery failover (recovery plan or per VM) to the target region",
+            check="Replicated items show 'Failover completed'; VMs run in the target VNets.",
+            kind=Kind.SITE_RECOVERY_FAILOVER,
+        )
+    ]
+    if design.exclusive:
         if source_reachable:
+            steps.append(walk.up(Role.SOURCE, Phase.FAILOVER))
+            steps.append(walk.up(Role.TARGET, Phase.FAILOVER, switch=True))
+        else:
+            step = walk.up(Role.TARGET, Phase.FAILOVER, (("sourceRegionUnreachable", "true"),), switch=True)
             steps.append(
                 Step(
-                    Action.UP,
-                    "Demote the source connection (routing weight down)",
-                    Role.SOURCE,
-                    Phase.FAILOVER,
-                    check="prod output connectionRoutingWeights shows the standby weight.",
+                    step.action,
+                    "Source region down: " + step.title[0].lower() + step.title[1:] + " without waiting for "
+                    "prod (the stale source connection is removed first thing when the region returns)",
+                    step.role,
+                    step.phase,
+                    step.check,
+                    step.extra_config,
+                    step.azure,
+                    step.switch,
+                    step.kind,
                 )
             )
-    steps.append(Step(Action.MANUAL, _routing_note(topology), check="Traceroute from on-premises reaches a target VM."))
+        steps.append(_switch_step(design, Operation.FAILOVER))
+    else:
+        steps += _taker_first(walk, design, Operation.FAILOVER, Role.TARGET, Role.SOURCE, source_reachable)
     if not source_reachable:
         steps.append(
             Step(
                 Action.MANUAL,
-                "When the source region returns: run the failback procedure's first step at once "
-                "(bring prod to phase 'failover') before anything else",
+                "When the source region returns: run the failback procedure's first steps at once "
+                "(refresh prod, bring it to phase 'failover') before anything else",
                 check="prod output phase is 'failover' and matches Azure (after pulumi refresh).",
+                kind=Kind.SOURCE_RETURNS,
             )
         )
     return steps
 
 
-def failback(topology: Topology, addressing: Addressing, source_was_unreachable: bool = False) -> list[Step]:
+def _taker_first(
+    walk: _Walk, design: Design, operation: Operation, taker: Role, giver: Role, giver_reachable: bool
+) -> list[Step]:
+    """Two circuits, or one circuit with distinct prefixes: the side taking the traffic first when
+    Azure has something to change there, then the switch, then the rest (bookkeeping, cleanup)."""
+    phase = Phase.FAILOVER if operation is Operation.FAILOVER else Phase.FAILBACK
+    taker_step = walk.up(taker, phase)
+    steps = [taker_step] if taker_step.azure else []
+    steps.append(_switch_step(design, operation))
+    if not taker_step.azure:
+        steps.append(taker_step)
+    if giver_reachable:
+        steps.append(walk.up(giver, phase))
+    return steps
+
+
+def failback(design: Design, source_was_unreachable: bool = False) -> list[Step]:
+    walk = _Walk(design, Phase.FAILOVER, Phase.FAILOVER)
     steps: list[Step] = []
     if source_was_unreachable:
+        # The source stack still says standby (its failover step was skipped); what Azure holds
+        # there is read first, then brought to the failover phase.
+        walk.phase[Role.SOURCE] = Phase.STANDBY
+        back = walk.up(Role.SOURCE, Phase.FAILOVER)
         steps += [
             Step(
                 Action.REFRESH,
@@ -217,10 +395,11 @@ def failback(topology: Topology, addressing: Addressing, source_was_unreachable:
             ),
             Step(
                 Action.UP,
-                "Bring prod to phase 'failover' (removes a stale source connection at once)",
+                "Bring prod to phase 'failover' at once: " + back.title[0].lower() + back.title[1:],
                 Role.SOURCE,
                 Phase.FAILOVER,
-                check="prod output circuitConnections matches the failover plan.",
+                back.check,
+                azure=back.azure,
             ),
         ]
     steps.append(
@@ -228,68 +407,25 @@ def failback(topology: Topology, addressing: Addressing, source_was_unreachable:
             Action.MANUAL,
             "Re-protect the VMs (target to source), wait for sync, then fail over back to the source region",
             check="Replicated items show 'Failover completed' in the source region.",
+            kind=Kind.SITE_RECOVERY_FAILBACK,
         )
     )
     unset = (("sourceRegionUnreachable", "false"),) if source_was_unreachable else ()
-    if exclusive_circuit(topology, addressing):
+    if design.exclusive:
         steps += [
-            Step(
-                Action.UP,
-                "Drop the target hub's connection from the circuit",
-                Role.TARGET,
-                Phase.FAILBACK,
-                check="dr output circuitConnections is empty.",
-                extra_config=unset,
-            ),
-            Step(
-                Action.UP,
-                "Reconnect the source hub's gateway to the circuit",
-                Role.SOURCE,
-                Phase.FAILBACK,
-                check="prod output circuitConnections lists the circuit; on-prem learns the source routes.",
-            ),
+            walk.up(Role.TARGET, Phase.FAILBACK, unset),
+            walk.up(Role.SOURCE, Phase.FAILBACK, switch=True),
+            _switch_step(design, Operation.FAILBACK),
         ]
     else:
+        taken = _taker_first(walk, design, Operation.FAILBACK, Role.SOURCE, Role.TARGET, True)
         steps += [
-            Step(
-                Action.UP,
-                "Prefer the source connection again (routing weight up)",
-                Role.SOURCE,
-                Phase.FAILBACK,
-                check="prod output connectionRoutingWeights shows the preferred weight.",
-            ),
-            Step(
-                Action.UP,
-                "Return the target connection to standby (weight down; removed if not pre-connected)",
-                Role.TARGET,
-                Phase.FAILBACK,
-                check="dr output connectionRoutingWeights shows the standby weight.",
-                extra_config=unset,
-            ),
+            Step(s.action, s.title, s.role, s.phase, s.check, unset, s.azure, s.switch, s.kind)
+            if s.role is Role.TARGET and s.action is Action.UP
+            else s
+            for s in taken
         ]
-    steps.append(
-        Step(
-            Action.MANUAL,
-            "On-premises: route the Azure prefixes through the primary circuit again",
-            check="Traceroute from on-premises reaches a source VM.",
-        )
-    )
-    steps += [
-        Step(
-            Action.UP,
-            "Close the failback on prod (no resource changes)",
-            Role.SOURCE,
-            Phase.STANDBY,
-            check="pulumi preview shows no changes.",
-        ),
-        Step(
-            Action.UP,
-            "Close the failback on dr (no resource changes)",
-            Role.TARGET,
-            Phase.STANDBY,
-            check="pulumi preview shows no changes.",
-        ),
-    ]
+    steps += [walk.up(Role.SOURCE, Phase.STANDBY), walk.up(Role.TARGET, Phase.STANDBY)]
     return steps
 
 
@@ -299,40 +435,65 @@ def drill() -> list[Step]:
             Action.MANUAL,
             "Start a Site Recovery test failover and pick, per VM, the drill VNet from dr output drillVnetIds",
             check="Test VMs boot in the drill VNets; nothing is peered or connected to a circuit.",
+            kind=Kind.DRILL_START,
         ),
         Step(
             Action.MANUAL,
             "Validate the application inside the drill network (no production traffic reaches it)",
             check="Application checks pass; on-premises routes are unchanged.",
+            kind=Kind.DRILL_VALIDATE,
         ),
         Step(
             Action.MANUAL,
             "Clean up the test failover in Site Recovery",
             check="Test VMs are deleted; the drill VNets stay for the next drill.",
+            kind=Kind.DRILL_CLEANUP,
         ),
     ]
 
 
-def procedure(
-    operation: Operation, topology: Topology, addressing: Addressing, source_reachable: bool = True
-) -> list[Step]:
+def procedure(operation: Operation, design: Design, source_reachable: bool = True) -> list[Step]:
     if operation is Operation.FAILOVER:
-        return failover(topology, addressing, source_reachable)
+        return failover(design, source_reachable)
     if operation is Operation.FAILBACK:
-        return failback(topology, addressing, source_was_unreachable=not source_reachable)
+        return failback(design, source_was_unreachable=not source_reachable)
     return drill()
 
 
-def role_order(operation: Operation, topology: Topology, addressing: Addressing) -> list[Role]:
-    """The order in which the two hubs' connections change in ``operation`` (failover or
-    failback), as :func:`procedure` updates the stacks: with one circuit and the same IPs the side
-    giving up the circuit goes first, otherwise the side taking the preference."""
+def role_order(operation: Operation, design: Design) -> list[Role]:
+    """The hubs whose connections change in ``operation``, in the order :func:`procedure` changes
+    them: with one circuit and the same IPs the side giving up the circuit goes first, otherwise
+    the side taking the traffic. A hub with nothing to change is not listed, so nothing touches it
+    (above all a source region that may be down)."""
     roles: list[Role] = []
-    for step in procedure(operation, topology, addressing):
-        moves = step.phase in (Phase.FAILOVER, Phase.FAILBACK)
-        if step.action is Action.UP and step.role is not None and moves and step.role not in roles:
+    for step in procedure(operation, design):
+        if step.azure and step.role is not None and step.phase is not Phase.STANDBY and step.role not in roles:
             roles.append(step.role)
     return roles
+
+
+def traffic_switch(design: Design, operation: Operation = Operation.FAILOVER) -> str:
+    """One line for the runbook and the diagrams to lead with: what really moves traffic."""
+    steps = procedure(operation, design)
+    azure = [s for s in steps if s.azure and s.phase in (Phase.FAILOVER, Phase.FAILBACK)]
+    moves = [s for s in steps if s.switch]
+    if design.exclusive:
+        first, second = ("source", "target") if operation is Operation.FAILOVER else ("target", "source")
+        return (
+            f"Azure: delete the {first} hub's connection, then create the {second} hub's (one circuit, the same "
+            f"IPs); the circuit then carries the {second} region's routes"
+        )
+    circuit = "secondary" if operation is Operation.FAILOVER else "primary"
+    if design.two_circuits:
+        manual = f"on-premises routing prefers the {circuit} circuit"
+    else:
+        manual = "DNS and on-premises rules point at the " + ("target" if operation is Operation.FAILOVER else "source")
+        manual += " addresses"
+    first_azure = [s for s in azure if steps.index(s) < steps.index(moves[0])] if moves else azure
+    if not first_azure:
+        return f"Azure: nothing to change; {manual}"
+    what = "; ".join(s.title[0].lower() + s.title[1:] for s in first_azure)
+    return f"Azure: {what}; then {manual}"
 
 
 # --- the Automation runbook's settings ------------------------------------------------------
@@ -349,7 +510,7 @@ class SwitchPlan:
     gateway_names: dict[str, str]
     circuit_ids: dict[str, str]
     routing_weights: dict[str, int]
-    # role -> phase -> [{"name", "circuit", "weight"}]; weight is "preferred" or "standby".
+    # role -> phase -> [{"name", "circuit", "weight"}]; weight names a Weight ("preferred", ...).
     connections: dict[str, dict[str, list[dict[str, str]]]]
     tags: dict[str, dict[str, str]]
     retry: dict[str, int]
@@ -363,12 +524,10 @@ class SwitchPlan:
 
 
 def switch_plan(cfg: StackConfig) -> SwitchPlan:
-    weights = cfg.routing_weights
-    names = {weights.preferred: "preferred", weights.standby: "standby"}
     connections = {
         role.value: {
             phase.value: [
-                {"name": c.name, "circuit": c.circuit, "weight": names[c.routing_weight]}
+                {"name": c.name, "circuit": c.circuit, "weight": c.weight.value}
                 for c in connection_plan(cfg, role, phase)
             ]
             for phase in Phase
@@ -387,7 +546,7 @@ def switch_plan(cfg: StackConfig) -> SwitchPlan:
         resource_groups={role.value: hub_location(cfg, role)[1] for role in Role},
         gateway_names={role.value: hub_gateway_name(cfg, role) for role in Role},
         circuit_ids=circuits,
-        routing_weights={"preferred": weights.preferred, "standby": weights.standby},
+        routing_weights={w.value: weight_value(cfg, w) for w in Weight},
         connections=connections,
         tags={role.value: cfg.resource_tags(role) for role in Role},
         retry={
@@ -397,7 +556,7 @@ def switch_plan(cfg: StackConfig) -> SwitchPlan:
             "pollAttempts": max(1, 1800 // (rp.retry_delay_seconds if rp else 10)),
         },
         role_order={
-            op.value: [r.value for r in role_order(op, cfg.topology, cfg.addressing)]
+            op.value: [r.value for r in role_order(op, Design.of(cfg))]
             for op in (Operation.FAILOVER, Operation.FAILBACK)
         },
         subscriptions={role.value: sub for role in Role if (sub := hub_location(cfg, role)[0])},

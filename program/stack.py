@@ -7,6 +7,7 @@ from pulumi.runtime.config import CONFIG, is_config_secret
 
 from components.network import ConnectionArgs
 from model.config import ConfigError, Phase, StackConfig, load
+from model.config.rules.keys import own_key, source_key
 from model.phases import ConnectionSpec, connection_plan
 from policies.shared.names import NAMESPACE
 
@@ -29,9 +30,11 @@ def read_config() -> StackConfig:
         raise pulumi.RunError(str(exc)) from None
 
 
-def authorization_key(circuit: str) -> pulumi.Output[str] | None:
-    """The circuit's authorization key (``<circuit>AuthorizationKey``), always a secret, if set."""
-    key = f"{circuit}AuthorizationKey"
+def authorization_key(circuit: str, *, of_source: bool = False) -> pulumi.Output[str] | None:
+    """The key of this stack's connection to ``circuit`` (``<circuit>AuthorizationKey``), or with
+    ``of_source`` the key of prod's (``source<Circuit>AuthorizationKey``, dr's recovery plan);
+    always a secret, if set."""
+    key = source_key(circuit) if of_source else own_key(circuit)
     raw, _ = raw_config()
     if key not in raw:
         return None

@@ -118,7 +118,11 @@ def recovery_plan_args(
     """Args from the validated config (call only when cfg.recovery_plan lists replicated items)."""
     rp = cfg.recovery_plan
     assert rp is not None and rp.items, "validated: a plan needs replicated items"
-    keys = {circuit: key for circuit in ("primary", "secondary") if (key := authorization_key(circuit)) is not None}
+    # role -> circuit -> key: dr's own connections, and prod's, which the runbook rewrites too.
+    keys = {
+        role.value: {c: key for c in ("primary", "secondary") if (key := authorization_key(c, of_source=of_source))}
+        for role, of_source in ((Role.TARGET, False), (Role.SOURCE, True))
+    }
     return RecoveryPlanArgs(
         plan_name=rp.name or f"erdr-{cfg.regions.source}-to-{cfg.regions.target}",
         location=cfg.regions.target,

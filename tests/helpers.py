@@ -19,6 +19,22 @@ VNET, SUBNET, PEERING = T + "VirtualNetwork", T + "Subnet", T + "VirtualNetworkP
 ROUTES, GATEWAY, CONNECTION = T + "RouteTable", T + "VirtualNetworkGateway", T + "VirtualNetworkGatewayConnection"
 PIP = T + "PublicIPAddress"
 
+# A replicated item of the default dr stack's vault ({} is its name): what recovery plans list.
+REPLICATED_ITEM = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-expressroute-dr-southeastasia/providers/"
+    "Microsoft.RecoveryServices/vaults/rsv-asr-southeastasia/replicationFabrics/asr-a2a-eastasia/"
+    "replicationProtectionContainers/asr-a2a-container-eastasia/replicationProtectedItems/{}"
+)
+# A recovery plan of two boot groups for the dr stack's `recoveryPlan` config.
+RECOVERY_PLAN = {
+    "bootGroups": [
+        {"items": [REPLICATED_ITEM.format("db")]},
+        {"items": [REPLICATED_ITEM.format("app"), REPLICATED_ITEM.format("web")]},
+    ]
+}
+# Peer stacks' outputs for the single-circuit gate: neither stack holds the circuit.
+NO_PEER_CONNECTIONS = {f"organization/expressroute-dr/{s}": {"circuitConnections": []} for s in ("prod", "dr")}
+
 
 _CACHE: dict[str, SimResult] = {}
 

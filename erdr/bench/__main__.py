@@ -1,10 +1,10 @@
 """``make bench``: the four performance measurements of the program, written to docs/benchmarks.md.
 
-1. Deployment critical path per stack (erdr/critical_path.py).
-2. Failover work per topology x addressing (erdr/failover.py).
-3. Policy scale: the CrossGuard pack against a no-op pack (erdr/policy.py).
+1. Deployment critical path per stack (erdr/bench/critical_path.py).
+2. Failover work per topology x addressing (erdr/bench/failover.py).
+3. Policy scale: the CrossGuard pack against a no-op pack (erdr/bench/policy.py).
 4. Evaluation cost: a run under the mock runtime against the plain-resource floor
-   (erdr/evaluation.py).
+   (erdr/bench/evaluation.py).
 
 Timings are medians of several runs, each ratio against a baseline measured in the same run
 (interleaved with it), and the machine is written down with the figures.
@@ -147,7 +147,7 @@ def failover_section(sims: Simulations) -> tuple[str, bool]:
     rows: list[list[object]] = []
     for w in works:
         changes = [line for s in w.stacks.values() for line in s.describe()]
-        steps = " + ".join(f"{stack} {m:g}" for stack, m in w.steps)
+        steps = " + ".join(f"{stack} {m:g}" for stack, m in w.steps) or "no Azure operation"
         rows.append(
             [
                 w.example,
@@ -158,21 +158,29 @@ def failover_section(sims: Simulations) -> tuple[str, bool]:
                 w.gateways_created,
                 "<br>".join(changes) or "none",
                 f"{w.rto_minutes:g} ({steps})",
+                f"{failover.BEFORE_RTO_MINUTES:g}",
+                w.switch,
                 _yes(w.meets_target),
             ]
         )
     ok = all(w.meets_target for w in works)
+    on_premises = sorted({w.on_premises for w in works if w.on_premises})
     text = [
         "## 2. Failover work",
         "",
         "What `pulumi up` does to each stack when its phase goes from `standby` to `failover` "
         "(`+create ~update -delete`, from `erdr.plan_json.compare` over the two phases' simulated "
-        "registrations), and the network RTO it implies: the `pulumi up` steps of "
-        "`model.phases.failover` run one after another; inside a step the engine runs independent "
-        "changes in parallel and deletes after creates and updates, each change weighted as in "
-        "section 1 (Microsoft publishes no update or delete times; the creation time stands in). Site "
-        "Recovery's own VM failover is not network work and is not counted. Target: no gateway "
-        "created in any topology; with two circuits, or one circuit with new IPs, nothing created.",
+        "registrations), and the network RTO it implies: the chain of Azure operations the failover "
+        "must wait for, i.e. the `pulumi up` steps of `model.phases.failover` that change Azure before "
+        "or as traffic moves, one after another. Inside a step the engine runs independent changes in "
+        "parallel and deletes after creates and updates, each change weighted as in section 1: "
+        f"{critical_path.CONNECTION_MINUTES:g} minutes per connection create, update or delete is a "
+        "**labelled estimate** (Microsoft publishes no figure for any of them). Steps after the "
+        "switch (the source side's cleanup, record-only updates) and every step on a source region "
+        "that may be down are off the critical path. Site Recovery's own VM failover is not network "
+        "work and is not counted. Target: no gateway created in any topology; with two circuits, or "
+        "one circuit with new IPs, nothing created; routing weights change only on gateways that hold "
+        "several connections (crossConnect).",
         "",
         table(
             [
@@ -183,16 +191,28 @@ def failover_section(sims: Simulations) -> tuple[str, bool]:
                 "dr",
                 "gateways created",
                 "changes",
-                "network RTO (min, steps)",
+                "network RTO (Azure min, critical steps)",
+                "before (min)",
+                "what moves traffic",
                 "target met",
             ],
             rows,
         ),
         "",
-        "The single-circuit same-IP pair is the one topology that must create at failover: the "
-        "circuit may carry the shared address space once, so the source connection is deleted and "
+        "Before: the network RTO of the same examples before a phase change was limited to what alters "
+        "routing (`docs/benchmarks.md` at commit fb39fe5): every failover swapped the routing weights "
+        "on both stacks, two `pulumi up` runs modelled at 10 minutes each, the second against the "
+        "source region, although a weight only chooses among the connections of one gateway "
+        "(https://learn.microsoft.com/azure/expressroute/expressroute-optimize-routing).",
+        "",
+        "The on-premises step, on a line of its own (the operator's routers or DNS; not Azure time):",
+        "",
+        *(f"- {line}" for line in on_premises),
+        "",
+        "The single-circuit same-IP pair is the one topology that must delete and create at failover: "
+        "the circuit may carry the shared address space once, so the source connection is deleted and "
         "the target one created (in that order, by the peerStack gate). A two-circuit stack with "
-        "`preConnectTarget: false` would also create its connection at failover; no example uses it.",
+        "`preConnectTarget: false` pays one connection create at failover: the price of that choice.",
     ]
     return "\n".join(text), ok
 

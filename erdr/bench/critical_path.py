@@ -24,11 +24,11 @@ from policies.shared.names import CONNECTION, GATEWAY, PEERING, RESOURCE_GROUP, 
 
 # Minutes to create, by type (docs/benchmarks.md gives the sources). Only the gateway has a
 # published figure ("can take up to 45 minutes", azure_facts.GATEWAY_CREATE_MINUTES). Microsoft
-# publishes none for the circuit connection: 10 is the issue's planning figure, kept well above
-# azure_facts' 1-minute placeholder so the connection's place in the chain shows. Everything
-# else is a 1-minute placeholder (no published figure either).
+# publishes none for the circuit connection: azure_facts.CONNECTION_CREATE_MINUTES is a labelled
+# planning estimate, shared with the DR runbook. Everything else is a 1-minute placeholder (no
+# published figure either).
 GATEWAY_MINUTES = float(azure_facts.GATEWAY_CREATE_MINUTES)
-CONNECTION_MINUTES = 10.0
+CONNECTION_MINUTES = float(azure_facts.CONNECTION_CREATE_MINUTES)
 DEFAULT_MINUTES = 1.0
 CREATE_MINUTES: dict[str, float] = {GATEWAY: GATEWAY_MINUTES, CONNECTION: CONNECTION_MINUTES}
 READ_MINUTES = 0.0  # a StackReference read or a component: no Azure work

@@ -2,13 +2,16 @@
 and the network RTO that implies.
 
 The changes come from :func:`erdr.plan_json.compare` (the offline plan's phase diff) over the two
-phases' simulated registrations. The RTO follows the failover procedure of
-:mod:`model.phases`: its ``pulumi up`` steps run one after another; inside a step the engine
-runs independent changes in parallel and deletes after creates and updates, so a step lasts its
-longest chain of dependent creates/updates plus its longest chain of deletes, each weighted with
-:data:`erdr.critical_path.CREATE_MINUTES` (Microsoft publishes no update or delete times; creation
-time stands in for both). Site Recovery's own failover of the VMs is not network work and is
-not counted.
+phases' simulated registrations. The network RTO is the chain of Azure operations the failover
+must wait for: the ``pulumi up`` steps of :func:`model.phases.failover` that change Azure before
+(or as) traffic moves, one after another. Steps after the switch (the source side's cleanup,
+record-only updates) are off the critical path, and so is every step on a source region that may
+be down. Inside a step the engine runs independent changes in parallel and deletes after creates
+and updates, so a step lasts its longest chain of dependent creates/updates plus its longest chain
+of deletes, each weighted with :data:`erdr.bench.critical_path.CREATE_MINUTES` (Microsoft
+publishes no create, update or delete time for a connection: a labelled estimate). The
+on-premises switch is the operator's own routing change and is reported on a line of its own.
+Site Recovery's own failover of the VMs is not network work and is not counted.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from erdr.plan import stack_config, with_phase
 from erdr.plan_json import Change, compare
 from erdr.simulate import SimResult
 from model import phases
-from model.config import Phase, Role
+from model.config import Phase
 
 
 @dataclass(frozen=True)
@@ -66,13 +69,22 @@ def stack_work(stack: str, before: SimResult, after: SimResult) -> StackWork:
     return StackWork(stack, creates, updates, deletes, forward + backward)
 
 
+# Network RTO of every example before the phase model changed only what alters routing (issue 17):
+# docs/benchmarks.md at commit fb39fe5 (section 2): each failover was two `pulumi up` runs
+# modelled at 10 minutes each, the second on the source region, whatever the topology.
+BEFORE_RTO_MINUTES = 20.0
+
+
 @dataclass(frozen=True)
 class FailoverWork:
     example: str
     topology: str
     addressing: str
     stacks: dict[str, StackWork]
-    steps: tuple[tuple[str, float], ...]  # (stack, minutes) in procedure order
+    steps: tuple[tuple[str, float], ...]  # (stack, minutes) of the critical steps, in procedure order
+    switch: str  # what moves traffic (model.phases.traffic_switch)
+    on_premises: str  # the operator's own step, when the switch is on-premises routing or DNS
+    after_switch: tuple[str, ...]  # stacks updated after traffic moved (cleanup, records)
 
     @property
     def rto_minutes(self) -> float:
@@ -102,12 +114,34 @@ def failover_work(sims: Simulations, example: str) -> FailoverWork:
         stack: stack_work(stack, sims.get(example, stack, Phase.STANDBY), sims.get(example, stack, Phase.FAILOVER))
         for stack in ("prod", "dr")
     }
-    steps: list[tuple[str, float]] = []
-    for step in phases.failover(cfg.topology, cfg.addressing):
-        if step.action is phases.Action.UP and step.role is not None:
-            stack = phases.STACK_OF_ROLE[Role(step.role)]
-            steps.append((stack, works[stack].minutes))
-    return FailoverWork(example, cfg.topology.value, cfg.addressing.value, works, tuple(steps))
+    design = phases.Design.of(cfg)
+    procedure = phases.failover(design)
+    switch_at = next(i for i, step in enumerate(procedure) if step.switch)
+    critical: list[tuple[str, float]] = []
+    after: list[str] = []
+    on_premises = ""
+    for i, step in enumerate(procedure):
+        if step.action is phases.Action.MANUAL:
+            if step.switch:
+                on_premises = step.title
+            continue
+        if step.role is None:
+            continue
+        stack = phases.STACK_OF_ROLE[step.role]
+        if step.azure and i <= switch_at:
+            critical.append((stack, works[stack].minutes))
+        else:
+            after.append(stack)
+    return FailoverWork(
+        example,
+        cfg.topology.value,
+        cfg.addressing.value,
+        works,
+        tuple(critical),
+        phases.traffic_switch(design),
+        on_premises,
+        tuple(after),
+    )
 
 
 def all_failover_work(sims: Simulations, examples: Sequence[str]) -> list[FailoverWork]:

@@ -35,6 +35,7 @@ from model.config.models import (
     SubnetLayout,
     Topology,
     exclusive_circuit,
+    target_pre_connected,
 )
 
 __all__ = [
@@ -65,4 +66,5 @@ __all__ = [
     "exclusive_circuit",
     "json_schema",
     "load",
+    "target_pre_connected",
 ]

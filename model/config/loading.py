@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from model.config.errors import ConfigError, HiddenValue, Issue
 from model.config.models import SECRET_KEYS, StackConfig
 from model.config.rules import semantic_issues
+from model.config.rules.keys import key_issues
 from policies.shared.names import NAMESPACE
 
 
@@ -117,13 +118,13 @@ def load(stack: str, raw: Mapping[str, Any], secret_keys: frozenset[str] = froze
     ]
     if plain_secrets:
         raise ConfigError(stack, plain_secrets)
-    for key in SECRET_KEYS:
-        data.pop(key, None)  # read by the program as Pulumi secrets, never held in the model
+    # Read by the program as Pulumi secrets, never held in the model; the rules see them only here.
+    keys = {key: str(data.pop(key)) for key in SECRET_KEYS if key in data}
     try:
         cfg = StackConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(stack, _pydantic_issues(data, exc)) from None
-    issues = list(semantic_issues(cfg))
+    issues = [*semantic_issues(cfg), *key_issues(cfg, keys)]
     if issues:
         raise ConfigError(stack, issues)
     return cfg

@@ -14,7 +14,13 @@ from policies.shared import azure_facts
 from policies.shared.addrspace import Network, parse_prefix
 from policies.shared.names import NAMESPACE
 
-SECRET_KEYS = ("primaryAuthorizationKey", "secondaryAuthorizationKey")
+# This stack's own connections' keys, then (dr, recovery plan) the keys of prod's connections.
+SECRET_KEYS = (
+    "primaryAuthorizationKey",
+    "secondaryAuthorizationKey",
+    "sourcePrimaryAuthorizationKey",
+    "sourceSecondaryAuthorizationKey",
+)
 
 
 class Role(StrEnum):
@@ -43,6 +49,14 @@ def exclusive_circuit(topology: Topology, addressing: Addressing) -> bool:
     """One circuit and the same address space on both sides: the two hubs may never be on the
     circuit together, so the source connection goes before the target connection comes."""
     return topology is Topology.SINGLE_CIRCUIT and addressing is Addressing.SAME
+
+
+def target_pre_connected(pre_connect_target: bool | None, topology: Topology, addressing: Addressing) -> bool:
+    """Whether the target hub is connected in standby: ``preConnectTarget``, by default yes except
+    with one circuit and the same IPs (the two hubs may never share it)."""
+    if pre_connect_target is not None:
+        return pre_connect_target
+    return not exclusive_circuit(topology, addressing)
 
 
 class Model(BaseModel):
@@ -233,9 +247,7 @@ class StackConfig(Model):
 
     @property
     def target_pre_connected(self) -> bool:
-        if self.pre_connect_target is not None:
-            return self.pre_connect_target
-        return not self.exclusive_circuit
+        return target_pre_connected(self.pre_connect_target, self.topology, self.addressing)
 
     @property
     def gateway_sku(self) -> str:

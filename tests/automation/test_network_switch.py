@@ -24,7 +24,7 @@ from automation import network_switch as rb
 from erdr.stackfiles import PROJECT_DIR, load_stack
 from model import phases
 from model.config import Addressing, Phase, Role, StackConfig, Topology, load
-from model.phases import Action, Operation, switch_plan, switch_variables
+from model.phases import Action, Design, Operation, switch_plan, switch_variables
 
 SUB = "00000000-0000-0000-0000-000000000000"
 TOKEN = "test-token"
@@ -242,15 +242,16 @@ def write_roles(fake: FakeArm, cfg: StackConfig) -> list[str]:
     return out
 
 
-def procedure_roles(topology: Topology, addressing: Addressing, operation: Operation) -> list[str]:
-    """model/phases.py's order of the stack updates that move connections (the closing
-    'standby' updates of a failback change no resources)."""
-    steps = phases.procedure(operation, topology, addressing)
-    return [
-        s.role.value
-        for s in steps
-        if s.action is Action.UP and s.role is not None and s.phase in (Phase.FAILOVER, Phase.FAILBACK)
-    ]
+def procedure_roles(cfg: StackConfig, operation: Operation) -> list[str]:
+    """model/phases.py's order of the stack updates that change connections in Azure (the
+    record-only updates, and the closing 'standby' ones of a failback, change nothing)."""
+    steps = phases.procedure(operation, Design.of(cfg))
+    roles: list[str] = []
+    for s in steps:
+        moves = s.action is Action.UP and s.azure and s.phase in (Phase.FAILOVER, Phase.FAILBACK)
+        if moves and s.role is not None and s.role.value not in roles:
+            roles.append(s.role.value)
+    return roles
 
 
 # --- the recovery plan context ----------------------------------------------------------------
@@ -309,7 +310,7 @@ def test_role_order_reaches_the_runbook_as_the_procedures(topology: Topology, ad
     variables = {f"erdr-{k}": json.dumps(v) for k, v in switch_variables(switch_plan(cfg), SUB).items()}
     settings = rb.load_settings(reader(variables))
     for operation in (Operation.FAILOVER, Operation.FAILBACK):
-        assert settings.role_order[operation.value] == procedure_roles(topology, addressing, operation)
+        assert settings.role_order[operation.value] == procedure_roles(cfg, operation)
     assert settings.role_order.get("drill", []) == []
 
 
@@ -317,7 +318,9 @@ def test_role_order_reaches_the_runbook_as_the_procedures(topology: Topology, ad
 
 
 EXCLUSIVE = "single-circuit-same-ip"
-WEIGHTED = ("single-circuit-new-ip", "two-locations-same-ip", "two-locations-new-ip", "one-location-same-ip")
+CROSS = "two-locations-new-ip"  # crossConnect: each gateway holds both circuits, weights choose
+UNCHANGED = ("single-circuit-new-ip", "two-locations-same-ip", "one-location-same-ip", "one-location-new-ip")
+WEIGHTED = (CROSS, *UNCHANGED)
 
 
 def test_single_circuit_same_ip_failover_removes_source_then_creates_target(arm: FakeArm) -> None:
@@ -328,39 +331,49 @@ def test_single_circuit_same_ip_failover_removes_source_then_creates_target(arm:
     result = run(arm, variables, context("Planned"))
     methods = [m for m, _ in arm.writes]
     assert methods == ["DELETE", "PUT"]
-    assert (
-        write_roles(arm, cfg)
-        == ["source", "target"]
-        == procedure_roles(cfg.topology, cfg.addressing, Operation.FAILOVER)
-    )
+    assert write_roles(arm, cfg) == ["source", "target"] == procedure_roles(cfg, Operation.FAILOVER)
     (target,) = arm.connections().values()
     assert source_conn not in arm.connections()
-    assert target["properties"]["routingWeight"] == cfg.routing_weights.preferred
+    # The target gateway's only connection: the weight chooses nothing and stays Azure's default.
+    assert target["properties"]["routingWeight"] == phases.SINGLE_CONNECTION_WEIGHT
     assert target["properties"]["peer"]["id"] == cfg.circuits.primary.id
     assert [c.action for c in result.changes] == ["deleted", "created"]
 
 
-@pytest.mark.parametrize("example", WEIGHTED)
-def test_weighted_failover_prefers_target_first_then_demotes_source(arm: FakeArm, example: str) -> None:
+@pytest.mark.parametrize("example", UNCHANGED)
+@pytest.mark.parametrize("direction", ["PrimaryToSecondary", "SecondaryToPrimary"])
+def test_failover_that_alters_no_route_touches_no_region(arm: FakeArm, example: str, direction: str) -> None:
+    """Two pre-connected circuits, or one circuit with distinct prefixes: each gateway holds one
+    connection, so nothing in Azure changes and the runbook does not even read either region."""
     cfg = example_config(example)
+    variables = variables_of(cfg)
+    seed(arm, variables, "standby" if direction == "PrimaryToSecondary" else "failover")
+    before = _state(arm)
+    result = run(arm, variables, context("Unplanned", direction))
+    assert arm.requests == []
+    assert _state(arm) == before
+    assert result.changes == []
+
+
+def test_cross_connected_failover_moves_the_preference_target_first(arm: FakeArm) -> None:
+    cfg = example_config(CROSS)
     variables = variables_of(cfg)
     seed(arm, variables, "standby")
     before = set(arm.connections())
     run(arm, variables, context("Unplanned"))
     assert {m for m, _ in arm.writes} == {"PUT"}, "weights move; no connection is removed"
     assert set(arm.connections()) == before
-    assert (
-        write_roles(arm, cfg)
-        == ["target", "source"]
-        == procedure_roles(cfg.topology, cfg.addressing, Operation.FAILOVER)
-    )
+    assert write_roles(arm, cfg) == ["target", "source"] == procedure_roles(cfg, Operation.FAILOVER)
     weights = {c["name"]: c["properties"]["routingWeight"] for c in arm.connections().values()}
+    plan = switch_plan(cfg)
     expected = {
-        c["name"]: cfg.routing_weights.model_dump()[c["weight"]]
+        c["name"]: plan.routing_weights[c["weight"]]
         for role in ("source", "target")
-        for c in switch_plan(cfg).connections[role]["failover"]
+        for c in plan.connections[role]["failover"]
     }
     assert weights == expected
+    secondary = {n: w for n, w in weights.items() if n.endswith("-to-secondary")}
+    assert set(secondary.values()) == {cfg.routing_weights.preferred}, "after failover both gateways prefer it"
 
 
 @pytest.mark.parametrize("example", (EXCLUSIVE, *WEIGHTED))
@@ -369,7 +382,7 @@ def test_failback_follows_the_procedure_and_ends_in_standby(arm: FakeArm, exampl
     variables = variables_of(cfg)
     seed(arm, variables, "failover")
     run(arm, variables, context("Planned", "SecondaryToPrimary"))
-    assert write_roles(arm, cfg) == procedure_roles(cfg.topology, cfg.addressing, Operation.FAILBACK)
+    assert write_roles(arm, cfg) == procedure_roles(cfg, Operation.FAILBACK)
     with serve(FakeArm()) as standby:
         seed(standby, variables, "standby")
         assert _state(arm) == _state(standby)
@@ -418,6 +431,48 @@ def test_long_running_operations_are_polled_until_done(arm: FakeArm) -> None:
     assert result.sleeps.count(7) >= 2 * 3, "each operation waited, with the configured delay"
 
 
+def _with_keys(
+    variables: dict[str, Any], *, source: str | None = "prod-key", target: str | None = "dr-key"
+) -> dict[str, Any]:
+    """The variables plus each side's encrypted key for the primary circuit, as the dr stack sets them."""
+    keys = {"source": source, "target": target}
+    extra = {f"{rb.VARIABLE_PREFIX}authorization-key-{r}-primary": json.dumps(k) for r, k in keys.items() if k}
+    return {**variables, **extra}
+
+
+def test_each_side_writes_its_connection_with_its_own_key(arm: FakeArm) -> None:
+    """A circuit in another subscription: each connection redeems its own authorization, so the
+    runbook sends dr's key for dr's connection and prod's for prod's, never one for both."""
+    cfg = example_config(EXCLUSIVE)
+    variables = _with_keys(variables_of(cfg))
+    seed(arm, variables, "standby")
+    run(arm, variables, context("Planned"))
+    (target,) = arm.connections().values()
+    assert target["properties"]["authorizationKey"] == "dr-key"
+    run(arm, variables, context("Planned", "SecondaryToPrimary"))
+    (source,) = arm.connections().values()
+    assert source["location"] == cfg.regions.source
+    assert source["properties"]["authorizationKey"] == "prod-key"
+
+
+def test_weighted_switch_rewrites_prods_connection_with_prods_key(arm: FakeArm) -> None:
+    cfg = example_config("single-circuit-new-ip")
+    variables = _with_keys(variables_of(cfg))
+    seed(arm, variables, "standby")
+    run(arm, variables, context("Unplanned"))
+    keys = {c["location"]: c["properties"]["authorizationKey"] for c in arm.connections().values()}
+    assert keys == {cfg.regions.source: "prod-key", cfg.regions.target: "dr-key"}
+
+
+def test_a_side_without_a_key_sends_none(arm: FakeArm) -> None:
+    cfg = example_config(EXCLUSIVE)
+    variables = _with_keys(variables_of(cfg), source=None)
+    seed(arm, variables, "failover")
+    run(arm, variables, context("Planned", "SecondaryToPrimary"))
+    (source,) = arm.connections().values()
+    assert "authorizationKey" not in source["properties"]
+
+
 # --- retries and an unreachable source region --------------------------------------------------
 
 
@@ -451,15 +506,17 @@ def test_unreachable_source_region_is_logged_and_the_target_still_connects(arm: 
     assert len(target) == 1 and target[0]["properties"]["provisioningState"] == "Succeeded"
 
 
-def test_unreachable_source_during_weighted_failover_still_prefers_target(arm: FakeArm) -> None:
-    cfg = example_config("two-locations-same-ip")
+def test_unreachable_source_during_cross_connected_failover_still_moves_the_target(arm: FakeArm) -> None:
+    cfg = example_config(CROSS)
     variables = variables_of(cfg)
     seed(arm, variables, "standby")
     arm.failing[_rg_prefix(cfg, Role.SOURCE)] = -1
     result = run(arm, variables, context("Unplanned"))
-    assert [c.action for c in result.changes] == ["updated", "unreachable"]
-    target = next(c for c in arm.connections().values() if c["location"] == cfg.regions.target)
-    assert target["properties"]["routingWeight"] == cfg.routing_weights.preferred
+    assert [c.action for c in result.changes] == ["updated", "updated", "unreachable"]
+    target = {c["name"]: c for c in arm.connections().values() if c["location"] == cfg.regions.target}
+    assert (
+        target[f"hub-{cfg.regions.target}-to-secondary"]["properties"]["routingWeight"] == cfg.routing_weights.preferred
+    )
 
 
 @pytest.mark.parametrize(
@@ -562,5 +619,5 @@ def test_without_identity_the_runbook_says_so() -> None:
         rb.managed_identity_token({})()
 
 
-def test_runbook_stays_python38_compatible() -> None:
-    ast.parse(Path(rb.__file__).read_text(), feature_version=(3, 8))
+def test_runbook_stays_python310_compatible() -> None:
+    ast.parse(Path(rb.__file__).read_text(), feature_version=(3, 10))

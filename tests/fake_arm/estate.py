@@ -34,6 +34,7 @@ def rid(subscription: str, group: str, path: str = "") -> str:
 
 HUB_ID = rid(CONNECTIVITY, HUB_RG, "virtualNetworks/vnet-hub-eastasia")
 GATEWAY_ID = rid(CONNECTIVITY, HUB_RG, "virtualNetworkGateways/ergw-hub-eastasia")
+GATEWAY_IP_ID = rid(CONNECTIVITY, HUB_RG, "publicIPAddresses/pip-ergw-hub-eastasia")
 VPN_GATEWAY_ID = rid(CONNECTIVITY, HUB_RG, "virtualNetworkGateways/vpngw-hub-eastasia")
 CONNECTION_ID = rid(CONNECTIVITY, HUB_RG, "connections/conn-hub-eastasia-er-hongkong")
 PRIMARY_CIRCUIT_ID = rid(CONNECTIVITY, CIRCUIT_RG, "expressRouteCircuits/er-hongkong")
@@ -299,6 +300,7 @@ def build(*, nva: str = "firewall", forbidden: tuple[str, ...] = ()) -> Estate:
                         "properties": {
                             "privateIPAllocationMethod": "Dynamic",
                             "subnet": {"id": f"{HUB_ID}/subnets/GatewaySubnet"},
+                            "publicIPAddress": {"id": GATEWAY_IP_ID},
                             "provisioningState": "Succeeded",
                         },
                     }
@@ -310,6 +312,22 @@ def build(*, nva: str = "firewall", forbidden: tuple[str, ...] = ()) -> Estate:
             },
             location=REGION,
             tags={"environment": "prod"},
+        )
+    )
+    e.add(
+        _resource(
+            GATEWAY_IP_ID,
+            "Microsoft.Network/publicIPAddresses",
+            {
+                "publicIPAddressVersion": "IPv4",
+                "publicIPAllocationMethod": "Static",
+                "idleTimeoutInMinutes": 4,
+                "ipAddress": "20.2.0.10",
+                "ipConfiguration": {"id": f"{GATEWAY_ID}/ipConfigurations/default"},
+            },
+            location=REGION,
+            sku={"name": "Standard", "tier": "Regional"},
+            zones=["1", "2", "3"],
         )
     )
     e.add(
@@ -328,7 +346,7 @@ def build(*, nva: str = "firewall", forbidden: tuple[str, ...] = ()) -> Estate:
                 "connectionType": "ExpressRoute",
                 "virtualNetworkGateway1": {"id": GATEWAY_ID},
                 "peer": {"id": PRIMARY_CIRCUIT_ID},
-                "routingWeight": 100,
+                "routingWeight": 0,  # Azure's default; a gateway's only connection has nothing to weigh
                 "enableBgp": False,
                 "expressRouteGatewayBypass": False,
                 "connectionStatus": "Connected",

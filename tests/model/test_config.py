@@ -89,7 +89,7 @@ def test_default_stacks_are_valid():
         ),
         ("layout.hub.nvaSubnet.prefxi", "10.10.10.0/25", "layout.hub.nvaSubnet.prefxi", "unknown key"),
         ("gateway.sku", "VpnGw1", "gateway.sku", "not an ExpressRoute gateway SKU"),
-        ("routingWeights.standby", 200, "routingWeights.preferred", "must be higher than routingWeights.standby"),
+        ("routingWeights.standby", 200, "routingWeights.standby", "only choose among the connections of one gateway"),
     ],
 )
 def test_each_rule_names_stack_key_and_value(path, value, key, fragment):

@@ -158,6 +158,7 @@ CLASSES = {
     T.PEERING: "network.VirtualNetworkPeering",
     T.GATEWAY: "network.VirtualNetworkGateway",
     T.CONNECTION: "network.VirtualNetworkGatewayConnection",
+    T.PUBLIC_IP: "network.PublicIPAddress",
 }
 
 
@@ -381,7 +382,7 @@ def test_appliance_nva_boots_alone_first() -> None:
     result = simulate(settings)
     assert result.error is None, result.error
     (plan,) = result.of_type(T.RECOVERY_PLAN)
-    groups = plan.plain_inputs["properties"]["groups"]
+    groups = [g for g in plan.plain_inputs["properties"]["groups"] if g["groupType"] == "Boot"]
     assert [g["replicationProtectedItems"] for g in groups] == [
         [{"id": item + "nva1"}],
         [{"id": item + "app1"}, {"id": item + "app2"}],

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
+from erdr.plan import stack_config
 from erdr.simulate import SimResult, simulate
 from erdr.stackfiles import PROJECT_DIR, load_stack
-from model.config import Phase, Role, Topology
-from model.phases import Action, Operation, procedure
+from model.config import Phase, Role
+from model.phases import Action, Design, Operation, procedure
 from policies.shared.addrspace import find_overlaps, parse_prefix
 from tests.helpers import (
     CONNECTION,
@@ -65,16 +66,16 @@ def expected_connections(example: Path, stack: str, phase: str) -> dict[str, tup
         own, other = "primary", None
     else:
         own, other = ("primary", "secondary") if stack == "prod" else ("secondary", "primary")
-    out: dict[str, tuple[str, int]] = {}
-    weight = (0 if failover else 100) if stack == "prod" else (100 if failover else 0)
     if topology == "single-circuit" and addressing == "same":
-        if (stack == "prod") != failover:
-            out[connection_name(example, stack, "primary")] = ("primary", 100)
+        held = ["primary"] if (stack == "prod") != failover else []
     else:
-        out[connection_name(example, stack, own)] = (own, weight)
+        held = [own]
     if cross and other:
-        out[connection_name(example, stack, other)] = (other, 0)
-    return out
+        held.append(other)
+    # A weight chooses only among the connections of one gateway: a lone connection keeps Azure's
+    # default 0; on a gateway with both circuits the one on-premises uses in the phase is preferred.
+    in_use = "secondary" if failover else "primary"
+    return {connection_name(example, stack, c): (c, 0 if len(held) == 1 else (100 if c == in_use else 0)) for c in held}
 
 
 def circuit_ids(example: Path) -> dict[str, str]:
@@ -149,6 +150,58 @@ def test_no_failover_creates_anything_but_connections_and_two_circuit_ones_creat
         assert created == set()
 
 
+def _azure_changes(before: SimResult, after: SimResult) -> list[tuple[str, str, list[str]]]:
+    """(op, logical name, changed input keys) for every custom resource a phase change would
+    create, delete or update; StackReference reads are not Azure resources."""
+    old = {r.urn: r for r in before.resources if r.custom and not r.read}
+    new = {r.urn: r for r in after.resources if r.custom and not r.read}
+    out = [("create", short(u), []) for u in sorted(set(new) - set(old))]
+    out += [("delete", short(u), []) for u in sorted(set(old) - set(new))]
+    for urn in sorted(set(old) & set(new)):
+        a, b = old[urn].plain_inputs, new[urn].plain_inputs
+        keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        if keys:
+            out.append(("update", short(urn), keys))
+    return out
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
+def test_failover_changes_only_what_alters_routing(example):
+    """Issue 17: standby -> failover changes no Azure resource but the single-circuit same-IP pair
+    (one delete in prod, then one create in dr) and weights on gateways holding several connections."""
+    cfg = example_config(example, "dr")
+    single_same = cfg["expressroute-dr:topology"] == "single-circuit" and cfg["expressroute-dr:addressing"] == "same"
+    cross = cfg.get("expressroute-dr:crossConnect", False)
+    peer = {"circuitConnections": []}
+    changes = {
+        stack: _azure_changes(
+            run_example(example, stack, "standby", peer), run_example(example, stack, "failover", peer)
+        )
+        for stack in ("prod", "dr")
+    }
+    if single_same:
+        assert changes == {
+            "prod": [("delete", "hub-primary-connection", [])],
+            "dr": [("create", "hub-primary-connection", [])],
+        }
+    elif cross:
+        # Both hubs hold both circuits: the preference moves, on both connections of each gateway.
+        for stack in ("prod", "dr"):
+            assert changes[stack] == [
+                ("update", "hub-primary-connection", ["routingWeight"]),
+                ("update", "hub-secondary-connection", ["routingWeight"]),
+            ]
+    else:
+        assert changes == {"prod": [], "dr": []}
+
+
+def test_not_pre_connected_target_pays_one_create_at_failover():
+    example = next(e for e in EXAMPLES if e.name == "two-locations-same-ip")
+    before = run_example(example, "dr", "standby", preConnectTarget=False)
+    after = run_example(example, "dr", "failover", preConnectTarget=False)
+    assert _azure_changes(before, after) == [("create", "hub-secondary-connection", [])]
+
+
 # --- the single-circuit ordering guarantee ------------------------------------------------------
 
 
@@ -172,17 +225,13 @@ def _assert_no_overlap_on_any_circuit(states: dict[str, SimResult], where: str) 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
 @pytest.mark.parametrize("source_reachable", [True, False], ids=["source-up", "source-down"])
 def test_procedure_never_puts_one_address_space_twice_on_a_circuit(example, source_reachable):
-    cfg = example_config(example, "prod")
-    topology = Topology(cfg["expressroute-dr:topology"])
-    from model.config import Addressing
-
-    addressing = Addressing(cfg["expressroute-dr:addressing"])
+    design = Design.of(stack_config(load_stack("dr", stack_file=example / "Pulumi.dr.yaml")))
     phases = {"prod": "standby", "dr": "standby"}
     unreachable: dict[str, bool] = {"prod": False, "dr": False}
     states = {s: run_example(example, s, "standby") for s in ("prod", "dr")}
     _assert_no_overlap_on_any_circuit(states, "standby")
     for op in (Operation.FAILOVER, Operation.FAILBACK):
-        for step in procedure(op, topology, addressing, source_reachable):
+        for step in procedure(op, design, source_reachable):
             if step.action is not Action.UP or step.role is None or step.phase is None:
                 continue
             stack = "prod" if step.role is Role.SOURCE else "dr"
@@ -333,6 +382,8 @@ def test_site_recovery_vault_fabrics_and_containers(dr):
         assert c.inputs["resourceType"] == "replicationProtectionContainers"
         assert c.inputs["apiVersion"] == "2024-10-01"
         assert c.inputs["properties"] == {"providerSpecificInput": [{"instanceType": "A2A"}]}
+        # The API has no DELETE for containers: the engine must never send one (destroy, replace).
+        assert c.retain_on_delete
 
 
 def test_replication_policy_and_container_mappings_both_ways(dr):
@@ -390,6 +441,22 @@ def test_site_recovery_settings_from_config():
         120,
         "Enable",
     )
+
+
+def test_retention_change_updates_the_policy_in_place(dr):
+    """Same URN and name, only the settings differ, and the container mappings do not change:
+    a rename would replace the policy and, with it, the mappings the protected VMs use."""
+    changed = run_stack("dr", preview=dr.preview, overrides={"siteRecovery": {"recoveryPointHistoryMinutes": 720}})
+    assert changed.error is None
+    (before,) = dr.of_type(RS + "ReplicationPolicy")
+    (after,) = changed.of_type(RS + "ReplicationPolicy")
+    assert (after.urn, after.inputs["policyName"]) == (before.urn, before.inputs["policyName"])
+    assert {k: v for k, v in after.inputs.items() if k != "properties"} == {
+        k: v for k, v in before.inputs.items() if k != "properties"
+    }
+    assert after.inputs["properties"]["providerSpecificInput"]["recoveryPointHistory"] == 720
+    mappings = RS + "ReplicationProtectionContainerMapping"
+    assert {m.urn: m.inputs for m in changed.of_type(mappings)} == {m.urn: m.inputs for m in dr.of_type(mappings)}
 
 
 # --- the drill network ---------------------------------------------------------------------------

@@ -139,14 +139,25 @@ def test_failover_work_of_the_exclusive_and_the_two_circuit_examples() -> None:
     assert exclusive.stacks["prod"].summary() == "+0 ~0 -1"
     assert exclusive.stacks["dr"].summary() == "+1 ~0 -0"
     assert [s for s, _ in exclusive.steps] == ["prod", "dr"]  # disconnect first (model.phases)
-    assert exclusive.rto_minutes == 20
+    assert exclusive.rto_minutes == 20  # delete + create, 10 minutes each (labelled estimates)
     assert exclusive.gateways_created == 0 and exclusive.meets_target
+    assert exclusive.on_premises == ""  # the circuit itself carries the switch
 
-    two = failover_work(sims, "two-locations-same-ip")
-    assert two.creates == 0 and not two.creates_allowed
-    assert {s: w.summary() for s, w in two.stacks.items()} == {"prod": "+0 ~1 -0", "dr": "+0 ~1 -0"}
-    assert all(c.type == CONNECTION for w in two.stacks.values() for c in w.updates)
-    assert two.meets_target
+    for example in ("two-locations-same-ip", "one-location-same-ip", "one-location-new-ip", "single-circuit-new-ip"):
+        nothing = failover_work(sims, example)
+        assert {s: w.summary() for s, w in nothing.stacks.items()} == {"prod": "+0 ~0 -0", "dr": "+0 ~0 -0"}
+        assert nothing.steps == () and nothing.rto_minutes == 0
+        assert nothing.switch.startswith("Azure: nothing to change")
+        assert nothing.on_premises  # the operator's switch is the failover
+        assert nothing.meets_target
+
+    cross = failover_work(sims, "two-locations-new-ip")
+    assert cross.creates == 0 and not cross.creates_allowed
+    assert {s: w.summary() for s, w in cross.stacks.items()} == {"prod": "+0 ~2 -0", "dr": "+0 ~2 -0"}
+    assert all(c.type == CONNECTION and c.paths == ("routingWeight",) for w in cross.stacks.values() for c in w.updates)
+    # Only the target gateway's weights are on the critical path; the source's are cleanup.
+    assert cross.steps == (("dr", 10.0),) and cross.after_switch == ("prod",)
+    assert cross.meets_target
 
 
 def test_the_floor_registers_the_programs_urns() -> None:

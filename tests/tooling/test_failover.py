@@ -32,7 +32,13 @@ COMBOS = [(t, a) for t in Topology for a in Addressing]
 
 @cache
 def stack_config(
-    stack: str, topology: Topology, addressing: Addressing, phase: Phase, unreachable: bool, peer: str | None
+    stack: str,
+    topology: Topology,
+    addressing: Addressing,
+    phase: Phase,
+    unreachable: bool,
+    peer: str | None,
+    pre_connect: bool | None = None,
 ) -> StackConfig:
     """A valid config of ``stack`` for the topology (circuits adjusted to what it demands)."""
     raw = copy.deepcopy(load_stack(stack).config)
@@ -40,6 +46,8 @@ def stack_config(
     raw["sourceRegionUnreachable"] = unreachable
     if peer is not None:
         raw["peerStack"] = peer
+    if pre_connect is not None and stack == "dr":
+        raw["preConnectTarget"] = pre_connect
     if topology is Topology.SINGLE_CIRCUIT:
         del raw["circuits"]["secondary"]
     if topology is Topology.TWO_CIRCUITS_ONE_LOCATION:
@@ -79,6 +87,7 @@ class World:
             Phase(c[NS + "phase"]),
             c.get(NS + "sourceRegionUnreachable") == "true",
             c.get(NS + "peerStack"),
+            {"true": True, "false": False}.get(c.get(NS + "preConnectTarget", "")),
         )
 
     def _outputs(self, stack: str) -> dict[str, Any]:
@@ -177,6 +186,10 @@ FAILOVER_ORDER = {
     "exclusive": up("prod", "failover") + up("dr", "failover"),
     "weights": up("dr", "failover") + up("prod", "failover"),
 }
+# Where the second `up` stands among the steps (Site Recovery and on-premises steps are manual):
+# exclusive: failover, drop prod, connect dr, on-premises check; otherwise nothing in Azure moves
+# traffic, so the on-premises switch comes second and both ups only record the phase.
+SECOND_UP_STEP = {"exclusive": 3, "weights": 4}
 FAILOVER_UNREACHABLE = {
     "exclusive": up("dr", "failover", ("sourceRegionUnreachable", "true")),
     "weights": up("dr", "failover"),
@@ -229,6 +242,24 @@ def test_failover_then_failback_runs_the_runbook_order(
     assert world.stack_ops() == FAILBACK_ORDER[kind(topology, addressing)]
     assert {s: world.deployed[s]["phase"] for s in ROLE_OF} == {"prod": "standby", "dr": "standby"}
     assert world.both_on_circuit == []
+
+
+def test_not_pre_connected_target_connects_before_the_on_premises_switch(tmp_path: Path) -> None:
+    """preConnectTarget: false: the one Azure change of the failover (the target connection) comes
+    before the operator moves on-premises routing; prod only records the phase afterwards."""
+    world = World(Topology.TWO_CIRCUITS_TWO_LOCATIONS, Addressing.SAME)
+    world.config["dr"][NS + "preConnectTarget"] = "false"
+    world.deployed["dr"] = world._outputs("dr")  # pyright: ignore[reportPrivateUsage]
+    assert world.deployed["dr"]["circuitConnections"] == []
+    rc, out, _ = run_cmd(world, tmp_path, "failover", "--yes")
+    assert rc == 0, out
+    assert world.stack_ops() == up("dr", "failover") + up("prod", "failover")
+    plan = out.split("\n\n== step", 1)[0]
+    connect = plan.index("Connect the target hub to the secondary circuit (preConnectTarget is false")
+    switch = plan.index("Switch on-premises routing to the secondary circuit")
+    record = plan.index("Record phase 'failover' on prod")
+    assert connect < switch < record
+    assert len(world.deployed["dr"]["circuitConnections"]) == 1
 
 
 @pytest.mark.parametrize(("topology", "addressing"), COMBOS)
@@ -454,16 +485,18 @@ def test_failure_half_way_stops_clearly_and_resume_finishes_without_redoing(
 ) -> None:
     world = World(topology, addressing)
     second = FAILOVER_ORDER[kind(topology, addressing)][-1][1]  # the stack of the second up step
+    at = SECOND_UP_STEP[kind(topology, addressing)]
     world.fail_next[("up", second)] = 1
     rc, out, _ = run_cmd(world, tmp_path, "failover", "--yes")
 
     assert rc == 1
-    assert "failover STOPPED at step 3/4" in out
+    assert f"failover STOPPED at step {at}/4" in out
     assert "ExpressRoute gateway is busy (injected)" in out
-    assert "completed steps: 1, 2 (they will not be run again)" in out
+    done = ", ".join(str(i) for i in range(1, at))
+    assert f"completed steps: {done} (they will not be run again)" in out
     assert "python -m erdr.failover failover --resume --log" in out
     state = RunState.load(state_path(tmp_path / "failover.jsonl"))
-    assert (state.status, state.completed, state.failed_step) == ("failed", 2, 3)
+    assert (state.status, state.completed, state.failed_step) == ("failed", at - 1, at)
     assert "injected" in (state.error or "")
     first = next(c for c in world.stack_ops() if c[0] == "up")[1]
     assert world.deployed[first]["phase"] == "failover"
@@ -485,8 +518,8 @@ def test_failure_half_way_stops_clearly_and_resume_finishes_without_redoing(
     assert world.both_on_circuit == []
     events = log_events(tmp_path)
     resume = next(e for e in events if e["event"] == "resume")
-    assert resume["from_step"] == 3
-    assert [e["step"] for e in events if e["event"] == "step-failed"] == [3]
+    assert resume["from_step"] == at
+    assert [e["step"] for e in events if e["event"] == "step-failed"] == [at]
 
 
 def test_exclusive_failover_where_prod_cannot_drop_stops_before_dr(tmp_path: Path) -> None:

@@ -101,16 +101,17 @@ def test_progress_and_summary(default_plan: tuple[Path, int, str, str]) -> None:
     assert done == total
     header, _, prod_row, dr_row = stdout.splitlines()[:4]
     assert header.split()[:5] == ["stack", "role", "phase", "resources", "policies"]
-    assert prod_row.split()[:5] == ["prod", "source", "standby", "17", "pass"]
-    assert dr_row.split()[:5] == ["dr", "target", "standby", "37", "pass"]
-    assert "~ update VirtualNetworkGatewayConnection  hub-primary-connection  routingWeight: 100 -> 0" in stdout
-    assert "~ update VirtualNetworkGatewayConnection  hub-secondary-connection  routingWeight: 0 -> 100" in stdout
+    assert prod_row.split()[:5] == ["prod", "source", "standby", "18", "pass"]
+    assert dr_row.split()[:5] == ["dr", "target", "standby", "38", "pass"]
+    # Two pre-connected circuits: the failover changes nothing in Azure (on-premises routing moves).
+    assert prod_row.split()[-3:] == dr_row.split()[-3:] == ["0", "0", "0"]
+    assert "~ update" not in stdout and "standby -> failover" not in stdout
 
 
 # --- preview JSON -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("stack", "custom"), [("prod", 17), ("dr", 37)])
+@pytest.mark.parametrize(("stack", "custom"), [("prod", 18), ("dr", 38)])
 def test_preview_json_shape(default_plan: tuple[Path, int, str, str], stack: str, custom: int) -> None:
     out = default_plan[0]
     digest = _load(out / f"{stack}.json")
@@ -208,23 +209,16 @@ def test_state_file_is_a_stack_export_the_cli_can_import(default_plan: tuple[Pat
 # --- the phase comparison ------------------------------------------------------------------------
 
 
-def test_failover_comparison_moves_the_routing_weights(default_plan: tuple[Path, int, str, str]) -> None:
+def test_failover_comparison_changes_nothing_in_azure(default_plan: tuple[Path, int, str, str]) -> None:
+    """The article's example (two circuits, target pre-connected): each gateway holds one
+    connection, so a weight would choose nothing; the failover only records the phase."""
     out = default_plan[0]
-    prod, dr = _load(out / "prod.failover.json"), _load(out / "dr.failover.json")
-    for digest, name, before, after in (
-        (prod, "hub-primary-connection", 100, 0),
-        (dr, "hub-secondary-connection", 0, 100),
-    ):
+    for stack in ("prod", "dr"):
+        digest = _load(out / f"{stack}.failover.json")
         assert digest["fromPhase"] == "standby" and digest["toPhase"] == "failover"
-        changed = [s for s in digest["steps"] if s["op"] != "same"]
-        assert [s["urn"].rsplit("::", 1)[-1] for s in changed] == [name]
-        step = changed[0]
-        assert step["op"] == "update"
-        assert step["diffReasons"] == ["routingWeight"]
-        assert step["detailedDiff"] == {"routingWeight": {"kind": "update", "inputDiff": True}}
-        assert step["oldState"]["inputs"]["routingWeight"] == before
-        assert step["newState"]["inputs"]["routingWeight"] == after
+        assert [s for s in digest["steps"] if s["op"] != "same"] == []
         assert digest["outputChanges"]["phase"] == {"before": "standby", "after": "failover"}
+        assert "connectionRoutingWeights" not in digest["outputChanges"]
         assert digest["diagnostics"] == []
 
 
@@ -366,14 +360,24 @@ def test_alternative_stack_file_with_a_secret_and_no_compare(tmp_path: Path) -> 
     )
     out = tmp_path / "plan"
     args = ["--stack", "dr-test", "--stack-file", str(stack_file), "--out", str(out), "--compare-phase", "none"]
-    code, stdout, _ = _run([*args, "--no-images", "--set", "routingWeights.preferred=300", "-q"])
+    cross = [
+        "--set",
+        "addressing=translated",
+        "--set",
+        "targetAddressPlan={hub: [10.20.10.0/24], vnet1: [10.21.0.0/24], vnet2: [10.22.0.0/24]}",
+        "--set",
+        "crossConnect=true",
+        "--set",
+        "routingWeights.preferred=300",
+    ]
+    code, stdout, _ = _run([*args, "--no-images", *cross, "-q"])
     assert code == plan.EXIT_OK, stdout
     assert {p.name for p in out.iterdir()} == {"dr-test.json", "dr-test.state.json", "dr-test.dot"}
     assert "runbook skipped" in stdout
     digest = _load(out / "dr-test.json")
     conn = _by_name(digest, "hub-secondary-connection")["newState"]["inputs"]
     assert conn["authorizationKey"] == SECRET_TEXT
-    assert conn["routingWeight"] == 300  # --set, phase failover: the preferred weight
+    assert conn["routingWeight"] == 300  # --set, cross-connected, phase failover: the secondary is preferred
     assert digest["config"]["expressroute-dr:secondaryAuthorizationKey"] == SECRET_TEXT
     assert not any(s["newState"]["type"].startswith("azure-native:recoveryservices") for s in digest["steps"])
     export = (out / "dr-test.state.json").read_text()
@@ -409,7 +413,12 @@ def test_runbook_of_the_default_stacks(default_plan: tuple[Path, int, str, str])
     text = (default_plan[0] / "dr-runbook.md").read_text()
     assert text.startswith("# DR runbook: East Asia to Southeast Asia, two circuits at two peering locations")
     assert "ergw-hub-southeastasia (ErGw1AZ, create timeout 90m)" in text
-    assert "- `dr`: update ExpressRoute connection `hub-southeastasia-to-secondary`: routingWeight: 0 -> 100" in text
+    assert "- nothing in Azure: the Site Recovery failover and the on-premises switch move traffic" in text
+    assert (
+        "**What moves traffic at failover:** Azure: nothing to change; on-premises routing prefers the secondary"
+        in text
+    )
+    assert "**about 0 min** of Azure operations before traffic moves" in text
     assert f"**{azure_facts.GATEWAY_CREATE_MINUTES} min** more for the ExpressRoute gateway alone" in text
     assert "expressroute-howto-add-gateway-portal-resource-manager" in text
     assert "raise its bandwidth with the provider" in text  # 500 Mbps secondary vs 1000 Mbps primary

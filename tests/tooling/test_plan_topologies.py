@@ -8,6 +8,7 @@ To keep the suite quick, the examples run with the drill network and Site Recove
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,6 @@ from erdr.plan_json import Change, Comparison, compare
 from erdr.stackfiles import PROJECT_DIR
 from model import phases
 from model.config import Addressing, Phase, Role, Topology
-from tests.helpers import connection_name
 
 EXAMPLES = PROJECT_DIR / "examples"
 FAST = {"drill.enabled": False, "siteRecovery.enabled": False}
@@ -93,43 +93,69 @@ def test_failover_diff_and_runbook(example: str) -> None:
         # The article: disconnect the source side, then connect the target side; never both.
         assert [(c.op, c.physical) for c in src.changes] == [("delete", "hub-eastasia-to-primary")]
         assert [(c.op, c.physical) for c in tgt.changes] == [("create", "hub-southeastasia-to-primary")]
-        assert _weights(tgt.changes[0]) == (None, 100)
+        # The target gateway's only connection: a weight chooses nothing, Azure's default stays.
+        assert _weights(tgt.changes[0]) == (None, 0)
+    elif example == "two-locations-new-ip":
+        # Cross-connected: each gateway holds both circuits, so the preference moves with
+        # on-premises' choice (the primary in standby, the secondary after failover).
+        for diff, hub in ((src, "hub-eastasia"), (tgt, "hub-southeastasia")):
+            assert {c.physical: (c.op, c.paths, _weights(c)) for c in diff.changes} == {
+                f"{hub}-to-primary": ("update", ("routingWeight",), (100, 0)),
+                f"{hub}-to-secondary": ("update", ("routingWeight",), (0, 100)),
+            }
     else:
-        # Connections are pre-built; failover only swaps the routing preference.
-        for diff in (src, tgt):
-            assert {c.op for c in diff.changes} == {"update"}
-            assert all(set(c.paths) == {"routingWeight"} for c in diff.changes)
-        src_own = [c for c in src.changes if c.physical == connection_name(EXAMPLES / example, "prod", "primary")]
-        assert [_weights(c) for c in src_own] == [(100, 0)]
-        tgt_circuit = "primary" if planned.topology is Topology.SINGLE_CIRCUIT else "secondary"
-        tgt_own = [c for c in tgt.changes if c.physical == connection_name(EXAMPLES / example, "dr", tgt_circuit)]
-        assert [_weights(c) for c in tgt_own] == [(0, 100)]
-        # Cross-connections (each hub also on the other circuit) stay at the standby weight.
-        assert all(
-            _weights(c) == (0, 0)
-            for c in _connection_changes(src) + _connection_changes(tgt)
-            if c not in src_own + tgt_own
-        )
+        # Each gateway holds one connection: a weight would choose nothing. The failover is the
+        # on-premises switch (or DNS, with translated addresses on one circuit); Azure keeps all.
+        assert src.changes == [] and tgt.changes == []
 
     text = planned.text
-    expected_steps = phases.failover(planned.topology, planned.addressing)
+    design = phases.Design(planned.topology, planned.addressing, cross_connect=example == "two-locations-new-ip")
+    expected_steps = phases.failover(design)
     titles = [f"**{s.title}**" for s in expected_steps]
     positions = [text.index(t) for t in titles]
     assert positions == sorted(positions), "failover steps out of the procedure's order"
-    for step in phases.failback(planned.topology, planned.addressing):
+    for step in phases.failback(design):
         assert f"**{step.title}**" in text
     exclusive = planned.topology is Topology.SINGLE_CIRCUIT and planned.addressing is Addressing.SAME
-    assert ("## Failover when the source region is unreachable" in text) is exclusive
     assert ("`expressroute-dr:sourceRegionUnreachable: true`" in text) is exclusive
+    # Issue 15: every example's runbook has each procedure, the prerequisite and a check per step.
+    sections = {
+        "## Failover (source region reachable)": ".venv/bin/python -m erdr.failover failover\n",
+        "## Failover when the source region is down": ".venv/bin/python -m erdr.failover failover --source-unreachable\n",
+        "## Failback": ".venv/bin/python -m erdr.failover failback\n",
+        "## Failback after the source region was down": ".venv/bin/python -m erdr.failover failback --source-unreachable\n",
+        "## Drill (test failover)": ".venv/bin/python -m erdr.failover drill\n",
+    }
+    for heading, command in sections.items():
+        body = text.split(heading + "\n", 1)[1].split("\n## ", 1)[0]
+        assert command in body, heading
+        steps = re.findall(r"^\d+\. \*\*", body, flags=re.M)
+        checks = re.findall(r"^   - check:$", body, flags=re.M)
+        assert steps and len(checks) == len(steps), f"{heading}: {len(steps)} steps, {len(checks)} checks"
+        assert body.count("     prints: ") == len(steps)
+    down = text.split("## Failover when the source region is down\n", 1)[1].split("\n## ", 1)[0]
+    assert "--stack prod" not in down.split("When the source region returns")[0], "nothing touches the source region"
+    prerequisites = text.split("## Before you need it\n", 1)[1].split("\n## ", 1)[0]
+    assert "**On-premises routing in standby**" in prerequisites
+    if planned.topology is not Topology.SINGLE_CIRCUIT:
+        assert "prefer the **primary** circuit" in prerequisites
+    addresses = text.split("## Addresses after failover\n", 1)[1].split("\n## ", 1)[0]
+    if planned.addressing is Addressing.TRANSLATED:
+        assert "update DNS records" in addresses and "| vnet1 | 10.1.0.0/24 | 10.21.0.0/24 |" in addresses
+    else:
+        assert "DNS records and on-premises firewall rules stay as they are" in addresses
     remaining = text.split("## What remains to do at failover", 1)[1].split("##", 1)[0]
     for diff, stack in ((src, "prod"), (tgt, "dr")):
         for c in diff.changes:
             assert f"`{stack}`: " in remaining and f"`{c.physical}`" in remaining
     if planned.topology is Topology.SINGLE_CIRCUIT:
-        assert "the one circuit now carries the target region's routes" in text
+        if planned.addressing is Addressing.SAME:
+            assert "confirm the circuit now carries the target hub's routes" in text
+        else:
+            assert "Point clients at the target region's addresses" in text
         assert "secondary circuit" not in text.split("## Topology", 1)[1].split("##", 1)[0]
     else:
-        assert "make routing use only the secondary circuit" in text
+        assert "Switch on-premises routing to the secondary circuit" in text
     same_ip = "same IP addresses" if planned.addressing is Addressing.SAME else "new IP addresses"
     assert text.splitlines()[0].endswith(f"{same_ip} after failover")
 

@@ -1,4 +1,4 @@
-"""The evaluation-cost floor (erdr/evaluation.py): a program's registrations as plain resources.
+"""The evaluation-cost floor (erdr/bench/evaluation.py): a program's registrations as plain resources.
 
 ``SPEC`` is set by ``python -m erdr.bench.evaluation floor`` before the mock runtime runs
 ``__main__.py`` here, which calls :func:`register_floor`.

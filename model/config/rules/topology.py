@@ -73,6 +73,15 @@ def topology_issues(cfg: StackConfig) -> Iterator[Issue]:
         yield Issue(
             "gateway.sku", sku, f"not an ExpressRoute gateway SKU ({', '.join(sorted(azure_facts.ALL_GATEWAY_SKUS))})"
         )
+    weights_set = sorted(cfg.routing_weights.model_fields_set) if "routing_weights" in cfg.model_fields_set else []
+    if weights_set and not cfg.cross_connect:
+        key = weights_set[0]
+        yield Issue(
+            f"routingWeights.{key}",
+            getattr(cfg.routing_weights, key),
+            "routing weights only choose among the connections of one gateway, and without crossConnect every "
+            "gateway holds one connection: remove routingWeights (or use crossConnect: true)",
+        )
     if cfg.routing_weights.preferred <= cfg.routing_weights.standby:
         yield Issue(
             "routingWeights.preferred",
