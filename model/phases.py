@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from model.config import Addressing, Phase, Role, StackConfig, Topology, exclusive_circuit, target_pre_connected
+from model.config.estate import FirewallProvisioning
 from model.spec import hub_azure_name, hub_gateway_name, hub_location, imported_name, network_for
 from policies.shared.names import NAMESPACE
 
@@ -43,10 +44,15 @@ class Design:
     addressing: Addressing
     pre_connect_target: bool | None = None  # None: the default for the topology
     cross_connect: bool = False
+    # The target hub's Azure Firewall is created by the failover update (layout.hub.nva
+    # provisioning atFailover): that update then alters routing, before traffic may move.
+    target_firewall_at_failover: bool = False
 
     @classmethod
     def of(cls, cfg: StackConfig) -> Design:
-        return cls(cfg.topology, cfg.addressing, cfg.pre_connect_target, cfg.cross_connect)
+        nva = cfg.layout.hub.nva
+        at_failover = nva.firewall and nva.provisioning is FirewallProvisioning.AT_FAILOVER
+        return cls(cfg.topology, cfg.addressing, cfg.pre_connect_target, cfg.cross_connect, at_failover)
 
     @property
     def exclusive(self) -> bool:
@@ -236,7 +242,8 @@ class _Walk:
         self.phase = {Role.SOURCE: source, Role.TARGET: target}
 
     def up(self, role: Role, phase: Phase, extra: tuple[tuple[str, str], ...] = (), switch: bool = False) -> Step:
-        before, after = links(self.design, role, self.phase[role]), links(self.design, role, phase)
+        before_phase = self.phase[role]
+        before, after = links(self.design, role, before_phase), links(self.design, role, phase)
         self.phase[role] = phase
         stack, hub = STACK_OF_ROLE[role], _HUB[role]
         gone = sorted({x.circuit for x in before} - {x.circuit for x in after})
@@ -256,6 +263,13 @@ class _Walk:
                 why = " (preConnectTarget is false: this create is the price of that choice)"
             parts.append(f"connect the {hub} hub to the {' and '.join(new)} circuit{why}")
             checks.append(f"{stack} output circuitConnections lists the {' and '.join(new)} circuit")
+        firewall = role is Role.TARGET and self.design.target_firewall_at_failover
+        if firewall and phase is Phase.FAILOVER and before_phase is not Phase.FAILOVER:
+            parts.append("create the target hub's Azure Firewall (provisioning atFailover), the next hop of its UDRs")
+            checks.append("dr output firewallPrivateIp is the address the target's UDRs use")
+        if firewall and before_phase is Phase.FAILOVER and phase is not Phase.FAILOVER:
+            parts.append("remove the target hub's Azure Firewall (provisioning atFailover)")
+            checks.append("dr output firewallId is gone")
         if reweighted:
             preferred = [x.circuit for x in after if x.weight is Weight.PREFERRED]
             parts.append(

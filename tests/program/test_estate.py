@@ -394,3 +394,25 @@ def test_appliance_nva_boots_alone_first() -> None:
         "address": "10.10.10.10",
         "replicatedItem": item + "nva1",
     }
+
+
+def test_firewall_at_failover_comes_before_traffic_moves() -> None:
+    """Created by the failover update, the firewall is the next hop of every target UDR: that update
+    alters routing, so it runs before the on-premises switch and its minutes count in the RTO."""
+    from model import phases
+    from model.config import Role
+
+    settings = discovered("firewall").settings("dr", **{"layout.hub.nva.provisioning": "atFailover"})
+    design = phases.Design.of(stack_config(settings))
+    assert design.target_firewall_at_failover
+    steps = phases.procedure(phases.Operation.FAILOVER, design)
+    firewall = next(i for i, s in enumerate(steps) if s.role is Role.TARGET and s.azure)
+    switch = next(i for i, s in enumerate(steps) if s.kind is phases.Kind.ROUTING_SWITCH)
+    assert firewall < switch and "Azure Firewall" in steps[firewall].title
+    back = phases.procedure(phases.Operation.FAILBACK, design)
+    assert any(
+        s.role is Role.TARGET and s.azure and "remove the target hub's azure firewall" in s.title.lower() for s in back
+    )
+    # Pre-provisioned, the same topology changes nothing in Azure at failover.
+    plain = phases.Design.of(stack_config(discovered("firewall").settings("dr")))
+    assert not any(s.azure for s in phases.procedure(phases.Operation.FAILOVER, plain))
