@@ -14,7 +14,7 @@ endpoints, the ExpressRoute gateway, its connections, their circuits and routing
 It writes (YAML on stdout, or ``--out FILE``):
 
 - ``config``: ``regions``, ``layout`` (with each VNet's placement), ``circuits``, ``topology``,
-  ``gateway``, ``routingWeights``, ``resourceGroupNames`` and ``source`` (mode, and for ``adopted``
+  ``gateway``, ``resourceGroupNames`` and ``source`` (mode, and for ``adopted``
   the resource IDs to import and the existing route names), in Pulumi.yaml's project-config form;
 - ``discovered``: the resource IDs it read, by role;
 - ``notModelled``: what it found that the program does not model (VPN gateways, Route Server,
