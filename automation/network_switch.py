@@ -266,6 +266,9 @@ class Settings:
     # operation -> roles in the order their connections change (model/phases.py role_order):
     # with one circuit and the same IPs the side giving up the circuit goes first.
     role_order: dict[str, list[str]]
+    # The target's next hop (erdr-nva, model/phases.py nva_statement): what it is and the address
+    # every UDR there points at. Stated in the job's log; the network switch does not build it.
+    nva: dict[str, Any] = field(default_factory=dict)
 
 
 def _decoded(value: Any) -> Any:
@@ -312,6 +315,7 @@ def load_settings(variable: Callable[[str], Any]) -> Settings:
         authorization_keys=keys,
         retry=Retry(int(retry["attempts"]), float(retry["delaySeconds"]), int(retry["pollAttempts"])),
         role_order={op: [str(r) for r in roles] for op, roles in get("role-order").items()},
+        nva=optional("nva") or {},
     )
 
 
@@ -352,6 +356,8 @@ class Switch:
             f"recovery plan {ctx.plan or '?'}: {ctx.failover_type} {ctx.direction} -> {ctx.operation}; "
             f"topology {s.topology}, addressing {s.addressing}"
         )
+        if s.nva and ctx.operation == FAILOVER:
+            self.log(next_hop_line(s.nva))
         if ctx.operation == DRILL:
             self.drill()
             return self.changes
@@ -433,6 +439,16 @@ class Switch:
             raise SwitchError(
                 f"drill VNet(s) {', '.join(missing)} not found: run `pulumi up` on the dr stack with drill.enabled"
             )
+
+
+def next_hop_line(nva: Mapping[str, Any]) -> str:
+    """What the target's next hop is and the address it must answer on (the UDRs point there)."""
+    address = (nva.get("address") or {}).get(TARGET, "?")
+    if nva.get("kind") == "azureFirewall":
+        return f"target next hop: Azure Firewall at {address} ({nva.get('provisioning', 'preProvisioned')})"
+    item = nva.get("replicatedItem")
+    boots = f"; replicated item {item} boots first and must come up with {address}" if item else ""
+    return f"target next hop: NVA at {address} in subnet {nva.get('subnet', '?')}{boots}"
 
 
 def _same(have: Mapping[str, Any], want: Mapping[str, Any]) -> bool:

@@ -104,6 +104,14 @@ _ARM_PATHS: dict[str, tuple[str, str]] = {
         "{rg}/providers/Microsoft.Network/expressRouteCircuits/{circuitName}",
         "circuitName",
     ),
+    T.FIREWALL: (
+        "{rg}/providers/Microsoft.Network/azureFirewalls/{azureFirewallName}",
+        "azureFirewallName",
+    ),
+    T.FIREWALL_POLICY: (
+        "{rg}/providers/Microsoft.Network/firewallPolicies/{firewallPolicyName}",
+        "firewallPolicyName",
+    ),
     T.VAULT: (
         "{rg}/providers/Microsoft.RecoveryServices/vaults/{vaultName}",
         "vaultName",

@@ -40,8 +40,8 @@ from erdr.plan_json import (
     stack_export,
 )
 from erdr.simulate import SimResult, simulate
-from erdr.stackfiles import PROJECT_DIR, StackSettings, load_stack
-from model.config import ConfigError, Phase, Role, StackConfig, load
+from erdr.stackfiles import PROJECT_DIR, StackSettings, load_stack, stack_config
+from model.config import ConfigError, Phase, Role, StackConfig
 from model.phases import connection_plan
 from policies.shared.names import NAMESPACE
 
@@ -71,12 +71,6 @@ def parse_set(items: Sequence[str]) -> dict[str, Any]:
         except yaml.YAMLError as exc:
             raise PlanError(f"--set {item!r}: the value is not valid YAML ({exc})") from None
     return out
-
-
-def stack_config(settings: StackSettings) -> StackConfig:
-    """The validated model, read the way the program reads it (raises ConfigError)."""
-    raw = {k: v for k, v in settings.config.items() if ":" not in k}
-    return load(settings.stack, raw, frozenset(settings.secret_keys))
 
 
 def with_phase(settings: StackSettings, phase: Phase) -> StackSettings:

@@ -131,7 +131,14 @@ def ordered(resources: Sequence[Registration]) -> list[Registration]:
 
 
 def _is_provider_managed(r: Registration) -> bool:
-    return r.custom and r.type.startswith(AZURE_NATIVE + ":")
+    """Managed by the default azure-native provider (not one the program declares itself)."""
+    return r.custom and r.type.startswith(AZURE_NATIVE + ":") and not r.provider
+
+
+def _explicit_provider(r: Registration, provider_ref_id: str) -> str:
+    """A provider the program declared (one per subscription): its URN and, once known, its ID."""
+    urn, _, rid = r.provider.rpartition("::")
+    return f"{urn}::{rid if rid and provider_ref_id != UNKNOWN_ID else UNKNOWN_ID}"
 
 
 def _state(
@@ -158,7 +165,9 @@ def _state(
         state["protect"] = True
     if r.dependencies:
         state["dependencies"] = sorted(set(r.dependencies))
-    if _is_provider_managed(r):
+    if r.provider:
+        state["provider"] = _explicit_provider(r, provider_ref_id)
+    elif _is_provider_managed(r):
         state["provider"] = f"{provider_urn(stack, project)}::{provider_ref_id}"
     if r.property_dependencies:
         state["propertyDependencies"] = {k: sorted(set(v)) for k, v in sorted(r.property_dependencies.items()) if v}
@@ -291,8 +300,11 @@ def preview_digest(
     steps: list[dict[str, Any]] = [_root_step(stack, project, "create")]
     summary: dict[str, int] = {"create": 1}
     for r in resources:
-        step: dict[str, Any] = {"op": "read" if r.read else "create", "urn": r.urn}
-        if _is_provider_managed(r):
+        op = "import" if r.import_id else "read" if r.read else "create"
+        step: dict[str, Any] = {"op": op, "urn": r.urn}
+        if r.provider:
+            step["provider"] = _explicit_provider(r, UNKNOWN_ID)
+        elif _is_provider_managed(r):
             step["provider"] = f"{provider_urn(stack, project)}::{UNKNOWN_ID}"
         step["newState"] = _state(r, stack, project, secrets="blind", with_outputs=False, provider_ref_id=UNKNOWN_ID)
         step["detailedDiff"] = None

@@ -386,6 +386,17 @@ def circuits_config(settings: StackSettings) -> list[dict[str, Any]]:
     return [{"name": key, **value} for key, value in raw.items() if isinstance(value, Mapping)]
 
 
+def appliance_subnets(settings: StackSettings) -> list[str]:
+    """The stack's NVA (or AzureFirewallSubnet) prefixes, in the udr-next-hop-in-appliance-subnet
+    rule's ``applianceSubnets`` shape, for a pack started without this stack's PULUMI_CONFIG."""
+    from erdr.stackfiles import stack_config
+    from model.spec import network_for
+
+    cfg = stack_config(settings)
+    net = network_for(cfg, cfg.role)
+    return [s.prefix for s in net.hub.subnets if s.name == net.nva_subnet]
+
+
 def stack_env(settings: StackSettings, *, preview: bool) -> dict[str, str]:
     """The environment the CLI gives a policy pack for this stack (PULUMI_CONFIG etc.)."""
     return {

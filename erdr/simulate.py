@@ -86,6 +86,7 @@ class Registration:
     op: str = "create"
     # The engine never deletes a retained resource from the cloud (destroy, replace, removal).
     retain_on_delete: bool = False
+    provider: str = ""  # "<provider URN>::<ID>" when the resource names an explicit provider
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -101,6 +102,8 @@ class SimResult:
     outputs: dict[str, Any] = field(default_factory=dict[str, Any])
     error: str | None = None
     logs: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
+    # (invoke token, args) of every provider function the program called
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list[tuple[str, dict[str, Any]]])
     project: str = ""
     stack_urn: str = ""
 
@@ -154,6 +157,33 @@ class SimResult:
         return out + [self._engine_resource(r, dict(r.outputs)) for r in self.resources]
 
 
+def _flatten(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """An ARM resource body as azure-native's invokes return it: ``properties`` lifted to the top,
+    recursively (sub-resources such as subnets carry their own ``properties``)."""
+    out: dict[str, Any] = {}
+    for key, value in resource.items():
+        if key == "properties" and isinstance(value, Mapping):
+            out.update(_flatten(value))
+        elif isinstance(value, Mapping):
+            out[key] = _flatten(value)
+        elif isinstance(value, list):
+            out[key] = [_flatten(v) if isinstance(v, Mapping) else v for v in value]
+        else:
+            out[key] = value
+    return out
+
+
+# Read-only lookups the program makes (invoke token -> ARM path template over the invoke's args).
+_LOOKUPS: dict[str, str] = {
+    "azure-native:network:getVirtualNetwork": (
+        "/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}"
+    ),
+    "azure-native:network:getAzureFirewall": (
+        "/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/azureFirewalls/{azureFirewallName}"
+    ),
+}
+
+
 class _Mocks(mocks.Mocks):
     """Answers as the engine and azure-native would (:mod:`erdr.engine_view`)."""
 
@@ -163,18 +193,35 @@ class _Mocks(mocks.Mocks):
         peer_outputs: Mapping[str, Mapping[str, Any]],
         prior: SimResult | None = None,
         subscription: str = SUBSCRIPTION,
+        live: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.preview = preview
         self.peer_outputs = peer_outputs
         self.prior = {r.urn: r for r in prior.resources} if prior is not None else {}
         self.subscription = subscription
+        # ARM ID (lower-case) -> ARM resource body: the estate read-only lookups see.
+        self.live = {k.lower(): v for k, v in (live or {}).items()}
+        # explicit provider name -> its subscription
+        self.subscriptions: dict[str, str] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def subscription_of(self, provider_ref: str | None) -> str:
+        """The subscription a resource or lookup goes to: its explicit provider's, else the stack's."""
+        if not provider_ref:
+            return self.subscription
+        urn = provider_ref.rsplit("::", 1)[0]
+        return self.subscriptions.get(urn.rsplit("::", 1)[-1], self.subscription)
 
     def register(
-        self, type_: str, name: str, urn: str, inputs: dict[str, Any], custom: bool, import_id: str
+        self, type_: str, name: str, urn: str, inputs: dict[str, Any], custom: bool, import_id: str, provider: str = ""
     ) -> tuple[str, dict[str, Any], str]:
         """(ID, outputs, step) for a RegisterResource request; ``inputs`` as on the wire."""
         if not custom:
             return "", {}, "same" if urn in self.prior else "create"
+        if type_ == T.PROVIDER:
+            # An explicit provider (one per subscription a placement names): its resources go there.
+            self.subscriptions[name] = str(inputs.get("subscriptionId") or self.subscription)
+            return ("" if self.preview else f"{name}-id"), dict(inputs), "same" if urn in self.prior else "create"
         old = self.prior.get(urn)
         if self.preview and old is not None and old.id:
             if old.inputs == inputs:
@@ -184,7 +231,7 @@ class _Mocks(mocks.Mocks):
             # As in a real preview: what Azure computes (the ID and name above all) is unknown.
             return "", engine_view.preview_outputs(type_, inputs), "create"
         # An import reads the existing resource, in preview too.
-        rid = import_id or arm_id(type_, inputs, self.subscription) or f"/mock/{type_}/{name}"
+        rid = import_id or arm_id(type_, inputs, self.subscription_of(provider)) or f"/mock/{type_}/{name}"
         return rid, engine_view.applied_outputs(type_, inputs, rid), "update" if old is not None else "create"
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
@@ -197,6 +244,15 @@ class _Mocks(mocks.Mocks):
         raise Exception(f"no mock for reading {args.typ} {args.name!r}")
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append((args.token, dict(args.args)))
+        if args.token in _LOOKUPS:
+            subscription = self.subscription_of(args.provider)
+            path = f"/subscriptions/{subscription}" + _LOOKUPS[args.token].format(**args.args)
+            found = self.live.get(path.lower())
+            if found is None:
+                # What azure-native reports for a 404 from ARM.
+                raise Exception(f'Status=404 Code="ResourceNotFound" Message="{path} was not found"')
+            return _flatten(found), []
         if args.token == "azure-native:authorization:getClientConfig":
             return (
                 {"subscriptionId": self.subscription, "tenantId": TENANT, "clientId": "mock", "objectId": "mock"},
@@ -231,7 +287,7 @@ class _RecordingMonitor(mocks.MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         inputs = _struct(request.object)
         id_, state, op = self.model.register(
-            request.type, request.name, urn, inputs, bool(request.custom), request.importId
+            request.type, request.name, urn, inputs, bool(request.custom), request.importId, request.provider
         )
         obj = struct_pb2.Struct()
         obj.update(state)
@@ -261,6 +317,7 @@ class _RecordingMonitor(mocks.MockMonitor):
             outputs=state,
             op=op,
             retain_on_delete=bool(request.retainOnDelete),
+            provider=request.provider,
         )
         self.result.resources.append(reg)
         self.by_urn[urn] = reg
@@ -316,12 +373,14 @@ def _run(
     program: Path,
     prior: SimResult | None,
     subscription: str,
+    live: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SimResult:
     result = SimResult(stack=settings_.stack, preview=preview, project=settings_.project)
     logger = logging.getLogger(f"erdr.simulate.{settings_.stack}.{id(result)}")
     logger.propagate = False
     logger.addHandler(_LogCapture(result))
-    monitor = _RecordingMonitor(_Mocks(preview, peer_outputs, prior, subscription), result)
+    mocked = _Mocks(preview, peer_outputs, prior, subscription, live)
+    monitor = _RecordingMonitor(mocked, result)
     mock_settings = mocks.MockSettings(
         monitor=monitor,
         monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
@@ -365,6 +424,7 @@ def _run(
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
         asyncio.set_event_loop(None)
+    result.calls = mocked.calls
     return result
 
 
@@ -376,9 +436,13 @@ def simulate(
     program: Path = PROJECT_DIR / "__main__.py",
     prior: SimResult | None = None,
     subscription: str = SUBSCRIPTION,
+    live: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SimResult:
     """Run the program once for ``stack`` (deployed to ``subscription`` of the mock tenant),
     isolated from any other run in this process.
+
+    ``live``: ARM ID -> ARM resource body (as ``GET`` returns it) that the program's read-only
+    lookups (``network.get_virtual_network`` ...) find; anything else answers 404.
 
     ``prior``: the stack as deployed (an ``up`` run); the run then previews or applies a change
     to it instead of creating everything.
@@ -386,5 +450,5 @@ def simulate(
     if prior is not None and prior.preview:
         raise ValueError("prior must be an `up` run: a deployed stack has known IDs and outputs")
     ctx = contextvars.Context()
-    run: Callable[[], SimResult] = lambda: _run(stack, preview, peer_outputs or {}, program, prior, subscription)  # noqa: E731
+    run: Callable[[], SimResult] = lambda: _run(stack, preview, peer_outputs or {}, program, prior, subscription, live)  # noqa: E731
     return ctx.run(run)

@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from model.config import StackConfig, load
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 NAMESPACE = "expressroute-dr"
 # Stands in for a `secure:` value, which only the stack's secrets provider can decrypt.
@@ -85,3 +87,9 @@ def load_stack(
     for dotted, value in (overrides or {}).items():
         set_path(merged, dotted, value)
     return StackSettings(project=name, stack=stack, config=merged, secret_keys=secrets)
+
+
+def stack_config(settings: StackSettings) -> StackConfig:
+    """The validated model, read the way the program reads it (raises ConfigError)."""
+    raw = {k: v for k, v in settings.config.items() if ":" not in k}
+    return load(settings.stack, raw, frozenset(settings.secret_keys))

@@ -210,6 +210,7 @@ class Route:
     prefix: str | Any
     next_hop_type: str | Any
     urn: str
+    next_hop_ip: str | Any | None = None
 
 
 @dataclass(eq=False)
@@ -299,6 +300,18 @@ def _circuits_from_config(entries: object, source: str) -> list[Circuit]:
             )
         )
     return out
+
+
+def stack_config_value(key: str) -> Any:
+    """One key of this project's stack config (PULUMI_CONFIG, objects decoded), or None."""
+    raw = os.environ.get("PULUMI_CONFIG")
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw).get(f"{NAMESPACE}:{key}")
+        return json.loads(value) if isinstance(value, str) and value[:1] in "{[" else value
+    except (json.JSONDecodeError, AttributeError):
+        return None
 
 
 def stack_config_circuits() -> list[Circuit]:
@@ -406,16 +419,27 @@ class Estate:
     def vnet_by_urn(self, urn: str) -> Vnet | None:
         return self._vnet_index[0].get(urn)
 
+    @cached_property
+    def _vnet_by_root(self) -> dict[str, Vnet]:
+        """Known VNet IDs (subscription included) -> VNet: spokes in several subscriptions may share
+        a group and VNet name, and only the subscription tells them apart."""
+        return {v.arm_id: v for v in self.vnets if v.arm_id}
+
     def vnet_by_id(self, arm_id: str) -> VnetRef | None:
         key = vnet_key_of(arm_id)
         if key is None:
             return None
-        found = self._vnet_index[1].get(key)
-        if found is not None:
-            return found
         seg = arm_segments(arm_id)
         root = f"/subscriptions/{seg.get('subscriptions', '')}/resourcegroups/{key[0]}"
-        return OutsideVnet(key, f"{root}/providers/microsoft.network/virtualnetworks/{key[1]}")
+        vnet_id = f"{root}/providers/microsoft.network/virtualnetworks/{key[1]}"
+        exact = self._vnet_by_root.get(vnet_id)
+        if exact is not None:
+            return exact
+        found = self._vnet_index[1].get(key)
+        # By group and name only while the VNet's own ID is unknown (preview), or it is the same VNet.
+        if found is not None and (found.arm_id is None or found.arm_id == vnet_id or not seg.get("subscriptions")):
+            return found
+        return OutsideVnet(key, vnet_id)
 
     def vnet_by_name(self, rg: object, name: object) -> Vnet | None:
         if not isinstance(name, str):
@@ -498,9 +522,15 @@ class Estate:
             routes: list[Route] | Any = UNKNOWN
             if raw is not UNKNOWN:
                 routes = [
-                    Route(text(x, "name"), text(x, "addressPrefix"), text(x, "nextHopType"), r.urn)
+                    Route(
+                        text(x, "name"),
+                        text(x, "addressPrefix"),
+                        text(x, "nextHopType"),
+                        r.urn,
+                        text(x, "nextHopIpAddress"),
+                    )
                     if x is not UNKNOWN
-                    else Route(UNKNOWN, UNKNOWN, UNKNOWN, r.urn)
+                    else Route(UNKNOWN, UNKNOWN, UNKNOWN, r.urn, UNKNOWN)
                     for x in raw
                 ]
             table = RouteTable(r.urn, name, routes, flag(self.settable(r, "disableBgpRoutePropagation")))
@@ -528,7 +558,13 @@ class Estate:
                 table = self._table_by_urn[owners.pop()] if len(owners) == 1 else None
             if table is not None and isinstance(table.routes, list):
                 table.routes.append(
-                    Route(text(p, "routeName"), text(p, "addressPrefix"), text(p, "nextHopType"), r.urn)
+                    Route(
+                        text(p, "routeName"),
+                        text(p, "addressPrefix"),
+                        text(p, "nextHopType"),
+                        r.urn,
+                        text(p, "nextHopIpAddress"),
+                    )
                 )
         return tables
 

@@ -126,6 +126,8 @@ SURFACES: dict[str, Surface] = {
     T.CONNECTION: _net(
         "VirtualNetworkGatewayConnection", "Microsoft.Network/connections/{virtualNetworkGatewayConnectionName}"
     ),
+    T.FIREWALL: _net("AzureFirewall", "Microsoft.Network/azureFirewalls/{azureFirewallName}"),
+    T.FIREWALL_POLICY: _net("FirewallPolicy", "Microsoft.Network/firewallPolicies/{firewallPolicyName}"),
     T.VAULT: Surface(
         "2024-10-01",
         (
@@ -191,6 +193,8 @@ NOT_ARM: dict[str, str] = {
     # (provider/pkg/resources/customresources/custom_storage.go), not through ARM.
     T.BLOB: "Storage data plane (azure-native custom resource), not an ARM resource",
     T.STACK_REFERENCE: "Pulumi engine resource",
+    # One explicit azure-native provider per subscription named in a placement (program/estate.py).
+    T.PROVIDER: "Pulumi provider instance, configured locally; no request of its own",
 }
 
 # azure-native inputs of the generic resource that name its path and API version.

@@ -538,6 +538,10 @@ GATEWAY_PUBLIC_IP_ALLOCATION_IF_SUPPLIED: Final = "Static"
 #   place in a chain shows), used for create, update and delete alike; never a documented figure.
 # VNET / VNET_PEERING / ROUTE_TABLE: no Microsoft doc found that states typical creation times
 #   for virtual networks, virtual network peerings or route tables; 1 is a placeholder.
+# FIREWALL_CREATE_MINUTES: NOT DOCUMENTED. The Azure Firewall tutorials ("Deploy and configure
+#   Azure Firewall and policy using the Azure portal", learn.microsoft.com/azure/firewall/
+#   tutorial-firewall-deploy-portal-policy) say only that deployment takes "a few minutes";
+#   10 is a placeholder that the network RTO of `layout.hub.nva.provisioning: atFailover` adds.
 # ---------------------------------------------------------------------------------------------
 GATEWAY_CREATE_MINUTES: Final = 45
 ERGWSCALE_SCALE_MINUTES: Final = 30
@@ -545,6 +549,7 @@ CONNECTION_CREATE_MINUTES: Final = 10
 VNET_CREATE_MINUTES: Final = 1
 VNET_PEERING_CREATE_MINUTES: Final = 1
 ROUTE_TABLE_CREATE_MINUTES: Final = 1
+FIREWALL_CREATE_MINUTES: Final = 10
 
 
 # ---------------------------------------------------------------------------------------------

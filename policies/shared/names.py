@@ -20,6 +20,10 @@ UNDECIDED_NOTE: Final = "Not decided in this preview"
 GATEWAY_SUBNET: Final = "GatewaySubnet"
 DEFAULT_ROUTE: Final = "0.0.0.0/0"
 STORAGE_ENDPOINT: Final = "Microsoft.Storage"
+AZURE_FIREWALL_SUBNET: Final = "AzureFirewallSubnet"
+# Subnets Azure reserves for its own services (Bastion, Route Server, the firewall's management
+# NIC): never a workload subnet, never routed through the NVA, not replicated by this program.
+AZURE_SERVICE_SUBNETS: Final = frozenset({"AzureBastionSubnet", "RouteServerSubnet", "AzureFirewallManagementSubnet"})
 
 # azure-native type tokens.
 RESOURCE_GROUP: Final = "azure-native:resources:ResourceGroup"
@@ -33,6 +37,9 @@ PUBLIC_IP: Final = "azure-native:network:PublicIPAddress"
 GATEWAY: Final = "azure-native:network:VirtualNetworkGateway"
 CONNECTION: Final = "azure-native:network:VirtualNetworkGatewayConnection"
 CIRCUIT: Final = "azure-native:network:ExpressRouteCircuit"
+FIREWALL: Final = "azure-native:network:AzureFirewall"
+FIREWALL_POLICY: Final = "azure-native:network:FirewallPolicy"
+PROVIDER: Final = "pulumi:providers:azure-native"
 CIRCUIT_AUTHORIZATION: Final = "azure-native:network:ExpressRouteCircuitAuthorization"
 VAULT: Final = "azure-native:recoveryservices:Vault"
 FABRIC: Final = "azure-native:recoveryservices:ReplicationFabric"

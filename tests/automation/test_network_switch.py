@@ -621,3 +621,23 @@ def test_without_identity_the_runbook_says_so() -> None:
 
 def test_runbook_stays_python310_compatible() -> None:
     ast.parse(Path(rb.__file__).read_text(), feature_version=(3, 10))
+
+
+def test_failover_log_states_the_target_next_hop(arm: FakeArm) -> None:
+    """The job's log says what the target's next hop is and the address it must answer on
+    (erdr-nva): the same as in production with the same IPs, its translation otherwise."""
+    item = (
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/replicationFabrics/f/"
+        "replicationProtectionContainers/c/replicationProtectedItems/nva1"
+    )
+    cfg = example_config(EXCLUSIVE, **{"layout.hub.nva.replicatedItem": item})
+    variables = variables_of(cfg)
+    seed(arm, variables, "standby")
+    result = run(arm, variables, context("Planned"))
+    assert (
+        f"target next hop: NVA at 10.10.10.10 in subnet nva; replicated item {item} boots first and must come up with 10.10.10.10"
+        in result.log
+    )
+    assert rb.next_hop_line({"kind": "azureFirewall", "address": {"target": "10.20.10.68"}}) == (
+        "target next hop: Azure Firewall at 10.20.10.68 (preProvisioned)"
+    )

@@ -41,6 +41,7 @@ class Item:
     urn: str
     props: dict[str, Any]
     deps: dict[str, list[str]] = field(default_factory=dict[str, list[str]])
+    resource_id: str = ""  # Azure's ID when not the one its inputs give (another subscription)
 
     @property
     def type(self) -> str:
@@ -235,7 +236,11 @@ class Estate:
         """What the engine hands AnalyzeStack for ``item`` (see the module docstring)."""
         if item.type == "pulumi:pulumi:StackReference":
             return engine_view.stack_reference_outputs(item.props["name"], item.props["outputs"])
-        return engine_view.outputs_for(item.type, item.props, preview=self.preview)
+        return engine_view.outputs_for(item.type, item.props, preview=self.preview, resource_id=item.resource_id)
+
+    def id_of(self, urn: str) -> Any:
+        """The ``id`` output the engine hands AnalyzeStack for ``urn``."""
+        return self.outputs(self.items[urn])["id"]
 
     def policy_resources(self) -> list[PolicyResource]:
         """As the SDK hands them to a stack policy: outputs in its proxy, linked dependencies."""

@@ -23,6 +23,7 @@ from erdr.policy_client import (
     Diagnostic,
     PolicyPackClient,
     analyzer_resources,
+    appliance_subnets,
     check_simulation,
     circuits_config,
     stack_env,
@@ -55,6 +56,8 @@ def pack() -> Iterator[PolicyPackClient]:
 def configure_for(pack: PolicyPackClient, settings: StackSettings, extra: dict[str, Any] | None = None) -> None:
     """Circuit facts from the stack's config, as the pipeline passes them."""
     config: dict[str, Any] = {name: {"circuits": circuits_config(settings)} for name in CIRCUIT_RULES}
+    # One pack serves every stack here, so it has no PULUMI_CONFIG to read the NVA subnet from.
+    config["udr-next-hop-in-appliance-subnet"] = {"applianceSubnets": appliance_subnets(settings)}
     for name, value in (extra or {}).items():
         config[name] = {**config.get(name, {}), **value}
     pack.configure(config)
@@ -255,7 +258,19 @@ def move_gateway_vnet(result: SimResult, location: str) -> SimResult:
 
 
 def add_route(p: dict[str, Any]) -> None:
-    p["routes"].append({"name": "default", "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance"})
+    p["routes"].append(
+        {
+            "name": "default",
+            "addressPrefix": "0.0.0.0/0",
+            "nextHopType": "VirtualAppliance",
+            "nextHopIpAddress": "10.10.10.10",
+        }
+    )
+
+
+def hop_into_spoke(p: dict[str, Any]) -> None:
+    """The spoke's default route sent to an address in the spoke itself, where no appliance lives."""
+    p["routes"][0]["nextHopIpAddress"] = "10.1.0.4"
 
 
 def connection_to(result: SimResult, circuit: str, suffix: str) -> SimResult:
@@ -348,6 +363,13 @@ VARIANTS: dict[str, tuple[Variant, str, dict[str, Any]]] = {
         "gateway-subnet",
         {},
     ),
+    # In a first preview subnet names are unknown: the rule tells the spoke's subnet from the NVA's
+    # by the stack config the CLI hands the pack (PULUMI_CONFIG), as it does in real runs.
+    "udr-next-hop-outside-appliance-subnet": (
+        lambda rs, _: edit(rs, "vnet1-routes", hop_into_spoke),
+        "udr-next-hop-in-appliance-subnet",
+        {"stack-config": True},
+    ),
     "gateway-subnet-bgp-off": (
         lambda rs, _: edit(rs, "hub-gateway-routes", lambda p: p.update(disableBgpRoutePropagation=True)),
         "gateway-subnet",
@@ -419,9 +441,18 @@ def test_broken_variant_is_caught_by_its_rule(pack: PolicyPackClient, variant: s
         external = {"name": "prod", "circuitIds": prod.outputs["circuitConnections"]}
         external["addressPrefixes"] = [p for ps in prod.outputs["vnetPrefixes"].values() for p in ps]
         extra = {"vnet-address-space-overlap": {"externalNetworks": [external]}}
+    broken = make(result, {"primary": primary, "prod": prod.outputs})
+    if flags.get("stack-config"):
+        with PolicyPackClient(env=stack_env(settings, preview=mode == "preview")) as own:
+            configure_for(own, settings, extra)
+            assert violations(check_simulation(own, result)) == []
+            found = violations(check_simulation(own, broken))
+            level = own.default_levels()[rule]
+        assert {d.policy for d in found} == {rule}, show(found)
+        assert all(d.level == level for d in found)
+        return
     configure_for(pack, settings, extra)
     assert violations(check_simulation(pack, result)) == []
-    broken = make(result, {"primary": primary, "prod": prod.outputs})
     found = violations(check_simulation(pack, broken))
     assert {d.policy for d in found} == {rule}, show(found)
     level = pack.default_levels()[rule]

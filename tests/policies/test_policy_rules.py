@@ -6,6 +6,7 @@ see inputs."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,9 +14,11 @@ import pytest
 from erdr.engine_view import UNKNOWN
 from policies.framework import Rule
 from policies.pack import BY_NAME, RULES
-from tests.policies.estates import ER_HK, ER_SG, HK, SG, Estate, article_estate
+from tests.policies.estates import ER_HK, ER_SG, HK, SG, SUB, Estate, article_estate
 
 CIRCUITS = {"circuits": [HK, SG]}
+# The article's NVA subnet, as the pipeline's pack config declares it when no stack config is at hand.
+APPLIANCES = {"applianceSubnets": ["10.10.10.0/25"]}
 
 
 def run(
@@ -54,7 +57,7 @@ def test_every_rule_passes_the_articles_estate(preview: bool) -> None:
     estate, _ = article_estate(preview)
     notes: list[str] = []
     for rule in RULES:
-        assert run(rule.name, estate, CIRCUITS, notes=notes) == [], rule.name
+        assert run(rule.name, estate, {**CIRCUITS, **APPLIANCES}, notes=notes) == [], rule.name
     if not preview:
         assert notes == []
     else:
@@ -335,3 +338,89 @@ def test_a_rule_that_breaks_reports_instead_of_raising() -> None:
     found: list[str] = []
     boom.run_stack([], {}, lambda m, u=None: found.append(m), lambda m, u=None: found.append("note: " + m))
     assert len(found) == 1 and "Rule boom failed (KeyError" in found[0]
+
+
+# --- UDR next hops ------------------------------------------------------------------------------
+
+
+def _hop(estate: Estate, table: str, address: str) -> None:
+    for route in estate.props(table)["routes"]:
+        route["nextHopIpAddress"] = address
+
+
+def test_udr_next_hop_must_lie_in_a_declared_appliance_subnet(preview: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    estate, n = article_estate(preview)
+    assert run("udr-next-hop-in-appliance-subnet", estate, APPLIANCES) == []
+    # Declared by the stack config instead (what the CLI hands the pack): the layout's NVA subnet.
+    layout = {"hub": {"nvaSubnet": {"name": "nva", "prefix": "10.10.10.0/25"}}}
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"expressroute-dr:layout": json.dumps(layout)}))
+    assert run("udr-next-hop-in-appliance-subnet", estate) == []
+    monkeypatch.delenv("PULUMI_CONFIG")
+    _hop(estate, n["gateway_routes"], "10.1.0.4")
+    notes: list[str] = []
+    found = run("udr-next-hop-in-appliance-subnet", estate, APPLIANCES, notes=notes)
+    if preview:
+        # 10.1.0.4 lies in a subnet whose name a first preview does not know yet: it could be
+        # the NVA's, so the rule waits for `pulumi up` and says so.
+        assert found == [] and len(notes) == 1 and "whether route 'r0' points into an appliance subnet" in notes[0]
+        return
+    assert len(found) == 2  # both spoke routes of the GatewaySubnet's table
+    assert (
+        "sends 10.1.0.0/24 to 10.1.0.4, which lies in no declared appliance's subnet (applianceSubnets (10.10.10.0/25))"
+        in found[0]
+    )
+
+
+def test_udr_next_hop_into_an_azure_firewall_subnet(preview: bool) -> None:
+    estate, n = article_estate(preview)
+    estate.subnet(n["hub"], "AzureFirewallSubnet", "10.10.10.64/26")
+    for table in (n["gateway_routes"],):
+        _hop(estate, table, "10.10.10.68")
+    notes: list[str] = []
+    found = run("udr-next-hop-in-appliance-subnet", estate, notes=notes)
+    if preview:
+        # Neither subnet's name is known in a first preview: decided on `pulumi up`.
+        assert found == [] and notes
+        return
+    # The gateway's routes now point into the firewall subnet; the spokes' still at 10.10.10.10,
+    # where nothing is declared without the NVA subnet.
+    assert len(found) == 1 and "sends 0.0.0.0/0 to 10.10.10.10" in found[0]
+    assert "subnet 'hub/AzureFirewallSubnet' (10.10.10.64/26)" in found[0]
+
+
+def test_udr_next_hop_unknown_in_preview_is_reported() -> None:
+    estate, n = article_estate(True)
+    estate.props(n["gateway_routes"])["routes"][0]["nextHopIpAddress"] = UNKNOWN
+    notes: list[str] = []
+    assert run("udr-next-hop-in-appliance-subnet", estate, APPLIANCES, notes=notes) == []
+    assert len(notes) == 1 and "the next hop of route 'r0'" in notes[0]
+    found = run("udr-next-hop-in-appliance-subnet", estate, {**APPLIANCES, "onUnknown": "report"})
+    assert len(found) == 1 and found[0].startswith("Cannot check the next hop of route 'r0'")
+
+
+# --- VNets of several subscriptions -------------------------------------------------------------
+
+
+def test_same_group_and_name_in_two_subscriptions_are_two_vnets() -> None:
+    """Landing-zone spokes may share a resource group and VNet name across subscriptions; only the
+    subscription in their IDs tells them apart, and an overlap with the wrong one must not be
+    reported (nor the right one missed)."""
+    from policies.estate import Estate as Facts
+
+    estate, n = article_estate(False)
+    other_sub = "22222222-2222-2222-2222-222222222222"
+    twin = estate.vnet("vnet1-lz2", ["10.10.10.0/25"])
+    # Same group and name as vnet1, in another subscription.
+    estate.props(twin)["virtualNetworkName"] = "vnet1"
+    estate.items[twin].resource_id = estate.id_of(n["vnet1"]).replace(SUB, other_sub)
+    facts = Facts(estate.policy_resources())
+    first = facts.vnet_by_id(estate.id_of(n["vnet1"]))
+    second = facts.vnet_by_id(estate.id_of(twin))
+    assert first is not None and second is not None and first is not second
+    assert second.urn == twin  # type: ignore[union-attr]
+    # The twin overlaps the hub, but it is peered with nothing: no routing domain shares both.
+    assert run("vnet-address-space-overlap", estate) == []
+    peering = estate.peering(n["hub"], twin, allowGatewayTransit=True)
+    estate.props(peering)["remoteVirtualNetwork"] = {"id": estate.id_of(twin)}
+    found = run("vnet-address-space-overlap", estate)
+    assert len(found) == 1 and "10.10.10.0/25" in found[0]

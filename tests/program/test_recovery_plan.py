@@ -196,10 +196,14 @@ def check_variables(topology: str, result: SimResult) -> None:
             "tags",
             "retry",
             "role-order",
+            "nva",
             "drill-vnet-ids",
             "child-runbook",
         )
     }
+    # The runbook is told what the target's next hop is and the address the UDRs expect of it.
+    assert v["erdr-nva"]["kind"] == "appliance"
+    assert v["erdr-nva"]["address"]["target"] == cfg.layout.hub.nva_address
     assert v["erdr-child-runbook"] == {
         "subscriptionId": SUBSCRIPTION,
         "resourceGroup": cfg.resource_group_name(Role.TARGET),

@@ -24,6 +24,7 @@ from tests.helpers import (
     SUBNET,
     VNET,
     by_physical_name,
+    connection_name,
     connections,
     deps,
     run_stack,
@@ -60,8 +61,6 @@ def expected_connections(example: Path, stack: str, phase: str) -> dict[str, tup
     cfg = example_config(example, stack)
     topology, addressing = cfg["expressroute-dr:topology"], cfg["expressroute-dr:addressing"]
     cross = cfg.get("expressroute-dr:crossConnect", False)
-    region = "eastasia" if stack == "prod" else "southeastasia"
-    hub = f"hub-{region}"
     failover = phase == "failover"
     if topology == "single-circuit":
         own, other = "primary", None
@@ -76,7 +75,7 @@ def expected_connections(example: Path, stack: str, phase: str) -> dict[str, tup
     # A weight chooses only among the connections of one gateway: a lone connection keeps Azure's
     # default 0; on a gateway with both circuits the one on-premises uses in the phase is preferred.
     in_use = "secondary" if failover else "primary"
-    return {f"{hub}-to-{c}": (c, 0 if len(held) == 1 else (100 if c == in_use else 0)) for c in held}
+    return {connection_name(example, stack, c): (c, 0 if len(held) == 1 else (100 if c == in_use else 0)) for c in held}
 
 
 def circuit_ids(example: Path) -> dict[str, str]:
