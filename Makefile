@@ -1,15 +1,19 @@
-# Two commands do all the set-up on a fresh machine: `make plan` and `make test`.
+# Two commands do all the set-up on a fresh machine: `make plan` and `make test`. `make setup` does
+# only the set-up: .venv with the program's, the policy pack's (policies/PulumiPolicy.yaml runs
+# the pack in it) and the tooling's pinned dependencies.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: plan test lint typecheck unit bench clean
+.PHONY: setup plan test lint typecheck unit bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt policies/requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	touch $(STAMP)
+
+setup: $(STAMP)
 
 plan: $(STAMP)
 	$(PY) -m erdr.plan

@@ -1,7 +1,9 @@
 """Site Recovery recovery-plan step: the ExpressRoute network switch for this project's topology.
 
-Runs in Azure Automation (runbook type Python3, standard library only) as a pre-boot action of
-the recovery plan's first boot group, so the network is switched before any VM boots. It reads:
+Runs in Azure Automation as the child job of the recovery plan's action: Site Recovery starts the
+PowerShell runbook automation/network_switch.ps1 before the first boot group, and that runbook
+starts this one (runbook type Python, the Automation account's Python 3.10 runtime environment,
+standard library only) with the recovery plan context as JSON and waits for it. It reads:
 
 - the recovery plan context Site Recovery passes (FailoverType, FailoverDirection, ...), and
 - the Automation variables the Pulumi program sets (``erdr-*``): which connections each region's
@@ -20,9 +22,11 @@ Pulumi stacks declare in the new phase, so the stacks can be brought in line wit
 - test failover: nothing in production is touched; only the drill VNets are checked, and any
   peering found on them is removed so the drill stays isolated.
 
-Every step reads before it writes, so a rerun after a partial run only does what is left.
+Every step reads before it writes, so a rerun after a partial run only does what is left. The
+last line of a successful run is SUCCESS_MARKER; the PowerShell parent throws without it, so
+Site Recovery stops the plan whatever exit status the Python sandbox reports.
 
-Keep this file compatible with Python 3.8 (Azure Automation's Python 3 cloud runtime).
+Keep this file compatible with Python 3.10 (the Automation runtime environment it runs in).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ VARIABLE_PREFIX = "erdr-"
 SOURCE, TARGET = "source", "target"
 FAILOVER, FAILBACK, DRILL = "failover", "failback", "drill"
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# The PowerShell parent (network_switch.ps1, $SuccessMarker) looks for this line in the job output.
+SUCCESS_MARKER = "NETWORK SWITCH SUCCEEDED"
 
 
 class SwitchError(Exception):
@@ -102,7 +108,7 @@ class ArmClient:
                 if exc.code not in TRANSIENT_STATUS:
                     return exc.code, _json_or_text(text)
                 last = f"HTTP {exc.code}"
-            except OSError as exc:  # URLError, refused, reset and (on 3.8) socket.timeout
+            except OSError as exc:  # URLError, refused, reset, timeouts
                 last = str(getattr(exc, "reason", exc))
             if attempt < self.retry.attempts:
                 self.log(
@@ -254,11 +260,15 @@ class Settings:
     connections: dict[str, dict[str, list[Connection]]]  # role -> phase -> connections
     tags: dict[str, dict[str, str]]
     drill_vnet_ids: dict[str, str]
-    authorization_keys: dict[str, str]
+    # role -> circuit -> key: each connection redeems its own authorization.
+    authorization_keys: dict[str, dict[str, str]]
     retry: Retry
     # operation -> roles in the order their connections change (model/phases.py role_order):
     # with one circuit and the same IPs the side giving up the circuit goes first.
     role_order: dict[str, list[str]]
+    # The target's next hop (erdr-nva, model/phases.py nva_statement): what it is and the address
+    # every UDR there points at. Stated in the job's log; the network switch does not build it.
+    nva: dict[str, Any] = field(default_factory=dict)
 
 
 def _decoded(value: Any) -> Any:
@@ -285,11 +295,12 @@ def load_settings(variable: Callable[[str], Any]) -> Settings:
         role: {phase: [Connection(**c) for c in items] for phase, items in phases.items()}
         for role, phases in plan.items()
     }
-    keys = {}
-    for circuit in get("circuit-ids"):
-        key = optional(f"authorization-key-{circuit}")
-        if key:
-            keys[circuit] = str(key)
+    keys: dict[str, dict[str, str]] = {}
+    for role in (SOURCE, TARGET):
+        for circuit in get("circuit-ids"):
+            key = optional(f"authorization-key-{role}-{circuit}")
+            if key:
+                keys.setdefault(role, {})[circuit] = str(key)
     retry = get("retry")
     return Settings(
         topology=get("topology"),
@@ -304,6 +315,7 @@ def load_settings(variable: Callable[[str], Any]) -> Settings:
         authorization_keys=keys,
         retry=Retry(int(retry["attempts"]), float(retry["delaySeconds"]), int(retry["pollAttempts"])),
         role_order={op: [str(r) for r in roles] for op, roles in get("role-order").items()},
+        nva=optional("nva") or {},
     )
 
 
@@ -344,6 +356,8 @@ class Switch:
             f"recovery plan {ctx.plan or '?'}: {ctx.failover_type} {ctx.direction} -> {ctx.operation}; "
             f"topology {s.topology}, addressing {s.addressing}"
         )
+        if s.nva and ctx.operation == FAILOVER:
+            self.log(next_hop_line(s.nva))
         if ctx.operation == DRILL:
             self.drill()
             return self.changes
@@ -380,8 +394,9 @@ class Switch:
             "peer": {"id": s.circuit_ids[conn.circuit]},
             "routingWeight": s.routing_weights[conn.weight],
         }
-        if conn.circuit in s.authorization_keys:
-            props["authorizationKey"] = s.authorization_keys[conn.circuit]
+        key = s.authorization_keys.get(role, {}).get(conn.circuit)
+        if key is not None:
+            props["authorizationKey"] = key
         return {"location": s.regions[role], "tags": s.tags[role], "properties": props}
 
     def ensure(self, role: str, conn: Connection) -> None:
@@ -426,6 +441,16 @@ class Switch:
             )
 
 
+def next_hop_line(nva: Mapping[str, Any]) -> str:
+    """What the target's next hop is and the address it must answer on (the UDRs point there)."""
+    address = (nva.get("address") or {}).get(TARGET, "?")
+    if nva.get("kind") == "azureFirewall":
+        return f"target next hop: Azure Firewall at {address} ({nva.get('provisioning', 'preProvisioned')})"
+    item = nva.get("replicatedItem")
+    boots = f"; replicated item {item} boots first and must come up with {address}" if item else ""
+    return f"target next hop: NVA at {address} in subnet {nva.get('subnet', '?')}{boots}"
+
+
 def _same(have: Mapping[str, Any], want: Mapping[str, Any]) -> bool:
     props = have.get("properties", {})
     wprops = want["properties"]
@@ -453,9 +478,16 @@ def main(
     return Switch(settings, arm, log).run(ctx)
 
 
-if __name__ == "__main__":
+def entrypoint(argv: list[str], log: Callable[[str], None] = print, **kwargs: Any) -> int:
+    """The job: 0 and SUCCESS_MARKER when the network reached its end state, 1 and the reason if not."""
     try:
-        main(sys.argv[1:])
+        changes = main(argv, log=log, **kwargs)
     except SwitchError as exc:
-        print(f"network switch FAILED: {exc}")
-        raise SystemExit(1) from None
+        log(f"network switch FAILED: {exc}")
+        return 1
+    log(f"{SUCCESS_MARKER}: {len(changes)} step(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(entrypoint(sys.argv[1:]))

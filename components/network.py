@@ -6,15 +6,18 @@ component and named from the component's name, so URNs are deterministic.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import network
 
 from model.phases import ConnectionSpec
 from model.spec import NetworkSpec, SubnetSpec, VnetSpec
-from policies.shared.names import DEFAULT_ROUTE, GATEWAY_SUBNET
+from policies.shared.names import DEFAULT_ROUTE, DRILL_TAG, GATEWAY_SUBNET
 
 # ExpressRoute gateway creation takes up to ~45 minutes; updates (SKU change) as long.
 GATEWAY_TIMEOUTS = pulumi.CustomTimeouts(create="90m", update="90m", delete="60m")
@@ -32,12 +35,73 @@ def _opts(parent: pulumi.Resource, *, protect: bool = False, **kwargs: object) -
     return pulumi.ResourceOptions(parent=parent, protect=protect, **kwargs)  # type: ignore[arg-type]
 
 
-def _subnets(
+@cache
+def _input_names(cls: type) -> frozenset[str]:
+    """Every input a resource class takes (its ``__init__`` keywords), snake_case as Python spells them."""
+    skip = {"self", "resource_name", "opts", "args", "__self__", "__props__", "id"}
+    init = getattr(cls, "_internal_init", cls.__init__)
+    return frozenset(p for p in inspect.signature(init).parameters if p not in skip)
+
+
+def unmodelled_inputs(cls: type, inputs: Mapping[str, Any]) -> list[str]:
+    """The inputs of ``cls`` this program leaves unset: an imported resource keeps its own values
+    for them. The engine copies ignored properties from the imported state before it diffs, so the
+    import reads as no change (pulumi/pulumi pkg/resource/deploy/step_generator.go, import with
+    ignoreChanges)."""
+    return sorted(_input_names(cls) - {k for k, v in inputs.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where one VNet's resources go: provider (its subscription), resource group, adoption."""
+
+    owner: pulumi.ComponentResource
+    resource_group: pulumi.Input[str]
+    provider: pulumi.ProviderResource | None
+    imports: Mapping[str, str]
+
+    def name(self, logical: str, default: str) -> str:
+        """The Azure name: the adopted resource's own, else this program's."""
+        found = self.imports.get(logical)
+        return found.rsplit("/", 1)[-1] if found else default
+
+    def group(self, logical: str) -> pulumi.Input[str]:
+        found = self.imports.get(logical)
+        return found.split("/")[4] if found else self.resource_group
+
+    def create(self, cls: Any, logical: str, *, protect: bool = False, **inputs: Any) -> Any:
+        """``cls(logical, **inputs)`` parented to the owner, in this subscription; imported (with
+        the inputs the program does not model left as they are) when ``logical`` was adopted."""
+        options: dict[str, Any] = inputs.pop("options", {})
+        # Declared (so the policy pack sees the design) but kept as the estate has them once adopted.
+        kept: list[str] = inputs.pop("kept_when_adopted", [])
+        import_id = self.imports.get(logical)
+        if import_id:
+            # Adopted production: the program owns the routing it models; tags and everything
+            # else on the resource stay as the estate has them.
+            inputs.pop("tags", None)
+            options["import_"] = import_id
+            options["ignore_changes"] = sorted({*unmodelled_inputs(cls, inputs), *kept})
+        if self.provider is not None:
+            options["provider"] = self.provider
+        return cls(logical, opts=_opts(self.owner, protect=protect, **options), **inputs)
+
+
+def placed(
     owner: pulumi.ComponentResource,
+    spec: VnetSpec,
+    args: NetworkArgs,
+) -> Placed:
+    group = spec.resource_group if spec.resource_group is not None else args.resource_group_name
+    provider = args.providers.get(spec.subscription_id) if spec.subscription_id else None
+    return Placed(owner, group, provider, args.network.imports)
+
+
+def _subnets(
+    at: Placed,
     prefix: str,
     vnet: network.VirtualNetwork,
     spec: VnetSpec,
-    resource_group: pulumi.Input[str],
     route_tables: Mapping[str, network.RouteTable],
 ) -> dict[str, network.Subnet]:
     """Subnets of one VNet, created one after another: Azure rejects concurrent subnet writes
@@ -46,41 +110,47 @@ def _subnets(
     previous: network.Subnet | None = None
     for sub in spec.subnets:
         table = route_tables.get(sub.name)
-        previous = network.Subnet(
-            f"{prefix}-{sub.name}",
+        options: dict[str, Any] = {"depends_on": [previous] if previous is not None else []}
+        if sub.adopt_id:
+            options["import_"] = sub.adopt_id
+        logical = f"{prefix}-{sub.name}"
+        subnet: network.Subnet = at.create(
+            network.Subnet,
+            logical,
             subnet_name=sub.name,
             virtual_network_name=vnet.name,
-            resource_group_name=resource_group,
+            resource_group_name=at.group(f"{prefix}-vnet"),
             address_prefix=sub.prefix,
             route_table={"id": table.id} if table is not None else None,
             service_endpoints=[{"service": s} for s in sub.service_endpoints] or None,
-            opts=_opts(
-                owner,
-                depends_on=[previous] if previous is not None else [],
-                import_=sub.adopt_id,
-            ),
+            # Azure fills in each endpoint's locations, which the program cannot know; erdr.discover
+            # reports an adopted routed subnet that lacks Microsoft.Storage.
+            kept_when_adopted=["service_endpoints"],
+            options=options,
         )
-        created[sub.name] = previous
+        created[sub.name] = previous = subnet
     return created
 
 
 def _vnet(
-    owner: pulumi.ComponentResource,
+    at: Placed,
     name: str,
     spec: VnetSpec,
     location: str,
-    resource_group: pulumi.Input[str],
     tags: Mapping[str, str],
     protect: bool,
 ) -> network.VirtualNetwork:
-    return network.VirtualNetwork(
+    options: dict[str, Any] = {"import_": spec.adopt_id} if spec.adopt_id else {}
+    return at.create(
+        network.VirtualNetwork,
         f"{name}-vnet",
+        protect=protect,
         virtual_network_name=spec.azure_name,
-        resource_group_name=resource_group,
+        resource_group_name=at.group(f"{name}-vnet"),
         location=location,
         address_space={"address_prefixes": list(spec.address_space)},
         tags=dict(tags),
-        opts=_opts(owner, protect=protect, import_=spec.adopt_id),
+        options=options,
     )
 
 
@@ -101,6 +171,8 @@ class NetworkArgs:
     resource_group_name: pulumi.Input[str]
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
     protect: bool = True
+    # Subscription ID -> its explicit provider, for VNets placed in other subscriptions.
+    providers: Mapping[str, pulumi.ProviderResource] = field(default_factory=dict[str, pulumi.ProviderResource])
 
 
 @dataclass(kw_only=True)
@@ -121,35 +193,45 @@ class Hub(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HubArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("expressroute-dr:network:Hub", name, None, opts)
-        spec, rg = args.network, args.resource_group_name
-        self.vnet = _vnet(self, name, spec.hub, spec.region, rg, args.tags, args.protect)
+        spec = args.network
+        at = placed(self, spec.hub, args)
+        self.placement = at
+        self.vnet = _vnet(at, name, spec.hub, spec.region, args.tags, args.protect)
 
         # The GatewaySubnet sends spoke traffic through the NVA; no default route (it would
         # break the gateway) and BGP propagation stays on (the gateway needs on-prem routes).
-        gateway_routes = network.RouteTable(
-            f"{name}-gateway-routes",
-            route_table_name=f"rt-{spec.hub.azure_name}-gateway",
-            resource_group_name=rg,
+        table_name = f"{name}-gateway-routes"
+        gateway_routes = at.create(
+            network.RouteTable,
+            table_name,
+            route_table_name=at.name(table_name, f"rt-{spec.hub.azure_name}-gateway"),
+            resource_group_name=at.group(table_name),
             location=spec.region,
             disable_bgp_route_propagation=False,
-            routes=[
-                {
-                    "name": f"to-{prefix.replace('/', '_').replace(':', '-')}",
-                    "address_prefix": prefix,
-                    "next_hop_type": "VirtualAppliance",
-                    "next_hop_ip_address": spec.nva_address,
-                }
-                for prefix in spec.spoke_prefixes
-            ],
+            routes=_routes(
+                at,
+                table_name,
+                [
+                    {
+                        "name": _route_name(
+                            spec, table_name, prefix, f"to-{prefix.replace('/', '_').replace(':', '-')}"
+                        ),
+                        "address_prefix": prefix,
+                        "next_hop_type": "VirtualAppliance",
+                        "next_hop_ip_address": spec.nva_address,
+                    }
+                    for prefix in spec.spoke_prefixes
+                ],
+            ),
             tags=dict(args.tags),
-            opts=_opts(self, delete_before_replace=True),
+            options={"delete_before_replace": True},
         )
         tables: dict[str, network.RouteTable] = {GATEWAY_SUBNET: gateway_routes}
         workload = [s for s in spec.hub.subnets if s.routed_to_nva]
         if workload:
-            hub_routes = default_route_table(self, f"{name}-workload-routes", spec.hub, spec, rg, args.tags)
+            hub_routes = default_route_table(at, f"{name}-workload-routes", spec.hub, spec, args.tags)
             tables.update({s.name: hub_routes for s in workload})
-        self.subnets = _subnets(self, name, self.vnet, spec.hub, rg, tables)
+        self.subnets = _subnets(at, name, self.vnet, spec.hub, tables)
         gateway_subnet = self.subnets[GATEWAY_SUBNET]
 
         ip_config: network.VirtualNetworkGatewayIPConfigurationArgsDict = {
@@ -157,36 +239,48 @@ class Hub(pulumi.ComponentResource):
             "subnet": {"id": gateway_subnet.id},
         }
         if args.gateway_public_ip:
-            pip = network.PublicIPAddress(
-                f"{name}-gateway-ip",
-                public_ip_address_name=f"pip-ergw-{spec.hub.azure_name}",
-                resource_group_name=rg,
+            pip_name = f"{name}-gateway-ip"
+            pip = at.create(
+                network.PublicIPAddress,
+                pip_name,
+                protect=args.protect,
+                public_ip_address_name=at.name(pip_name, f"pip-ergw-{spec.hub.azure_name}"),
+                resource_group_name=at.group(pip_name),
                 location=spec.region,
                 sku={"name": "Standard", "tier": "Regional"},
                 public_ip_allocation_method="Static",
                 zones=["1", "2", "3"] if args.gateway_sku.endswith("AZ") else None,
                 tags=dict(args.tags),
-                opts=_opts(self, protect=args.protect),
             )
             ip_config["public_ip_address"] = {"id": pip.id}
-        self.gateway = network.VirtualNetworkGateway(
-            f"{name}-gateway",
-            virtual_network_gateway_name=spec.gateway_name,
-            resource_group_name=rg,
+        gateway_name = f"{name}-gateway"
+        self.gateway = at.create(
+            network.VirtualNetworkGateway,
+            gateway_name,
+            protect=args.protect,
+            virtual_network_gateway_name=at.name(gateway_name, spec.gateway_name),
+            resource_group_name=at.group(gateway_name),
             location=spec.region,
             gateway_type="ExpressRoute",
             sku={"name": args.gateway_sku, "tier": args.gateway_sku},
             ip_configurations=[ip_config],
+            # An adopted gateway keeps its IP configuration: changing it means rebuilding the gateway.
+            kept_when_adopted=["ip_configurations"],
             tags=dict(args.tags),
-            opts=_opts(self, protect=args.protect, custom_timeouts=GATEWAY_TIMEOUTS),
+            options={"custom_timeouts": GATEWAY_TIMEOUTS},
         )
 
         self.connections: dict[str, network.VirtualNetworkGatewayConnection] = {}
         for conn in args.connections:
-            self.connections[conn.spec.name] = network.VirtualNetworkGatewayConnection(
-                f"{name}-{conn.spec.circuit}-connection",
-                virtual_network_gateway_connection_name=conn.spec.name,
-                resource_group_name=rg,
+            conn_name = f"{name}-{conn.spec.circuit}-connection"
+            self.connections[conn.spec.name] = at.create(
+                network.VirtualNetworkGatewayConnection,
+                conn_name,
+                # Connections that a phase removes cannot be protected, or the phase
+                # change would be refused.
+                protect=args.protect and conn.spec.always,
+                virtual_network_gateway_connection_name=at.name(conn_name, conn.spec.name),
+                resource_group_name=at.group(conn_name),
                 location=spec.region,
                 connection_type="ExpressRoute",
                 virtual_network_gateway1={"id": self.gateway.id},
@@ -194,15 +288,11 @@ class Hub(pulumi.ComponentResource):
                 authorization_key=conn.authorization_key,
                 routing_weight=conn.spec.routing_weight,
                 tags=dict(args.tags),
-                opts=_opts(
-                    self,
-                    # Connections that a phase removes cannot be protected, or the phase
-                    # change would be refused.
-                    protect=args.protect and conn.spec.always,
-                    custom_timeouts=CONNECTION_TIMEOUTS,
+                options={
+                    "custom_timeouts": CONNECTION_TIMEOUTS,
                     # A replacement must never hold the circuit twice.
-                    delete_before_replace=True,
-                ),
+                    "delete_before_replace": True,
+                },
             )
 
         self.vnet_id = self.vnet.id
@@ -221,32 +311,50 @@ class Hub(pulumi.ComponentResource):
         )
 
 
+def _route_name(spec: NetworkSpec, table: str, prefix: str, default: str) -> str:
+    """An adopted route keeps its existing name (source.routeNames)."""
+    return spec.route_names.get(table, {}).get(prefix, default)
+
+
+def _routes(at: Placed, table: str, routes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Routes as written; an adopted table's routes also carry their IDs, as Azure returns them
+    (azure-native reads an imported table's routes with their IDs, so leaving them out would be a diff)."""
+    found = at.imports.get(table)
+    if not found:
+        return routes
+    return [{**r, "id": f"{found}/routes/{r['name']}"} for r in routes]
+
+
 def default_route_table(
-    owner: pulumi.ComponentResource,
+    at: Placed,
     name: str,
     vnet: VnetSpec,
     spec: NetworkSpec,
-    resource_group: pulumi.Input[str],
     tags: Mapping[str, str],
 ) -> network.RouteTable:
     """0.0.0.0/0 -> NVA with BGP propagation off, so on-prem and inter-spoke traffic goes through
     the NVA instead of routes the gateway learns."""
-    return network.RouteTable(
+    return at.create(
+        network.RouteTable,
         name,
-        route_table_name=f"rt-{vnet.azure_name}",
-        resource_group_name=resource_group,
+        route_table_name=at.name(name, f"rt-{vnet.azure_name}"),
+        resource_group_name=at.group(name),
         location=spec.region,
         disable_bgp_route_propagation=True,
-        routes=[
-            {
-                "name": "default-to-nva",
-                "address_prefix": DEFAULT_ROUTE,
-                "next_hop_type": "VirtualAppliance",
-                "next_hop_ip_address": spec.nva_address,
-            }
-        ],
+        routes=_routes(
+            at,
+            name,
+            [
+                {
+                    "name": _route_name(spec, name, DEFAULT_ROUTE, "default-to-nva"),
+                    "address_prefix": DEFAULT_ROUTE,
+                    "next_hop_type": "VirtualAppliance",
+                    "next_hop_ip_address": spec.nva_address,
+                }
+            ],
+        ),
         tags=dict(tags),
-        opts=_opts(owner, delete_before_replace=True),
+        options={"delete_before_replace": True},
     )
 
 
@@ -265,43 +373,53 @@ class Spoke(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SpokeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("expressroute-dr:network:Spoke", name, None, opts)
-        spec, net, rg, hub = args.vnet, args.network, args.resource_group_name, args.hub
-        self.vnet = _vnet(self, name, spec, net.region, rg, args.tags, args.protect)
+        spec, net, hub = args.vnet, args.network, args.hub
+        at = placed(self, spec, args)
+        self.vnet = _vnet(at, name, spec, net.region, args.tags, args.protect)
         routed: list[SubnetSpec] = [s for s in spec.subnets if s.routed_to_nva]
         tables: dict[str, network.RouteTable] = {}
         if routed:
-            table = default_route_table(self, f"{name}-routes", spec, net, rg, args.tags)
+            table = default_route_table(at, f"{name}-routes", spec, net, args.tags)
             tables = {s.name: table for s in routed}
-        self.subnets = _subnets(self, name, self.vnet, spec, rg, tables)
+        self.subnets = _subnets(at, name, self.vnet, spec, tables)
         # A peering write while either VNet still has a subnet write in flight fails.
         settled = [*self.subnets.values(), *hub.subnets.values()]
         hub_name = net.hub.key
+        # Each peering lives in its local VNet's subscription and points at the remote VNet by ID,
+        # which may be in another subscription of the tenant ("Create a virtual network peering -
+        # Resource Manager, different subscriptions", learn.microsoft.com/azure/virtual-network/
+        # create-peering-different-subscriptions). The hub side is written with the hub's provider.
+        hub_at = Placed(self, hub.placement.resource_group, hub.placement.provider, hub.placement.imports)
         # The article's table, hub to spoke: access, forwarded traffic, gateway transit.
-        self.hub_to_spoke = network.VirtualNetworkPeering(
-            f"{hub_name}-to-{name}",
-            virtual_network_peering_name=f"{net.hub.azure_name}-to-{spec.azure_name}",
+        to_spoke = f"{hub_name}-to-{name}"
+        self.hub_to_spoke = hub_at.create(
+            network.VirtualNetworkPeering,
+            to_spoke,
+            virtual_network_peering_name=hub_at.name(to_spoke, f"{net.hub.azure_name}-to-{spec.azure_name}"),
             virtual_network_name=hub.vnet.name,
-            resource_group_name=rg,
+            resource_group_name=hub_at.group(f"{hub_name}-vnet"),
             remote_virtual_network={"id": self.vnet.id},
             allow_virtual_network_access=True,
             allow_forwarded_traffic=True,
             allow_gateway_transit=True,
             use_remote_gateways=False,
-            opts=_opts(self, depends_on=settled, delete_before_replace=True),
+            options={"depends_on": settled, "delete_before_replace": True},
         )
         # Spoke to hub: access, forwarded traffic, use remote gateways. Azure refuses
         # useRemoteGateways until the hub gateway exists (RemoteVnetHasNoGateways).
-        self.spoke_to_hub = network.VirtualNetworkPeering(
-            f"{name}-to-{hub_name}",
-            virtual_network_peering_name=f"{spec.azure_name}-to-{net.hub.azure_name}",
+        to_hub = f"{name}-to-{hub_name}"
+        self.spoke_to_hub = at.create(
+            network.VirtualNetworkPeering,
+            to_hub,
+            virtual_network_peering_name=at.name(to_hub, f"{spec.azure_name}-to-{net.hub.azure_name}"),
             virtual_network_name=self.vnet.name,
-            resource_group_name=rg,
+            resource_group_name=at.group(f"{name}-vnet"),
             remote_virtual_network={"id": hub.vnet.id},
             allow_virtual_network_access=True,
             allow_forwarded_traffic=True,
             allow_gateway_transit=False,
             use_remote_gateways=True,
-            opts=_opts(self, depends_on=[*settled, hub.gateway, self.hub_to_spoke], delete_before_replace=True),
+            options={"depends_on": [*settled, hub.gateway, self.hub_to_spoke], "delete_before_replace": True},
         )
         self.vnet_id = self.vnet.id
         self.vnet_name = self.vnet.name
@@ -325,11 +443,13 @@ class DrillNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, args: DrillArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("expressroute-dr:network:DrillNetwork", name, None, opts)
         vnets: dict[str, network.VirtualNetwork] = {}
+        at = Placed(self, args.resource_group_name, None, {})
+        # The tag marks them for the drill-network-isolated policy, also while their names are
+        # unknown (a first preview), and for operators in the portal.
+        tags = {**args.tags, DRILL_TAG[0]: DRILL_TAG[1]}
         for spec in args.network.vnets:
-            vnet = _vnet(
-                self, f"{name}-{spec.key}", spec, args.network.region, args.resource_group_name, args.tags, False
-            )
-            _subnets(self, f"{name}-{spec.key}", vnet, spec, args.resource_group_name, {})
+            vnet = _vnet(at, f"{name}-{spec.key}", spec, args.network.region, tags, False)
+            _subnets(at, f"{name}-{spec.key}", vnet, spec, {})
             vnets[spec.key] = vnet
         self.vnet_ids = output_map(vnets)
         self.address_spaces = {s.key: list(s.address_space) for s in args.network.vnets}

@@ -1,15 +1,18 @@
 """The network switch as a step of the Site Recovery failover itself (target stack only).
 
-A recovery plan whose first boot group starts with an Automation runbook action: the runbook
-(automation/network_switch.py) does the topology's ExpressRoute step before any VM boots, so a
-failover started from the portal or the Site Recovery API still gets the network right. The
-runbook reads what to do from ``erdr-*`` Automation variables set here from the same
-:func:`model.phases.connection_plan` the stacks use, so its end state is the stacks' end
-state (docs/recovery-plan.md).
+A recovery plan whose first boot group starts with an Automation runbook action, so a failover
+started from the portal or the Site Recovery API still gets the network right before any VM boots.
+Site Recovery hands the recovery plan context only to PowerShell runbooks (as the object parameter
+RecoveryPlanContext), so the action is automation/network_switch.ps1 on PowerShell 7.4; it starts
+automation/network_switch.py (Python 3.10, the tested network logic) as a child job with the
+context as JSON, waits, and fails the action unless the child reports success. The Python runbook
+reads what to do from ``erdr-*`` Automation variables set here from the same
+:func:`model.phases.connection_plan` the stacks use, so its end state is the stacks' end state
+(docs/recovery-plan.md).
 
 Runbook content: pulumi-azure-native v3's ``automation.Runbook`` only takes content from a URL
 (``publishContentLink``; there is no inline content, pulumi/pulumi-azure-native#3029). The
-program uploads the file from the repository to a private blob and hands Automation a read-only,
+program uploads each file from the repository to a private blob and hands Automation a read-only,
 HTTPS-only service SAS for that one blob. The blob name carries the content's SHA-256, so a new
 version is a new blob (and a republish); the SAS expiry is fixed so the URL, and therefore the
 runbook's inputs, stay identical between runs and `pulumi preview` shows no changes.
@@ -31,10 +34,50 @@ from pulumi_azure_native import authorization, automation, recoveryservices, sto
 from model.phases import SwitchPlan, switch_variables
 from policies.shared.names import NAMESPACE
 
-RUNBOOK_FILE = Path(__file__).resolve().parent.parent / "automation" / "network_switch.py"
-RUNBOOK_TYPE = "Python3"
-RUNBOOK_NAME = "erdr-network-switch"
+AUTOMATION_DIR = Path(__file__).resolve().parent.parent / "automation"
+
+
+@dataclass(frozen=True)
+class RunbookSource:
+    """A runbook published from a repository file into a runtime environment of the account."""
+
+    file: Path
+    name: str
+    runbook_type: str  # the language; the runtime environment fixes the version
+    runtime: str  # runtime environment name
+    language: str
+    version: str
+    content_type: str
+
+
+# Runtime environments (Automation API 2024-10-23): a runbook of type PowerShell or Python runs in
+# the environment it names. Both are created here rather than relying on system-generated ones,
+# which do not exist for PowerShell 7.4 ("Runtime environment in Azure Automation").
+ACTION_RUNBOOK = RunbookSource(
+    file=AUTOMATION_DIR / "network_switch.ps1",
+    name="erdr-network-switch",
+    runbook_type="PowerShell",
+    runtime="erdr-powershell-7-4",
+    language="PowerShell",
+    version="7.4",
+    content_type="text/plain",
+)
+CHILD_RUNBOOK = RunbookSource(
+    file=AUTOMATION_DIR / "network_switch.py",
+    name="erdr-network-switch-py",
+    runbook_type="Python",
+    runtime="erdr-python-3-10",
+    language="Python",
+    version="3.10",
+    content_type="text/x-python",
+)
+RUNBOOKS = (ACTION_RUNBOOK, CHILD_RUNBOOK)
 VARIABLE_PREFIX = "erdr-"
+# How the PowerShell action finds and waits for the Python child (network_switch.ps1 reads it).
+CHILD_VARIABLE = "child-runbook"
+CHILD_POLL_SECONDS = 15
+# Two long-running connection operations (the runbook polls each for up to 30 min) and slack.
+CHILD_TIMEOUT_SECONDS = 2 * 1800 + 600
 CONTENT_CONTAINER = "runbooks"
 # Automation reads the content once per publish; a fixed expiry keeps the URL stable (a rolling
 # one would republish on every `pulumi up`). The SAS grants read on one blob of public code.
@@ -52,12 +95,23 @@ SWITCH_ACTIONS = (
     "Microsoft.Network/expressRouteCircuits/read",
     "Microsoft.Network/expressRouteCircuits/join/action",
 )
+# The PowerShell action starts the Python child job on its own account and reads how it ended
+# (Automation's "Automation Job Operator" plus "Automation Runbook Operator", narrowed to that).
+JOB_ACTIONS = (
+    "Microsoft.Automation/automationAccounts/runbooks/read",
+    "Microsoft.Automation/automationAccounts/jobs/write",
+    "Microsoft.Automation/automationAccounts/jobs/read",
+    "Microsoft.Automation/automationAccounts/jobs/output/read",
+)
 # Test failover: read the drill VNets, remove a peering that would break their isolation.
 DRILL_ACTIONS = (
     "Microsoft.Network/virtualNetworks/read",
     "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read",
     "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/delete",
 )
+
+# The groups Site Recovery always holds before the Boot groups, in its order.
+AZURE_FIXED_GROUPS = ("Shutdown", "Failover")
 
 # Recovery plan actions: (action name, failover directions, failover types). Site Recovery's
 # A2A failback is a failover in the other direction, so it uses the same failover types.
@@ -69,9 +123,9 @@ PLAN_ACTIONS = (
 )
 
 
-def runbook_content() -> tuple[str, str]:
+def runbook_content(source: RunbookSource) -> tuple[str, str]:
     """(text, SHA-256 in upper-case hex, as Automation's contentHash expects)."""
-    text = RUNBOOK_FILE.read_text()
+    text = source.file.read_text()
     return text, hashlib.sha256(text.encode()).hexdigest().upper()
 
 
@@ -96,7 +150,10 @@ class RecoveryPlanArgs:
     # Drill VNet key -> ID (the keys are known before the IDs).
     drill_vnet_keys: Sequence[str] = ()
     drill_vnet_ids: pulumi.Input[Mapping[str, str]] | None = None
-    authorization_keys: Mapping[str, pulumi.Output[str]] = field(default_factory=dict[str, pulumi.Output[str]])
+    # role ("source" | "target") -> circuit -> the key that role's connection to it redeems.
+    authorization_keys: Mapping[str, Mapping[str, pulumi.Output[str]]] = field(
+        default_factory=dict[str, Mapping[str, pulumi.Output[str]]]
+    )
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
     # What the plan waits for (the Site Recovery fabrics and containers its items live in).
     depends_on: Sequence[pulumi.Resource] = ()
@@ -129,7 +186,7 @@ class RecoveryPlan(pulumi.ComponentResource):
         )
         principal = self.account.identity.apply(lambda i: i.principal_id if i is not None else "")
 
-        runbook = self._runbook(name, args)
+        runbook, child = self._runbooks(name, args)
         variables = self._variables(name, args)
         assignments = self._roles(name, args, principal)
 
@@ -149,6 +206,19 @@ class RecoveryPlan(pulumi.ComponentResource):
             for action, directions, types in PLAN_ACTIONS
         ]
         groups: list[recoveryservices.RecoveryPlanGroupArgsDict] = [
+            # Site Recovery answers every plan with a Shutdown and a Failover group ahead of the
+            # Boot groups (ReplicationRecoveryPlans_Create example, 2024-10-01 spec). Sending the
+            # same list keeps the stored inputs aligned with what Azure returns, so a refresh
+            # maps any drift onto the right group and the next preview shows no change.
+            *(
+                {
+                    "group_type": kind,
+                    "replication_protected_items": [],
+                    "start_group_actions": [],
+                    "end_group_actions": [],
+                }
+                for kind in AZURE_FIXED_GROUPS
+            ),
             {
                 "group_type": "Boot",
                 "replication_protected_items": [{"id": item} for item in first],
@@ -178,7 +248,9 @@ class RecoveryPlan(pulumi.ComponentResource):
                 "groups": groups,
             },
             # The action must find a published runbook, its variables and its permissions.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, runbook, *variables, *assignments]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*args.depends_on, runbook, child, *variables, *assignments]
+            ),
         )
 
         self.recovery_plan_id = self.plan.id
@@ -196,8 +268,8 @@ class RecoveryPlan(pulumi.ComponentResource):
             }
         )
 
-    def _runbook(self, name: str, args: RecoveryPlanArgs) -> automation.Runbook:
-        text, digest = runbook_content()
+    def _runbooks(self, name: str, args: RecoveryPlanArgs) -> tuple[automation.Runbook, automation.Runbook]:
+        """(the PowerShell action, the Python child), each in its runtime environment."""
         account_name = pulumi.Output.all(args.subscription_id, args.resource_group_name).apply(
             lambda v: "sterdr" + hashlib.sha256(f"{v[0]}/{v[1]}".encode()).hexdigest()[:18]
         )
@@ -224,15 +296,40 @@ class RecoveryPlan(pulumi.ComponentResource):
             public_access=storage.PublicAccess.NONE,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        blob_name = f"{RUNBOOK_NAME}-{digest[:16].lower()}.py"
+        action, child = (self._runbook(name, args, source, account, container) for source in RUNBOOKS)
+        return action, child
+
+    def _runbook(
+        self,
+        name: str,
+        args: RecoveryPlanArgs,
+        source: RunbookSource,
+        account: storage.StorageAccount,
+        container: storage.BlobContainer,
+    ) -> automation.Runbook:
+        text, digest = runbook_content(source)
+        key = source.name.removeprefix(VARIABLE_PREFIX)
+        runtime = automation.RuntimeEnvironment(
+            f"{name}-{key}-runtime",
+            runtime_environment_name=source.runtime,
+            automation_account_name=self.account.name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            language=source.language,
+            version=source.version,
+            description=f"{source.language} {source.version} for {source.name} (expressroute-dr)",
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        blob_name = f"{source.name}-{digest[:16].lower()}{source.file.suffix}"
         blob = storage.Blob(
-            f"{name}-runbook-content",
+            f"{name}-{key}-content",
             account_name=account.name,
             resource_group_name=args.resource_group_name,
             container_name=container.name,
             blob_name=blob_name,
             type=storage.BlobType.BLOCK,
-            content_type="text/x-python",
+            content_type=source.content_type,
             source=pulumi.StringAsset(text),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -251,18 +348,19 @@ class RecoveryPlan(pulumi.ComponentResource):
             )
         )
         return automation.Runbook(
-            f"{name}-runbook",
-            runbook_name=RUNBOOK_NAME,
+            f"{name}-{key}-runbook",
+            runbook_name=source.name,
             automation_account_name=self.account.name,
             resource_group_name=args.resource_group_name,
             location=args.location,
-            runbook_type=RUNBOOK_TYPE,
-            description="ExpressRoute network switch for Site Recovery (expressroute-dr automation/network_switch.py)",
+            runbook_type=source.runbook_type,
+            runtime_environment=source.runtime,
+            description=f"ExpressRoute network switch for Site Recovery (expressroute-dr automation/{source.file.name})",
             log_progress=False,
             log_verbose=False,
             publish_content_link={"uri": uri, "content_hash": {"algorithm": "SHA256", "value": digest}},
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[blob]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[blob, runtime]),
         )
 
     def _variables(self, name: str, args: RecoveryPlanArgs) -> list[automation.Variable]:
@@ -274,6 +372,18 @@ class RecoveryPlan(pulumi.ComponentResource):
         }
         if args.drill_vnet_ids is not None:
             values["drill-vnet-ids"] = args.drill_vnet_ids
+        values[CHILD_VARIABLE] = pulumi.Output.all(
+            args.subscription_id, args.resource_group_name, self.account.name
+        ).apply(
+            lambda v: {
+                "subscriptionId": v[0],
+                "resourceGroup": v[1],
+                "automationAccount": v[2],
+                "runbook": CHILD_RUNBOOK.name,
+                "timeoutSeconds": CHILD_TIMEOUT_SECONDS,
+                "pollSeconds": CHILD_POLL_SECONDS,
+            }
+        )
         out: list[automation.Variable] = []
         for key, value in values.items():
             out.append(
@@ -289,19 +399,21 @@ class RecoveryPlan(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             )
-        for circuit, key in sorted(args.authorization_keys.items()):
-            out.append(
-                automation.Variable(
-                    f"{name}-var-authorization-key-{circuit}",
-                    automation_account_name=self.account.name,
-                    resource_group_name=args.resource_group_name,
-                    variable_name=f"{VARIABLE_PREFIX}authorization-key-{circuit}",
-                    name=f"{VARIABLE_PREFIX}authorization-key-{circuit}",
-                    value=key.apply(json.dumps),
-                    is_encrypted=True,
-                    opts=pulumi.ResourceOptions(parent=self),
+        for role, keys in sorted(args.authorization_keys.items()):
+            for circuit, key in sorted(keys.items()):
+                variable = f"{VARIABLE_PREFIX}authorization-key-{role}-{circuit}"
+                out.append(
+                    automation.Variable(
+                        f"{name}-var-authorization-key-{role}-{circuit}",
+                        automation_account_name=self.account.name,
+                        resource_group_name=args.resource_group_name,
+                        variable_name=variable,
+                        name=variable,
+                        value=key.apply(json.dumps),
+                        is_encrypted=True,
+                        opts=pulumi.ResourceOptions(parent=self),
+                    )
                 )
-            )
         return out
 
     def _roles(
@@ -311,38 +423,44 @@ class RecoveryPlan(pulumi.ComponentResource):
         sub = pulumi.Output.from_input(args.subscription_id)
         subscription_scope = pulumi.Output.concat("/subscriptions/", sub)
         source_rg = pulumi.Output.concat(subscription_scope, "/resourceGroups/", plan.resource_groups["source"])
+        keyed = {c for keys in args.authorization_keys.values() for c in keys}
         # The two network resource groups (connections and gateways live there) and the circuits.
         # A circuit used with an authorization key (another subscription's circuit) needs no join
         # permission: the key is the permission, and the circuit owner's scope is not ours.
         switch_scopes: list[tuple[str, pulumi.Input[str]]] = [
             ("source-rg", source_rg),
             ("target-rg", args.resource_group_id),
-            *((f"{c}-circuit", cid) for c, cid in sorted(plan.circuit_ids.items()) if c not in args.authorization_keys),
+            *((f"{c}-circuit", cid) for c, cid in sorted(plan.circuit_ids.items()) if c not in keyed),
         ]
-        switch_role = authorization.RoleDefinition(
+        switch_role = self._role_definition(
             f"{name}-switch-role",
-            role_definition_id=_guid(args.plan_name, "switch-role"),
-            role_name=f"{NAMESPACE} network switch ({args.plan_name})",
+            args,
+            kind="network switch",
             description="Site Recovery runbook: replace or reweight the ExpressRoute connections of the two hubs.",
-            permissions=[{"actions": list(SWITCH_ACTIONS), "not_actions": []}],
+            actions=SWITCH_ACTIONS,
             assignable_scopes=[scope for _, scope in switch_scopes],
-            scope=subscription_scope,
-            opts=pulumi.ResourceOptions(parent=self),
         )
         scopes: list[tuple[str, pulumi.Input[str], authorization.RoleDefinition]] = [
             (label, scope, switch_role) for label, scope in switch_scopes
         ]
+        job_role = self._role_definition(
+            f"{name}-job-role",
+            args,
+            kind="network switch job",
+            description="Site Recovery runbook action: start the network switch child job and read how it ended.",
+            actions=JOB_ACTIONS,
+            assignable_scopes=[self.account.id],
+        )
+        scopes.append(("automation-account", self.account.id, job_role))
         if args.drill_vnet_keys and args.drill_vnet_ids is not None:
             drill_ids = pulumi.Output.from_input(args.drill_vnet_ids)
-            drill_role = authorization.RoleDefinition(
+            drill_role = self._role_definition(
                 f"{name}-drill-role",
-                role_definition_id=_guid(args.plan_name, "drill-role"),
-                role_name=f"{NAMESPACE} drill isolation ({args.plan_name})",
+                args,
+                kind="drill isolation",
                 description="Site Recovery runbook, test failover: check the drill VNets, remove peerings from them.",
-                permissions=[{"actions": list(DRILL_ACTIONS), "not_actions": []}],
+                actions=DRILL_ACTIONS,
                 assignable_scopes=[args.resource_group_id],
-                scope=subscription_scope,
-                opts=pulumi.ResourceOptions(parent=self),
             )
             scopes += [
                 (f"drill-{key}", drill_ids.apply(lambda ids, key=key: ids[key]), drill_role)
@@ -351,13 +469,48 @@ class RecoveryPlan(pulumi.ComponentResource):
         return [
             authorization.RoleAssignment(
                 f"{name}-{label}-access",
-                role_assignment_name=_guid(args.plan_name, label, "assignment"),
+                # Assignment names are unique per tenant, whatever their scope: seeded with the
+                # subscription, the scope and the principal, two stacks (or two subscriptions of
+                # one tenant) never ask for the same name, and a new principal gets a new name.
+                role_assignment_name=pulumi.Output.all(sub, scope, principal, role.id).apply(
+                    lambda v: _guid("role-assignment", *v)
+                ),
                 principal_id=principal,
                 # Skips the directory lookup that fails while a new identity replicates.
                 principal_type="ServicePrincipal",
                 role_definition_id=role.id,
                 scope=scope,
-                opts=pulumi.ResourceOptions(parent=self),
+                # principalId and scope force a replacement (azure-native's forceNewMap): the old
+                # assignment goes first, so a replacement never holds two for one scope and role.
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             for label, scope, role in scopes
         ]
+
+    def _role_definition(
+        self,
+        resource_name: str,
+        args: RecoveryPlanArgs,
+        *,
+        kind: str,
+        description: str,
+        actions: Sequence[str],
+        assignable_scopes: Sequence[pulumi.Input[str]],
+    ) -> authorization.RoleDefinition:
+        """A custom role of this plan, named so that no other stack of the tenant can collide.
+
+        Custom role names are unique per directory and role definition IDs per tenant, so both
+        carry the subscription: the same plan name in two subscriptions of one tenant (two
+        environments, two copies of this project) gives two roles.
+        """
+        sub = pulumi.Output.from_input(args.subscription_id)
+        return authorization.RoleDefinition(
+            resource_name,
+            role_definition_id=sub.apply(lambda s: _guid("role-definition", s, args.plan_name, kind)),
+            role_name=pulumi.Output.concat(f"{NAMESPACE} {kind} ({args.plan_name}, ", sub, ")"),
+            description=description,
+            permissions=[{"actions": list(actions), "not_actions": []}],
+            assignable_scopes=list(assignable_scopes),
+            scope=pulumi.Output.concat("/subscriptions/", sub),
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -18,6 +18,11 @@ from pulumi_azure_native import recoveryservices, resources
 # (recoveryservices.ProtectionContainer is Azure Backup's), so it is created as a generic ARM
 # resource. The API version matches the one azure-native v3 uses for ReplicationFabric.
 PROTECTION_CONTAINER_API_VERSION = "2024-10-01"
+# The replication policy keeps one name whatever its settings: a name derived from the retention
+# would make a retention change a replacement, and a replaced policy forces new container
+# mappings (whose DELETE is a purge) while the old policy still protects the VMs. Under one name
+# azure-native sends the new settings to the same policy (an update in place).
+REPLICATION_POLICY_NAME = "erdr-a2a-policy"
 # The only network name Site Recovery accepts for Azure-to-Azure network mappings.
 AZURE_NETWORK = "azureNetwork"
 
@@ -83,6 +88,11 @@ class SiteRecovery(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[previous] if previous else []),
             )
             previous = fabrics[role]
+            # replicationProtectionContainers has GET and PUT but no DELETE (removal is
+            # POST .../remove, ReplicationProtectionContainers_Delete in the 2024-10-01 spec), while
+            # a generic azure-native resource deletes with HTTP DELETE: `pulumi destroy` or a
+            # replacement would fail half-way. The stack forgets the container instead and
+            # docs/safety.md gives the documented removal step.
             containers[role] = resources.Resource(
                 f"{name}-{role}-container",
                 resource_provider_namespace="Microsoft.RecoveryServices",
@@ -94,14 +104,14 @@ class SiteRecovery(pulumi.ComponentResource):
                 resource_group_name=rg,
                 api_version=PROTECTION_CONTAINER_API_VERSION,
                 properties={"providerSpecificInput": [{"instanceType": "A2A"}]},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[fabrics[role]]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[fabrics[role]], retain_on_delete=True),
             )
         s = args.settings
         self.policy = recoveryservices.ReplicationPolicy(
             f"{name}-policy",
             resource_name_=self.vault.name,
             resource_group_name=rg,
-            policy_name=f"a2a-{s.recovery_point_history_minutes}m",
+            policy_name=REPLICATION_POLICY_NAME,
             # A typed Args class: inside this polymorphic input a plain dict would reach Azure
             # with snake_case keys, which the Site Recovery API ignores.
             properties=recoveryservices.CreatePolicyInputPropertiesArgs(

@@ -21,13 +21,13 @@ import subprocess
 import sys
 import sysconfig
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from erdr.simulate import Registration, SimResult
 from model.config import Addressing, Phase, Role, StackConfig, Topology
 from model.phases import Design, Operation, Weight, connection_plan, traffic_switch
-from model.spec import gateway_azure_name, network_for, vnet_azure_name
+from model.spec import VnetSpec, firewall_present, hub_gateway_name, network_for
 from policies.shared import azure_facts
 from policies.shared import names as T
 from policies.shared.names import GATEWAY_SUBNET
@@ -78,6 +78,7 @@ class VnetView:
     name: str
     prefixes: tuple[str, ...]
     subnets: tuple[SubnetView, ...] = ()
+    where: str = ""  # "subscription <id8>, <group>" for a VNet placed outside the stack's defaults
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class RegionView:
     peerings: list[PeeringView] = field(default_factory=list[PeeringView])
     drill: list[VnetView] = field(default_factory=list[VnetView])
     recovery: str = ""
+    nva_label: str = ""  # what the next hop is, when declared (layout.hub.nva); default "NVA <address>"
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,33 @@ def _never_connected(cfg: StackConfig, role: Role, phase: Phase, present: set[st
     return sorted(out.values(), key=lambda c: c.name)
 
 
+def nva_label(cfg: StackConfig, role: Role, address: str, result: SimResult | None = None) -> str:
+    """The next hop as the picture names it: the Azure Firewall (and whether it exists in this
+    phase), a replicated appliance VM, or (nothing declared) the NVA."""
+    nva = cfg.layout.hub.nva
+    if nva.firewall and role is Role.TARGET:
+        present = (
+            bool(result.of_type(T.FIREWALL))
+            if result is not None
+            else firewall_present(network_for(cfg, role).nva, cfg.phase)
+        )
+        state = "" if present else "\\n(created at failover)"
+        return f"Azure Firewall {address}{state}"
+    if nva.firewall:
+        return f"Azure Firewall {address}"
+    if nva.replicated_item:
+        item = nva.replicated_item.rsplit("/", 1)[-1]
+        return f"NVA VM {address}\\nSite Recovery item {item}" + ("\\nboots first" if role is Role.TARGET else "")
+    return f"NVA {address}"
+
+
+def _where(v: VnetSpec) -> str:
+    if not v.subscription_id and not v.resource_group:
+        return ""
+    sub = f"subscription {v.subscription_id[:8]}" if v.subscription_id else "stack subscription"
+    return f"{sub}, {v.resource_group or 'stack group'}"
+
+
 def region_from_simulation(cfg: StackConfig, stack: str, result: SimResult) -> RegionView:
     """This stack's region, read from what the program registered (an `up` run: IDs known)."""
     if result.preview:
@@ -215,6 +244,8 @@ def region_from_simulation(cfg: StackConfig, stack: str, result: SimResult) -> R
         prefixes = tuple(inputs.get("addressSpace", {}).get("addressPrefixes", []))
         vnets[name] = VnetView(key, name, prefixes, subnets)
         kinds[name] = kind
+    placed = {v.azure_name: _where(v) for v in network_for(cfg, cfg.role).vnets}
+    vnets = {n: (replace(v, where=placed[n]) if placed.get(n) else v) for n, v in vnets.items()}
     hubs = [v for n, v in vnets.items() if kinds[n] == "Hub"]
     if len(hubs) != 1:
         raise ValueError(f"expected one hub VNet, found {len(hubs)}")
@@ -267,6 +298,7 @@ def region_from_simulation(cfg: StackConfig, stack: str, result: SimResult) -> R
         spokes=sorted((v for n, v in vnets.items() if kinds[n] == "Spoke"), key=lambda v: v.key),
         nva_address=str(result.outputs.get("nvaAddress", "")),
         nva_subnet=cfg.layout.hub.nva_subnet.name,
+        nva_label=nva_label(cfg, role, str(result.outputs.get("nvaAddress", "")), result),
         gateway=str(gateway.get("virtualNetworkGatewayName", "")),
         gateway_sku=str((gateway.get("sku") or {}).get("name", "")),
         connections=sorted(connections, key=lambda c: c.name),
@@ -290,30 +322,24 @@ def region_from_config(cfg: StackConfig, role: Role, stack: str, phase: Phase) -
         for c in present
     ]
     connections += _never_connected(cfg, role, phase, {c.name for c in present})
-    if role is Role.TARGET and cfg.addressing is Addressing.TRANSLATED and not cfg.target_address_plan:
-        region = cfg.regions.of(role)
-        hub = vnet_azure_name(cfg.layout.hub.name, region)
-        return RegionView(
-            role=role,
-            stack=stack,
-            region=region,
-            detailed=False,
-            hub=VnetView(cfg.layout.hub.name, hub, (UNKNOWN_PLAN,)),
-            spokes=[VnetView(s.name, vnet_azure_name(s.name, region), ()) for s in cfg.layout.spokes],
-            nva_address="(translated)",
-            gateway=gateway_azure_name(hub),
-            connections=sorted(connections, key=lambda c: c.name),
-        )
-    net = network_for(cfg, role)
+    unknown = role is Role.TARGET and cfg.addressing is Addressing.TRANSLATED and not cfg.target_address_plan
+    # Names and placement do not depend on the addressing; only the prefixes stay unknown.
+    net = network_for(cfg.model_copy(update={"addressing": Addressing.SAME}) if unknown else cfg, role)
+    nva_address = "(translated)" if unknown else net.nva_address
+
+    def view(v: VnetSpec, unknown_prefixes: tuple[str, ...]) -> VnetView:
+        return VnetView(v.key, v.azure_name, unknown_prefixes if unknown else v.address_space, where=_where(v))
+
     return RegionView(
         role=role,
         stack=stack,
         region=net.region,
         detailed=False,
-        hub=VnetView(net.hub.key, net.hub.azure_name, net.hub.address_space),
-        spokes=[VnetView(s.key, s.azure_name, s.address_space) for s in net.spokes],
-        nva_address=net.nva_address,
-        gateway=net.gateway_name,
+        hub=view(net.hub, (UNKNOWN_PLAN,)),
+        spokes=[view(s, ()) for s in net.spokes],
+        nva_address=nva_address,
+        nva_label=nva_label(cfg, role, nva_address),
+        gateway=hub_gateway_name(cfg, role),
         connections=sorted(connections, key=lambda c: c.name),
     )
 
@@ -387,7 +413,7 @@ def _hub(lines: list[str], view: RegionView, color: str) -> str:
     _cluster_open(
         lines,
         node_id("cluster", role, hub.key),
-        f"{hub.name}  {', '.join(hub.prefixes)}",
+        _vnet_title(hub),
         "rounded,filled",
         color,
         12,
@@ -420,7 +446,11 @@ def _hub(lines: list[str], view: RegionView, color: str) -> str:
             lines.append(
                 f"    {nid} "
                 + _attrs(
-                    label=f"NVA {view.nva_address}", shape="octagon", style="filled", fillcolor="#fed7d7", color=_RED
+                    label=view.nva_label or f"NVA {view.nva_address}",
+                    shape="octagon",
+                    style="filled",
+                    fillcolor="#fed7d7",
+                    color=_RED,
                 )
                 + ";"
             )
@@ -432,12 +462,17 @@ def _hub(lines: list[str], view: RegionView, color: str) -> str:
     return bottom
 
 
+def _vnet_title(vnet: VnetView) -> str:
+    title = f"{vnet.name}  {', '.join(vnet.prefixes)}"
+    return f"{title}\\n{vnet.where}" if vnet.where else title
+
+
 def _spoke(lines: list[str], view: RegionView, spoke: VnetView, color: str) -> str:
     role = view.role.value
     _cluster_open(
         lines,
         node_id("cluster", role, spoke.key),
-        f"{spoke.name}  {', '.join(spoke.prefixes)}",
+        _vnet_title(spoke),
         "rounded,filled",
         color,
         12,
@@ -539,7 +574,7 @@ def _spoke_grid(lines: list[str], view: RegionView, color: str) -> list[str]:
             for sub in spoke.subnets
         ]
         shown = subnets if len(subnets) <= 2 else [*subnets[:1], f"+{len(subnets) - 1} more subnets"]
-        label = "\\n".join([f"{spoke.name}  {', '.join(spoke.prefixes)}", *shown])
+        label = "\\n".join([_vnet_title(spoke), *shown])
         lines.append(
             f"    {sid} {_attrs(label=label, shape='box', style='rounded,filled', fillcolor='#f7fafc', color=color)};"
         )
@@ -627,7 +662,7 @@ def _outline_region(lines: list[str], view: RegionView, color: str) -> None:
         + ";"
     )
     hub_id = node_id(role, view.hub.key)
-    label = f"{view.hub.name}  {', '.join(view.hub.prefixes)}\\nNVA {view.nva_address}"
+    label = f"{_vnet_title(view.hub)}\\n{view.nva_label or 'NVA ' + view.nva_address}"
     lines.append(f"    {hub_id} {_attrs(label=label, shape='box', style='rounded')};")
     lines.append(f"    {gid} -> {hub_id} {_attrs(dir='none', color=_GREY)};")
     gridded = len(view.spokes) > OUTLINE_COLUMNS
@@ -637,7 +672,7 @@ def _outline_region(lines: list[str], view: RegionView, color: str) -> None:
         lines.append(f"    subgraph {cluster} {{")
         lines.append(f'      label={_q(f"{len(ids)} spokes")}; style="rounded,dashed"; color={_q(color)};')
     for spoke, sid in zip(view.spokes, ids, strict=True):
-        label = f"{spoke.name}\\n{', '.join(spoke.prefixes)}" if spoke.prefixes else spoke.name
+        label = "\\n".join(part for part in (spoke.name, ", ".join(spoke.prefixes), spoke.where) if part)
         lines.append(f"    {'  ' if gridded else ''}{sid} {_attrs(label=label, shape='box', style='rounded')};")
         if not gridded:
             lines.append(f"    {hub_id} -> {sid} {_attrs(dir='both', color=color, label='peering', fontsize=9)};")

@@ -15,8 +15,9 @@ from erdr.simulate import Registration, SimResult, physical_name
 from erdr.stackfiles import StackSettings
 from model import phases
 from model.config import Addressing, Phase, Role, StackConfig, Topology
+from model.config.estate import FirewallProvisioning, SourceMode
 from model.phases import Action, Operation, Step, connection_plan
-from model.spec import network_for
+from model.spec import firewall_azure_name, network_for
 from policies.shared import azure_facts
 from policies.shared import names as T
 
@@ -53,6 +54,13 @@ DURATIONS: dict[str, Duration] = {
     T.VNET: Duration(azure_facts.VNET_CREATE_MINUTES, False, _NO_DOC),
     T.PEERING: Duration(azure_facts.VNET_PEERING_CREATE_MINUTES, False, _NO_DOC),
     T.ROUTE_TABLE: Duration(azure_facts.ROUTE_TABLE_CREATE_MINUTES, False, _NO_DOC),
+    T.FIREWALL: Duration(
+        azure_facts.FIREWALL_CREATE_MINUTES,
+        False,
+        'no documented duration: the Azure Firewall tutorials say deployment takes "a few minutes" '
+        "(https://learn.microsoft.com/azure/firewall/tutorial-firewall-deploy-portal-policy); "
+        "the value is policies/shared/azure_facts.py's placeholder",
+    ),
 }
 
 _TOPOLOGY_TEXT = {
@@ -95,6 +103,9 @@ _NICE_TYPE = {
     T.CONTAINER_MAPPING: "protection container mapping",
     T.NETWORK_MAPPING: "network mapping",
     T.GENERIC_RESOURCE: "Site Recovery protection container",
+    T.FIREWALL: "Azure Firewall",
+    T.FIREWALL_POLICY: "firewall policy",
+    T.PROVIDER: "azure-native provider (one per subscription)",
 }
 
 
@@ -433,7 +444,7 @@ def render(source: StackRuns, target: StackRuns) -> str:
             f"{cfg.circuits.primary.bandwidth_mbps} Mbps: as the article notes, raise its bandwidth with the "
             "provider at a disaster (outside these stacks)."
         )
-    lines += ["", *_prerequisites(design, source, target), *_addresses(source, target)]
+    lines += ["", *_prerequisites(design, source, target), *_addresses(source, target), *estate_section(source, target)]
     lines += ["## Pre-provisioned (phase standby)", ""]
     for stack in (source, target):
         plan = connection_plan(stack.cfg, stack.cfg.role, Phase.STANDBY)
@@ -491,6 +502,60 @@ def render(source: StackRuns, target: StackRuns) -> str:
     lines.append("")
     lines += _rto_section(target, failover_minutes, documented)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def estate_section(source: StackRuns, target: StackRuns) -> list[str]:
+    """The target's next hop, and who changes production when this program does not (external
+    mode). Empty for a stack that declares neither (the runbook stays as it was)."""
+    cfg = target.cfg
+    nva = cfg.layout.hub.nva
+    plan = phases.nva_statement(cfg)
+    lines: list[str] = []
+    address = plan["address"].get("target", "")
+    if nva.firewall:
+        when = (
+            "pre-provisioned in standby"
+            if nva.provisioning is FirewallProvisioning.PRE_PROVISIONED
+            else "created by the failover update (`dr` -> `failover`) and removed at failback; its creation "
+            "time counts in the RTO below"
+        )
+        lines += [
+            "## The target's next hop",
+            "",
+            f"- Azure Firewall `{firewall_azure_name(network_for(cfg, Role.TARGET).hub.azure_name)}` in the target hub's "
+            f"`{cfg.layout.hub.nva_subnet.name}`, {when}. Site Recovery cannot replicate Azure Firewall; the target "
+            "gets its own, with a policy that inherits the production policy's rules"
+            + (f" (`{nva.base_policy_id}`)." if nva.base_policy_id else "."),
+            f"- Every UDR of the target points at `{address}`: check the firewall's private IP "
+            "(dr output `firewallPrivateIp`) is that address after it is created.",
+            "",
+        ]
+    elif nva.replicated_item:
+        lines += [
+            "## The target's next hop",
+            "",
+            f"- The NVA VM is protected by Site Recovery (replicated item `{nva.replicated_item}`). It boots alone in "
+            "the recovery plan's first group, before every workload.",
+            f"- It must come up with `{address}` in `{cfg.layout.hub.nva_subnet.name}`"
+            + (
+                " (the same address as in the source)"
+                if cfg.addressing is Addressing.SAME
+                else " (the translated address)"
+            )
+            + ": set it as the replicated item's target IP (Compute and Network > network interface > target IP) "
+            "before a failover; every UDR of the target points there.",
+            "",
+        ]
+    if cfg.source.mode is SourceMode.EXTERNAL:
+        lines += [
+            "## Production is managed elsewhere (source.mode external)",
+            "",
+            f"- `{source.name}` registers nothing: the steps on `{source.name}` below are done in the tool that "
+            "manages production (set the source connection's routing weight, or remove and restore it, as each "
+            "step says); the dr stack checks the declared production network against Azure at every preview.",
+            "",
+        ]
+    return lines
 
 
 def _remaining(steps: Sequence[Step], runs: dict[Role, StackRuns]) -> list[tuple[Step, list[Change]]]:

@@ -9,6 +9,15 @@ asks for confirmation, then runs each step through the :class:`Automation` bound
 Automation API in real life, a fake in tests). Every action goes to a JSON-lines log; a state file
 beside the log records how far the run got, so after a failure ``--resume`` continues at the
 failed step without redoing the completed ones.
+
+Each stack update is as safe as CI's: ``pulumi preview`` with the policy pack, saving an update
+plan; the preview is the gate (the step stops, with the reason, when the preview fails, reports a
+mandatory policy finding, or shows any change beyond the connection changes that
+:func:`model.phases.connection_plan` expects between the deployed phase and the new one); then
+``pulumi up`` with the policy pack runs exactly that reviewed plan (``--plan``). Before a step
+creates the one connection a single circuit with the same IPs allows, the command reads the other
+hub's connection from Azure (an ARM GET through Microsoft's SDK) and stops unless it is gone,
+except when the source region is declared unreachable.
 """
 
 from __future__ import annotations
@@ -24,12 +33,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from erdr.engine_view import physical_name
 from erdr.stackfiles import PROJECT_DIR
-from model.config import Addressing, Phase, Role, Topology
-from model.phases import Action, Design, Operation, Step, procedure
-from policies.shared.names import NAMESPACE
+from model.config import Addressing, ConfigError, Phase, Role, StackConfig, Topology, load
+from model.phases import Action, Design, Operation, Step, connection_plan, procedure
+from policies.shared.names import CONNECTION, NAMESPACE
 
 DEFAULT_LOG = PROJECT_DIR / "build" / "failover.jsonl"
+POLICY_PACK = PROJECT_DIR / "policies"
 STATE_VERSION = 1
 # Outputs worth keeping in the log: what the runbook's checks read.
 LOGGED_OUTPUTS = ("role", "phase", "circuitConnections", "connectionRoutingWeights")
@@ -43,6 +54,36 @@ class AutomationError(Exception):
     """A Pulumi operation failed; the message says which and why (tail of the engine's output)."""
 
 
+@dataclass(frozen=True)
+class PlannedStep:
+    """One step a preview shows (the engine's ``ResourcePreEvent``)."""
+
+    op: str  # create | update | delete | replace | same | read | ...
+    urn: str
+    type: str
+    name: str  # the Azure name (from the inputs) when there is one, else the Pulumi name
+
+
+@dataclass(frozen=True)
+class PolicyFinding:
+    """One policy diagnostic of a preview (the engine's ``PolicyEvent``)."""
+
+    policy: str
+    level: str  # advisory | mandatory | ...
+    message: str
+    urn: str = ""
+
+
+@dataclass
+class PreviewReport:
+    """What ``pulumi preview`` showed: its steps, the policy pack's findings, and the saved plan."""
+
+    steps: list[PlannedStep] = field(default_factory=list[PlannedStep])
+    findings: list[PolicyFinding] = field(default_factory=list[PolicyFinding])
+    summary: dict[str, int] = field(default_factory=dict[str, int])
+    error: str | None = None  # the preview failed; its output's tail
+
+
 class Automation(Protocol):
     """What the command needs from Pulumi, stack by stack. Implementations raise AutomationError."""
 
@@ -50,18 +91,82 @@ class Automation(Protocol):
 
     def set_config(self, stack: str, key: str, value: str) -> None: ...
 
-    def preview(self, stack: str) -> dict[str, int]: ...
+    def stack_config(self, stack: str) -> StackConfig: ...
 
-    def up(self, stack: str) -> dict[str, Any]: ...
+    def outputs(self, stack: str) -> dict[str, Any]: ...
+
+    def preview(self, stack: str, plan: Path) -> PreviewReport: ...
+
+    def up(self, stack: str, plan: Path) -> dict[str, Any]: ...
 
     def refresh(self, stack: str) -> None: ...
+
+
+class ProbeError(Exception):
+    """Azure could not be asked (credentials, network, an error answer): never read as 'gone'."""
+
+
+class ConnectionProbe(Protocol):
+    """Reads a gateway connection from Azure: its provisioning state, or None when it is gone."""
+
+    def connection_state(self, connection_id: str) -> str | None: ...
+
+
+ARM_ENDPOINT = "https://management.azure.com"
+
+
+class AzureConnectionProbe:
+    """The ARM read, through Microsoft's SDK (``azure-mgmt-network``): ``GET
+    /subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/connections/{name}``
+    (``VirtualNetworkGatewayConnections_Get``; azure-mgmt-network 28.1.0, pinned with the
+    conformance oracle, sends api-version 2024-05-01: the version azure-native uses), which
+    answers 404 once the connection is gone. ``credential`` is any
+    ``TokenCredential`` (``DefaultAzureCredential`` by default: the Azure CLI's login, OIDC in CI);
+    ``base_url`` the ARM endpoint (another cloud, or a local fake in tests); ``client_options``
+    go to the client (e.g. ``connection_verify``).
+    """
+
+    def __init__(self, credential: Any = None, base_url: str = ARM_ENDPOINT, **client_options: Any) -> None:
+        self._credential = credential
+        self._base_url = base_url
+        self._options = client_options
+
+    def connection_state(self, connection_id: str) -> str | None:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+        from azure.mgmt.network import NetworkManagementClient
+
+        parts = connection_id.strip("/").split("/")
+        lowered = [p.lower() for p in parts]
+        try:
+            subscription = parts[lowered.index("subscriptions") + 1]
+            group = parts[lowered.index("resourcegroups") + 1]
+            name = parts[lowered.index("connections") + 1]
+        except (ValueError, IndexError):
+            raise ProbeError(f"not a connection ID: {connection_id}") from None
+        try:
+            credential = self._credential
+            if credential is None:
+                from azure.identity import DefaultAzureCredential
+
+                credential = DefaultAzureCredential()
+            client = NetworkManagementClient(credential, subscription, base_url=self._base_url, **self._options)
+            found = client.virtual_network_gateway_connections.get(group, name)
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise ProbeError(f"reading {connection_id} from Azure failed: {exc}") from exc
+        state = found.provisioning_state
+        return str(getattr(state, "value", state) or "unknown")  # the SDK's enum, or a string
 
 
 class PulumiAutomation:
     """The real boundary: Pulumi's Automation API over the project directory (needs the CLI).
 
     ``set_config`` writes ``Pulumi.<stack>.yaml`` exactly as ``pulumi config set`` does, so the
-    phase each step sets is left in the working tree to be committed.
+    phase each step sets is left in the working tree to be committed. ``preview`` and ``up`` run
+    with the policy pack (``policy_packs``, as ``--policy-pack``), the preview saving an update
+    plan that ``up`` then runs (``plan``: ``--save-plan`` / ``--plan``), as
+    ``pulumi/automation/_stack.py`` passes them to the CLI.
     """
 
     def __init__(
@@ -69,11 +174,15 @@ class PulumiAutomation:
         work_dir: Path = PROJECT_DIR,
         say: Say = print,
         select: Callable[[str, str], Any] | None = None,
+        policy_packs: Iterable[Path] = (POLICY_PACK,),
+        policy_pack_configs: Iterable[Path] = (),
     ) -> None:
         self._work_dir = work_dir
         self._say = say
         self._select = select or _select_stack
         self._stacks: dict[str, Any] = {}
+        self._packs = [str(p) for p in policy_packs]
+        self._pack_configs = [str(p) for p in policy_pack_configs]
 
     def _stack(self, name: str) -> Any:
         if name not in self._stacks:
@@ -87,8 +196,13 @@ class PulumiAutomation:
         try:
             return fn()
         except auto.CommandError as exc:
-            tail = "\n".join(str(exc).strip().splitlines()[-15:])
-            raise AutomationError(f"{what} failed:\n{tail}") from exc
+            raise AutomationError(f"{what} failed:\n{_tail(exc)}") from exc
+
+    def _policy_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"policy_packs": self._packs}
+        if self._pack_configs:
+            options["policy_pack_configs"] = self._pack_configs
+        return options
 
     def get_config(self, stack: str, key: str) -> str | None:
         from pulumi import automation as auto
@@ -107,19 +221,79 @@ class PulumiAutomation:
             f"pulumi config set {key} {value} --stack {stack}", lambda: s.set_config(key, auto.ConfigValue(value))
         )
 
-    def preview(self, stack: str) -> dict[str, int]:
+    def stack_config(self, stack: str) -> StackConfig:
         s = self._stack(stack)
-        result = self._call(f"pulumi preview --stack {stack}", lambda: s.preview(on_output=self._say))
-        return {str(getattr(op, "value", op)): int(n) for op, n in result.change_summary.items()}
+        every = self._call(f"pulumi config --stack {stack}", s.get_all_config)
+        prefix = NAMESPACE + ":"
+        raw = {k[len(prefix) :]: v.value for k, v in every.items() if k.startswith(prefix)}
+        secrets = frozenset(k[len(prefix) :] for k, v in every.items() if k.startswith(prefix) and v.secret)
+        try:
+            return load(stack, raw, secrets)
+        except ConfigError as exc:
+            raise AutomationError(str(exc)) from exc
 
-    def up(self, stack: str) -> dict[str, Any]:
+    def outputs(self, stack: str) -> dict[str, Any]:
         s = self._stack(stack)
-        result = self._call(f"pulumi up --stack {stack}", lambda: s.up(on_output=self._say))
+        return {k: v.value for k, v in self._call(f"pulumi stack output --stack {stack}", s.outputs).items()}
+
+    def preview(self, stack: str, plan: Path) -> PreviewReport:
+        from pulumi import automation as auto
+
+        s = self._stack(stack)
+        report = PreviewReport()
+
+        def on_event(event: Any) -> None:
+            pre = getattr(event, "resource_pre_event", None)
+            if pre is not None:
+                report.steps.append(_planned_step(pre.metadata))
+            policy = getattr(event, "policy_event", None)
+            if policy is not None:
+                report.findings.append(
+                    PolicyFinding(
+                        policy.policy_name,
+                        str(policy.enforcement_level).lower(),
+                        policy.message,
+                        policy.resource_urn or "",
+                    )
+                )
+
+        plan.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            result = s.preview(on_output=self._say, on_event=on_event, plan=str(plan), **self._policy_options())
+        except auto.CommandError as exc:
+            report.error = _tail(exc)
+            return report
+        report.summary = {str(getattr(op, "value", op)): int(n) for op, n in result.change_summary.items()}
+        return report
+
+    def up(self, stack: str, plan: Path) -> dict[str, Any]:
+        s = self._stack(stack)
+        result = self._call(
+            f"pulumi up --stack {stack} --plan {plan}",
+            lambda: s.up(on_output=self._say, plan=str(plan), **self._policy_options()),
+        )
         return {k: v.value for k, v in result.outputs.items()}
 
     def refresh(self, stack: str) -> None:
         s = self._stack(stack)
         self._call(f"pulumi refresh --stack {stack}", lambda: s.refresh(on_output=self._say))
+
+
+def _tail(exc: Exception, lines: int = 15) -> str:
+    return "\n".join(str(exc).strip().splitlines()[-lines:])
+
+
+def _planned_step(metadata: Any) -> PlannedStep:
+    """A preview step from the engine's StepEventMetadata, named by the resource's Azure name."""
+    op = str(getattr(metadata.op, "value", metadata.op))
+    name = metadata.urn.rsplit("::", 1)[-1]
+    for state in (metadata.new, metadata.old):
+        inputs = getattr(state, "inputs", None)
+        azure = physical_name(metadata.type, inputs) if isinstance(inputs, Mapping) else None
+        if azure:
+            name = azure
+            break
+    return PlannedStep(op, metadata.urn, metadata.type, name)
 
 
 def _select_stack(name: str, work_dir: str) -> Any:
@@ -298,6 +472,43 @@ def render_plan(
     return "\n".join(lines)
 
 
+# --- the preview gate ---------------------------------------------------------------------------
+
+# Steps that change nothing: unchanged resources, and reads (the peer StackReference).
+QUIET_OPS = frozenset({"same", "read"})
+
+
+def expected_changes(cfg: StackConfig, role: Role, before: Phase, after: Phase) -> dict[str, str]:
+    """Connection name -> the op a phase change must take on it (create, delete or update), as
+    :func:`model.phases.connection_plan` says; nothing else may change."""
+    old = {c.name: c for c in connection_plan(cfg, role, before)}
+    new = {c.name: c for c in connection_plan(cfg, role, after)}
+    out = {name: "create" for name in new.keys() - old.keys()}
+    out |= {name: "delete" for name in old.keys() - new.keys()}
+    for name in new.keys() & old.keys():
+        if (new[name].circuit_id, new[name].routing_weight) != (old[name].circuit_id, old[name].routing_weight):
+            out[name] = "update"
+    return out
+
+
+def gate_problems(report: PreviewReport, expected: Mapping[str, str]) -> list[str]:
+    """Why the preview must not be applied; empty when it shows only what the phase change needs."""
+    problems: list[str] = []
+    if report.error:
+        problems.append(f"the preview failed:\n{report.error}")
+    for f in report.findings:
+        if f.level == "mandatory":
+            where = f" ({f.urn.rsplit('::', 1)[-1]})" if f.urn else ""
+            problems.append(f"mandatory policy {f.policy}{where}: {f.message.strip().splitlines()[-1]}")
+    for step in report.steps:
+        if step.op in QUIET_OPS:
+            continue
+        if step.type == CONNECTION and expected.get(step.name) == step.op:
+            continue
+        problems.append(f"unexpected {step.op} of {step.type.rsplit(':', 1)[-1]} {step.name}")
+    return problems
+
+
 # --- execution ----------------------------------------------------------------------------------
 
 
@@ -311,6 +522,8 @@ class Runner:
     yes: bool
     ask: Ask
     say: Say
+    probe: ConnectionProbe
+    plans: Path  # where each step's reviewed update plan is saved
 
     def run(self, steps: list[Step]) -> bool:
         for index in range(self.state.completed, len(steps)):
@@ -345,21 +558,87 @@ class Runner:
             self.auto.refresh(name)
             return {"stack": name, "result": "refreshed"}
         settings = ([("phase", step.phase.value)] if step.phase is not None else []) + list(step.extra_config)
+        deployed = self.auto.outputs(name).get("phase")
         for key, value in settings:
             self.auto.set_config(name, _key(key), value)
             self.journal.write("set-config", step=number, stack=name, key=_key(key), value=value)
-        changes = self.auto.preview(name)
-        self.journal.write("preview", step=number, stack=name, changes=changes)
-        self.say(f"   preview {name}: {_summary(changes)}")
-        outputs = self.auto.up(name)
+        cfg = self.auto.stack_config(name)
+        expected: dict[str, str] = {}
+        if step.role is not None and step.phase is not None:
+            if deployed not in {p.value for p in Phase}:
+                raise StepFailed(
+                    f"stack '{name}' reports phase {deployed!r}; deploy it (pulumi up) before a {self.state.operation}"
+                )
+            expected = expected_changes(cfg, step.role, Phase(str(deployed)), step.phase)
+            self._confirm_circuit_free(step, cfg, expected, number)
+        plan = self.plans / f"step{number}-{name.replace('/', '_')}.json"
+        report = self.auto.preview(name, plan)
+        self.journal.write(
+            "preview",
+            step=number,
+            stack=name,
+            changes=report.summary,
+            expected=expected,
+            steps=[asdict(s) for s in report.steps if s.op not in QUIET_OPS],
+            findings=[asdict(f) for f in report.findings],
+            plan=str(plan),
+        )
+        problems = gate_problems(report, expected)
+        if problems:
+            raise StepFailed(
+                f"the preview of stack '{name}' is not what phase {step.phase.value if step.phase else '-'} needs, "
+                "so it was not applied:\n  - " + "\n  - ".join(problems)
+            )
+        self.say(f"   preview {name}: {_summary(report.summary)} (as expected); policy pack: no mandatory finding")
+        outputs = self.auto.up(name, plan)
         logged = {k: outputs[k] for k in LOGGED_OUTPUTS if k in outputs}
-        self.journal.write("up", step=number, stack=name, outputs=logged)
+        self.journal.write("up", step=number, stack=name, plan=str(plan), outputs=logged)
         if step.phase is not None and outputs.get("phase") != step.phase.value:
             raise StepFailed(
                 f"after pulumi up, stack '{name}' reports phase {outputs.get('phase')!r}, expected {step.phase.value!r}"
             )
         self.say(f"   up {name}: done; check: {step.check}")
         return {"stack": name, "result": "updated", "outputs": logged}
+
+    def _confirm_circuit_free(self, step: Step, cfg: StackConfig, expected: Mapping[str, str], number: int) -> None:
+        """Before a step creates the connection that must never coexist with the other hub's (one
+        circuit, same IPs), read the other hub's connection from Azure: it must be gone. The
+        peer stack's state can lag (a refresh not run, a delete still in progress)."""
+        assert step.role is not None and step.phase is not None
+        creates = [
+            c for c in connection_plan(cfg, step.role, step.phase) if c.exclusive and expected.get(c.name) == "create"
+        ]
+        if not creates:
+            return
+        if ("sourceRegionUnreachable", "true") in step.extra_config:
+            self.journal.write("azure-check", step=number, skipped="source region declared unreachable")
+            return
+        peer_role = Role.TARGET if step.role is Role.SOURCE else Role.SOURCE
+        peer = self.stacks[peer_role]
+        outputs = self.auto.outputs(peer)
+        gateway = str(outputs.get("gatewayId") or "")
+        parts = gateway.strip("/").split("/")
+        if len(parts) < 4 or parts[0].lower() != "subscriptions":
+            raise StepFailed(
+                f"cannot check in Azure that stack '{peer}' let go of the circuit: its output gatewayId is "
+                f"{gateway or 'missing'}. Deploy '{peer}' first, or declare the source region unreachable."
+            )
+        group = str(outputs.get("resourceGroupName") or cfg.resource_group_name(peer_role))
+        names = sorted({c.name for ph in Phase for c in connection_plan(cfg, peer_role, ph) if c.exclusive})
+        for conn in names:
+            arm = f"/subscriptions/{parts[1]}/resourceGroups/{group}/providers/Microsoft.Network/connections/{conn}"
+            try:
+                state = self.probe.connection_state(arm)
+            except ProbeError as exc:
+                raise StepFailed(f"cannot confirm in Azure that {arm} is gone: {exc}") from exc
+            self.journal.write("azure-check", step=number, connection=arm, state=state or "absent")
+            if state is not None:
+                raise StepFailed(
+                    f"Azure still has {arm} (provisioningState {state}); '{creates[0].name}' would put the same "
+                    f"address space on circuit {creates[0].circuit_id} twice. Wait until it is gone (or remove it), "
+                    "then resume."
+                )
+        self.say(f"   Azure: {', '.join(names)} of '{peer}' is gone; the circuit is free")
 
     def _manual(self, step: Step, number: int) -> dict[str, Any]:
         self.say("   manual step: done by the operator, outside Pulumi")
@@ -422,7 +701,9 @@ class Prepared:
     resuming: bool
 
 
-def prepare(args: argparse.Namespace, auto_factory: Callable[[], Automation]) -> tuple[Prepared, Automation]:
+def prepare(
+    args: argparse.Namespace, auto_factory: Callable[[argparse.Namespace], Automation]
+) -> tuple[Prepared, Automation]:
     """Everything checked before the plan is shown; raises FailoverError with what to do instead."""
     operation = Operation(args.operation)
     if args.source_unreachable and operation is Operation.DRILL:
@@ -443,7 +724,7 @@ def prepare(args: argparse.Namespace, auto_factory: Callable[[], Automation]) ->
             )
         prior = None
         source_reachable = not args.source_unreachable
-    auto = auto_factory()
+    auto = auto_factory(args)
     design = read_design(auto, stacks)
     topology, addressing = design.topology, design.addressing
     steps = procedure(operation, design, source_reachable)
@@ -475,11 +756,13 @@ def prepare(args: argparse.Namespace, auto_factory: Callable[[], Automation]) ->
 
 def run(
     argv: list[str],
-    automation: Callable[[], Automation],
+    automation: Callable[[argparse.Namespace], Automation],
     ask: Ask = input,
     say: Say = print,
+    probe: Callable[[], ConnectionProbe] = AzureConnectionProbe,
 ) -> int:
-    """The whole command; ``automation`` builds the boundary (faked in tests). Returns the exit code."""
+    """The whole command; ``automation`` builds the boundary from the arguments, ``probe`` the
+    Azure read (both faked in tests). Returns the exit code."""
     args = _parser().parse_args(argv)
     log = Path(args.log)
     state_file = state_path(log)
@@ -511,7 +794,8 @@ def run(
             return 1
         journal.write("confirmed")
 
-    runner = Runner(auto, journal, state, state_file, p.stacks, args.yes, ask, say)
+    plans = log.with_name(log.stem + "-plans")
+    runner = Runner(auto, journal, state, state_file, p.stacks, args.yes, ask, say, probe(), plans)
     try:
         ok = runner.run(steps)
     except KeyboardInterrupt:
@@ -615,11 +899,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stacks", help="stack names, e.g. prod=acme/prod,dr=acme/dr (default prod, dr)")
     p.add_argument("--log", default=str(DEFAULT_LOG), help=f"JSON-lines log (default {DEFAULT_LOG})")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its failed step")
+    p.add_argument(
+        "--policy-pack-config",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="config for the policy pack on every preview and up (as `pulumi up --policy-pack-config`)",
+    )
     return p
 
 
+def _pulumi(args: argparse.Namespace) -> Automation:
+    return PulumiAutomation(policy_pack_configs=args.policy_pack_config)
+
+
 def main(argv: list[str] | None = None) -> int:
-    return run(sys.argv[1:] if argv is None else argv, PulumiAutomation)
+    return run(sys.argv[1:] if argv is None else argv, _pulumi)
 
 
 if __name__ == "__main__":

@@ -52,8 +52,16 @@ from erdr.plan_json import (
     stack_export,
 )
 from erdr.simulate import SimResult, physical_name, simulate
-from erdr.stackfiles import PROJECT_DIR, Override, StackFileError, StackSettings, load_stack, overrides_from
-from model.config import ConfigError, Phase, Role, StackConfig, load
+from erdr.stackfiles import (
+    PROJECT_DIR,
+    Override,
+    StackFileError,
+    StackSettings,
+    load_stack,
+    overrides_from,
+    stack_config,
+)
+from model.config import ConfigError, Phase, Role, StackConfig
 from model.config.pair import StackSide, pair_issues
 from model.phases import connection_plan
 from policies.shared.names import NAMESPACE
@@ -96,14 +104,6 @@ def parse_set(items: Sequence[str], project: str = NAMESPACE) -> list[Override]:
     return out
 
 
-def stack_config(settings: StackSettings) -> StackConfig:
-    """The validated model, read the way the program reads it (raises ConfigError)."""
-    raw, secrets = settings.project_config()
-    foreign = settings.foreign_config()
-    foreign_secrets = frozenset(k for k in settings.secret_keys if ":" in k)
-    return load(settings.stack, raw, secrets | foreign_secrets, foreign)
-
-
 def with_phase(settings: StackSettings, phase: Phase) -> StackSettings:
     config = dict(settings.config)
     config["phase"] = phase.value
@@ -125,6 +125,7 @@ class Options:
     policy_config: dict[str, Any] | None = None
     runbook: bool = True
     jobs: int | None = 1  # None: worker processes for a large estate only (auto_jobs)
+    show_sames: bool = False
 
 
 def _stack_path(opts: Options, stack: str) -> Path:
@@ -529,7 +530,7 @@ def policy_report(
                 info = client.info()
                 report.packs[info.name] = info.version
                 client.configure(config)
-                found = policy_client.check_simulation(client, result, peer_outputs)
+                found = policy_client.check_simulation(client, result)
         except (RuntimeError, KeyError, OSError, grpc.RpcError) as exc:
             report.error = str(exc).strip() or type(exc).__name__
             return report
@@ -541,7 +542,11 @@ def policy_report(
     return progress.run(
         f"{settings.stack}: policy pack, phase {result.outputs.get('phase', '?')} ({mode})",
         run,
-        lambda r: f"error: {r.error}" if r.error else f"{len(r.violations)} findings, {len(r.mandatory)} mandatory",
+        lambda r: (
+            f"error: {r.error}"
+            if r.error
+            else f"{len(r.violations) - len(r.undecided)} findings, {len(r.mandatory)} mandatory"
+        ),
     )
 
 
@@ -581,8 +586,11 @@ def _policy_cell(report: PolicyReport) -> str:
     if not report.ran:
         return "not run"
     mandatory = len(report.mandatory)
-    advisory = len(report.violations) - mandatory
-    return "FAIL" if mandatory else "pass" + (f" ({advisory} advisory)" if advisory else "")
+    waiting = len(report.undecided)
+    advisory = len(report.violations) - mandatory - waiting
+    notes = [f"{advisory} advisory"] if advisory else []
+    notes += [f"{waiting} left to up"] if waiting else []
+    return "FAIL" if mandatory else "pass" + (f" ({', '.join(notes)})" if notes else "")
 
 
 def names_of(results: Iterable[SimResult]) -> dict[str, str]:
@@ -815,6 +823,7 @@ def _run(opts: Options, progress: Progress, planner: Planner, stdout: TextIO) ->
                 plan.runs[(compare_phase, False)],
                 phase.value,
                 compare_phase.value,
+                show_sames=opts.show_sames,
             )
             if opts.policy:
                 plan.compare_policy = reports[(plan.name, compare_phase)].result()
@@ -942,6 +951,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-runbook", action="store_true", help="do not write the runbook")
     parser.add_argument(
+        "--show-sames",
+        action="store_true",
+        help="list unchanged resources in the phase comparison's steps too (as `pulumi preview --show-sames`)",
+    )
+    parser.add_argument(
         "-j",
         "--jobs",
         type=int,
@@ -998,6 +1012,7 @@ def options_from(args: argparse.Namespace) -> Options:
         policy_config=_read_policy_config(args.policy_pack_config),
         runbook=not args.no_runbook,
         jobs=args.jobs,
+        show_sames=args.show_sames,
     )
 
 

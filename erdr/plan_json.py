@@ -2,17 +2,25 @@
 
 The shapes follow the Pulumi CLI's where they overlap, so tools that read one can read the other:
 
-- :func:`preview_digest` is shaped like ``pulumi preview --json`` (``previewDigest`` in the CLI's
-  ``pkg/backend/display/json.go``): ``config``, ``steps[]`` with ``op``, ``urn``, ``provider`` and
-  ``newState`` (an ``apitype.ResourceV3``: ``type``, ``inputs`` in camelCase as the engine
-  received them, ``parent``, ``dependencies``...), ``diagnostics``, ``changeSummary``. Secret
-  values read ``[secret]`` and unknown values the engine's unknown sentinel, as the CLI prints
-  them. It adds ``outputs`` and ``policyViolations``, which the CLI's digest does not carry.
+- :func:`preview_digest` is shaped like ``pulumi preview --json`` (``ShowPreviewDigest`` in
+  pulumi/pulumi ``pkg/backend/display/json.go``, ``PreviewDigest`` in ``pkg/display/json.go``):
+  ``config``, ``steps[]`` with ``op``, ``urn``, ``provider``, ``newState`` (an
+  ``apitype.ResourceV3``: ``type``, ``inputs`` in camelCase as the engine received them,
+  ``parent``, ``dependencies``...), ``diagnostics``, ``changeSummary``, empty fields omitted as the
+  CLI's ``omitempty`` tags omit them. As in the CLI, the default provider's step is not shown (an
+  internal step: ``isInternalStep`` in ``pkg/engine/update.go``), ``same`` steps are shown only on
+  request (``--show-sames``; ``shouldShow`` in ``pkg/backend/display/display.go``) but counted,
+  and a ``read`` is shown but counted only when it read something that changed
+  (``shouldRecordReadStep``). Secret values read ``[secret]`` and unknown values the engine's
+  unknown sentinel, as the CLI prints them.
+  *Additions* the CLI's digest does not carry (it skips policy events): ``outputs`` (the stack
+  outputs), ``policyPacks`` and ``policyViolations`` (the pack's findings, shaped like the CLI's
+  policy events); the comparison adds ``fromPhase``, ``toPhase`` and ``outputChanges``.
 - :func:`stack_export` is shaped like ``pulumi stack export`` (an ``apitype.UntypedDeployment``
   holding a ``DeploymentV3``), so ``pulumi stack import`` can load it into a local backend.
 - :func:`compare` is a preview digest of moving a deployed stack from one phase to another:
-  ``same``/``create``/``update``/``delete`` steps with ``oldState``, ``newState``,
-  ``diffReasons`` and ``detailedDiff``.
+  ``create``/``update``/``delete``/``read`` (and, on request, ``same``) steps with ``oldState``,
+  ``newState``, ``diffReasons`` and ``detailedDiff``.
 """
 
 from __future__ import annotations
@@ -20,13 +28,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
+from erdr.engine_view import (
+    AZURE_NATIVE,
+    AZURE_NATIVE_VERSION,
+    STACK_TYPE,
+    stack_urn,
+)
+from erdr.engine_view import UNKNOWN as UNKNOWN_ID  # the ID of a provider a preview has not created
+from erdr.engine_view import default_provider_id as provider_id
+from erdr.engine_view import default_provider_urn as provider_urn
 from erdr.simulate import (
     SECRET_SIG,
     SECRET_VALUE_SIG,
@@ -37,33 +53,15 @@ from erdr.simulate import (
     unwrap_secrets,
 )
 from erdr.stackfiles import StackSettings
+from policies.shared.names import UNDECIDED_NOTE
 
 SECRET_TEXT = "[secret]"  # how `pulumi preview --json` shows a secret value
-STACK_TYPE = "pulumi:pulumi:Stack"
-AZURE_NATIVE = "azure-native"
 # The engine's version written into the export's manifest: the SDK this program runs with.
 ENGINE_VERSION = "v" + metadata.version("pulumi")
-AZURE_NATIVE_VERSION = metadata.version("pulumi_azure_native")
-# The ID the engine shows for a provider that a preview has not created yet.
-UNKNOWN_ID = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
 def project_of(urn: str) -> str:
     return urn.split("::")[1]
-
-
-def stack_urn(stack: str, project: str) -> str:
-    return f"urn:pulumi:{stack}::{project}::{STACK_TYPE}::{project}-{stack}"
-
-
-def provider_urn(stack: str, project: str) -> str:
-    version = AZURE_NATIVE_VERSION.replace(".", "_")
-    return f"urn:pulumi:{stack}::{project}::pulumi:providers:{AZURE_NATIVE}::default_{version}"
-
-
-def provider_id(stack: str) -> str:
-    """A stable provider ID per stack (the engine uses a random UUID; stable keeps diffs quiet)."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"expressroute-dr/{stack}/{AZURE_NATIVE}"))
 
 
 def _numbers(value: Any) -> Any:
@@ -133,7 +131,14 @@ def ordered(resources: Sequence[Registration]) -> list[Registration]:
 
 
 def _is_provider_managed(r: Registration) -> bool:
-    return r.custom and r.type.startswith(AZURE_NATIVE + ":")
+    """Managed by the default azure-native provider (not one the program declares itself)."""
+    return r.custom and r.type.startswith(AZURE_NATIVE + ":") and not r.provider
+
+
+def _explicit_provider(r: Registration, provider_ref_id: str) -> str:
+    """A provider the program declared (one per subscription): its URN and, once known, its ID."""
+    urn, _, rid = r.provider.rpartition("::")
+    return f"{urn}::{rid if rid and provider_ref_id != UNKNOWN_ID else UNKNOWN_ID}"
 
 
 def _state(
@@ -160,7 +165,9 @@ def _state(
         state["protect"] = True
     if r.dependencies:
         state["dependencies"] = sorted(set(r.dependencies))
-    if _is_provider_managed(r):
+    if r.provider:
+        state["provider"] = _explicit_provider(r, provider_ref_id)
+    elif _is_provider_managed(r):
         state["provider"] = f"{provider_urn(stack, project)}::{provider_ref_id}"
     if r.property_dependencies:
         state["propertyDependencies"] = {k: sorted(set(v)) for k, v in sorted(r.property_dependencies.items()) if v}
@@ -207,6 +214,11 @@ class PolicyViolation:
     def mandatory(self) -> bool:
         return self.enforcement_level == "mandatory"
 
+    @property
+    def undecided(self) -> bool:
+        """The pack's note on what a preview could not decide (`pulumi up` decides it)."""
+        return self.enforcement_level == "advisory" and UNDECIDED_NOTE in self.message
+
     def as_json(self) -> dict[str, str]:
         out = {
             "policyPackName": self.policy_pack,
@@ -237,19 +249,28 @@ class PolicyReport:
     def mandatory(self) -> list[PolicyViolation]:
         return [v for v in self.violations if v.mandatory]
 
+    @property
+    def undecided(self) -> list[PolicyViolation]:
+        return [v for v in self.violations if v.undecided]
 
-def _root_step(stack: str, project: str, outputs: Mapping[str, Any], op: str) -> dict[str, Any]:
+
+def _root_step(stack: str, project: str, op: str) -> dict[str, Any]:
+    """The root stack's step; its outputs are not known when the step is announced."""
     return {
         "op": op,
         "urn": stack_urn(stack, project),
-        "newState": {
-            "urn": stack_urn(stack, project),
-            "custom": False,
-            "type": STACK_TYPE,
-            "outputs": _numbers(blind_secrets(dict(outputs))),
-        },
+        "newState": {"urn": stack_urn(stack, project), "custom": False, "type": STACK_TYPE},
         "detailedDiff": None,
     }
+
+
+def _omit_empty(digest: dict[str, Any]) -> dict[str, Any]:
+    """The CLI's ``omitempty``: no empty ``config``, ``diagnostics``, ``duration`` or
+    ``changeSummary``, no false ``maybeCorrupt``."""
+    return {k: v for k, v in digest.items() if k not in _OMIT_EMPTY or v}
+
+
+_OMIT_EMPTY = frozenset({"config", "steps", "diagnostics", "duration", "changeSummary", "maybeCorrupt"})
 
 
 def _provider_state(stack: str, project: str, *, preview: bool) -> dict[str, Any]:
@@ -276,36 +297,36 @@ def preview_digest(
     """``pulumi preview --json`` of a stack that does not exist yet: every resource is created."""
     project, stack = settings.project, settings.stack
     resources = ordered(result.resources)
-    steps: list[dict[str, Any]] = [_root_step(stack, project, result.outputs, "create")]
-    if any(_is_provider_managed(r) for r in resources):
-        prov = _provider_state(stack, project, preview=True)
-        steps.append({"op": "create", "urn": prov["urn"], "newState": prov, "detailedDiff": None})
+    steps: list[dict[str, Any]] = [_root_step(stack, project, "create")]
+    summary: dict[str, int] = {"create": 1}
     for r in resources:
-        step: dict[str, Any] = {"op": "read" if r.read else "create", "urn": r.urn}
-        if _is_provider_managed(r):
+        op = "import" if r.import_id else "read" if r.read else "create"
+        step: dict[str, Any] = {"op": op, "urn": r.urn}
+        if r.provider:
+            step["provider"] = _explicit_provider(r, UNKNOWN_ID)
+        elif _is_provider_managed(r):
             step["provider"] = f"{provider_urn(stack, project)}::{UNKNOWN_ID}"
         step["newState"] = _state(r, stack, project, secrets="blind", with_outputs=False, provider_ref_id=UNKNOWN_ID)
         step["detailedDiff"] = None
         steps.append(step)
-    summary: dict[str, int] = {}
-    for step in steps:
-        summary[step["op"]] = summary.get(step["op"], 0) + 1
+        if not r.read:  # a first read has no old state to differ from: shown, not counted
+            summary["create"] += 1
     diags = [d.as_json() for d in diagnostics]
     diags += [{"severity": level, "message": message} for level, message in result.logs if level != "debug"]
     digest: dict[str, Any] = {
         "config": engine_config(settings),
         "steps": steps,
-        "outputs": _numbers(blind_secrets(result.outputs)),
         "diagnostics": diags,
         "duration": duration_ns,
         "changeSummary": summary,
+        "outputs": _numbers(blind_secrets(result.outputs)),
     }
     if policy is not None:
         digest["policyPacks"] = dict(policy.packs)
         digest["policyViolations"] = [v.as_json() for v in policy.violations]
         if policy.error:
             digest["diagnostics"].append({"severity": "error", "message": f"policy pack: {policy.error}"})
-    return digest
+    return _omit_empty(digest)
 
 
 def stack_export(settings: StackSettings, result: SimResult, *, now: datetime | None = None) -> dict[str, Any]:
@@ -420,21 +441,27 @@ class Comparison:
 
 
 def compare(
-    settings_after: StackSettings, before: SimResult, after: SimResult, before_phase: str, after_phase: str
+    settings_after: StackSettings,
+    before: SimResult,
+    after: SimResult,
+    before_phase: str,
+    after_phase: str,
+    *,
+    show_sames: bool = False,
 ) -> Comparison:
-    """What ``pulumi preview`` would show on a stack deployed at ``before_phase`` once its phase
-    is set to ``after_phase``."""
+    """What ``pulumi preview --json`` would show on a stack deployed at ``before_phase`` once its
+    phase is set to ``after_phase`` (``show_sames``: as with ``--show-sames``)."""
     if before.preview or after.preview:
         raise ValueError("compare `up` simulations: a deployed stack's old state has known IDs")
     project, stack = settings_after.project, settings_after.stack
     old = {r.urn: r for r in before.resources}
     new = {r.urn: r for r in after.resources}
     pid = provider_id(stack)
-    steps: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = [_root_step(stack, project, "same")]
     changes: list[Change] = []
     same: list[str] = []
     diagnostics: list[dict[str, str]] = []
-    summary: dict[str, int] = {}
+    summary: dict[str, int] = {"same": 1}
 
     def state(r: Registration) -> dict[str, Any]:
         return _state(r, stack, project, secrets="blind", with_outputs=False, provider_ref_id=pid)
@@ -442,9 +469,12 @@ def compare(
     for r in ordered(after.resources):
         prev = old.get(r.urn)
         step: dict[str, Any]
+        counted = True
         if r.read:
-            # A read (the peer StackReference) is done again by every update; it changes nothing.
+            # A read (the peer StackReference) is done again by every update; the CLI counts it
+            # only when what it read changed (shouldRecordReadStep).
             step = {"op": "read", "urn": r.urn, "newState": state(r), "detailedDiff": None}
+            counted = prev is not None and prev.outputs != r.outputs
         elif prev is None:
             step = {"op": "create", "urn": r.urn, "newState": state(r), "detailedDiff": None}
             changes.append(Change("create", r.urn, r.type, r.name, after=r.inputs))
@@ -461,8 +491,11 @@ def compare(
                 same.append(r.urn)
         if _is_provider_managed(r):
             step["provider"] = f"{provider_urn(stack, project)}::{pid}"
-        summary[step["op"]] = summary.get(step["op"], 0) + 1
-        steps.append(step)
+        if counted:
+            summary[step["op"]] = summary.get(step["op"], 0) + 1
+        shown = step["op"] != "same" or show_sames or (prev is not None and prev.protect != r.protect)
+        if shown:
+            steps.append(step)
     # Deletes run last and in reverse dependency order, as the engine does them.
     for r in reversed(ordered([r for r in before.resources if r.urn not in new and not r.read])):
         steps.append({"op": "delete", "urn": r.urn, "oldState": state(r), "detailedDiff": None})
@@ -484,12 +517,12 @@ def compare(
     }
     digest: dict[str, Any] = {
         "config": engine_config(settings_after),
-        "fromPhase": before_phase,
-        "toPhase": after_phase,
         "steps": steps,
-        "outputs": _numbers(blind_secrets(after.outputs)),
-        "outputChanges": _numbers(output_changes),
         "diagnostics": diagnostics,
         "changeSummary": summary,
+        "fromPhase": before_phase,
+        "toPhase": after_phase,
+        "outputs": _numbers(blind_secrets(after.outputs)),
+        "outputChanges": _numbers(output_changes),
     }
-    return Comparison(stack, before_phase, after_phase, changes, same, digest)
+    return Comparison(stack, before_phase, after_phase, changes, same, _omit_empty(digest))

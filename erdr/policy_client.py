@@ -1,15 +1,21 @@
 """Drive the CrossGuard pack over its real analyzer gRPC interface, the way the Pulumi CLI does.
 
-    with PolicyPackClient() as pack:                 # python -m pulumi.policy <engine> policies
+    with PolicyPackClient() as pack:                 # as pulumi-language-python starts it
         pack.configure({"gateway-subnet": "advisory"})
-        diags = pack.analyze_stack(analyzer_resources(sim))
+        diags = check_simulation(pack, sim)          # Analyze on inputs, AnalyzeStack on outputs
 
-- :class:`PolicyPackClient` starts the pack, reads the port it prints, and calls
+- :func:`language_host_launch` is how the CLI's Python language host starts a pack
+  (``RunPlugin`` for kind ``analyzer`` in pulumi/pulumi
+  ``sdk/python/cmd/pulumi-language-python/main.go``): ``<virtualenv>/bin/python -u -m
+  pulumi.policy <engine> <absolute pack dir>``, run from the pack directory, ``virtualenv`` from
+  ``PulumiPolicy.yaml`` resolved against the pack directory (``sdk/python/toolchain/pip.go``),
+  the environment activated as ``toolchain.ActivateVirtualEnv`` does it.
+  :class:`PolicyPackClient` starts the pack that way, reads the port it prints, and calls
   GetAnalyzerInfo / Configure / Analyze / AnalyzeStack.
-- :func:`analyzer_resources` turns an :class:`erdr.simulate.SimResult` into the
-  ``AnalyzerResource`` messages the engine would send: URNs, types, properties (camelCase, secrets
-  and unknowns kept as the engine marshals them), parent, dependencies, property dependencies
-  and options. :func:`check` runs Analyze on each custom resource and AnalyzeStack on all.
+- :func:`analyzer_resources` turns an :class:`erdr.simulate.SimResult` into what the engine sends:
+  ``Analyze`` gets each resource's inputs, ``AnalyzeStack`` every resource of the deployment with
+  its *outputs* (:mod:`erdr.engine_view`), parent, dependencies and non-empty property
+  dependencies. :func:`check` runs Analyze on each custom resource and AnalyzeStack on all.
 
 The engine address argument: ``pulumi.policy`` only parses it; the Python policy SDK never dials
 the engine (logs go to stderr), so no fake Engine server is needed and :data:`NO_ENGINE` is
@@ -22,7 +28,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,12 +36,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import grpc
+import yaml
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from erdr.simulate import SECRET_SIG, SECRET_VALUE_SIG, UNKNOWN, Registration, SimResult
+from erdr import engine_view
+from erdr.engine_view import EngineResource
+from erdr.simulate import SimResult
 from erdr.stackfiles import PROJECT_DIR, StackSettings
-from policies.shared import names as T
 
 POLICIES_DIR = PROJECT_DIR / "policies"
 NO_ENGINE = "127.0.0.1:0"
@@ -62,20 +69,84 @@ class Diagnostic:
         return self.level == "mandatory"
 
 
+@dataclass(frozen=True)
+class Launch:
+    """A policy pack process as the CLI's language host starts it."""
+
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str]
+    virtualenv: Path | None
+
+    @property
+    def python(self) -> str:
+        return self.argv[0]
+
+
+class PackNotInstalled(RuntimeError):
+    """The interpreter PulumiPolicy.yaml names does not exist: the set-up has not run."""
+
+
+def _bin_dir() -> str:
+    return "Scripts" if os.name == "nt" else "bin"
+
+
+def activate_virtualenv(environ: Mapping[str, str], virtualenv: Path) -> dict[str, str]:
+    """The environment ``toolchain.ActivateVirtualEnv`` gives the pack: the virtualenv's bin
+    directory first on PATH, PYTHONHOME unset, VIRTUAL_ENV set."""
+    out = {k: v for k, v in environ.items() if k.upper() not in ("PATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    path = next((v for k, v in environ.items() if k.upper() == "PATH"), None)
+    out["PATH"] = str(virtualenv / _bin_dir()) + (os.pathsep + path if path else "")
+    out["VIRTUAL_ENV"] = str(virtualenv)
+    return out
+
+
+def language_host_launch(
+    pack: Path | str = POLICIES_DIR, *, engine: str = NO_ENGINE, environ: Mapping[str, str] | None = None
+) -> Launch:
+    """How ``pulumi preview --policy-pack <pack>`` starts a Python pack (Pulumi >= 3.221).
+
+    The CLI hands the pack's absolute directory to the language host's ``RunPlugin``
+    (``sdk/go/common/resource/plugin/plugin.go`` ``ExecPlugin``); for kind ``analyzer`` it runs
+    ``-u -m pulumi.policy <engine> <program directory>`` with the toolchain's interpreter and
+    ``cmd.Dir`` = the pack directory. With ``toolchain: pip`` and a ``virtualenv`` option the
+    interpreter is ``<pack dir>/<virtualenv>/bin/python`` (``newPip`` /
+    ``resolveVirtualEnvironmentPath``); without one, the ``python3`` on PATH.
+    """
+    root = Path(pack).resolve()
+    project = yaml.safe_load((root / "PulumiPolicy.yaml").read_text()) or {}
+    runtime = project.get("runtime")
+    options = runtime.get("options") or {} if isinstance(runtime, dict) else {}
+    base = dict(os.environ if environ is None else environ)
+    option = options.get("virtualenv")
+    if option:
+        venv = Path(os.path.normpath(option if os.path.isabs(option) else root / option))
+        python = str(venv / _bin_dir() / ("python.exe" if os.name == "nt" else "python"))
+        env = activate_virtualenv(base, venv)
+    else:
+        venv, python, env = None, "python3", base
+    return Launch([python, "-u", "-m", "pulumi.policy", engine, str(root)], root, env, venv)
+
+
 class PolicyPackClient:
-    """A running policy pack process and a gRPC stub to it. Use as a context manager."""
+    """A running policy pack process and a gRPC stub to it. Use as a context manager.
+
+    The process is started by :func:`language_host_launch`, as the CLI starts it; ``env`` adds
+    what the language host adds from the engine (the stack's ``PULUMI_CONFIG`` etc.,
+    :func:`stack_env`).
+    """
 
     def __init__(
         self,
         pack: Path | str = POLICIES_DIR,
         *,
-        python: str = sys.executable,
-        cwd: Path | str | None = None,
         env: Mapping[str, str] | None = None,
         startup_timeout: float = 60.0,
     ) -> None:
-        self.pack, self.python, self.cwd = str(pack), python, cwd
-        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        launch = language_host_launch(pack)
+        self.launch = Launch(
+            launch.argv, launch.cwd, {**launch.env, "PYTHONUNBUFFERED": "1", **(env or {})}, launch.virtualenv
+        )
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
@@ -91,11 +162,17 @@ class PolicyPackClient:
         self.close()
 
     def start(self) -> None:
+        python = self.launch.python
+        if self.launch.virtualenv is not None and not Path(python).is_file():
+            raise PackNotInstalled(
+                f"the policy pack's interpreter {python} does not exist (PulumiPolicy.yaml: virtualenv "
+                f"{self.launch.virtualenv}); run `make setup` (or `pulumi install`) in the project first"
+            )
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
-            [self.python, "-u", "-m", "pulumi.policy", NO_ENGINE, self.pack],
-            cwd=self.cwd,
-            env=self.env,
+            self.launch.argv,
+            cwd=self.launch.cwd,
+            env=self.launch.env,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
         )
@@ -254,64 +331,51 @@ def make_resource(
     return resource
 
 
-def from_registration(
-    reg: Registration, *, preview: bool, outputs: Mapping[str, Any] | None = None
-) -> analyzer_pb2.AnalyzerResource:
-    """The AnalyzerResource the engine would send for one registered resource.
-
-    Properties are the inputs as registered, plus ``id`` (unknown in preview) for custom
-    resources; a StackReference also carries the peer stack's ``outputs`` when given.
-    """
-    props = dict(reg.inputs)
-    if reg.custom and "id" not in props:
-        props["id"] = reg.id if reg.id and not preview else UNKNOWN
-    if outputs is not None:
-        props["outputs"] = dict(outputs)
-    return make_resource(
-        reg.urn,
-        props,
-        parent=reg.parent,
-        dependencies=reg.dependencies,
-        property_dependencies=reg.property_dependencies,
-        protect=reg.protect,
-        delete_before_replace=reg.delete_before_replace or None,
-        custom_timeouts=reg.custom_timeouts,
+def to_proto(resource: EngineResource) -> analyzer_pb2.AnalyzerResource:
+    """The AnalyzerResource message for one resource of :mod:`erdr.engine_view`."""
+    message = make_resource(
+        resource.urn,
+        resource.properties,
+        parent=resource.parent,
+        dependencies=resource.dependencies,
+        property_dependencies=resource.property_dependencies,
+        protect=resource.protect,
+        delete_before_replace=resource.delete_before_replace,
+        custom_timeouts=resource.custom_timeouts,
     )
+    if resource.provider:
+        urn = resource.provider.rsplit("::", 1)[0]
+        message.provider.CopyFrom(
+            analyzer_pb2.AnalyzerProviderResource(urn=urn, type=engine_view.PROVIDER_TYPE, name=urn.rsplit("::", 1)[-1])
+        )
+        message.provider.properties.update({"version": engine_view.AZURE_NATIVE_VERSION})
+    return message
 
 
-def analyzer_resources(
-    sim: SimResult, peer_outputs: Mapping[str, Mapping[str, Any]] | None = None
-) -> list[analyzer_pb2.AnalyzerResource]:
-    """Every resource of a simulated run, as AnalyzeStack receives them."""
-    out = []
-    for reg in sim.resources:
-        outputs = None
-        if reg.type == T.STACK_REFERENCE:
-            stack = reg.inputs.get("name")
-            outputs = (peer_outputs or {}).get(str(stack))
-        out.append(from_registration(reg, preview=sim.preview, outputs=outputs))
-    return out
+def analyze_requests(run: SimResult) -> list[analyzer_pb2.AnalyzerResource]:
+    """What Analyze receives, one request per custom resource: its inputs."""
+    return [to_proto(r) for r in run.analyze_view()]
+
+
+def analyzer_resources(run: SimResult) -> list[analyzer_pb2.AnalyzerResource]:
+    """What AnalyzeStack receives: the whole deployment with each resource's outputs."""
+    return [to_proto(r) for r in run.stack_view()]
 
 
 def check(
     client: PolicyPackClient,
-    resources: Sequence[analyzer_pb2.AnalyzerResource],
-    custom: Iterable[str] | None = None,
+    inputs: Sequence[analyzer_pb2.AnalyzerResource],
+    outputs: Sequence[analyzer_pb2.AnalyzerResource],
 ) -> list[Diagnostic]:
-    """Analyze each custom resource (``custom``: their URNs; default all), then AnalyzeStack."""
-    wanted = set(custom) if custom is not None else None
+    """Analyze each resource of ``inputs``, then AnalyzeStack on ``outputs``, as the engine does."""
     found: list[Diagnostic] = []
-    for r in resources:
-        if wanted is None or r.urn in wanted:
-            found += client.analyze(r)
-    return found + client.analyze_stack(resources)
+    for r in inputs:
+        found += client.analyze(r)
+    return found + client.analyze_stack(outputs)
 
 
-def check_simulation(
-    client: PolicyPackClient, sim: SimResult, peer_outputs: Mapping[str, Mapping[str, Any]] | None = None
-) -> list[Diagnostic]:
-    resources = analyzer_resources(sim, peer_outputs)
-    return check(client, resources, [r.urn for r in sim.resources if r.custom])
+def check_simulation(client: PolicyPackClient, run: SimResult) -> list[Diagnostic]:
+    return check(client, analyze_requests(run), analyzer_resources(run))
 
 
 def circuits_config(settings: StackSettings) -> list[dict[str, Any]]:
@@ -322,6 +386,17 @@ def circuits_config(settings: StackSettings) -> list[dict[str, Any]]:
     return [{"name": key, **value} for key, value in raw.items() if isinstance(value, Mapping)]
 
 
+def appliance_subnets(settings: StackSettings) -> list[str]:
+    """The stack's NVA (or AzureFirewallSubnet) prefixes, in the udr-next-hop-in-appliance-subnet
+    rule's ``applianceSubnets`` shape, for a pack started without this stack's PULUMI_CONFIG."""
+    from erdr.stackfiles import stack_config
+    from model.spec import network_for
+
+    cfg = stack_config(settings)
+    net = network_for(cfg, cfg.role)
+    return [s.prefix for s in net.hub.subnets if s.name == net.nva_subnet]
+
+
 def stack_env(settings: StackSettings, *, preview: bool) -> dict[str, str]:
     """The environment the CLI gives a policy pack for this stack (PULUMI_CONFIG etc.)."""
     return {
@@ -330,8 +405,3 @@ def stack_env(settings: StackSettings, *, preview: bool) -> dict[str, str]:
         "PULUMI_STACK": settings.stack,
         "PULUMI_DRY_RUN": "true" if preview else "false",
     }
-
-
-def secret(value: Any) -> dict[str, Any]:
-    """A value wrapped as the engine marshals a secret."""
-    return {SECRET_SIG: SECRET_VALUE_SIG, "value": value}

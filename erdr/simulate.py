@@ -1,8 +1,15 @@
 """Run the real ``__main__.py`` under Pulumi's own mock runtime and record what it registers.
 
-The mock monitor is Pulumi's (``pulumi.runtime.mocks.MockMonitor``); this module only listens to
-the requests the SDK sends it, so each :class:`Registration` holds what the engine would receive:
-type, name, parent, dependencies, inputs (camelCase, secrets and unknowns as sent), options.
+The mock monitor is Pulumi's (``pulumi.runtime.mocks.MockMonitor``); this module answers its
+requests the way the engine and azure-native would (:mod:`erdr.engine_view`): in a preview every
+output Azure computes, ``id`` and ``name`` included, is unknown, so the program runs with the
+unknowns a real first ``pulumi preview`` has; in an ``up`` the outputs are Azure's response. Each
+:class:`Registration` holds what the engine receives and returns: type, name, parent,
+dependencies, inputs (camelCase, secrets and unknowns as sent), options and outputs.
+
+``simulate(..., prior=<an up run>)`` previews a change to a deployed stack: a resource whose
+inputs did not change keeps its recorded ID and outputs (a ``same`` step), a changed one gets
+azure-native's update preview, a new one its create preview.
 """
 
 from __future__ import annotations
@@ -16,136 +23,46 @@ import logging
 import runpy
 import sys
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks, settings
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
 
+from erdr import engine_view
+from erdr.engine_view import (
+    SECRET_SIG,
+    SECRET_VALUE_SIG,
+    SUBSCRIPTION,
+    TENANT,
+    UNKNOWN,
+    arm_id,
+    is_secret,
+    physical_name,
+    unwrap_secrets,
+)
 from erdr.stackfiles import PROJECT_DIR, StackSettings
 from policies.shared import names as T
 
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
-SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
-SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
-TENANT = "11111111-1111-1111-1111-111111111111"
-
-# azure-native type -> (ARM path template, input naming the resource). Templates use inputs.
-_ARM_PATHS: dict[str, tuple[str, str]] = {
-    T.RESOURCE_GROUP: ("/resourceGroups/{resourceGroupName}", "resourceGroupName"),
-    T.VNET: (
-        "{rg}/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}",
-        "virtualNetworkName",
-    ),
-    T.SUBNET: (
-        "{rg}/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}/subnets/{subnetName}",
-        "subnetName",
-    ),
-    T.PEERING: (
-        "{rg}/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}/virtualNetworkPeerings/{virtualNetworkPeeringName}",
-        "virtualNetworkPeeringName",
-    ),
-    T.ROUTE_TABLE: (
-        "{rg}/providers/Microsoft.Network/routeTables/{routeTableName}",
-        "routeTableName",
-    ),
-    T.PUBLIC_IP: (
-        "{rg}/providers/Microsoft.Network/publicIPAddresses/{publicIpAddressName}",
-        "publicIpAddressName",
-    ),
-    T.GATEWAY: (
-        "{rg}/providers/Microsoft.Network/virtualNetworkGateways/{virtualNetworkGatewayName}",
-        "virtualNetworkGatewayName",
-    ),
-    T.CONNECTION: (
-        "{rg}/providers/Microsoft.Network/connections/{virtualNetworkGatewayConnectionName}",
-        "virtualNetworkGatewayConnectionName",
-    ),
-    T.VAULT: (
-        "{rg}/providers/Microsoft.RecoveryServices/vaults/{vaultName}",
-        "vaultName",
-    ),
-    T.FABRIC: (
-        "{rg}/providers/Microsoft.RecoveryServices/vaults/{resourceName}/replicationFabrics/{fabricName}",
-        "fabricName",
-    ),
-    T.REPLICATION_POLICY: (
-        "{rg}/providers/Microsoft.RecoveryServices/vaults/{resourceName}/replicationPolicies/{policyName}",
-        "policyName",
-    ),
-    T.CONTAINER_MAPPING: (
-        "{rg}/providers/Microsoft.RecoveryServices/vaults/{resourceName}/replicationFabrics/{fabricName}/replicationProtectionContainers/{protectionContainerName}/replicationProtectionContainerMappings/{mappingName}",
-        "mappingName",
-    ),
-    T.NETWORK_MAPPING: (
-        "{rg}/providers/Microsoft.RecoveryServices/vaults/{resourceName}/replicationFabrics/{fabricName}/replicationNetworks/{networkName}/replicationNetworkMappings/{networkMappingName}",
-        "networkMappingName",
-    ),
-    T.RECOVERY_PLAN: (
-        "{rg}/providers/Microsoft.RecoveryServices/vaults/{resourceName}/replicationRecoveryPlans/{recoveryPlanName}",
-        "recoveryPlanName",
-    ),
-    T.GENERIC_RESOURCE: (
-        "{rg}/providers/{resourceProviderNamespace}/{parentResourcePath}/{resourceType}/{resourceName}",
-        "resourceName",
-    ),
-    T.AUTOMATION_ACCOUNT: (
-        "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}",
-        "automationAccountName",
-    ),
-    T.RUNBOOK: (
-        "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}/runbooks/{runbookName}",
-        "runbookName",
-    ),
-    T.AUTOMATION_VARIABLE: (
-        "{rg}/providers/Microsoft.Automation/automationAccounts/{automationAccountName}/variables/{variableName}",
-        "variableName",
-    ),
-    T.STORAGE_ACCOUNT: (
-        "{rg}/providers/Microsoft.Storage/storageAccounts/{accountName}",
-        "accountName",
-    ),
-    T.BLOB_CONTAINER: (
-        "{rg}/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers/{containerName}",
-        "containerName",
-    ),
-    # Extension resources: the template starts at their scope, which is a full ARM ID.
-    T.ROLE_DEFINITION: (
-        "{scope}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}",
-        "roleDefinitionId",
-    ),
-    T.ROLE_ASSIGNMENT: (
-        "{scope}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}",
-        "roleAssignmentName",
-    ),
-}
-
-
-def arm_id(type_: str, inputs: Mapping[str, Any]) -> str | None:
-    """The ARM ID Azure would give the resource, or None while an input it needs is unknown."""
-    entry = _ARM_PATHS.get(type_)
-    if entry is None:
-        return None
-    template, _ = entry
-    values = {k: v for k, v in inputs.items() if isinstance(v, str) and v != UNKNOWN}
-    values["rg"] = f"/resourceGroups/{values.get('resourceGroupName', '')}"
-    try:
-        path = template.format(**values)
-    except KeyError:
-        return None
-    return path if template.startswith("{scope}") else f"/subscriptions/{SUBSCRIPTION}{path}"
-
-
-def physical_name(type_: str, inputs: Mapping[str, Any]) -> str | None:
-    entry = _ARM_PATHS.get(type_)
-    value = inputs.get(entry[1]) if entry else None
-    return value if isinstance(value, str) and value != UNKNOWN else None
+__all__ = [
+    "SECRET_SIG",
+    "SECRET_VALUE_SIG",
+    "SUBSCRIPTION",
+    "TENANT",
+    "UNKNOWN",
+    "Registration",
+    "SimResult",
+    "arm_id",
+    "is_secret",
+    "physical_name",
+    "simulate",
+    "unwrap_secrets",
+]
 
 
 @dataclass
@@ -165,25 +82,18 @@ class Registration:
     ignore_changes: list[str]
     id: str = ""
     read: bool = False
+    # What the provider returned (custom resources) or the component registered as its outputs.
+    outputs: dict[str, Any] = field(default_factory=dict[str, Any])
+    # The step an engine would take: create | same | update | read (a preview against `prior`).
+    op: str = "create"
+    # The engine never deletes a retained resource from the cloud (destroy, replace, removal).
+    retain_on_delete: bool = False
+    provider: str = ""  # "<provider URN>::<ID>" when the resource names an explicit provider
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
         """Inputs with secrets unwrapped (unknowns stay as the UNKNOWN sentinel)."""
         return unwrap_secrets(self.inputs)
-
-
-def unwrap_secrets(value: Any) -> Any:
-    if isinstance(value, dict):
-        if value.get(SECRET_SIG) == SECRET_VALUE_SIG:
-            return unwrap_secrets(value.get("value"))
-        return {k: unwrap_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unwrap_secrets(v) for v in value]
-    return value
-
-
-def is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE_SIG
 
 
 @dataclass
@@ -194,6 +104,10 @@ class SimResult:
     outputs: dict[str, Any] = field(default_factory=dict[str, Any])
     error: str | None = None
     logs: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
+    # (invoke token, args) of every provider function the program called
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list[tuple[str, dict[str, Any]]])
+    project: str = ""
+    stack_urn: str = ""
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
@@ -210,11 +124,117 @@ class SimResult:
                 return r
         raise KeyError(urn)
 
+    def _engine_resource(self, r: Registration, properties: dict[str, Any]) -> engine_view.EngineResource:
+        managed = r.custom and engine_view.is_azure_native(r.type)
+        return engine_view.EngineResource(
+            r.urn,
+            r.type,
+            properties,
+            custom=r.custom,
+            parent=r.parent,
+            dependencies=list(r.dependencies),
+            # The engine sends only properties that depend on something (analyzer_plugin.go).
+            property_dependencies={k: list(v) for k, v in r.property_dependencies.items() if v},
+            protect=r.protect,
+            delete_before_replace=r.delete_before_replace or None,
+            custom_timeouts=dict(r.custom_timeouts),
+            provider=engine_view.provider_ref(self.stack, self.project, preview=self.preview) if managed else "",
+        )
+
+    def analyze_view(self) -> list[engine_view.EngineResource]:
+        """What ``Analyze`` receives, one call per resource: each custom resource's inputs."""
+        return [self._engine_resource(r, dict(r.inputs)) for r in self.resources if r.custom and not r.read]
+
+    def stack_view(self) -> list[engine_view.EngineResource]:
+        """What ``AnalyzeStack`` receives: every resource of the deployment (the root stack, the
+        default provider, components, reads) with its outputs (pulumi/pulumi
+        ``pkg/resource/deploy/step_generator.go`` ``AnalyzeResources``: ``Properties: v.Outputs``)."""
+        out: list[engine_view.EngineResource] = []
+        if self.stack_urn:
+            out.append(
+                engine_view.EngineResource(self.stack_urn, engine_view.STACK_TYPE, dict(self.outputs), custom=False)
+            )
+        if any(r.custom and engine_view.is_azure_native(r.type) for r in self.resources):
+            out.append(engine_view.default_provider(self.stack, self.project))
+        return out + [self._engine_resource(r, dict(r.outputs)) for r in self.resources]
+
+
+def _flatten(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """An ARM resource body as azure-native's invokes return it: ``properties`` lifted to the top,
+    recursively (sub-resources such as subnets carry their own ``properties``)."""
+    out: dict[str, Any] = {}
+    for key, value in resource.items():
+        if key == "properties" and isinstance(value, Mapping):
+            out.update(_flatten(value))
+        elif isinstance(value, Mapping):
+            out[key] = _flatten(value)
+        elif isinstance(value, list):
+            out[key] = [_flatten(v) if isinstance(v, Mapping) else v for v in value]
+        else:
+            out[key] = value
+    return out
+
+
+# Read-only lookups the program makes (invoke token -> ARM path template over the invoke's args).
+_LOOKUPS: dict[str, str] = {
+    "azure-native:network:getVirtualNetwork": (
+        "/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}"
+    ),
+    "azure-native:network:getAzureFirewall": (
+        "/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/azureFirewalls/{azureFirewallName}"
+    ),
+}
+
 
 class _Mocks(mocks.Mocks):
-    def __init__(self, preview: bool, peer_outputs: Mapping[str, Mapping[str, Any]]) -> None:
+    """Answers as the engine and azure-native would (:mod:`erdr.engine_view`)."""
+
+    def __init__(
+        self,
+        preview: bool,
+        peer_outputs: Mapping[str, Mapping[str, Any]],
+        prior: SimResult | None = None,
+        subscription: str = SUBSCRIPTION,
+        live: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         self.preview = preview
         self.peer_outputs = peer_outputs
+        self.prior = {r.urn: r for r in prior.resources} if prior is not None else {}
+        self.subscription = subscription
+        # ARM ID (lower-case) -> ARM resource body: the estate read-only lookups see.
+        self.live = {k.lower(): v for k, v in (live or {}).items()}
+        # explicit provider name -> its subscription
+        self.subscriptions: dict[str, str] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def subscription_of(self, provider_ref: str | None) -> str:
+        """The subscription a resource or lookup goes to: its explicit provider's, else the stack's."""
+        if not provider_ref:
+            return self.subscription
+        urn = provider_ref.rsplit("::", 1)[0]
+        return self.subscriptions.get(urn.rsplit("::", 1)[-1], self.subscription)
+
+    def register(
+        self, type_: str, name: str, urn: str, inputs: dict[str, Any], custom: bool, import_id: str, provider: str = ""
+    ) -> tuple[str, dict[str, Any], str]:
+        """(ID, outputs, step) for a RegisterResource request; ``inputs`` as on the wire."""
+        if not custom:
+            return "", {}, "same" if urn in self.prior else "create"
+        if type_ == T.PROVIDER:
+            # An explicit provider (one per subscription a placement names): its resources go there.
+            self.subscriptions[name] = str(inputs.get("subscriptionId") or self.subscription)
+            return ("" if self.preview else f"{name}-id"), dict(inputs), "same" if urn in self.prior else "create"
+        old = self.prior.get(urn)
+        if self.preview and old is not None and old.id:
+            if old.inputs == inputs:
+                return old.id, dict(old.outputs), "same"
+            return old.id, engine_view.update_preview_outputs(type_, inputs, old.outputs), "update"
+        if self.preview and not import_id:
+            # As in a real preview: what Azure computes (the ID and name above all) is unknown.
+            return "", engine_view.preview_outputs(type_, inputs), "create"
+        # An import reads the existing resource, in preview too.
+        rid = import_id or arm_id(type_, inputs, self.subscription_of(provider)) or f"/mock/{type_}/{name}"
+        return rid, engine_view.applied_outputs(type_, inputs, rid), "update" if old is not None else "create"
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -222,27 +242,22 @@ class _Mocks(mocks.Mocks):
             name = str(inputs.get("name") or args.resource_id)
             if name not in self.peer_outputs:
                 raise Exception(f"unknown stack reference {name!r} (the offline run knows {sorted(self.peer_outputs)})")
-            return name, {"name": name, "outputs": dict(self.peer_outputs[name]), "secretOutputNames": []}
-        state = dict(inputs)
-        name = physical_name(args.typ, inputs)
-        if name is not None:
-            state["name"] = name
-        if self.preview:
-            # As in a real preview: computed outputs (the ID above all) are not known yet.
-            return "", state
-        rid = arm_id(args.typ, inputs) or f"/mock/{args.typ}/{args.name}"
-        state["id"] = rid
-        identity = inputs.get("identity")
-        if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type", "")):
-            # Azure creates the identity's service principal; derive a stable object ID for it.
-            principal = str(uuid.uuid5(uuid.NAMESPACE_URL, rid))
-            state["identity"] = {**identity, "principalId": principal, "tenantId": TENANT}
-        return rid, state
+            return name, engine_view.stack_reference_outputs(name, self.peer_outputs[name])
+        raise Exception(f"no mock for reading {args.typ} {args.name!r}")
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append((args.token, dict(args.args)))
+        if args.token in _LOOKUPS:
+            subscription = self.subscription_of(args.provider)
+            path = f"/subscriptions/{subscription}" + _LOOKUPS[args.token].format(**args.args)
+            found = self.live.get(path.lower())
+            if found is None:
+                # What azure-native reports for a 404 from ARM.
+                raise Exception(f'Status=404 Code="ResourceNotFound" Message="{path} was not found"')
+            return _flatten(found), []
         if args.token == "azure-native:authorization:getClientConfig":
             return (
-                {"subscriptionId": SUBSCRIPTION, "tenantId": TENANT, "clientId": "mock", "objectId": "mock"},
+                {"subscriptionId": self.subscription, "tenantId": TENANT, "clientId": "mock", "objectId": "mock"},
                 [],
             )
         if args.token == "azure-native:storage:listStorageAccountServiceSAS":
@@ -260,42 +275,55 @@ def _struct(message: Any) -> dict[str, Any]:
 
 
 class _RecordingMonitor(mocks.MockMonitor):
-    def __init__(self, m: mocks.Mocks, result: SimResult) -> None:
+    def __init__(self, m: _Mocks, result: SimResult) -> None:
         super().__init__(m)
+        self.model = m
         self.result = result
-        self.stack_urn = ""
+        self.by_urn: dict[str, Registration] = {}
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
-        if request.type == "pulumi:pulumi:Stack":
-            self.stack_urn = response.urn
+        if request.type == engine_view.STACK_TYPE:
+            response = super().RegisterResource(request)
+            self.result.stack_urn = response.urn
             return response
-        timeouts = request.customTimeouts
-        self.result.resources.append(
-            Registration(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                custom=bool(request.custom),
-                parent=request.parent,
-                # The engine treats these as sets and the SDK sends them in the order its tasks
-                # finish; sorted, two runs of one program compare equal.
-                dependencies=sorted(request.dependencies),
-                property_dependencies={k: sorted(v.urns) for k, v in request.propertyDependencies.items()},
-                inputs=_struct(request.object),
-                protect=bool(request.protect),
-                delete_before_replace=bool(request.deleteBeforeReplace),
-                import_id=request.importId,
-                custom_timeouts={
-                    k: v
-                    for k, v in (("create", timeouts.create), ("update", timeouts.update), ("delete", timeouts.delete))
-                    if v
-                },
-                ignore_changes=list(request.ignoreChanges),
-                id=response.id,
-            )
+        urn = self.make_urn(request.parent, request.type, request.name)
+        inputs = _struct(request.object)
+        id_, state, op = self.model.register(
+            request.type, request.name, urn, inputs, bool(request.custom), request.importId, request.provider
         )
-        return response
+        obj = struct_pb2.Struct()
+        obj.update(state)
+        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, id_, state)
+        timeouts = request.customTimeouts
+        reg = Registration(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent,
+            # The engine treats these as sets and the SDK sends them in the order its tasks
+            # finish; sorted, two runs of one program compare equal.
+            dependencies=sorted(request.dependencies),
+            property_dependencies={k: sorted(v.urns) for k, v in request.propertyDependencies.items()},
+            inputs=inputs,
+            protect=bool(request.protect),
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            import_id=request.importId,
+            custom_timeouts={
+                k: v
+                for k, v in (("create", timeouts.create), ("update", timeouts.update), ("delete", timeouts.delete))
+                if v
+            },
+            ignore_changes=list(request.ignoreChanges),
+            id=id_,
+            outputs=state,
+            op=op,
+            retain_on_delete=bool(request.retainOnDelete),
+            provider=request.provider,
+        )
+        self.result.resources.append(reg)
+        self.by_urn[urn] = reg
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
 
     def ReadResource(self, request: Any) -> Any:
         response = super().ReadResource(request)
@@ -316,13 +344,18 @@ class _RecordingMonitor(mocks.MockMonitor):
                 ignore_changes=[],
                 id=request.id,
                 read=True,
+                outputs=_struct(response.properties),
+                op="read",
             )
         )
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
-        if request.urn == self.stack_urn:
-            self.result.outputs = _struct(request.outputs)
+        outputs = _struct(request.outputs)
+        if request.urn == self.result.stack_urn:
+            self.result.outputs = outputs
+        elif request.urn in self.by_urn:
+            self.by_urn[request.urn].outputs = outputs
         return super().RegisterResourceOutputs(request)
 
 
@@ -340,12 +373,16 @@ def _run(
     preview: bool,
     peer_outputs: Mapping[str, Mapping[str, Any]],
     program: Path,
+    prior: SimResult | None,
+    subscription: str,
+    live: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SimResult:
-    result = SimResult(stack=settings_.stack, preview=preview)
+    result = SimResult(stack=settings_.stack, preview=preview, project=settings_.project)
     logger = logging.getLogger(f"erdr.simulate.{settings_.stack}.{id(result)}")
     logger.propagate = False
     logger.addHandler(_LogCapture(result))
-    monitor = _RecordingMonitor(_Mocks(preview, peer_outputs), result)
+    mocked = _Mocks(preview, peer_outputs, prior, subscription, live)
+    monitor = _RecordingMonitor(mocked, result)
     mock_settings = mocks.MockSettings(
         monitor=monitor,
         monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
@@ -389,6 +426,7 @@ def _run(
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
         asyncio.set_event_loop(None)
+    result.calls = mocked.calls
     return result
 
 
@@ -416,9 +454,22 @@ def simulate(
     preview: bool = False,
     peer_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     program: Path = PROJECT_DIR / "__main__.py",
+    prior: SimResult | None = None,
+    subscription: str = SUBSCRIPTION,
+    live: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SimResult:
-    """Run the program once for ``stack``, isolated from any other run in this process."""
+    """Run the program once for ``stack`` (deployed to ``subscription`` of the mock tenant),
+    isolated from any other run in this process.
+
+    ``live``: ARM ID -> ARM resource body (as ``GET`` returns it) that the program's read-only
+    lookups (``network.get_virtual_network`` ...) find; anything else answers 404.
+
+    ``prior``: the stack as deployed (an ``up`` run); the run then previews or applies a change
+    to it instead of creating everything.
+    """
+    if prior is not None and prior.preview:
+        raise ValueError("prior must be an `up` run: a deployed stack has known IDs and outputs")
     ctx = contextvars.Context()
-    run: Callable[[], SimResult] = lambda: _run(stack, preview, peer_outputs or {}, program)  # noqa: E731
+    run: Callable[[], SimResult] = lambda: _run(stack, preview, peer_outputs or {}, program, prior, subscription, live)  # noqa: E731
     with _fewer_collections():
         return ctx.run(run)

@@ -12,6 +12,7 @@ import yaml
 
 from erdr.config_keys import ConfigKey, ConfigKeyError, format_path, parse_config_key, parse_key, remove_path
 from erdr.config_keys import set_path as _set_at
+from model.config import StackConfig, load
 from policies.shared.names import NAMESPACE
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -142,3 +143,12 @@ def load_stack(
         except ConfigKeyError as exc:
             raise ConfigKeyError(f"{item.text or format_path(item.key.path)}: {exc}") from None
     return settings
+
+
+def stack_config(settings: StackSettings) -> StackConfig:
+    """The validated model, read the way the program reads it (raises ConfigError): the project's
+    keys, and every other namespace's, which must be one a stack may use."""
+    raw, secrets = settings.project_config()
+    foreign = settings.foreign_config()
+    foreign_secrets = frozenset(k for k in settings.secret_keys if ":" in k)
+    return load(settings.stack, raw, secrets | foreign_secrets, foreign)

@@ -9,12 +9,13 @@ both hubs on one circuit while they share an address space.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from model.config import Addressing, Phase, Role, StackConfig, Topology, exclusive_circuit, target_pre_connected
-from model.spec import gateway_azure_name, vnet_azure_name
+from model.config.estate import FirewallProvisioning
+from model.spec import hub_azure_name, hub_gateway_name, hub_location, imported_name, network_for
 from policies.shared.names import NAMESPACE
 
 # --- connections per phase ----------------------------------------------------------------------
@@ -43,10 +44,15 @@ class Design:
     addressing: Addressing
     pre_connect_target: bool | None = None  # None: the default for the topology
     cross_connect: bool = False
+    # The target hub's Azure Firewall is created by the failover update (layout.hub.nva
+    # provisioning atFailover): that update then alters routing, before traffic may move.
+    target_firewall_at_failover: bool = False
 
     @classmethod
     def of(cls, cfg: StackConfig) -> Design:
-        return cls(cfg.topology, cfg.addressing, cfg.pre_connect_target, cfg.cross_connect)
+        nva = cfg.layout.hub.nva
+        at_failover = nva.firewall and nva.provisioning is FirewallProvisioning.AT_FAILOVER
+        return cls(cfg.topology, cfg.addressing, cfg.pre_connect_target, cfg.cross_connect, at_failover)
 
     @property
     def exclusive(self) -> bool:
@@ -137,10 +143,14 @@ def weight_value(cfg: StackConfig, weight: Weight) -> int:
 
 def connection_plan(cfg: StackConfig, role: Role, phase: Phase) -> list[ConnectionSpec]:
     """The connections ``role``'s hub holds in ``phase``, named and weighted (see :func:`links`)."""
-    hub = vnet_azure_name(cfg.layout.hub.name, cfg.regions.of(role))
+    hub = hub_azure_name(cfg, role)
+
+    def name(circuit: str) -> str:  # an adopted production connection keeps its name
+        return imported_name(cfg, role, f"{cfg.layout.hub.name}-{circuit}-connection") or f"{hub}-to-{circuit}"
+
     return [
         ConnectionSpec(
-            f"{hub}-to-{link.circuit}",
+            name(link.circuit),
             link.circuit,
             _circuit_id(cfg, link.circuit),
             weight_value(cfg, link.weight),
@@ -232,7 +242,8 @@ class _Walk:
         self.phase = {Role.SOURCE: source, Role.TARGET: target}
 
     def up(self, role: Role, phase: Phase, extra: tuple[tuple[str, str], ...] = (), switch: bool = False) -> Step:
-        before, after = links(self.design, role, self.phase[role]), links(self.design, role, phase)
+        before_phase = self.phase[role]
+        before, after = links(self.design, role, before_phase), links(self.design, role, phase)
         self.phase[role] = phase
         stack, hub = STACK_OF_ROLE[role], _HUB[role]
         gone = sorted({x.circuit for x in before} - {x.circuit for x in after})
@@ -252,6 +263,13 @@ class _Walk:
                 why = " (preConnectTarget is false: this create is the price of that choice)"
             parts.append(f"connect the {hub} hub to the {' and '.join(new)} circuit{why}")
             checks.append(f"{stack} output circuitConnections lists the {' and '.join(new)} circuit")
+        firewall = role is Role.TARGET and self.design.target_firewall_at_failover
+        if firewall and phase is Phase.FAILOVER and before_phase is not Phase.FAILOVER:
+            parts.append("create the target hub's Azure Firewall (provisioning atFailover), the next hop of its UDRs")
+            checks.append("dr output firewallPrivateIp is the address the target's UDRs use")
+        if firewall and before_phase is Phase.FAILOVER and phase is not Phase.FAILOVER:
+            parts.append("remove the target hub's Azure Firewall (provisioning atFailover)")
+            checks.append("dr output firewallId is gone")
         if reweighted:
             preferred = [x.circuit for x in after if x.weight is Weight.PREFERRED]
             parts.append(
@@ -502,7 +520,7 @@ class SwitchPlan:
     topology: str
     addressing: str
     regions: dict[str, str]
-    resource_groups: dict[str, str]
+    resource_groups: dict[str, str]  # role -> the group of the hub's gateway and connections
     gateway_names: dict[str, str]
     circuit_ids: dict[str, str]
     routing_weights: dict[str, int]
@@ -512,6 +530,11 @@ class SwitchPlan:
     retry: dict[str, int]
     # operation -> roles in the order their connections change (role_order).
     role_order: dict[str, list[str]]
+    # role -> the hub's subscription when placed in another one than the dr stack's (placement).
+    subscriptions: dict[str, str] = field(default_factory=dict[str, str])
+    # The hub's next hop (layout.hub.nva): kind, the address each side's UDRs use, and for an
+    # appliance VM its replicated item, which must come up in the target with that address.
+    nva: dict[str, Any] = field(default_factory=dict[str, Any])
 
 
 def switch_plan(cfg: StackConfig) -> SwitchPlan:
@@ -534,10 +557,8 @@ def switch_plan(cfg: StackConfig) -> SwitchPlan:
         topology=cfg.topology.value,
         addressing=cfg.addressing.value,
         regions=regions,
-        resource_groups={role.value: cfg.resource_group_name(role) for role in Role},
-        gateway_names={
-            r: gateway_azure_name(vnet_azure_name(cfg.layout.hub.name, region)) for r, region in regions.items()
-        },
+        resource_groups={role.value: hub_location(cfg, role)[1] for role in Role},
+        gateway_names={role.value: hub_gateway_name(cfg, role) for role in Role},
         circuit_ids=circuits,
         routing_weights={w.value: weight_value(cfg, w) for w in Weight},
         connections=connections,
@@ -552,7 +573,29 @@ def switch_plan(cfg: StackConfig) -> SwitchPlan:
             op.value: [r.value for r in role_order(op, Design.of(cfg))]
             for op in (Operation.FAILOVER, Operation.FAILBACK)
         },
+        subscriptions={role.value: sub for role in Role if (sub := hub_location(cfg, role)[0])},
+        nva=nva_statement(cfg),
     )
+
+
+def nva_statement(cfg: StackConfig) -> dict[str, Any]:
+    """What the target's next hop is and the address it must answer on (the UDRs point there)."""
+    nva = cfg.layout.hub.nva
+    out: dict[str, Any] = {
+        "kind": nva.kind.value,
+        "subnet": cfg.layout.hub.nva_subnet.name,
+        # The source stack may omit a translated plan (only the target builds from it).
+        "address": {
+            role.value: network_for(cfg, role).nva_address
+            for role in Role
+            if role is Role.SOURCE or cfg.addressing is Addressing.SAME or cfg.target_address_plan
+        },
+    }
+    if nva.replicated_item and not nva.firewall:
+        out["replicatedItem"] = nva.replicated_item
+    if nva.firewall:
+        out["provisioning"] = nva.provisioning.value
+    return out
 
 
 def _arm(subscription: str, group: str, provider_path: str) -> str:
@@ -562,10 +605,11 @@ def _arm(subscription: str, group: str, provider_path: str) -> str:
 def switch_variables(plan: SwitchPlan, subscription: str) -> dict[str, Any]:
     """The ``erdr-*`` Automation variables (without the prefix), given the subscription ID."""
     rgs = plan.resource_groups
+    subs = {role: plan.subscriptions.get(role, subscription) for role in rgs}
     connections = {
         role: {
             phase: [
-                {**c, "id": _arm(subscription, rgs[role], f"Microsoft.Network/connections/{c['name']}")} for c in items
+                {**c, "id": _arm(subs[role], rgs[role], f"Microsoft.Network/connections/{c['name']}")} for c in items
             ]
             for phase, items in phases.items()
         }
@@ -577,7 +621,7 @@ def switch_variables(plan: SwitchPlan, subscription: str) -> dict[str, Any]:
         "regions": plan.regions,
         "resource-groups": rgs,
         "gateway-ids": {
-            role: _arm(subscription, rgs[role], f"Microsoft.Network/virtualNetworkGateways/{name}")
+            role: _arm(subs[role], rgs[role], f"Microsoft.Network/virtualNetworkGateways/{name}")
             for role, name in plan.gateway_names.items()
         },
         "circuit-ids": plan.circuit_ids,
@@ -586,4 +630,5 @@ def switch_variables(plan: SwitchPlan, subscription: str) -> dict[str, Any]:
         "tags": plan.tags,
         "retry": plan.retry,
         "role-order": plan.role_order,
+        "nva": plan.nva,
     }

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from model.config import Addressing, Layout, Role, StackConfig
+from model.config import Addressing, Layout, Phase, Role, StackConfig
+from model.config.estate import FirewallProvisioning, NvaKind, NvaLayout, SourceMode
 from policies.shared.addrspace import (
     Network,
     carve,
@@ -39,6 +40,26 @@ class VnetSpec:
     address_space: tuple[str, ...]
     subnets: tuple[SubnetSpec, ...]
     adopt_id: str | None = None
+    # Placement (layout.*.placement): None means the stack's subscription / the stack's own group.
+    subscription_id: str | None = None
+    resource_group: str | None = None
+
+
+@dataclass(frozen=True)
+class NvaSpec:
+    """The hub's next hop in one region (layout.hub.nva)."""
+
+    kind: NvaKind
+    subnet: str
+    address: str  # the UDR next hop: the source address, or its translation in the target
+    replicated_item: str | None = None
+    firewall_sku: str = "Standard"
+    provisioning: FirewallProvisioning = FirewallProvisioning.PRE_PROVISIONED
+    base_policy_id: str | None = None
+
+    @property
+    def firewall(self) -> bool:
+        return self.kind is NvaKind.AZURE_FIREWALL
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,11 @@ class NetworkSpec:
     nva_address: str
     spokes: tuple[VnetSpec, ...]
     spoke_prefixes: tuple[str, ...] = field(default=())
+    nva: NvaSpec | None = None
+    # adopted source (source.imports, source.routeNames): resource name -> existing ARM ID, and
+    # route table resource name -> {prefix: existing route name}.
+    imports: dict[str, str] = field(default_factory=dict[str, str])
+    route_names: dict[str, dict[str, str]] = field(default_factory=dict[str, dict[str, str]])
 
     @property
     def vnets(self) -> tuple[VnetSpec, ...]:
@@ -65,9 +91,53 @@ def vnet_azure_name(key: str, region: str) -> str:
     return f"{key}-{region}"
 
 
+def imported_name(cfg: StackConfig, role: Role, resource: str) -> str | None:
+    """The Azure name of an adopted production resource (source.imports), if ``resource`` is one."""
+    if role is not Role.SOURCE or cfg.source.mode is not SourceMode.ADOPTED:
+        return None
+    found = cfg.source.imports.get(resource)
+    return found.rsplit("/", 1)[-1] if found else None
+
+
+def hub_azure_name(cfg: StackConfig, role: Role) -> str:
+    """The hub VNet's Azure name on ``role``'s side (placement name, adopted name, or the default)."""
+    hub = cfg.layout.hub
+    placed = hub.placement.of(role.value).name
+    return imported_name(cfg, role, f"{hub.name}-vnet") or placed or vnet_azure_name(hub.name, cfg.regions.of(role))
+
+
+def hub_location(cfg: StackConfig, role: Role) -> tuple[str | None, str]:
+    """(subscription or None for the stack's own, resource group) of the hub's gateway and
+    connections on ``role``'s side: an adopted gateway's own, else the hub's placement."""
+    adopted = role is Role.SOURCE and cfg.source.mode is SourceMode.ADOPTED
+    found = cfg.source.imports.get(f"{cfg.layout.hub.name}-gateway") if adopted else None
+    if found:
+        parts = found.split("/")
+        return parts[2], parts[4]
+    loc = cfg.layout.hub.placement.of(role.value)
+    return loc.subscription_id, loc.resource_group or cfg.resource_group_name(role)
+
+
+def hub_gateway_name(cfg: StackConfig, role: Role) -> str:
+    return imported_name(cfg, role, f"{cfg.layout.hub.name}-gateway") or gateway_azure_name(hub_azure_name(cfg, role))
+
+
 def gateway_azure_name(hub_vnet: str) -> str:
     """The ExpressRoute gateway of the hub VNet named ``hub_vnet``."""
     return f"ergw-{hub_vnet}"
+
+
+def firewall_azure_name(hub_vnet: str) -> str:
+    """The Azure Firewall of the hub VNet named ``hub_vnet`` (its policy: ``afwp-``, its IP: ``pip-afw-``)."""
+    return f"afw-{hub_vnet}"
+
+
+def firewall_present(nva: NvaSpec | None, phase: Phase) -> bool:
+    """Whether the target hub's firewall exists in ``phase``: always when pre-provisioned; with
+    ``atFailover`` only in phase failover (the update that fails over creates it, failback removes it)."""
+    if nva is None or not nva.firewall:
+        return False
+    return nva.provisioning is FirewallProvisioning.PRE_PROVISIONED or phase is Phase.FAILOVER
 
 
 class _Translator:
@@ -120,10 +190,25 @@ def _build(
         adopted = adopt[vnet].subnets.get(name) if vnet in adopt else None
         return SubnetSpec(name, tr.prefix(prefix), to_nva and routed, tuple(endpoints), adopted)
 
+    imports = cfg.source.imports if role is Role.SOURCE and cfg.source.mode is SourceMode.ADOPTED else {}
+    placements = {hub.name: hub.placement, **{s.name: s.placement for s in layout.spokes}}
+
     def vnet(key: str, space: list[str], subnets: tuple[SubnetSpec, ...]) -> VnetSpec:
-        adopted = adopt[key].id if key in adopt else None
-        azure_name = adopted.rsplit("/", 1)[1] if adopted else vnet_azure_name(key, region) + name_suffix
-        return VnetSpec(key, azure_name, tuple(tr.prefix(p) for p in space), subnets, adopted)
+        # The drill network stays in the stack's own group: it is this program's, not the estate's.
+        loc = placements[key].of(role.value) if routed else None
+        adopted = adopt[key].id if key in adopt else imports.get(f"{key}-vnet")
+        default = (loc.name if loc is not None else None) or vnet_azure_name(key, region) + name_suffix
+        azure_name = adopted.rsplit("/", 1)[1] if adopted else default
+        group = loc.resource_group if loc is not None else None
+        return VnetSpec(
+            key,
+            azure_name,
+            tuple(tr.prefix(p) for p in space),
+            subnets,
+            adopt[key].id if key in adopt else None,
+            subscription_id=loc.subscription_id if loc is not None else None,
+            resource_group=group if group is not None and group.lower() != resource_group.lower() else None,
+        )
 
     # GatewaySubnet first: subnets are created one at a time, and the gateway (the slowest
     # resource of all) waits only for its own subnet.
@@ -149,6 +234,21 @@ def _build(
         nva_address=tr.address(hub.nva_address),
         spokes=spokes,
         spoke_prefixes=tuple(p for s in spokes for p in s.address_space),
+        nva=_nva(hub.nva, hub.nva_subnet.name, tr.address(hub.nva_address)) if routed else None,
+        imports=dict(imports),
+        route_names={k: dict(v) for k, v in cfg.source.route_names.items()} if imports else {},
+    )
+
+
+def _nva(nva: NvaLayout, subnet: str, address: str) -> NvaSpec:
+    return NvaSpec(
+        nva.kind,
+        subnet,
+        address,
+        nva.replicated_item,
+        nva.firewall_sku,
+        nva.provisioning,
+        nva.base_policy_id,
     )
 
 

@@ -1,15 +1,33 @@
 """The network facts of a stack, read from standard azure-native resources.
 
 Rules never read raw properties; they read an :class:`Estate`, built from the resources the
-engine hands a stack policy (outputs in AnalyzeStack; inputs in the tests and in Analyze). Both
-shapes are understood: a VNet is named by ``virtualNetworkName`` (input) or ``name`` (output),
-and a reference between resources is followed
+engine hands a stack policy. Three shapes reach it, and all three are understood:
 
-1. by ARM ID when the ID is known (``remoteVirtualNetwork.id``, ``subnet.id``, ...), and
-2. by the resource's property dependencies while the ID is still unknown in preview (the engine
-   records which resources fed each input property, e.g. ``remoteVirtualNetwork`` -> the VNet).
+- **inputs** (``Analyze``, and the tests' own estates): path parameters such as
+  ``virtualNetworkName``/``resourceGroupName`` name a resource and its parent;
+- **outputs after an update** (``AnalyzeStack`` on ``pulumi up``, a state export): Azure's
+  response, with ``id`` and ``name`` known and no path parameters;
+- **outputs in a preview** (``AnalyzeStack`` on ``pulumi preview``): for a resource being created
+  azure-native returns every output property, copied from the input of that name or *unknown*
+  (pulumi/pulumi-azure-native ``provider/pkg/convert/previewOutputs.go``), so ``id``, ``name``
+  and every property the program did not set are unknown, and path parameters are absent.
 
-What can't be resolved either way is :data:`values.UNKNOWN`, never a guess; rules report it.
+So references are followed
+
+1. by ARM ID when the ID is known (``remoteVirtualNetwork.id``, ``subnet.id``, a resource's own
+   ``id``...),
+2. by resource group and name when the inputs carry them,
+3. by the engine's property dependencies while IDs and names are unknown (the engine records
+   which resources fed each input property: ``remoteVirtualNetwork`` -> the VNet), then by the
+   resource's parent or its one dependency of the right type.
+
+A preview output that is unknown *and* fed by no resource (no property dependency) was not set
+by the program: PreviewOutputs fills every unset output property with an unknown, and a value
+the program computes from other resources carries their URNs as property dependencies. Such a
+property reads as absent here (:meth:`Estate.settable`): Azure applies its default, which is what
+the update records. Identity properties (``id``, ``name``) are never read that way.
+
+What can't be resolved is :data:`values.UNKNOWN`, never a guess; rules report it.
 Every section is built on first use, so a rule pays only for the resource types it reads.
 """
 
@@ -17,7 +35,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, Protocol
@@ -27,6 +45,7 @@ from .shared.names import (
     CIRCUIT,
     CONNECTION,
     GATEWAY,
+    GATEWAY_SUBNET,
     NAMESPACE,
     PEERING,
     ROUTE,
@@ -57,6 +76,16 @@ class ResourceLike(Protocol):
 
     @property
     def property_dependencies(self) -> Mapping[str, Sequence[Any]]: ...
+
+
+def _urn_of(r: Any) -> str | None:
+    if r is None:
+        return None
+    return r if isinstance(r, str) else getattr(r, "urn", None)
+
+
+def logical_name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
 
 
 # --- ARM IDs --------------------------------------------------------------------------------
@@ -170,8 +199,9 @@ class Subnet:
     @property
     def label(self) -> str:
         vnet = self.vnet.label if isinstance(self.vnet, Vnet | OutsideVnet) else "?"
-        name = self.name if isinstance(self.name, str) else "?"
-        return f"{vnet}/{name}"
+        if isinstance(self.name, str):
+            return f"{vnet}/{self.name}"
+        return f"{vnet}/{logical_name(self.urn)}"  # its Azure name is unknown until created
 
 
 @dataclass(frozen=True)
@@ -180,6 +210,7 @@ class Route:
     prefix: str | Any
     next_hop_type: str | Any
     urn: str
+    next_hop_ip: str | Any | None = None
 
 
 @dataclass(eq=False)
@@ -188,6 +219,10 @@ class RouteTable:
     name: str | Any
     routes: list[Route] | Any
     disable_bgp: bool | Any | None
+
+    @property
+    def label(self) -> str:
+        return self.name if isinstance(self.name, str) else logical_name(self.urn)
 
 
 @dataclass(eq=False)
@@ -201,6 +236,10 @@ class Peering:
     allow_transit: bool | Any | None
     use_remote_gateways: bool | Any | None
 
+    @property
+    def label(self) -> str:
+        return self.name if isinstance(self.name, str) else logical_name(self.urn)
+
 
 @dataclass(eq=False)
 class Gateway:
@@ -213,6 +252,10 @@ class Gateway:
     vnet: VnetRef | Any | None
     subnets: list[Subnet | Any]
 
+    @property
+    def label(self) -> str:
+        return self.name if isinstance(self.name, str) else logical_name(self.urn)
+
 
 @dataclass(eq=False)
 class Connection:
@@ -221,6 +264,10 @@ class Connection:
     connection_type: str | Any
     gateway: Gateway | Any | None
     circuit: str | Any | None  # circuit key
+
+    @property
+    def label(self) -> str:
+        return self.name if isinstance(self.name, str) else logical_name(self.urn)
 
 
 def _norm_tier(tier: object) -> str | None:
@@ -253,6 +300,18 @@ def _circuits_from_config(entries: object, source: str) -> list[Circuit]:
             )
         )
     return out
+
+
+def stack_config_value(key: str) -> Any:
+    """One key of this project's stack config (PULUMI_CONFIG, objects decoded), or None."""
+    raw = os.environ.get("PULUMI_CONFIG")
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw).get(f"{NAMESPACE}:{key}")
+        return json.loads(value) if isinstance(value, str) and value[:1] in "{[" else value
+    except (json.JSONDecodeError, AttributeError):
+        return None
 
 
 def stack_config_circuits() -> list[Circuit]:
@@ -293,6 +352,25 @@ class Estate:
             return []
         return [d if isinstance(d, str) else d.urn for d in found]
 
+    @staticmethod
+    def settable(r: ResourceLike, key: str, *path: str | int) -> Any:
+        """``r.props[key][path...]``, with a value that no resource fed and that is unknown read
+        as not set (None): in a preview, azure-native reports every output property the program
+        did not set as unknown (see the module docstring). Never for ``id`` or ``name``."""
+        top = get(r.props, key)
+        if top is UNKNOWN and not Estate.deps(r, key):
+            return None
+        return get(top, *path) if path else top
+
+    @staticmethod
+    def parent_urn(r: ResourceLike) -> str | None:
+        return _urn_of(getattr(r, "parent", None))
+
+    @staticmethod
+    def dependency_urns(r: ResourceLike) -> list[str]:
+        found = [_urn_of(d) for d in getattr(r, "dependencies", None) or []]
+        return [u for u in found if u]
+
     # --- VNets ----------------------------------------------------------------------------
 
     @cached_property
@@ -310,14 +388,14 @@ class Estate:
                     rg = rg if isinstance(rg, str) else key[0]
                     name = name if isinstance(name, str) else key[1]
             prefixes = items(p, "addressSpace", "addressPrefixes")
-            tags = get(p, "tags")
-            inline = items(p, "subnets")
+            tags = self.settable(r, "tags")
+            inline = items(self.settable(r, "subnets"))
             out.append(
                 Vnet(
                     urn=r.urn,
                     name=name if name is not None else UNKNOWN,
                     resource_group=rg if rg is not None else UNKNOWN,
-                    location=text(p, "location"),
+                    location=text(self.settable(r, "location")),
                     arm_id=canonical_id(known_id) if known_id else None,
                     prefixes=prefixes,
                     tags=tags if isinstance(tags, Mapping) else {},
@@ -341,16 +419,27 @@ class Estate:
     def vnet_by_urn(self, urn: str) -> Vnet | None:
         return self._vnet_index[0].get(urn)
 
+    @cached_property
+    def _vnet_by_root(self) -> dict[str, Vnet]:
+        """Known VNet IDs (subscription included) -> VNet: spokes in several subscriptions may share
+        a group and VNet name, and only the subscription tells them apart."""
+        return {v.arm_id: v for v in self.vnets if v.arm_id}
+
     def vnet_by_id(self, arm_id: str) -> VnetRef | None:
         key = vnet_key_of(arm_id)
         if key is None:
             return None
-        found = self._vnet_index[1].get(key)
-        if found is not None:
-            return found
         seg = arm_segments(arm_id)
         root = f"/subscriptions/{seg.get('subscriptions', '')}/resourcegroups/{key[0]}"
-        return OutsideVnet(key, f"{root}/providers/microsoft.network/virtualnetworks/{key[1]}")
+        vnet_id = f"{root}/providers/microsoft.network/virtualnetworks/{key[1]}"
+        exact = self._vnet_by_root.get(vnet_id)
+        if exact is not None:
+            return exact
+        found = self._vnet_index[1].get(key)
+        # By group and name only while the VNet's own ID is unknown (preview), or it is the same VNet.
+        if found is not None and (found.arm_id is None or found.arm_id == vnet_id or not seg.get("subscriptions")):
+            return found
+        return OutsideVnet(key, vnet_id)
 
     def vnet_by_name(self, rg: object, name: object) -> Vnet | None:
         if not isinstance(name, str):
@@ -369,6 +458,15 @@ class Estate:
             if sub is not None and isinstance(sub.vnet, Vnet):
                 return sub.vnet
         return None
+
+    def _vnet_via_parent_or_dependency(self, r: ResourceLike) -> Vnet | None:
+        """A child parented to its VNet, or with exactly one VNet among its dependencies (a
+        literal VNet name plus ``depends_on``): the links left when no property names it."""
+        parent = self.parent_urn(r)
+        if parent is not None and self.vnet_by_urn(parent) is not None:
+            return self.vnet_by_urn(parent)
+        vnets = {u for u in self.dependency_urns(r) if self.vnet_by_urn(u) is not None}
+        return self.vnet_by_urn(vnets.pop()) if len(vnets) == 1 else None
 
     def vnet_ref(self, r: ResourceLike, id_value: object, prop: str) -> VnetRef | Any | None:
         """The VNet an ``{id: ...}`` reference points at: by ID, else by property dependency."""
@@ -395,7 +493,7 @@ class Estate:
         found = self._vnet_by_id_or_name(p)
         if found is not None:
             return found
-        via = self._vnet_via_deps(r, "virtualNetworkName")
+        via = self._vnet_via_deps(r, "virtualNetworkName") or self._vnet_via_parent_or_dependency(r)
         if via is not None:
             return via
         if isinstance(name, str) and isinstance(text(p, "resourceGroupName"), str):
@@ -420,16 +518,22 @@ class Estate:
                 if key is not None:
                     rg = rg if isinstance(rg, str) else key[0]
                     name = name if isinstance(name, str) else key[1]
-            raw = items(p, "routes")
+            raw = items(self.settable(r, "routes"))
             routes: list[Route] | Any = UNKNOWN
             if raw is not UNKNOWN:
                 routes = [
-                    Route(text(x, "name"), text(x, "addressPrefix"), text(x, "nextHopType"), r.urn)
+                    Route(
+                        text(x, "name"),
+                        text(x, "addressPrefix"),
+                        text(x, "nextHopType"),
+                        r.urn,
+                        text(x, "nextHopIpAddress"),
+                    )
                     if x is not UNKNOWN
-                    else Route(UNKNOWN, UNKNOWN, UNKNOWN, r.urn)
+                    else Route(UNKNOWN, UNKNOWN, UNKNOWN, r.urn, UNKNOWN)
                     for x in raw
                 ]
-            table = RouteTable(r.urn, name, routes, flag(p, "disableBgpRoutePropagation"))
+            table = RouteTable(r.urn, name, routes, flag(self.settable(r, "disableBgpRoutePropagation")))
             tables.append(table)
             self._table_by_urn[r.urn] = table
             if isinstance(name, str) and isinstance(rg, str):
@@ -448,9 +552,19 @@ class Estate:
             if table is None:
                 for urn in self.deps(r, "routeTableName"):
                     table = self._table_by_urn.get(urn) or table
+            if table is None:
+                parent = self.parent_urn(r)
+                owners = {u for u in [parent, *self.dependency_urns(r)] if u in self._table_by_urn}
+                table = self._table_by_urn[owners.pop()] if len(owners) == 1 else None
             if table is not None and isinstance(table.routes, list):
                 table.routes.append(
-                    Route(text(p, "routeName"), text(p, "addressPrefix"), text(p, "nextHopType"), r.urn)
+                    Route(
+                        text(p, "routeName"),
+                        text(p, "addressPrefix"),
+                        text(p, "nextHopType"),
+                        r.urn,
+                        text(p, "nextHopIpAddress"),
+                    )
                 )
         return tables
 
@@ -466,21 +580,34 @@ class Estate:
 
     # --- subnets ----------------------------------------------------------------------------
 
-    def _subnet(self, r: ResourceLike, p: Any, vnet: VnetRef | Any, urn: str, inline: bool) -> Subnet:
-        single = text(p, "addressPrefix")
-        many = items(p, "addressPrefixes")
+    def _subnet(
+        self, r: ResourceLike, p: Any, vnet: VnetRef | Any, urn: str, inline: bool, fed: Callable[[str], bool]
+    ) -> Subnet:
+        """A subnet from its properties ``p``; ``fed(key)``: whether a resource fed that key (an
+        unknown value no resource fed is a property the program did not set, see settable)."""
+
+        def read(key: str) -> Any:
+            value = get(p, key)
+            return None if value is UNKNOWN and not fed(key) else value
+
+        single = text(read("addressPrefix"))
+        many = items(read("addressPrefixes"))
         prefixes: list[str] | Any
         if single is UNKNOWN or many is UNKNOWN:
             prefixes = UNKNOWN
         else:
             prefixes = ([single] if isinstance(single, str) else []) + list(many)
-        nsg = get(p, "networkSecurityGroup")
+        nsg = read("networkSecurityGroup")
         nsg_id = get(nsg, "id") if isinstance(nsg, Mapping) else nsg
-        table_id = get(p, "routeTable", "id") if get(p, "routeTable") is not UNKNOWN else UNKNOWN
-        table = self.route_table_ref(r, table_id, "routeTable") if not inline else None
-        if inline and isinstance(table_id, str):
-            table = self.route_table_ref(r, table_id, "")
-        endpoints = items(p, "serviceEndpoints")
+        reference = read("routeTable")
+        table: RouteTable | Any | None = None
+        if reference is not None:
+            table_id = get(reference, "id") if reference is not UNKNOWN else UNKNOWN
+            if not inline:
+                table = self.route_table_ref(r, table_id, "routeTable")
+            elif isinstance(table_id, str):
+                table = self.route_table_ref(r, table_id, "")
+        endpoints = items(read("serviceEndpoints"))
         services: list[str] | Any = UNKNOWN
         if endpoints is not UNKNOWN:
             services = [text(e, "service") if e is not UNKNOWN else UNKNOWN for e in endpoints]
@@ -493,7 +620,7 @@ class Estate:
         out: list[Subnet] = []
         # VNet resolution needs no subnet (containing_vnet falls back to VNet deps only).
         for r in self.of(SUBNET):
-            sub = self._subnet(r, r.props, UNKNOWN, r.urn, inline=False)
+            sub = self._subnet(r, r.props, UNKNOWN, r.urn, False, lambda key, r=r: bool(self.deps(r, key)))
             sub.vnet = self._subnet_vnet(r)
             out.append(sub)
             self._subnet_by_urn[r.urn] = sub
@@ -503,7 +630,9 @@ class Estate:
             for raw in vnet.inline_subnets:
                 if raw is UNKNOWN:
                     continue
-                sub = self._subnet(vnet_resources[vnet.urn], raw, vnet, vnet.urn, inline=True)
+                owner = vnet_resources[vnet.urn]
+                fed = bool(self.deps(owner, "subnets"))
+                sub = self._subnet(owner, raw, vnet, vnet.urn, True, lambda _key, fed=fed: fed)
                 if isinstance(sub.name, str) and (vnet.urn, sub.name.lower()) in declared:
                     continue  # the same subnet, also declared as its own resource
                 out.append(sub)
@@ -518,7 +647,7 @@ class Estate:
             vnet = self.vnet_by_urn(urn)
             if vnet is not None:
                 return vnet
-        return UNKNOWN
+        return self._vnet_via_parent_or_dependency(r) or UNKNOWN
 
     @property
     def _subnet_by_urn_map(self) -> dict[str, Subnet]:
@@ -556,10 +685,10 @@ class Estate:
                     name=name,
                     local=self.containing_vnet(r),
                     remote=self.vnet_ref(r, remote_id, "remoteVirtualNetwork"),
-                    allow_access=flag(p, "allowVirtualNetworkAccess"),
-                    allow_forwarded=flag(p, "allowForwardedTraffic"),
-                    allow_transit=flag(p, "allowGatewayTransit"),
-                    use_remote_gateways=flag(p, "useRemoteGateways"),
+                    allow_access=flag(self.settable(r, "allowVirtualNetworkAccess")),
+                    allow_forwarded=flag(self.settable(r, "allowForwardedTraffic")),
+                    allow_transit=flag(self.settable(r, "allowGatewayTransit")),
+                    use_remote_gateways=flag(self.settable(r, "useRemoteGateways")),
                 )
             )
         return out
@@ -575,7 +704,7 @@ class Estate:
         for r in self.of(GATEWAY):
             p = r.props
             name = physical_name(p, "virtualNetworkGatewayName")
-            configs = items(p, "ipConfigurations")
+            configs = items(self.settable(r, "ipConfigurations"))
             subnets: list[Subnet | Any] = []
             vnet: VnetRef | Any | None = None
             if configs is UNKNOWN:
@@ -593,13 +722,13 @@ class Estate:
                     here = ref
                 if vnet is None or vnet is UNKNOWN:
                     vnet = here if here is not None else vnet
-            sku = get(p, "sku", "name")
-            bounds = get(p, "autoScaleConfiguration", "bounds", "min")
+            sku = get(self.settable(r, "sku"), "name")
+            bounds = get(self.settable(r, "autoScaleConfiguration"), "bounds", "min")
             gw = Gateway(
                 urn=r.urn,
                 name=name,
-                location=text(p, "location"),
-                gateway_type=text(p, "gatewayType"),
+                location=text(self.settable(r, "location")),
+                gateway_type=text(self.settable(r, "gatewayType")),
                 sku=sku if isinstance(sku, str) or sku is UNKNOWN else None,
                 min_scale_units=bounds if isinstance(bounds, int | float) or bounds is UNKNOWN else None,
                 vnet=vnet,
@@ -616,6 +745,21 @@ class Estate:
             if isinstance(rg, str) and isinstance(name, str):
                 self._gateway_by_key[(rg.lower(), name.lower())] = gw
         return out
+
+    @cached_property
+    def gateway_hosts(self) -> dict[int, list[Gateway]]:
+        """id(subnet) -> the gateways sitting in it (linked by subnet ID or property dependency)."""
+        out: dict[int, list[Gateway]] = {}
+        for g in self.gateways:
+            for sub in g.subnets:
+                if isinstance(sub, Subnet):
+                    out.setdefault(id(sub), []).append(g)
+        return out
+
+    def is_gateway_subnet(self, s: Subnet) -> bool:
+        """Named GatewaySubnet (in any case), or used by a gateway of this stack."""
+        named = isinstance(s.name, str) and s.name.lower() == GATEWAY_SUBNET.lower()
+        return named or id(s) in self.gateway_hosts
 
     def gateways_in(self, vnet: VnetRef) -> list[Gateway]:
         return [g for g in self.gateways if g.vnet is vnet or (isinstance(vnet, OutsideVnet) and g.vnet == vnet)]
@@ -650,14 +794,14 @@ class Estate:
             arm_id = text(p, "id")
             key = canonical_id(arm_id) if isinstance(arm_id, str) else r.urn
             name = text(p, "circuitName") or text(p, "name")
-            location = text(p, "serviceProviderProperties", "peeringLocation")
+            location = text(self.settable(r, "serviceProviderProperties"), "peeringLocation")
             if not isinstance(location, str):
-                location = text(p, "peeringLocation")
-            mbps = number(p, "serviceProviderProperties", "bandwidthInMbps")
-            gbps = number(p, "bandwidthInGbps")
+                location = text(self.settable(r, "peeringLocation"))
+            mbps = number(self.settable(r, "serviceProviderProperties"), "bandwidthInMbps")
+            gbps = number(self.settable(r, "bandwidthInGbps"))
             if not isinstance(mbps, int | float) and isinstance(gbps, int | float):
                 mbps = gbps * 1000
-            tier = text(p, "sku", "tier")
+            tier = text(self.settable(r, "sku"), "tier")
             known = found.get(key)
             found[key] = Circuit(
                 key=key,
@@ -703,9 +847,9 @@ class Estate:
                 Connection(
                     urn=r.urn,
                     name=name,
-                    connection_type=text(p, "connectionType"),
+                    connection_type=text(self.settable(r, "connectionType")),
                     gateway=gateway,
-                    circuit=self.circuit_key(r, get(p, "peer", "id"), "peer"),
+                    circuit=self.circuit_key(r, get(self.settable(r, "peer"), "id"), "peer"),
                 )
             )
         return out

@@ -5,8 +5,13 @@ for stack rules and one resource for resource rules. :func:`to_policy` wraps it 
 policy class. The wrapper
 
 - builds the estate from the stack's resources, with the policy's own config;
-- reports unknown values through :meth:`Context.undecided`, so a rule never raises
-  ``UnknownValueError`` (which the SDK would downgrade to an advisory "can't run" note);
+- collects what a rule cannot decide because a value is unknown (:meth:`Context.undecided`), so
+  a rule never raises ``UnknownValueError`` (which the SDK would turn into a "can't run" note for
+  the whole policy), and says so in one advisory note per policy: unknown values exist only in
+  a preview, and the stack policies run again on ``pulumi up`` with every value known. The
+  SDK's own answer to an unknown in preview is an advisory diagnostic too (pulumi-policy
+  ``policy.py``, ``UnknownValueError`` in ``Analyze``/``AnalyzeStack``). ``onUnknown: report``
+  fails the preview instead, ``ignore`` says nothing;
 - turns an unexpected exception into a violation naming the rule, instead of failing the
   whole analysis.
 """
@@ -32,15 +37,17 @@ from pulumi_policy import (
 )
 
 from .estate import Estate
+from .shared.names import UNDECIDED_NOTE
 
-OnUnknown = Literal["report", "ignore"]
+OnUnknown = Literal["advise", "report", "ignore"]
 
 ON_UNKNOWN_SCHEMA: dict[str, Any] = {
     "type": "string",
-    "enum": ["report", "ignore"],
-    "description": "What to do when a value the rule needs is unknown until the update runs "
-    "(preview): 'report' a violation at the policy's level saying what could not be checked "
-    "(default), or 'ignore' it.",
+    "enum": ["advise", "report", "ignore"],
+    "description": "What to do when a value the rule needs is not known until the update runs "
+    "(preview): 'advise' (default) says what could not be checked in one advisory note and leaves "
+    "the decision to `pulumi up`, where every value is known; 'report' reports each at the "
+    "policy's level (a mandatory policy then fails the preview); 'ignore' says nothing.",
 }
 
 CIRCUITS_SCHEMA: dict[str, Any] = {
@@ -100,11 +107,19 @@ def shared_estate(resources: Any) -> Estate:
 class Context:
     """What a rule reports through."""
 
-    def __init__(self, rule: Rule, config: Mapping[str, Any], report: ReportViolation) -> None:
+    def __init__(
+        self,
+        rule: Rule,
+        config: Mapping[str, Any],
+        report: ReportViolation,
+        advise: ReportViolation | None = None,
+    ) -> None:
         self.rule = rule
         self.config = config
         self._report = report
+        self._advise = advise or report
         self.count = 0
+        self.pending: list[tuple[str | None, str, str]] = []
 
     def option(self, name: str) -> Any:
         value = self.config.get(name)
@@ -116,14 +131,35 @@ class Context:
 
     def undecided(self, urn: str | None, what: str, unknown: str) -> None:
         """``what`` could not be checked because ``unknown`` is not known yet (preview)."""
-        if self.option("onUnknown") == "ignore":
+        mode = self.option("onUnknown")
+        if mode == "ignore":
             return
-        self.violation(
-            f"Cannot check {what}: {unknown} is not known until the update runs. Make it known at "
-            "preview (a literal or a value from config), or re-run the check on `pulumi up`; set "
-            f"onUnknown to 'ignore' in this policy's pack config ({self.rule.name}) to accept it.",
-            urn,
+        if mode == "report":
+            self.violation(
+                f"Cannot check {what}: {unknown} is not known until the update runs. Make it known at "
+                "preview (a literal or a value from config), or re-run the check on `pulumi up`; set "
+                f"onUnknown to 'advise' or 'ignore' in this policy's pack config ({self.rule.name}) to accept it.",
+                urn,
+            )
+            return
+        self.pending.append((urn, what, unknown))
+
+    def flush(self) -> None:
+        """Say, once, what waits for `pulumi up` (the pending undecided checks)."""
+        if not self.pending:
+            return
+        self.pending.sort(key=lambda item: (item[1], item[2]))  # stable whatever the request's order
+        shown = [f"{what} (waits for {unknown})" for _, what, unknown in self.pending[:5]]
+        more = len(self.pending) - len(shown)
+        urns = {urn for urn, _, _ in self.pending}
+        self._advise(
+            f"{UNDECIDED_NOTE} ({len(self.pending)}): {'; '.join(shown)}"
+            f"{f'; and {more} more' if more else ''}. These values are known once the resources exist; "
+            "`pulumi up` checks them again on the deployed stack. Set onUnknown to 'report' in this "
+            f"policy's pack config ({self.rule.name}) to fail the preview instead.",
+            urns.pop() if len(urns) == 1 else None,
         )
+        self.pending.clear()
 
 
 @dataclass(frozen=True)
@@ -143,8 +179,14 @@ class Rule:
     def schema(self) -> PolicyConfigSchema:
         return PolicyConfigSchema(properties={"onUnknown": ON_UNKNOWN_SCHEMA, **self.options})
 
-    def run_stack(self, resources: Any, config: Mapping[str, Any], report: ReportViolation) -> int:
-        ctx = Context(self, {**self.defaults, **config}, report)
+    def run_stack(
+        self,
+        resources: Any,
+        config: Mapping[str, Any],
+        report: ReportViolation,
+        advise: ReportViolation | None = None,
+    ) -> int:
+        ctx = Context(self, {**self.defaults, **config}, report, advise)
 
         def body() -> None:
             estate = shared_estate(resources)
@@ -152,13 +194,21 @@ class Rule:
             self.check(ctx, estate)
 
         self._guard(ctx, body)
+        ctx.flush()
         return ctx.count
 
-    def run_resource(self, resource: Any, config: Mapping[str, Any], report: ReportViolation) -> int:
-        ctx = Context(self, {**self.defaults, **config}, report)
+    def run_resource(
+        self,
+        resource: Any,
+        config: Mapping[str, Any],
+        report: ReportViolation,
+        advise: ReportViolation | None = None,
+    ) -> int:
+        ctx = Context(self, {**self.defaults, **config}, report, advise)
         if self.resource_types and resource.resource_type not in self.resource_types:
             return 0
         self._guard(ctx, lambda: self.check(ctx, resource))
+        ctx.flush()
         return ctx.count
 
     def _guard(self, ctx: Context, body: Callable[[], None]) -> None:
@@ -188,11 +238,11 @@ def to_policy(rule: Rule) -> Policy:
     if rule.kind == "stack":
 
         def validate_stack(args: StackValidationArgs, report: ReportViolation) -> None:
-            rule.run_stack(args.resources, args.get_config(), report)
+            rule.run_stack(args.resources, args.get_config(), report, getattr(report, "advise", None))
 
         return StackValidationPolicy(validate=validate_stack, **common)
 
     def validate_resource(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        rule.run_resource(args, args.get_config(), report)
+        rule.run_resource(args, args.get_config(), report, getattr(report, "advise", None))
 
     return ResourceValidationPolicy(validate=validate_resource, **common)

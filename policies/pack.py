@@ -7,6 +7,7 @@ from .rules.addressing import SUBNET_OVERLAP, VNET_OVERLAP
 from .rules.circuits import AUTHORIZATION_KEY_RULE, PREMIUM_RULE, SAME_LOCATION_RULE, STORAGE_ENDPOINT_RULE
 from .rules.gateways import GATEWAY_SUBNET_RULE, LINK_LIMITS_RULE, ZONE_REDUNDANT_RULE
 from .rules.peerings import DRILL_RULE, PEERING_RULE
+from .rules.routing import UDR_NEXT_HOP_RULE
 from .shared.names import NAMESPACE
 
 PACK_NAME = NAMESPACE
@@ -23,6 +24,7 @@ RULES: tuple[Rule, ...] = (
     ZONE_REDUNDANT_RULE,
     AUTHORIZATION_KEY_RULE,
     LINK_LIMITS_RULE,
+    UDR_NEXT_HOP_RULE,
 )
 
 BY_NAME = {rule.name: rule for rule in RULES}

@@ -1,4 +1,5 @@
-"""Decode an AnalyzeStack request once for every stack policy, not once per policy.
+"""Decode an AnalyzeStack request once for every stack policy, not once per policy; give every
+policy an advisory channel besides its own level.
 
 pulumi-policy 1.21's servicer turns every resource of the request into a ``PolicyResource``
 (protobuf -> dict -> deserialized -> unknown-checking proxy, then parents and dependencies)
@@ -91,7 +92,25 @@ def decode_stack(servicer: Any, request: Any) -> list[PolicyResource]:
 
 
 class SharedDecodingServicer(_BASE):
-    """The SDK's servicer, with AnalyzeStack decoding the request once."""
+    """The SDK's servicer, with AnalyzeStack decoding the request once, and every violation
+    reporter carrying an ``advise`` companion that reports at the advisory level (what a rule
+    could not decide in a preview: policies/framework.py)."""
+
+    def _create_report_violation(
+        self,
+        response: Any,
+        policy_name: str,
+        policy_description: str,
+        enforcement_level: EnforcementLevel,
+        severity: Any = None,
+    ) -> Any:
+        report = super()._create_report_violation(
+            response, policy_name, policy_description, enforcement_level, severity
+        )
+        report.advise = super()._create_report_violation(
+            response, policy_name, policy_description, EnforcementLevel.ADVISORY, severity
+        )
+        return report
 
     def AnalyzeStack(self, request: Any, context: Any) -> Any:
         # The decoded request is one large graph of short-lived objects without cycles; letting

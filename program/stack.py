@@ -7,6 +7,7 @@ from pulumi.runtime.config import CONFIG, is_config_secret
 
 from components.network import ConnectionArgs
 from model.config import ConfigError, Phase, StackConfig, load
+from model.config.rules.keys import own_key, source_key
 from model.phases import ConnectionSpec, connection_plan
 from policies.shared.names import NAMESPACE
 
@@ -36,9 +37,11 @@ def read_config() -> StackConfig:
         raise pulumi.RunError(str(exc)) from None
 
 
-def authorization_key(circuit: str) -> pulumi.Output[str] | None:
-    """The circuit's authorization key (``<circuit>AuthorizationKey``), always a secret, if set."""
-    key = f"{circuit}AuthorizationKey"
+def authorization_key(circuit: str, *, of_source: bool = False) -> pulumi.Output[str] | None:
+    """The key of this stack's connection to ``circuit`` (``<circuit>AuthorizationKey``), or with
+    ``of_source`` the key of prod's (``source<Circuit>AuthorizationKey``, dr's recovery plan);
+    always a secret, if set."""
+    key = source_key(circuit) if of_source else own_key(circuit)
     raw, _ = raw_config()
     if key not in raw:
         return None
@@ -59,19 +62,38 @@ def _exclusive_gate(cfg: StackConfig, spec: ConnectionSpec) -> pulumi.Input[str]
         return spec.circuit_id
     peer = pulumi.StackReference(f"{NAMESPACE}-peer", stack_name=cfg.peer_stack)
     stack = pulumi.get_stack()
+    wait = (
+        f"Update '{cfg.peer_stack}' first (see the runbook), or set {NAMESPACE}:sourceRegionUnreachable "
+        "true if the source region is down."
+    )
 
-    def check(held: object) -> str:
-        ids = [str(h).lower() for h in held] if isinstance(held, list) else []
-        if spec.circuit_id.lower() in ids:
+    def check(outputs: object) -> str:
+        # require_output semantics: a peer that does not say which circuits it holds is never
+        # taken to hold none, whatever the reason (not deployed, an older program, a typo).
+        held = outputs.get("circuitConnections") if isinstance(outputs, dict) else None
+        if held is None:
+            raise pulumi.RunError(
+                f"stack '{stack}': connection {spec.name} must wait: peer stack '{cfg.peer_stack}' has no "
+                "output circuitConnections, so nothing shows that it has let go of circuit "
+                f"{spec.circuit_id}. Deploy '{cfg.peer_stack}' with this program (pulumi up) so it "
+                f"exports circuitConnections, check {NAMESPACE}:peerStack, or set "
+                f"{NAMESPACE}:sourceRegionUnreachable true if the source region is down."
+            )
+        if not isinstance(held, list) or not all(isinstance(h, str) for h in held):
+            raise pulumi.RunError(
+                f"stack '{stack}': connection {spec.name} must wait: peer stack '{cfg.peer_stack}' output "
+                f"circuitConnections is {held!r}, not a list of circuit IDs, so it cannot show that circuit "
+                f"{spec.circuit_id} is free. {wait}"
+            )
+        if spec.circuit_id.lower() in [h.lower() for h in held]:
             raise pulumi.RunError(
                 f"stack '{stack}': connection {spec.name} must wait: peer stack "
                 f"'{cfg.peer_stack}' still holds circuit {spec.circuit_id} with the same address "
-                f"space. Update '{cfg.peer_stack}' first (see the runbook), or set "
-                f"{NAMESPACE}:sourceRegionUnreachable true if the source region is down."
+                f"space. {wait}"
             )
         return spec.circuit_id
 
-    return peer.get_output("circuitConnections").apply(check)
+    return peer.outputs.apply(check)
 
 
 def connections(cfg: StackConfig) -> list[ConnectionArgs]:

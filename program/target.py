@@ -8,14 +8,16 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import authorization, resources
 
+from components.firewall import TargetFirewall
 from components.network import DrillArgs, DrillNetwork, Hub, Spoke
 from components.recovery_plan import RecoveryPlan, RecoveryPlanArgs
 from components.site_recovery import ReplicationSettings, SiteRecovery, SiteRecoveryArgs
 from model.config import Role, StackConfig
 from model.phases import switch_plan
-from model.spec import NetworkSpec, drill_network, network_for
+from model.spec import NetworkSpec, drill_network
+from program.estate import source_vnet_ids, target_firewall
 from program.outputs import per_vnet
-from program.stack import authorization_key, source_vnet_id
+from program.stack import authorization_key
 
 
 @dataclass
@@ -23,28 +25,34 @@ class TargetSide:
     drill: DrillNetwork | None = None
     recovery: SiteRecovery | None = None
     plan: RecoveryPlan | None = None
+    firewall: TargetFirewall | None = None
 
 
 def build_target_side(
-    cfg: StackConfig, net: NetworkSpec, rg: resources.ResourceGroup, hub: Hub, spokes: Sequence[Spoke]
+    cfg: StackConfig,
+    net: NetworkSpec,
+    rg: resources.ResourceGroup,
+    hub: Hub,
+    spokes: Sequence[Spoke],
+    provs: Mapping[str, pulumi.ProviderResource] | None = None,
 ) -> TargetSide:
     side = TargetSide()
     if cfg.role is not Role.TARGET:
         return side
+    provs = provs or {}
     tags = cfg.resource_tags(cfg.role)
+    side.firewall = target_firewall(cfg, net, hub, provs)
     if cfg.drill.enabled:
         side.drill = DrillNetwork(
             "drill", DrillArgs(network=drill_network(cfg), resource_group_name=rg.name, tags=tags)
         )
     if not cfg.site_recovery.enabled:
         return side
-    source = network_for(cfg, Role.SOURCE)
     # Derived from the shared layout, so dr needs no running prod stack for its mappings.
     subscription = authorization.get_client_config_output().subscription_id
     targets = per_vnet(net, hub, spokes, "vnet_id")
-    pairs = {
-        v.key: (source_vnet_id(subscription, source.resource_group, v.azure_name), targets[v.key]) for v in source.vnets
-    }
+    sources = source_vnet_ids(cfg, subscription, provs)
+    pairs = {key: (sources[key], targets[key]) for key in sources}
     side.recovery = SiteRecovery(
         "asr",
         SiteRecoveryArgs(
@@ -83,6 +91,17 @@ def build_target_side(
     return side
 
 
+def boot_groups(cfg: StackConfig) -> list[list[str]]:
+    """The recovery plan's boot groups: an appliance NVA that Site Recovery replicates boots alone,
+    first, so every VM after it finds its next hop up (docs/estates.md); then the configured groups."""
+    rp = cfg.recovery_plan
+    groups = [list(g.items) for g in rp.boot_groups] if rp else []
+    nva = cfg.layout.hub.nva
+    if nva.replicated_item and not nva.firewall:
+        groups.insert(0, [nva.replicated_item])
+    return groups
+
+
 def recovery_plan_args(
     cfg: StackConfig,
     resource_group: pulumi.Input[str],
@@ -99,7 +118,11 @@ def recovery_plan_args(
     """Args from the validated config (call only when cfg.recovery_plan lists replicated items)."""
     rp = cfg.recovery_plan
     assert rp is not None and rp.items, "validated: a plan needs replicated items"
-    keys = {circuit: key for circuit in ("primary", "secondary") if (key := authorization_key(circuit)) is not None}
+    # role -> circuit -> key: dr's own connections, and prod's, which the runbook rewrites too.
+    keys = {
+        role.value: {c: key for c in ("primary", "secondary") if (key := authorization_key(c, of_source=of_source))}
+        for role, of_source in ((Role.TARGET, False), (Role.SOURCE, True))
+    }
     return RecoveryPlanArgs(
         plan_name=rp.name or f"erdr-{cfg.regions.source}-to-{cfg.regions.target}",
         location=cfg.regions.target,
@@ -109,7 +132,7 @@ def recovery_plan_args(
         vault_name=vault_name,
         primary_fabric_id=pulumi.Output.concat(vault_id, "/replicationFabrics/", fabric_names["source"]),
         recovery_fabric_id=pulumi.Output.concat(vault_id, "/replicationFabrics/", fabric_names["target"]),
-        boot_groups=[list(g.items) for g in rp.boot_groups],
+        boot_groups=boot_groups(cfg),
         switch=switch_plan(cfg),
         automation_account_name=rp.automation_account_name or f"aa-erdr-{cfg.regions.target}",
         drill_vnet_keys=list(drill_vnet_keys),

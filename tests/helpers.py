@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from erdr.simulate import UNKNOWN, Registration, SimResult, simulate
 from erdr.stackfiles import PROJECT_DIR, load_stack
@@ -15,6 +18,22 @@ T = "azure-native:network:"
 VNET, SUBNET, PEERING = T + "VirtualNetwork", T + "Subnet", T + "VirtualNetworkPeering"
 ROUTES, GATEWAY, CONNECTION = T + "RouteTable", T + "VirtualNetworkGateway", T + "VirtualNetworkGatewayConnection"
 PIP = T + "PublicIPAddress"
+
+# A replicated item of the default dr stack's vault ({} is its name): what recovery plans list.
+REPLICATED_ITEM = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-expressroute-dr-southeastasia/providers/"
+    "Microsoft.RecoveryServices/vaults/rsv-asr-southeastasia/replicationFabrics/asr-a2a-eastasia/"
+    "replicationProtectionContainers/asr-a2a-container-eastasia/replicationProtectedItems/{}"
+)
+# A recovery plan of two boot groups for the dr stack's `recoveryPlan` config.
+RECOVERY_PLAN = {
+    "bootGroups": [
+        {"items": [REPLICATED_ITEM.format("db")]},
+        {"items": [REPLICATED_ITEM.format("app"), REPLICATED_ITEM.format("web")]},
+    ]
+}
+# Peer stacks' outputs for the single-circuit gate: neither stack holds the circuit.
+NO_PEER_CONNECTIONS = {f"organization/expressroute-dr/{s}": {"circuitConnections": []} for s in ("prod", "dr")}
 
 
 _CACHE: dict[str, SimResult] = {}
@@ -69,3 +88,18 @@ def connections(result: SimResult) -> dict[str, dict[str, Any]]:
 
 def known(value: Any) -> bool:
     return value != UNKNOWN
+
+
+def connection_name(example: Path, stack: str, circuit: str) -> str:
+    """A hub's connection to ``circuit``: ``<hub VNet>-to-<circuit>``, the hub VNet being named
+    by its placement or ``<layout name>-<region>``; an adopted production connection keeps its name."""
+    cfg: dict[str, Any] = yaml.safe_load((example / f"Pulumi.{stack}.yaml").read_text())["config"]
+    side = "source" if stack == "prod" else "target"
+    layout: dict[str, Any] = cfg.get("expressroute-dr:layout") or {"hub": {"name": "hub"}}
+    region = "eastasia" if stack == "prod" else "southeastasia"
+    source = cfg.get("expressroute-dr:source") or {}
+    if side == "source" and source.get("mode") == "adopted":
+        return source["imports"][f"{layout['hub']['name']}-{circuit}-connection"].rsplit("/", 1)[-1]
+    placement: dict[str, Any] = layout["hub"].get("placement") or {}
+    placed = (placement.get(side) or {}).get("name")
+    return f"{placed or layout['hub']['name'] + '-' + region}-to-{circuit}"

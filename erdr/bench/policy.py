@@ -14,12 +14,15 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pulumi.runtime.proto import analyzer_pb2
 
+from erdr import engine_view
 from erdr.bench.stats import growth_exponent, median, nlogn_exponent
-from erdr.policy_client import POLICIES_DIR, PolicyPackClient, make_resource
-from erdr.simulate import SUBSCRIPTION, UNKNOWN
+from erdr.engine_view import SUBSCRIPTION, UNKNOWN
+from erdr.policy_client import POLICIES_DIR, PolicyPackClient
+from erdr.policy_client import make_resource as make_analyzer_resource
 
 NOOP_PACK = Path(__file__).resolve().parent / "noop_pack"
 SIZES = (100, 200, 500, 1000, 2000)
@@ -49,8 +52,18 @@ def synthetic_estate(
 
     ``overlaps``: indexes of spokes (at most 16) given a /28 of the hub's prefix, each its own,
     so each overlaps the hub and nothing else (one finding per spoke).
-    ``preview``: IDs unknown, references resolvable only through property dependencies.
+    ``preview``: a first preview (IDs and names unknown, references resolvable only through
+    property dependencies); else after ``pulumi up``. Either way each resource carries the
+    outputs the engine hands AnalyzeStack (erdr.engine_view), built from its inputs.
     """
+
+    def make_resource(
+        urn: str, inputs: dict[str, Any], property_dependencies: dict[str, list[str]] | None = None
+    ) -> analyzer_pb2.AnalyzerResource:
+        type_ = urn.split("::")[-2]
+        outputs = engine_view.outputs_for(type_, inputs, preview=preview)
+        return make_analyzer_resource(urn, outputs, property_dependencies=property_dependencies)
+
     rg = "rg-bench"
     base = f"urn:pulumi:{stack}::expressroute-dr::azure-native:network:"
     vnet_path = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{rg}/providers/Microsoft.Network/virtualNetworks/"
@@ -74,7 +87,6 @@ def synthetic_estate(
                 "resourceGroupName": rg,
                 "location": "eastasia",
                 "addressSpace": {"addressPrefixes": ["10.0.0.0/24"]},
-                "id": ident(hub_id),
             },
         ),
         make_resource(
@@ -84,7 +96,6 @@ def synthetic_estate(
                 "virtualNetworkName": "hub",
                 "resourceGroupName": rg,
                 "addressPrefix": "10.0.0.0/26",
-                "id": ident(hub_id + "/subnets/GatewaySubnet"),
             },
             property_dependencies={"virtualNetworkName": [hub_urn]},
         ),
@@ -97,7 +108,6 @@ def synthetic_estate(
                 "gatewayType": "ExpressRoute",
                 "sku": {"name": "ErGw1AZ", "tier": "ErGw1AZ"},
                 "ipConfigurations": [{"name": "default", "subnet": {"id": ident(hub_id + "/subnets/GatewaySubnet")}}],
-                "id": ident(gateway_id),
             },
             property_dependencies={"ipConfigurations": [subnet_urn]},
         ),
@@ -110,7 +120,6 @@ def synthetic_estate(
                 "connectionType": "ExpressRoute",
                 "virtualNetworkGateway1": {"id": ident(gateway_id)},
                 "peer": {"id": CIRCUIT_ID},
-                "id": ident(gateway_id.replace("virtualNetworkGateways/ergw-hub", "connections/hub-to-er")),
             },
             property_dependencies={"virtualNetworkGateway1": [gateway_urn]},
         ),
@@ -129,7 +138,6 @@ def synthetic_estate(
                     "resourceGroupName": rg,
                     "location": "eastasia",
                     "addressSpace": {"addressPrefixes": [prefix]},
-                    "id": ident(spoke_id),
                 },
             )
         )
@@ -144,7 +152,6 @@ def synthetic_estate(
                     **peering,
                     "allowGatewayTransit": True,
                     "useRemoteGateways": False,
-                    "id": ident(f"{hub_id}/virtualNetworkPeerings/hub-to-{name}"),
                 },
                 property_dependencies={"virtualNetworkName": [hub_urn], "remoteVirtualNetwork": [urn]},
             )
@@ -160,7 +167,6 @@ def synthetic_estate(
                     **peering,
                     "allowGatewayTransit": False,
                     "useRemoteGateways": True,
-                    "id": ident(f"{spoke_id}/virtualNetworkPeerings/{name}-to-hub"),
                 },
                 property_dependencies={"virtualNetworkName": [urn], "remoteVirtualNetwork": [hub_urn]},
             )

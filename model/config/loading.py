@@ -20,6 +20,7 @@ from model.config.errors import ConfigError, HiddenValue, Issue
 from model.config.models import SECRET_KEYS, StackConfig
 from model.config.namespaces import namespace_issues
 from model.config.rules import semantic_issues
+from model.config.rules.keys import key_issues
 from policies.shared.names import NAMESPACE
 
 
@@ -126,13 +127,13 @@ def load(
     ]
     if plain_secrets or unknown:
         raise ConfigError(stack, unknown + plain_secrets)
-    for key in SECRET_KEYS:
-        data.pop(key, None)  # read by the program as Pulumi secrets, never held in the model
+    # Read by the program as Pulumi secrets, never held in the model; the rules see them only here.
+    keys = {key: str(data.pop(key)) for key in SECRET_KEYS if key in data}
     try:
         cfg = StackConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(stack, _pydantic_issues(data, exc)) from None
-    issues = list(semantic_issues(cfg))
+    issues = [*semantic_issues(cfg), *key_issues(cfg, keys)]
     if issues:
         raise ConfigError(stack, issues)
     return cfg

@@ -8,12 +8,19 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from model.config.estate import NvaLayout, Placement, SourceConfig
 from model.config.types import Cidr, CircuitId, IpAddress, Name, ProtectedItemId, Region, SubnetId, VnetId
 from policies.shared import azure_facts
 from policies.shared.addrspace import Network, parse_prefix
 from policies.shared.names import NAMESPACE
 
-SECRET_KEYS = ("primaryAuthorizationKey", "secondaryAuthorizationKey")
+# This stack's own connections' keys, then (dr, recovery plan) the keys of prod's connections.
+SECRET_KEYS = (
+    "primaryAuthorizationKey",
+    "secondaryAuthorizationKey",
+    "sourcePrimaryAuthorizationKey",
+    "sourceSecondaryAuthorizationKey",
+)
 
 
 class Role(StrEnum):
@@ -77,12 +84,16 @@ class HubLayout(Model):
     nva_address: IpAddress
     gateway_subnet_prefix: Cidr
     extra_subnets: list[SubnetLayout] = Field(default_factory=list[SubnetLayout])
+    # The real estate (model/config/estate.py): what the next hop is, where the hub lives.
+    nva: NvaLayout = NvaLayout()
+    placement: Placement = Placement()
 
 
 class SpokeLayout(Model):
     name: Name
     address_space: list[Cidr] = Field(min_length=1)
     subnets: list[SubnetLayout] = Field(min_length=1)
+    placement: Placement = Placement()
 
 
 class Layout(Model):
@@ -220,6 +231,7 @@ class StackConfig(Model):
     tags: dict[str, str] = Field(default_factory=dict[str, str])
     adopt: dict[str, AdoptedVnet] = Field(default_factory=dict[str, AdoptedVnet])
     recovery_plan: RecoveryPlanConfig | None = None
+    source: SourceConfig = SourceConfig()
 
     @property
     def region(self) -> str:

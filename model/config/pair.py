@@ -26,6 +26,7 @@ SHARED_KEYS = (
     "routingWeights",
     "crossConnect",
     "resourceGroupNames",
+    "source",  # how production is managed (managed, adopted, external) and what is imported
 )
 _MAX_PATHS = 3  # differences listed per key; the rest are counted
 

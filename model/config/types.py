@@ -72,11 +72,30 @@ _RG = "/subscriptions/<guid>/resourceGroups/<rg>/providers/"
 CIRCUIT_ID = ArmIdPattern("an ExpressRoute circuit resource ID", _RG + "Microsoft.Network/expressRouteCircuits/<name>")
 VNET_ID = ArmIdPattern("a virtual network resource ID", _RG + "Microsoft.Network/virtualNetworks/<name>")
 SUBNET_ID = ArmIdPattern("a subnet resource ID", _RG + "Microsoft.Network/virtualNetworks/<vnet>/subnets/<name>")
+FIREWALL_POLICY_ID = ArmIdPattern(
+    "an Azure Firewall policy resource ID", _RG + "Microsoft.Network/firewallPolicies/<name>"
+)
 PROTECTED_ITEM_ID = ArmIdPattern(
     "a Site Recovery replicated item ID",
     _RG + "Microsoft.RecoveryServices/vaults/<vault>/replicationFabrics/<fabric>/"
     "replicationProtectionContainers/<container>/replicationProtectedItems/<item>",
 )
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_ARM_ID = re.compile(r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+(/providers/[^/]+(/[^/]+/[^/]+)+)?$", re.I)
+
+
+def _subscription(value: str) -> str:
+    if not _GUID.match(value):
+        raise ValueError("not a subscription ID (a GUID such as 00000000-0000-0000-0000-000000000000)")
+    return value.lower()
+
+
+def _arm_id(value: str) -> str:
+    if not _ARM_ID.match(value):
+        raise ValueError("not an ARM resource ID (/subscriptions/<guid>/resourceGroups/<rg>[/providers/...])")
+    return value
 
 
 def _region(value: str) -> str:
@@ -94,4 +113,7 @@ CircuitId = Annotated[str, AfterValidator(CIRCUIT_ID.validator)]
 VnetId = Annotated[str, AfterValidator(VNET_ID.validator)]
 SubnetId = Annotated[str, AfterValidator(SUBNET_ID.validator)]
 ProtectedItemId = Annotated[str, AfterValidator(PROTECTED_ITEM_ID.validator)]
+FirewallPolicyId = Annotated[str, AfterValidator(FIREWALL_POLICY_ID.validator)]
+SubscriptionId = Annotated[str, AfterValidator(_subscription)]
+ArmId = Annotated[str, AfterValidator(_arm_id)]
 Region = Annotated[str, AfterValidator(_region)]

@@ -115,7 +115,7 @@ def routing_domains(estate: Estate) -> DomainAnalysis:
             uf.union(a, b)
         elif p.local is UNKNOWN or p.remote is UNKNOWN:
             side = "virtualNetworkName" if p.local is UNKNOWN else "remoteVirtualNetwork.id"
-            undecided.append((p.urn, f"which VNets peering '{p.name}' joins", side))
+            undecided.append((p.urn, f"which VNets peering '{p.label}' joins", side))
 
     circuit_nodes: dict[Hashable, str] = {}
     for c in estate.expressroute_links():
@@ -123,7 +123,7 @@ def routing_domains(estate: Estate) -> DomainAnalysis:
         vnet = gw.vnet if gw is not None and gw is not UNKNOWN else gw
         if c.circuit is UNKNOWN or gw is UNKNOWN or vnet is UNKNOWN:
             missing = "peer.id" if c.circuit is UNKNOWN else "the gateway's VNet"
-            undecided.append((c.urn, f"which circuit connection '{c.name}' joins", missing))
+            undecided.append((c.urn, f"which circuit connection '{c.label}' joins", missing))
             continue
         a = endpoint(vnet)
         if a is None or not isinstance(c.circuit, str):
@@ -298,7 +298,7 @@ VNET_OVERLAP = Rule(
             "description": "Report at most this many overlapping pairs per routing domain (default 20).",
         },
     },
-    defaults={"onUnknown": "report", "maxReportedPairs": 20, "readStackReferences": True},
+    defaults={"onUnknown": "advise", "maxReportedPairs": 20, "readStackReferences": True},
 )
 
 SUBNET_OVERLAP = Rule(
@@ -312,5 +312,5 @@ SUBNET_OVERLAP = Rule(
     level=EnforcementLevel.MANDATORY,
     remediation="Move the subnet to a free range inside the VNet, or widen the VNet's address space.",
     check=check_subnets,
-    defaults={"onUnknown": "report"},
+    defaults={"onUnknown": "advise"},
 )

@@ -17,7 +17,7 @@ from ..estate import (
 )
 from ..framework import CIRCUITS_SCHEMA, Context, Rule
 from ..shared import azure_facts
-from ..shared.names import CIRCUIT_AUTHORIZATION, CONNECTION, DEFAULT_ROUTE, GATEWAY_SUBNET
+from ..shared.names import CIRCUIT_AUTHORIZATION, CONNECTION, DEFAULT_ROUTE
 from ..values import UNKNOWN, secrecy
 
 STORAGE_ENDPOINTS = ("microsoft.storage", "microsoft.storage.global")
@@ -28,7 +28,7 @@ def _links(ctx: Context, estate: Estate) -> list[tuple[Connection, Gateway, Circ
     out: list[tuple[Connection, Gateway, Circuit | None]] = []
     for c in estate.expressroute_links():
         if c.circuit is UNKNOWN or c.gateway is UNKNOWN:
-            ctx.undecided(c.urn, f"the circuit of connection '{c.name}'", "peer.id or virtualNetworkGateway1.id")
+            ctx.undecided(c.urn, f"the circuit of connection '{c.label}'", "peer.id or virtualNetworkGateway1.id")
             continue
         if isinstance(c.circuit, str) and isinstance(c.gateway, Gateway):
             out.append((c, c.gateway, estate.circuit_facts.get(c.circuit)))
@@ -42,12 +42,12 @@ def check_premium(ctx: Context, estate: Estate) -> None:
         if not isinstance(location, str):
             location = gateway.location
         if location is UNKNOWN:
-            ctx.undecided(c.urn, f"whether circuit link '{c.name}' needs Premium", "the VNet's location")
+            ctx.undecided(c.urn, f"whether circuit link '{c.label}' needs Premium", "the VNet's location")
             continue
         if fact is None or fact.peering_location is None or fact.sku_tier is None:
             if ctx.option("requireCircuitFacts"):
                 ctx.violation(
-                    f"Connection '{c.name}' links circuit {c.circuit} whose peering location and SKU "
+                    f"Connection '{c.label}' links circuit {c.circuit} whose peering location and SKU "
                     "tier are unknown to the pack; list it under 'circuits' in this policy's config.",
                     c.urn,
                 )
@@ -58,7 +58,7 @@ def check_premium(ctx: Context, estate: Estate) -> None:
         circuit_geo = azure_facts.geopolitical_region_of_peering_location(fact.peering_location)
         if vnet_geo is None or circuit_geo is None:
             ctx.violation(
-                f"Cannot tell whether '{c.name}' needs ExpressRoute Premium: "
+                f"Cannot tell whether '{c.label}' needs ExpressRoute Premium: "
                 f"{'region ' + location if vnet_geo is None else 'peering location ' + fact.peering_location} "
                 "is not in the pack's table (policies/shared/azure_facts.py). Add it, or check the link by hand.",
                 c.urn,
@@ -66,7 +66,7 @@ def check_premium(ctx: Context, estate: Estate) -> None:
             continue
         if vnet_geo != circuit_geo and fact.sku_tier.lower() != "premium":
             ctx.violation(
-                f"Connection '{c.name}' links a VNet in {location} ({vnet_geo}) to circuit "
+                f"Connection '{c.label}' links a VNet in {location} ({vnet_geo}) to circuit "
                 f"'{fact.label}' at {fact.peering_location} ({circuit_geo}), a {fact.sku_tier} circuit. "
                 "Outside its geopolitical region a circuit needs the Premium add-on: upgrade the "
                 "circuit's SKU tier to Premium, or use a circuit in the VNet's geopolitical region.",
@@ -113,7 +113,7 @@ def check_authorization_key(ctx: Context, resource: Any) -> None:
 
 def check_storage_endpoint(ctx: Context, estate: Estate) -> None:
     for s in estate.subnets:
-        if isinstance(s.name, str) and s.name.lower() == GATEWAY_SUBNET.lower():
+        if estate.is_gateway_subnet(s):
             continue  # a default route there is the gateway-subnet rule's violation, and no VM lives there
         table = s.route_table
         if table is UNKNOWN:
@@ -141,7 +141,7 @@ def check_storage_endpoint(ctx: Context, estate: Estate) -> None:
         if not any(isinstance(e, str) and e.lower() in STORAGE_ENDPOINTS for e in s.service_endpoints):
             ctx.violation(
                 f"Subnet '{s.label}' sends 0.0.0.0/0 to a network virtual appliance (route table "
-                f"'{table.name}') but has no Microsoft.Storage service endpoint, so Site Recovery's "
+                f"'{table.label}') but has no Microsoft.Storage service endpoint, so Site Recovery's "
                 "replication traffic goes through the NVA and can overload it. Add a serviceEndpoints "
                 "entry {service: Microsoft.Storage}.",
                 s.urn,
@@ -166,7 +166,7 @@ PREMIUM_RULE = Rule(
             "description": "Report links to circuits the pack knows nothing about (default false).",
         },
     },
-    defaults={"onUnknown": "report", "requireCircuitFacts": False},
+    defaults={"onUnknown": "advise", "requireCircuitFacts": False},
 )
 
 SAME_LOCATION_RULE = Rule(
@@ -182,7 +182,7 @@ SAME_LOCATION_RULE = Rule(
     remediation="Connect the second circuit to the target region's hub, not to the same VNet.",
     check=check_same_location,
     options={"circuits": CIRCUITS_SCHEMA},
-    defaults={"onUnknown": "report"},
+    defaults={"onUnknown": "advise"},
 )
 
 AUTHORIZATION_KEY_RULE = Rule(
@@ -198,7 +198,7 @@ AUTHORIZATION_KEY_RULE = Rule(
     check=check_authorization_key,
     kind="resource",
     resource_types=(CONNECTION, CIRCUIT_AUTHORIZATION),
-    defaults={"onUnknown": "report"},
+    defaults={"onUnknown": "advise"},
 )
 
 STORAGE_ENDPOINT_RULE = Rule(
@@ -213,5 +213,5 @@ STORAGE_ENDPOINT_RULE = Rule(
     level=EnforcementLevel.MANDATORY,
     remediation="Add {service: Microsoft.Storage} to the subnet's serviceEndpoints.",
     check=check_storage_endpoint,
-    defaults={"onUnknown": "report"},
+    defaults={"onUnknown": "advise"},
 )

@@ -19,14 +19,28 @@ def _is_gateway_subnet_name(name: object) -> bool:
 
 
 def check_gateway_subnet(ctx: Context, estate: Estate) -> None:
+    """Every GatewaySubnet: a subnet named so, or one a gateway of this stack sits in.
+
+    In a preview a subnet being created has no known name. It is still checked when a gateway of
+    this stack uses it (the gateway's ``ipConfigurations`` name it by ID or property dependency).
+    One no gateway uses is checked on ``pulumi up``, once its name is known, and cannot break a
+    gateway before then: being new, no gateway outside this stack can sit in it yet.
+    """
     longest = int(ctx.option("maxPrefixLength"))
     for s in estate.subnets:
+        hosts = estate.gateway_hosts.get(id(s), [])
+        if not estate.is_gateway_subnet(s):
+            continue
         if s.name is UNKNOWN:
-            ctx.undecided(s.urn, "whether a subnet is the GatewaySubnet", "its name")
+            ctx.undecided(s.urn, f"the exact name of '{s.label}', where gateway '{hosts[0].label}' sits", "its name")
+        elif not _is_gateway_subnet_name(s.name):
+            ctx.violation(
+                f"Gateway '{hosts[0].label}' is placed in subnet '{s.label}'; virtual network gateways "
+                f"must be in the subnet named '{GATEWAY_SUBNET}'.",
+                hosts[0].urn,
+            )
             continue
-        if not _is_gateway_subnet_name(s.name):
-            continue
-        if s.name != GATEWAY_SUBNET:
+        elif s.name != GATEWAY_SUBNET:
             ctx.violation(
                 f"Subnet '{s.label}' must be named exactly '{GATEWAY_SUBNET}' (case matters to the "
                 "gateway deployment); rename it.",
@@ -42,14 +56,6 @@ def check_gateway_subnet(ctx: Context, estate: Estate) -> None:
                 s.urn,
             )
         _check_routes(ctx, s)
-    for g in estate.gateways:
-        for sub in g.subnets:
-            if isinstance(sub, Subnet) and isinstance(sub.name, str) and not _is_gateway_subnet_name(sub.name):
-                ctx.violation(
-                    f"Gateway '{g.name}' is placed in subnet '{sub.label}'; virtual network gateways "
-                    f"must be in the subnet named '{GATEWAY_SUBNET}'.",
-                    g.urn,
-                )
 
 
 def _check_size(ctx: Context, s: Subnet, longest: int) -> None:
@@ -80,7 +86,7 @@ def _check_routes(ctx: Context, s: Subnet) -> None:
         ctx.undecided(table.urn, f"BGP propagation on '{s.label}'", "disableBgpRoutePropagation")
     elif table.disable_bgp is True:
         ctx.violation(
-            f"Route table '{table.name}' on '{s.label}' disables BGP route propagation; the gateway "
+            f"Route table '{table.label}' on '{s.label}' disables BGP route propagation; the gateway "
             "then loses the on-premises routes it learns. Set disableBgpRoutePropagation to false.",
             table.urn,
         )
@@ -92,7 +98,7 @@ def _check_routes(ctx: Context, s: Subnet) -> None:
             ctx.undecided(route.urn, f"a route on '{s.label}'", "addressPrefix")
         elif route.prefix == DEFAULT_ROUTE:
             ctx.violation(
-                f"Route table '{table.name}' on '{s.label}' has a 0.0.0.0/0 route ('{route.name}'); a "
+                f"Route table '{table.label}' on '{s.label}' has a 0.0.0.0/0 route ('{route.name}'); a "
                 "default route on the GatewaySubnet breaks the gateway. Remove it; send only the "
                 "spoke prefixes to the NVA.",
                 route.urn,
@@ -131,7 +137,7 @@ def check_link_limits(ctx: Context, estate: Estate) -> None:
     per_gateway: dict[str, set[str]] = {}
     for c in estate.expressroute_links():
         if c.circuit is UNKNOWN or c.gateway is UNKNOWN:
-            ctx.undecided(c.urn, f"the link counts of connection '{c.name}'", "peer.id or virtualNetworkGateway1.id")
+            ctx.undecided(c.urn, f"the link counts of connection '{c.label}'", "peer.id or virtualNetworkGateway1.id")
             continue
         if not isinstance(c.circuit, str) or c.gateway is None:
             continue
@@ -162,7 +168,7 @@ def check_link_limits(ctx: Context, estate: Estate) -> None:
         g = gateways[urn]
         if not isinstance(g.sku, str):
             if g.sku is UNKNOWN:
-                ctx.undecided(urn, f"the circuit limit of gateway '{g.name}'", "sku.name")
+                ctx.undecided(urn, f"the circuit limit of gateway '{g.label}'", "sku.name")
             continue
         limit = azure_facts.max_circuits_per_gateway(g.sku)
         if limit is None:
@@ -172,7 +178,7 @@ def check_link_limits(ctx: Context, estate: Estate) -> None:
                 limit = azure_facts.max_circuits_for_ergwscale(int(g.min_scale_units))
         if len(circuits) > limit:
             ctx.violation(
-                f"Gateway '{g.name}' ({g.sku}) connects {len(circuits)} circuits; that SKU allows {limit}. "
+                f"Gateway '{g.label}' ({g.sku}) connects {len(circuits)} circuits; that SKU allows {limit}. "
                 "Move to a larger SKU (ErGw2AZ: 8, ErGw3AZ: 16) or drop a connection.",
                 urn,
             )
@@ -200,7 +206,7 @@ GATEWAY_SUBNET_RULE = Rule(
             "description": f"Longest IPv4 prefix length accepted for a GatewaySubnet (default {azure_facts.GATEWAY_SUBNET_MAX_PREFIXLEN}).",
         }
     },
-    defaults={"onUnknown": "report", "maxPrefixLength": azure_facts.GATEWAY_SUBNET_MAX_PREFIXLEN},
+    defaults={"onUnknown": "advise", "maxPrefixLength": azure_facts.GATEWAY_SUBNET_MAX_PREFIXLEN},
 )
 
 ZONE_REDUNDANT_RULE = Rule(
@@ -216,7 +222,7 @@ ZONE_REDUNDANT_RULE = Rule(
     check=check_zone_redundant,
     kind="resource",
     resource_types=(GATEWAY,),
-    defaults={"onUnknown": "report"},
+    defaults={"onUnknown": "advise"},
 )
 
 LINK_LIMITS_RULE = Rule(
@@ -231,5 +237,5 @@ LINK_LIMITS_RULE = Rule(
     remediation="Upgrade the circuit to Premium or more bandwidth, or the gateway SKU; or link fewer VNets.",
     check=check_link_limits,
     options={"circuits": CIRCUITS_SCHEMA, "externalNetworks": EXTERNAL_NETWORKS_SCHEMA},
-    defaults={"onUnknown": "report"},
+    defaults={"onUnknown": "advise"},
 )

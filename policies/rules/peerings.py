@@ -9,6 +9,7 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from ..estate import Estate, OutsideVnet, Peering, Vnet
 from ..framework import Context, Rule
+from ..shared.names import DRILL_TAG
 from ..values import UNKNOWN
 
 # The source article's table: (allowVirtualNetworkAccess, allowForwardedTraffic,
@@ -42,7 +43,7 @@ def check_peerings(ctx: Context, estate: Estate) -> None:
     for p in estate.peerings:
         if p.local is UNKNOWN or p.remote is UNKNOWN:
             side = "virtualNetworkName" if p.local is UNKNOWN else "remoteVirtualNetwork.id"
-            ctx.undecided(p.urn, f"peering '{p.name}'", side)
+            ctx.undecided(p.urn, f"peering '{p.label}'", side)
             continue
         local, remote = p.local, p.remote
         if not isinstance(local, Vnet):
@@ -52,7 +53,7 @@ def check_peerings(ctx: Context, estate: Estate) -> None:
         if not isinstance(remote, Vnet):
             continue  # the other end is another stack's: only what this side holds is checked
         reverse = pairs.get((id(remote), id(local)))
-        where = f"peering '{p.name}' ({local.label} -> {remote.label})"
+        where = f"peering '{p.label}' ({local.label} -> {remote.label})"
         if reverse is None and id(remote) not in open_ended:
             ctx.violation(
                 f"{where} has no peering back from {remote.label} to {local.label}; a peering "
@@ -91,7 +92,7 @@ def check_peerings(ctx: Context, estate: Estate) -> None:
                 ctx.undecided(reverse.urn, f"gateway transit for {where}", "allowGatewayTransit")
             elif reverse is not None and reverse.allow_transit is not True:
                 ctx.violation(
-                    f"{where} sets useRemoteGateways but the reverse peering '{reverse.name}' does not "
+                    f"{where} sets useRemoteGateways but the reverse peering '{reverse.label}' does not "
                     "allow gateway transit. Set allowGatewayTransit on the hub's peering.",
                     p.urn,
                 )
@@ -100,7 +101,7 @@ def check_peerings(ctx: Context, estate: Estate) -> None:
     for vnet_id, users in remote_users.items():
         vnet = users[0].local
         if len(users) > 1:
-            names = ", ".join(f"'{u.name}'" for u in users)
+            names = ", ".join(f"'{u.label}'" for u in users)
             ctx.violation(
                 f"VNet '{_label(vnet)}' uses remote gateways through {len(users)} peerings ({names}); "
                 "Azure allows one. Keep useRemoteGateways on the peering to the hub only.",
@@ -109,13 +110,17 @@ def check_peerings(ctx: Context, estate: Estate) -> None:
         if vnet_id in hubs:
             ctx.violation(
                 f"VNet '{_label(vnet)}' has its own gateway and also uses a remote one through "
-                f"'{users[0].name}'; Azure refuses this. Turn useRemoteGateways off.",
+                f"'{users[0].label}'; Azure refuses this. Turn useRemoteGateways off.",
                 users[0].urn,
             )
 
 
-def _drill_matcher(ctx: Context) -> tuple[re.Pattern[str], tuple[str, str] | None]:
-    pattern = re.compile(str(ctx.option("drillNamePattern")))
+DRILL_TAG_OPTION = "=".join(DRILL_TAG)  # the tag the program puts on its drill VNets
+
+
+def _drill_matcher(ctx: Context) -> tuple[re.Pattern[str] | None, tuple[str, str] | None]:
+    text_ = ctx.option("drillNamePattern")
+    pattern = re.compile(str(text_)) if text_ else None
     tag = ctx.option("drillTag")
     pair = None
     if isinstance(tag, str) and "=" in tag:
@@ -124,44 +129,59 @@ def _drill_matcher(ctx: Context) -> tuple[re.Pattern[str], tuple[str, str] | Non
     return pattern, pair
 
 
-def is_drill(vnet: Vnet, pattern: re.Pattern[str], tag: tuple[str, str] | None) -> bool:
-    if isinstance(vnet.name, str) and pattern.search(vnet.name):
+def is_drill(vnet: Vnet, pattern: re.Pattern[str] | None, tag: tuple[str, str] | None) -> bool:
+    if pattern is not None and isinstance(vnet.name, str) and pattern.search(vnet.name):
         return True
     return tag is not None and isinstance(vnet.tags, Mapping) and vnet.tags.get(tag[0]) == tag[1]
 
 
 def check_drill(ctx: Context, estate: Estate) -> None:
+    """Drill VNets (tagged, or named after the pattern) have no peerings and no connections.
+
+    Tags are known in a preview; names of VNets being created are not, so an untagged VNet
+    whose name is unknown is matched against the name pattern on ``pulumi up``."""
     pattern, tag = _drill_matcher(ctx)
     drill = {id(v) for v in estate.vnets if is_drill(v, pattern, tag)}
-    if not drill:
-        return
-    for v in estate.vnets:
-        if v.name is UNKNOWN and tag is None:
-            ctx.undecided(v.urn, "whether a VNet belongs to the drill network", "its name")
+    # Untagged VNets whose names are not known yet may still match the name pattern.
+    maybe = {id(v) for v in estate.vnets if pattern is not None and v.name is UNKNOWN and id(v) not in drill}
+
+    def touches(ref: object, ids: set[int]) -> bool:
+        return isinstance(ref, Vnet) and id(ref) in ids
+
+    unnamed: list[str] = []  # links whose VNets may match the name pattern once named
+
     for p in estate.peerings:
-        ends = [e for e in (p.local, p.remote) if isinstance(e, Vnet) and id(e) in drill]
+        ends = [e for e in (p.local, p.remote) if touches(e, drill)]
         if ends:
             ctx.violation(
-                f"Drill VNet '{ends[0].label}' is peered ('{p.name}': {_label(p.local)} -> "
+                f"Drill VNet '{_label(ends[0])}' is peered ('{p.label}': {_label(p.local)} -> "
                 f"{_label(p.remote)}); a test failover must run on an isolated network or the test "
                 "VMs answer with production IPs. Remove the peering.",
                 p.urn,
             )
         elif p.local is UNKNOWN or p.remote is UNKNOWN:
             side = "virtualNetworkName" if p.local is UNKNOWN else "remoteVirtualNetwork.id"
-            ctx.undecided(p.urn, f"whether peering '{p.name}' touches the drill network", side)
+            ctx.undecided(p.urn, f"whether peering '{p.label}' touches the drill network", side)
+        elif touches(p.local, maybe) or touches(p.remote, maybe):
+            unnamed.append(f"peering '{p.label}'")
     for c in estate.connections:
         gw = c.gateway
         if gw is UNKNOWN or (gw is not None and gw.vnet is UNKNOWN):
-            ctx.undecided(c.urn, f"whether connection '{c.name}' touches the drill network", "its gateway's VNet")
+            ctx.undecided(c.urn, f"whether connection '{c.label}' touches the drill network", "its gateway's VNet")
             continue
-        if gw is not None and isinstance(gw.vnet, Vnet) and id(gw.vnet) in drill:
+        if gw is not None and touches(gw.vnet, drill):
             ctx.violation(
-                f"Drill VNet '{gw.vnet.label}' is connected through gateway '{gw.name}' (connection "
-                f"'{c.name}'); the drill network must reach neither on-premises nor production. "
+                f"Drill VNet '{_label(gw.vnet)}' is connected through gateway '{gw.label}' (connection "
+                f"'{c.label}'); the drill network must reach neither on-premises nor production. "
                 "Remove the connection.",
                 c.urn,
             )
+        elif gw is not None and touches(gw.vnet, maybe):
+            unnamed.append(f"connection '{c.label}'")
+    if unnamed:
+        unnamed.sort()  # stable whatever order the engine sends resources in
+        shown = ", ".join(unnamed[:3]) + (f" and {len(unnamed) - 3} more" if len(unnamed) > 3 else "")
+        ctx.undecided(None, f"whether {shown} join a VNet named like a drill VNet", "the VNets' names")
 
 
 PEERING_RULE = Rule(
@@ -189,7 +209,7 @@ PEERING_RULE = Rule(
             "table (default true); the direction and remote-gateway checks always run.",
         }
     },
-    defaults={"onUnknown": "report", "enforceArticleTable": True},
+    defaults={"onUnknown": "advise", "enforceArticleTable": True},
 )
 
 DRILL_RULE = Rule(
@@ -206,12 +226,14 @@ DRILL_RULE = Rule(
     options={
         "drillNamePattern": {
             "type": "string",
-            "description": "Regular expression matched against VNet names (default '-drill$').",
+            "description": "Regular expression matched against VNet names (default '-drill$'; '' for "
+            "none). Names of VNets being created are known only on `pulumi up`.",
         },
         "drillTag": {
             "type": "string",
-            "description": "Optional 'key=value' tag that also marks a VNet as part of the drill network.",
+            "description": f"'key=value' tag that marks a VNet as part of the drill network (default "
+            f"'{DRILL_TAG_OPTION}', which this project's drill VNets carry; known in previews too).",
         },
     },
-    defaults={"onUnknown": "report", "drillNamePattern": "-drill$"},
+    defaults={"onUnknown": "advise", "drillNamePattern": "-drill$", "drillTag": DRILL_TAG_OPTION},
 )

@@ -502,10 +502,20 @@ ALL_GATEWAY_SKUS: Final[frozenset[str]] = frozenset(
 # Standard IP", and "By default, all Standard SKU public IP addresses are assigned statically"
 # - "Configure a virtual network gateway for ExpressRoute using the Azure portal"
 # learn.microsoft.com/azure/expressroute/expressroute-howto-add-gateway-portal-resource-manager
-# (ms.date 2024-12-05). Read 2026-11-24. The docs don't say whether ARM still *accepts* a
-# customer public IP on new gateways; third-party reports disagree, so prefer omitting it.
+# (ms.date 2024-12-05). Read 2026-11-24.
+#
+# Which API versions assign the IP (issue #14): the statement names PowerShell and the CLI, not
+# an API version, and the network API version azure-native v3 sends (2024-05-01) is older than
+# the feature's announcement. A request without a public IP therefore relies on behaviour
+# Microsoft has not stated for that version, while a Standard, static public IP is what the
+# how-to above tells customers to associate. So `auto` creates one until an API version is
+# confirmed here; `never` is the Azure-managed path for those who have checked it.
 # ---------------------------------------------------------------------------------------------
 GATEWAY_SKUS_REQUIRING_PUBLIC_IP: Final[frozenset[str]] = frozenset()
+# The network API versions with a Microsoft statement that they assign the gateway's IP: none yet.
+NETWORK_API_VERSIONS_ASSIGNING_GATEWAY_IP: Final[frozenset[str]] = frozenset()
+# The network API version azure-native v3 uses (its SDK: "Uses Azure REST API version 2024-05-01").
+NETWORK_API_VERSION: Final = "2024-05-01"
 GATEWAY_PUBLIC_IP_SKU_IF_SUPPLIED: Final = "Standard"
 GATEWAY_PUBLIC_IP_ALLOCATION_IF_SUPPLIED: Final = "Static"
 
@@ -528,6 +538,10 @@ GATEWAY_PUBLIC_IP_ALLOCATION_IF_SUPPLIED: Final = "Static"
 #   place in a chain shows), used for create, update and delete alike; never a documented figure.
 # VNET / VNET_PEERING / ROUTE_TABLE: no Microsoft doc found that states typical creation times
 #   for virtual networks, virtual network peerings or route tables; 1 is a placeholder.
+# FIREWALL_CREATE_MINUTES: NOT DOCUMENTED. The Azure Firewall tutorials ("Deploy and configure
+#   Azure Firewall and policy using the Azure portal", learn.microsoft.com/azure/firewall/
+#   tutorial-firewall-deploy-portal-policy) say only that deployment takes "a few minutes";
+#   10 is a placeholder that the network RTO of `layout.hub.nva.provisioning: atFailover` adds.
 # ---------------------------------------------------------------------------------------------
 GATEWAY_CREATE_MINUTES: Final = 45
 ERGWSCALE_SCALE_MINUTES: Final = 30
@@ -535,6 +549,7 @@ CONNECTION_CREATE_MINUTES: Final = 10
 VNET_CREATE_MINUTES: Final = 1
 VNET_PEERING_CREATE_MINUTES: Final = 1
 ROUTE_TABLE_CREATE_MINUTES: Final = 1
+FIREWALL_CREATE_MINUTES: Final = 10
 
 
 # ---------------------------------------------------------------------------------------------
@@ -639,14 +654,17 @@ def region_has_zones(location: str) -> bool:
     return region is not None and region.availability_zones
 
 
-def gateway_needs_public_ip(sku: str, mode: str = "auto") -> bool:
+def gateway_needs_public_ip(sku: str, mode: str = "auto", api_version: str = NETWORK_API_VERSION) -> bool:
     """Whether the program should create a public IP for an ExpressRoute gateway.
 
     ``mode`` is the stack's ``gateway.publicIp`` setting: ``always`` / ``never`` decide outright;
-    ``auto`` follows :data:`GATEWAY_SKUS_REQUIRING_PUBLIC_IP` (today: none, Azure assigns one).
+    ``auto`` creates one unless ``api_version`` is known to assign it
+    (:data:`NETWORK_API_VERSIONS_ASSIGNING_GATEWAY_IP`) and the SKU does not require one.
     """
     if mode == "always":
         return True
     if mode == "never":
         return False
+    if api_version not in NETWORK_API_VERSIONS_ASSIGNING_GATEWAY_IP:
+        return True
     return canonical_gateway_sku(sku) in GATEWAY_SKUS_REQUIRING_PUBLIC_IP

@@ -431,6 +431,48 @@ def test_long_running_operations_are_polled_until_done(arm: FakeArm) -> None:
     assert result.sleeps.count(7) >= 2 * 3, "each operation waited, with the configured delay"
 
 
+def _with_keys(
+    variables: dict[str, Any], *, source: str | None = "prod-key", target: str | None = "dr-key"
+) -> dict[str, Any]:
+    """The variables plus each side's encrypted key for the primary circuit, as the dr stack sets them."""
+    keys = {"source": source, "target": target}
+    extra = {f"{rb.VARIABLE_PREFIX}authorization-key-{r}-primary": json.dumps(k) for r, k in keys.items() if k}
+    return {**variables, **extra}
+
+
+def test_each_side_writes_its_connection_with_its_own_key(arm: FakeArm) -> None:
+    """A circuit in another subscription: each connection redeems its own authorization, so the
+    runbook sends dr's key for dr's connection and prod's for prod's, never one for both."""
+    cfg = example_config(EXCLUSIVE)
+    variables = _with_keys(variables_of(cfg))
+    seed(arm, variables, "standby")
+    run(arm, variables, context("Planned"))
+    (target,) = arm.connections().values()
+    assert target["properties"]["authorizationKey"] == "dr-key"
+    run(arm, variables, context("Planned", "SecondaryToPrimary"))
+    (source,) = arm.connections().values()
+    assert source["location"] == cfg.regions.source
+    assert source["properties"]["authorizationKey"] == "prod-key"
+
+
+def test_weighted_switch_rewrites_prods_connection_with_prods_key(arm: FakeArm) -> None:
+    cfg = example_config("single-circuit-new-ip")
+    variables = _with_keys(variables_of(cfg))
+    seed(arm, variables, "standby")
+    run(arm, variables, context("Unplanned"))
+    keys = {c["location"]: c["properties"]["authorizationKey"] for c in arm.connections().values()}
+    assert keys == {cfg.regions.source: "prod-key", cfg.regions.target: "dr-key"}
+
+
+def test_a_side_without_a_key_sends_none(arm: FakeArm) -> None:
+    cfg = example_config(EXCLUSIVE)
+    variables = _with_keys(variables_of(cfg), source=None)
+    seed(arm, variables, "failover")
+    run(arm, variables, context("Planned", "SecondaryToPrimary"))
+    (source,) = arm.connections().values()
+    assert "authorizationKey" not in source["properties"]
+
+
 # --- retries and an unreachable source region --------------------------------------------------
 
 
@@ -577,5 +619,25 @@ def test_without_identity_the_runbook_says_so() -> None:
         rb.managed_identity_token({})()
 
 
-def test_runbook_stays_python38_compatible() -> None:
-    ast.parse(Path(rb.__file__).read_text(), feature_version=(3, 8))
+def test_runbook_stays_python310_compatible() -> None:
+    ast.parse(Path(rb.__file__).read_text(), feature_version=(3, 10))
+
+
+def test_failover_log_states_the_target_next_hop(arm: FakeArm) -> None:
+    """The job's log says what the target's next hop is and the address it must answer on
+    (erdr-nva): the same as in production with the same IPs, its translation otherwise."""
+    item = (
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/replicationFabrics/f/"
+        "replicationProtectionContainers/c/replicationProtectedItems/nva1"
+    )
+    cfg = example_config(EXCLUSIVE, **{"layout.hub.nva.replicatedItem": item})
+    variables = variables_of(cfg)
+    seed(arm, variables, "standby")
+    result = run(arm, variables, context("Planned"))
+    assert (
+        f"target next hop: NVA at 10.10.10.10 in subnet nva; replicated item {item} boots first and must come up with 10.10.10.10"
+        in result.log
+    )
+    assert rb.next_hop_line({"kind": "azureFirewall", "address": {"target": "10.20.10.68"}}) == (
+        "target next hop: Azure Firewall at 10.20.10.68 (preProvisioned)"
+    )

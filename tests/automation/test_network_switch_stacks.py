@@ -32,15 +32,10 @@ from tests.automation.test_network_switch import (
     serve,
     write_roles,
 )
-from tests.helpers import CONNECTION, VNET
+from tests.helpers import CONNECTION, NO_PEER_CONNECTIONS, RECOVERY_PLAN, VNET
 
-ITEM = (
-    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-expressroute-dr-southeastasia/providers/"
-    "Microsoft.RecoveryServices/vaults/rsv-asr-southeastasia/replicationFabrics/asr-a2a-eastasia/"
-    "replicationProtectionContainers/asr-a2a-container-eastasia/replicationProtectedItems/{}"
-)
-PLAN = {"bootGroups": [{"items": [ITEM.format("db")]}, {"items": [ITEM.format("app"), ITEM.format("web")]}]}
-PEERS = {f"organization/expressroute-dr/{s}": {"circuitConnections": []} for s in ("prod", "dr")}
+PLAN = RECOVERY_PLAN
+PEERS = NO_PEER_CONNECTIONS
 # The runbook's three behaviours: one circuit with the same IPs (remove, then create), one circuit
 # with new IPs (weights), two circuits with cross-connections (weights, extra connections).
 EXAMPLE_PAIRS = ("single-circuit-same-ip", "single-circuit-new-ip", "two-locations-new-ip")

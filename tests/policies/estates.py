@@ -1,9 +1,17 @@
 """Build small azure-native estates for the policy tests, the way the engine would describe them.
 
-``Estate(preview=True)`` leaves every ARM ID unknown, so rules must follow property
-dependencies; ``preview=False`` gives real-looking ARM IDs and no property dependencies on
-references, so rules must follow the IDs. The same builder feeds the pure tests (as the SDK's
-PolicyResources, props wrapped in its unknown-checking proxy) and the gRPC tests.
+The builder records each resource's *inputs*, as a program registers them. Stack policies get
+what the engine gives ``AnalyzeStack``, the *outputs*, derived from those inputs by
+:mod:`erdr.engine_view` (azure-native's own output shapes):
+
+- ``Estate(preview=True)``: a first ``pulumi preview``. References between the new resources are
+  unknown in the inputs and followed by property dependencies; in the outputs ``id``, ``name``
+  and every unset property are unknown and path parameters are absent;
+- ``Estate(preview=False)``: after ``pulumi up``. Real-looking ARM IDs and names, no property
+  dependencies on references, so rules must follow the IDs.
+
+Resource policies get the inputs (``Analyze``). The same builder feeds the pure tests (as the
+SDK's PolicyResources, props wrapped in its unknown-checking proxy).
 """
 
 from __future__ import annotations
@@ -16,8 +24,8 @@ from pulumi_policy import PolicyResource, PolicyResourceOptions, ResourceValidat
 from pulumi_policy.policy import PolicyCustomTimeouts
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from erdr.policy_client import make_resource, secret
-from erdr.simulate import UNKNOWN
+from erdr import engine_view
+from erdr.engine_view import UNKNOWN, secret
 from policies.values import mark_secrets
 
 SUB = "00000000-0000-0000-0000-000000000000"
@@ -33,6 +41,7 @@ class Item:
     urn: str
     props: dict[str, Any]
     deps: dict[str, list[str]] = field(default_factory=dict[str, list[str]])
+    resource_id: str = ""  # Azure's ID when not the one its inputs give (another subscription)
 
     @property
     def type(self) -> str:
@@ -101,7 +110,6 @@ class Estate:
             "resourceGroupName": self.rg,
             "location": location,
             "addressSpace": {"addressPrefixes": list(prefixes)},
-            "id": self.ident(f"virtualNetworks/{name}"),
         }
         if tags:
             props["tags"] = dict(tags)
@@ -120,7 +128,6 @@ class Estate:
                     {"name": f"r{i}", "addressPrefix": p, "nextHopType": hop, "nextHopIpAddress": "10.10.10.10"}
                     for i, (p, hop) in enumerate(routes)
                 ],
-                "id": self.ident(f"routeTables/{name}"),
             },
         )
 
@@ -140,7 +147,6 @@ class Estate:
             "virtualNetworkName": vnet_name,
             "resourceGroupName": self.rg,
             "addressPrefix": prefix,
-            "id": self.ident(f"virtualNetworks/{vnet_name}/subnets/{name}"),
         }
         deps = {"virtualNetworkName": [vnet]}
         if route_table is not None:
@@ -169,7 +175,6 @@ class Estate:
                 "gatewayType": "ExpressRoute",
                 "sku": {"name": sku, "tier": sku},
                 "ipConfigurations": [{"name": "default", "subnet": self.ref(subnet)}],
-                "id": self.ident(f"virtualNetworkGateways/ergw-{vnet_name}"),
             },
             {"ipConfigurations": self.dep(subnet)},
         )
@@ -187,7 +192,6 @@ class Estate:
             "connectionType": "ExpressRoute",
             "virtualNetworkGateway1": self.ref(gateway),
             "peer": {"id": circuit_id},
-            "id": self.ident(f"connections/{vnet_name}-to-{circuit}"),
         }
         if key is not None:
             props["authorizationKey"] = secret(key) if key_secret else key
@@ -209,7 +213,6 @@ class Estate:
             "allowForwardedTraffic": True,
             "allowGatewayTransit": False,
             "useRemoteGateways": False,
-            "id": self.ident(f"virtualNetworks/{a}/virtualNetworkPeerings/{a}-to-{b}"),
         }
         props.update(settings)
         return self.add(
@@ -229,26 +232,36 @@ class Estate:
 
     # --- views ------------------------------------------------------------------------------
 
+    def outputs(self, item: Item) -> dict[str, Any]:
+        """What the engine hands AnalyzeStack for ``item`` (see the module docstring)."""
+        if item.type == "pulumi:pulumi:StackReference":
+            return engine_view.stack_reference_outputs(item.props["name"], item.props["outputs"])
+        return engine_view.outputs_for(item.type, item.props, preview=self.preview, resource_id=item.resource_id)
+
+    def id_of(self, urn: str) -> Any:
+        """The ``id`` output the engine hands AnalyzeStack for ``urn``."""
+        return self.outputs(self.items[urn])["id"]
+
     def policy_resources(self) -> list[PolicyResource]:
-        """As the SDK hands them to a stack policy: proxied props, linked dependencies."""
+        """As the SDK hands them to a stack policy: outputs in its proxy, linked dependencies."""
         opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
         out = {
             i.urn: PolicyResource(
-                i.type, unknown_checking_proxy(mark_secrets(i.props)), i.urn, i.name, opts, None, None, [], {}
+                i.type, unknown_checking_proxy(mark_secrets(self.outputs(i))), i.urn, i.name, opts, None, None, [], {}
             )
             for i in self.items.values()
         }
         for i in self.items.values():
-            out[i.urn].property_dependencies = {k: [out[u] for u in v if u in out] for k, v in i.deps.items()}
+            # The engine sends only properties that depend on something (analyzer_plugin.go).
+            out[i.urn].property_dependencies = {k: [out[u] for u in v if u in out] for k, v in i.deps.items() if v}
+            out[i.urn].dependencies = [out[u] for v in i.deps.values() for u in v if u in out]
         return list(out.values())
 
     def resource_args(self, urn: str) -> ResourceValidationArgs:
+        """As the SDK hands a resource to a resource policy: its inputs (Analyze)."""
         i = self.items[urn]
         opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
         return ResourceValidationArgs(i.type, unknown_checking_proxy(mark_secrets(i.props)), i.urn, i.name, opts, None)
-
-    def analyzer_resources(self) -> list[Any]:
-        return [make_resource(i.urn, i.props, property_dependencies=i.deps) for i in self.items.values()]
 
 
 def article_estate(preview: bool = False, circuit: str = ER_HK) -> tuple[Estate, dict[str, str]]:

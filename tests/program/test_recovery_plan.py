@@ -5,27 +5,34 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from components.recovery_plan import CONTENT_LINK_EXPIRY, DRILL_ACTIONS, RUNBOOK_FILE, SWITCH_ACTIONS
+from components.recovery_plan import (
+    ACTION_RUNBOOK,
+    CHILD_RUNBOOK,
+    CONTENT_LINK_EXPIRY,
+    DRILL_ACTIONS,
+    JOB_ACTIONS,
+    RUNBOOKS,
+    SWITCH_ACTIONS,
+    RunbookSource,
+)
 from erdr.simulate import SUBSCRIPTION, UNKNOWN, Registration, SimResult, is_secret, simulate
 from erdr.stackfiles import load_stack
 from model.config import ConfigError, Phase, Role, load
 from model.phases import connection_plan
-from tests.helpers import CONNECTION, GATEWAY, VNET, run_stack, short
+from tests.helpers import CONNECTION, GATEWAY, REPLICATED_ITEM, VNET, run_stack, short
 
-ITEM = (
-    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-expressroute-dr-southeastasia/providers/"
-    "Microsoft.RecoveryServices/vaults/rsv-asr-southeastasia/replicationFabrics/asr-a2a-eastasia/"
-    "replicationProtectionContainers/asr-a2a-container-eastasia/replicationProtectedItems/{}"
-)
+ITEM = REPLICATED_ITEM
 GROUPS = [[ITEM.format("db-1"), ITEM.format("db-2")], [ITEM.format("app")], [ITEM.format("web")]]
 PLAN = {"bootGroups": [{"items": g} for g in GROUPS]}
 RP = "azure-native:recoveryservices:ReplicationRecoveryPlan"
 AA = "azure-native:automation:AutomationAccount"
 RUNBOOK = "azure-native:automation:Runbook"
+RUNTIME = "azure-native:automation:RuntimeEnvironment"
 VARIABLE = "azure-native:automation:Variable"
 ROLE_DEF = "azure-native:authorization:RoleDefinition"
 ROLE_ASSIGN = "azure-native:authorization:RoleAssignment"
@@ -80,10 +87,11 @@ def check_groups_and_actions(result: SimResult) -> None:
     assert props["primaryFabricId"] == f"{vault.id}/replicationFabrics/asr-a2a-eastasia"
     assert props["recoveryFabricId"] == f"{vault.id}/replicationFabrics/asr-a2a-southeastasia"
     assert props["providerSpecificInput"] == [{"instanceType": "A2A"}]
-    assert [g["groupType"] for g in props["groups"]] == ["Boot"] * len(GROUPS)
-    assert [[i["id"] for i in g["replicationProtectedItems"]] for g in props["groups"]] == GROUPS
-    runbook = only(result, RUNBOOK)
-    first, *rest = props["groups"]
+    assert [g["groupType"] for g in props["groups"]] == ["Shutdown", "Failover"] + ["Boot"] * len(GROUPS)
+    boot = props["groups"][2:]
+    assert [[i["id"] for i in g["replicationProtectedItems"]] for g in boot] == GROUPS
+    runbook = action_runbook(result)
+    first, *rest = boot
     assert [
         (a["actionName"], a["failoverDirections"], a["failoverTypes"], a["customDetails"])
         for a in first["startGroupActions"]
@@ -115,11 +123,12 @@ def check_dependencies(result: SimResult) -> None:
 def check_identity_and_roles(topology: str, result: SimResult) -> None:
     cfg = config_of(topology)
     account = only(result, AA)
+    assert account.id
     assert account.plain_inputs["location"] == cfg.regions.target
     assert account.plain_inputs["identity"] == {"type": "SystemAssigned"}
     defs = {r.id: r for r in result.of_type(ROLE_DEF)}
     by_role: dict[str, set[str]] = {}
-    principal = result.by_name("recovery-plan-automation")
+    principal = account
     for a in result.of_type(ROLE_ASSIGN):
         i = a.plain_inputs
         assert i["principalType"] == "ServicePrincipal"
@@ -132,13 +141,15 @@ def check_identity_and_roles(topology: str, result: SimResult) -> None:
     assert len(drill) == 3
     plan = "erdr-eastasia-to-southeastasia"
     assert by_role == {
-        f"expressroute-dr network switch ({plan})": switch,
-        f"expressroute-dr drill isolation ({plan})": drill,
+        f"expressroute-dr network switch ({plan}, {SUBSCRIPTION})": switch,
+        f"expressroute-dr network switch job ({plan}, {SUBSCRIPTION})": {account.id},
+        f"expressroute-dr drill isolation ({plan}, {SUBSCRIPTION})": drill,
     }
     actions = {d.plain_inputs["roleName"].split(" (")[0]: d.plain_inputs["permissions"] for d in defs.values()}
     assert actions["expressroute-dr network switch"] == [{"actions": list(SWITCH_ACTIONS), "notActions": []}]
     assert actions["expressroute-dr drill isolation"] == [{"actions": list(DRILL_ACTIONS), "notActions": []}]
-    assert not any("*" in a for a in (*SWITCH_ACTIONS, *DRILL_ACTIONS))
+    assert actions["expressroute-dr network switch job"] == [{"actions": list(JOB_ACTIONS), "notActions": []}]
+    assert not any("*" in a for a in (*SWITCH_ACTIONS, *DRILL_ACTIONS, *JOB_ACTIONS))
     for d in defs.values():
         assignable = set(d.plain_inputs["assignableScopes"])
         name = d.plain_inputs["roleName"]
@@ -185,9 +196,23 @@ def check_variables(topology: str, result: SimResult) -> None:
             "tags",
             "retry",
             "role-order",
+            "nva",
             "drill-vnet-ids",
+            "child-runbook",
         )
     }
+    # The runbook is told what the target's next hop is and the address the UDRs expect of it.
+    assert v["erdr-nva"]["kind"] == "appliance"
+    assert v["erdr-nva"]["address"]["target"] == cfg.layout.hub.nva_address
+    assert v["erdr-child-runbook"] == {
+        "subscriptionId": SUBSCRIPTION,
+        "resourceGroup": cfg.resource_group_name(Role.TARGET),
+        "automationAccount": "aa-erdr-southeastasia",
+        "runbook": CHILD_RUNBOOK.name,
+        "timeoutSeconds": 4200,
+        "pollSeconds": 15,
+    }
+    assert v["erdr-child-runbook"]["runbook"] in {r.plain_inputs["runbookName"] for r in result.of_type(RUNBOOK)}
     assert v["erdr-topology"] == topology
     exclusive = topology == "single-circuit"  # config_of keeps the same IPs
     # Only hubs whose connections change are listed: with two pre-connected circuits nothing in
@@ -219,57 +244,160 @@ def check_variables(topology: str, result: SimResult) -> None:
     assert all(not r.plain_inputs["isEncrypted"] for r in result.of_type(VARIABLE))
 
 
-def test_authorization_key_reaches_the_runbook_encrypted() -> None:
+def test_each_hubs_authorization_key_reaches_the_runbook_encrypted() -> None:
+    """One circuit in another subscription: dr's connection and prod's each redeem their own key;
+    the runbook, which writes both, gets both, encrypted, under the role that uses each."""
     settings = load_stack("dr", overrides={**TOPOLOGIES["single-circuit"], "recoveryPlan": PLAN})
-    settings.config["primaryAuthorizationKey"] = "circuit-key"
-    settings.secret_keys.add("primaryAuthorizationKey")
+    for key, value in (("primaryAuthorizationKey", "dr-key"), ("sourcePrimaryAuthorizationKey", "prod-key")):
+        settings.config[key] = value
+        settings.secret_keys.add(key)
     result = simulate(settings)
     assert result.error is None, result.error
-    var = result.by_name("recovery-plan-var-authorization-key-primary")
-    assert var.plain_inputs["isEncrypted"] is True
-    assert is_secret(var.inputs["value"])
-    assert json.loads(var.plain_inputs["value"]) == "circuit-key"
+    found = {}
+    for role in ("target", "source"):
+        var = result.by_name(f"recovery-plan-var-authorization-key-{role}-primary")
+        assert var.plain_inputs["isEncrypted"] is True
+        assert is_secret(var.inputs["value"])
+        found[role] = json.loads(var.plain_inputs["value"])
+    assert found == {"target": "dr-key", "source": "prod-key"}
+    assert not result.of_type(CONNECTION), "single circuit, same IPs: dr holds no connection in standby"
     scopes = {r.plain_inputs["scope"] for r in result.of_type(ROLE_ASSIGN)}
     assert PRIMARY["id"] not in scopes, "the key stands in for join rights on another team's circuit"
     assert {RG + "rg-expressroute-dr-eastasia", RG + "rg-expressroute-dr-southeastasia"} <= scopes
 
 
+def runbook_of(result: SimResult, source: RunbookSource) -> Registration:
+    (runbook,) = [r for r in result.of_type(RUNBOOK) if r.plain_inputs["runbookName"] == source.name]
+    return runbook
+
+
+def action_runbook(result: SimResult) -> Registration:
+    return runbook_of(result, ACTION_RUNBOOK)
+
+
 def check_runbook_content(result: SimResult) -> None:
-    runbook = only(result, RUNBOOK)
-    i = runbook.plain_inputs
-    text = RUNBOOK_FILE.read_text()
-    digest = hashlib.sha256(text.encode()).hexdigest().upper()
-    assert i["runbookType"] == "Python3"
-    assert i["location"] == "southeastasia"
-    assert i["publishContentLink"]["contentHash"] == {"algorithm": "SHA256", "value": digest}
-    assert is_secret(runbook.inputs["publishContentLink"]["uri"])
-    blob = only(result, "azure-native:storage:Blob")
-    assert blob.plain_inputs["source"]["text"] == text
     account = only(result, "azure-native:storage:StorageAccount").plain_inputs
-    uri = i["publishContentLink"]["uri"]
-    base, _, sas = uri.partition("?")
-    assert base == f"https://{account['accountName']}.blob.core.windows.net/runbooks/{blob.plain_inputs['blobName']}"
-    assert digest[:16].lower() in blob.plain_inputs["blobName"]
-    assert {"sr=b", "sp=r", f"se={CONTENT_LINK_EXPIRY}"} <= set(sas.split("&"))
     assert account["allowBlobPublicAccess"] is False
     assert account["minimumTlsVersion"] == "TLS1_2"
     assert account["enableHttpsTrafficOnly"] is True
     assert only(result, "azure-native:storage:BlobContainer").plain_inputs["publicAccess"] == "None"
-    assert short(blob.urn) in {short(u) for u in runbook.dependencies}
+    runtimes = {r.plain_inputs["runtimeEnvironmentName"]: r.plain_inputs for r in result.of_type(RUNTIME)}
+    blobs = {r.plain_inputs["blobName"]: r for r in result.of_type("azure-native:storage:Blob")}
+    assert len(result.of_type(RUNBOOK)) == len(blobs) == len(RUNBOOKS)
+    for source in RUNBOOKS:
+        runbook = runbook_of(result, source)
+        i = runbook.plain_inputs
+        text = source.file.read_text()
+        digest = hashlib.sha256(text.encode()).hexdigest().upper()
+        # A runbook of a language type runs in the runtime environment it names, which the stack creates.
+        assert (i["runbookType"], i["runtimeEnvironment"]) == (source.runbook_type, source.runtime)
+        assert runtimes[source.runtime]["language"] == source.language
+        assert runtimes[source.runtime]["version"] == source.version
+        assert i["location"] == "southeastasia"
+        assert i["publishContentLink"]["contentHash"] == {"algorithm": "SHA256", "value": digest}
+        assert is_secret(runbook.inputs["publishContentLink"]["uri"])
+        base, _, sas = i["publishContentLink"]["uri"].partition("?")
+        blob = blobs[base.rsplit("/", 1)[1]]
+        assert blob.plain_inputs["source"]["text"] == text
+        assert (
+            base == f"https://{account['accountName']}.blob.core.windows.net/runbooks/{blob.plain_inputs['blobName']}"
+        )
+        assert digest[:16].lower() in blob.plain_inputs["blobName"]
+        assert {"sr=b", "sp=r", f"se={CONTENT_LINK_EXPIRY}"} <= set(sas.split("&"))
+        assert {short(blob.urn), short(result.by_urn(_runtime_urn(result, source)).urn)} <= {
+            short(u) for u in runbook.dependencies
+        }
+    # The recovery plan's action is the PowerShell runbook: Site Recovery passes its context only there.
+    assert ACTION_RUNBOOK.runbook_type == "PowerShell" and ACTION_RUNBOOK.version.startswith("7.")
+
+
+def _runtime_urn(result: SimResult, source: RunbookSource) -> str:
+    (runtime,) = [r for r in result.of_type(RUNTIME) if r.plain_inputs["runtimeEnvironmentName"] == source.runtime]
+    return runtime.urn
 
 
 def check_outputs(result: SimResult) -> None:
     assert result.outputs["recoveryPlanName"] == "erdr-eastasia-to-southeastasia"
-    assert result.outputs["networkRunbookId"] == only(result, RUNBOOK).id
+    assert result.outputs["networkRunbookId"] == action_runbook(result).id
     assert result.outputs["automationAccountName"] == "aa-erdr-southeastasia"
 
 
 def test_plan_registers_in_preview_with_unknown_ids() -> None:
     result = with_plan("two-circuits-two-locations", preview=True)
     plan = only(result, RP)
-    actions = plan.inputs["properties"]["groups"][0]["startGroupActions"]
+    actions = plan.inputs["properties"]["groups"][2]["startGroupActions"]
     assert [a["customDetails"].get("runbookId", UNKNOWN) for a in actions] == [UNKNOWN] * 3
-    assert len(result.of_type(ROLE_ASSIGN)) == 7
+    assert len(result.of_type(ROLE_ASSIGN)) == 8
+
+
+# --- role names in a tenant -----------------------------------------------------------------------
+
+OTHER_SUBSCRIPTION = "22222222-2222-2222-2222-222222222222"
+
+
+def _role_names(result: SimResult) -> dict[str, set[str]]:
+    defs, assigns = result.of_type(ROLE_DEF), result.of_type(ROLE_ASSIGN)
+    return {
+        "roleDefinitionId": {d.plain_inputs["roleDefinitionId"] for d in defs},
+        "roleName": {d.plain_inputs["roleName"] for d in defs},
+        "roleAssignmentName": {a.plain_inputs["roleAssignmentName"] for a in assigns},
+    }
+
+
+def test_two_subscriptions_of_one_tenant_get_disjoint_role_names() -> None:
+    """Role definition IDs and assignment names are unique per tenant, custom role names per
+    directory: the same stack deployed to a second subscription must not collide with the first."""
+    settings = load_stack("dr", overrides={"recoveryPlan": PLAN})
+    first = simulate(settings)
+    second = simulate(settings, subscription=OTHER_SUBSCRIPTION)
+    assert first.error is None and second.error is None
+    a, b = _role_names(first), _role_names(second)
+    for key in a:
+        assert len(a[key]) == len(first.of_type(ROLE_DEF if key != "roleAssignmentName" else ROLE_ASSIGN))
+        assert a[key].isdisjoint(b[key]), key
+    assert all(OTHER_SUBSCRIPTION in n for n in b["roleName"])
+
+
+def test_new_principal_replaces_assignments_old_first() -> None:
+    """Another Automation account (a new identity) gives every assignment a new name, and the
+    replacement deletes the old assignment before creating the new one."""
+    before = with_plan("two-circuits-two-locations")
+    after = run_stack("dr", overrides={"recoveryPlan": {**PLAN, "automationAccountName": "aa-other"}})
+    assert after.error is None
+    old, new = _role_names(before)["roleAssignmentName"], _role_names(after)["roleAssignmentName"]
+    assert old.isdisjoint(new) and len(new) == len(old)
+    assert all(a.delete_before_replace for a in after.of_type(ROLE_ASSIGN))
+    assert _role_names(before)["roleDefinitionId"] == _role_names(after)["roleDefinitionId"]
+
+
+# --- refresh: the groups Azure returns ----------------------------------------------------------
+
+SPEC_EXAMPLE = json.loads(
+    (Path(__file__).parent.parent / "fixtures" / "ReplicationRecoveryPlans_Create.2024-10-01.json").read_text()
+)["example"]
+GROUP_INPUTS = ("groupType", "replicationProtectedItems", "startGroupActions", "endGroupActions")
+
+
+def azure_answer(sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The groups Site Recovery returns for ``sent``, by the rule of the spec's example: the groups
+    it always holds (empty in the example, sent ones kept) ahead of the Boot groups as sent."""
+    request = SPEC_EXAMPLE["parameters"]["input"]["properties"]["groups"]
+    answer = SPEC_EXAMPLE["responses"]["200"]["body"]["properties"]["groups"]
+    assert [g for g in answer if g["groupType"] == "Boot"] == request, "the example returns Boot groups as sent"
+    fixed: list[dict[str, Any]] = [g for g in answer if g["groupType"] != "Boot"]
+    by_type = {g["groupType"]: g for g in sent if g["groupType"] != "Boot"}
+    return [by_type.get(g["groupType"], g) for g in fixed] + [g for g in sent if g["groupType"] == "Boot"]
+
+
+def test_refresh_returns_the_groups_the_program_sends() -> None:
+    """`pulumi refresh` then `preview` shows no change: the input-shaped projection of what Azure
+    returns equals what the program sends, group for group (azure-native diffs the stored inputs
+    by index, provider.go Read/Diff), and the groups Azure adds are already there."""
+    sent = only(with_plan("two-circuits-two-locations"), RP).plain_inputs["properties"]["groups"]
+    returned = [{k: g[k] for k in GROUP_INPUTS} for g in azure_answer(sent)]
+    assert returned == sent
+    assert [g["groupType"] for g in sent[:2]] == ["Shutdown", "Failover"]
+    assert all(g["replicationProtectedItems"] == g["startGroupActions"] == [] for g in sent[:2])
 
 
 # --- config --------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from erdr.simulate import is_secret
+from policies.shared import azure_facts
 from tests.helpers import (
     CONNECTION,
     GATEWAY,
@@ -44,6 +45,7 @@ def test_resource_counts(prod):
         SUBNET: 4,
         ROUTES: 3,
         GATEWAY: 1,
+        PIP: 1,
         CONNECTION: 1,
         PEERING: 4,
     }
@@ -163,18 +165,38 @@ def test_expressroute_gateway(prod):
     assert gw.inputs["virtualNetworkGatewayName"] == "ergw-hub-eastasia"
     assert gw.custom_timeouts == {"create": "90m", "update": "90m", "delete": "60m"}
     assert "hub-GatewaySubnet" in deps(gw)
-    # Azure assigns and manages an ExpressRoute gateway's public IP (policies/shared/azure_facts.py).
-    assert not prod.of_type(PIP)
-    assert "publicIpAddress" not in gw.inputs["ipConfigurations"][0]
+    # Network API 2024-05-01 is not stated to assign the IP: the default creates a Standard one
+    # (policies/shared/azure_facts.py).
+    (pip,) = prod.of_type(PIP)
+    assert "publicIPAddress" in gw.inputs["ipConfigurations"][0]
+    assert "hub-gateway-ip" in deps(gw)
+    assert pip.inputs["publicIpAddressName"] == "pip-ergw-hub-eastasia"
 
 
-def test_public_ip_when_asked_for():
-    result = run_stack("prod", overrides={"gateway": {"publicIp": "always"}})
+@pytest.mark.parametrize("mode", ["auto", "always"])
+def test_standard_static_public_ip_by_default_and_when_asked_for(mode: str):
+    result = run_stack("prod", overrides={"gateway": {"publicIp": mode}})
     assert result.error is None
     (pip,) = result.of_type(PIP)
     assert pip.inputs["sku"] == {"name": "Standard", "tier": "Regional"}
     assert pip.inputs["publicIPAllocationMethod"] == "Static"
-    assert "hub-gateway-ip" in deps(result.by_name("hub-gateway"))
+    assert pip.inputs["zones"] == ["1", "2", "3"], "zone-redundant like the ErGw1AZ gateway"
+    assert pip.protect
+    gw = result.by_name("hub-gateway")
+    assert gw.inputs["ipConfigurations"][0]["publicIPAddress"] == {"id": pip.id}
+
+
+def test_azure_managed_public_ip_when_asked_for():
+    result = run_stack("prod", overrides={"gateway": {"publicIp": "never"}})
+    assert result.error is None
+    assert not result.of_type(PIP)
+    assert "publicIPAddress" not in result.by_name("hub-gateway").inputs["ipConfigurations"][0]
+
+
+def test_auto_creates_an_ip_until_the_api_version_is_known_to_assign_one():
+    assert not azure_facts.NETWORK_API_VERSIONS_ASSIGNING_GATEWAY_IP
+    assert azure_facts.gateway_needs_public_ip("ErGw1AZ")
+    assert not azure_facts.gateway_needs_public_ip("ErGw1AZ", "never")
 
 
 def test_gateway_sku_without_zones_defaults_to_standard():
@@ -233,7 +255,15 @@ def test_parents(prod):
 
 def test_protected_by_default(prod):
     protected = {r.name for r in prod.resources if r.protect}
-    assert protected == {"network-rg", "hub-vnet", "vnet1-vnet", "vnet2-vnet", "hub-gateway", "hub-primary-connection"}
+    assert protected == {
+        "network-rg",
+        "hub-vnet",
+        "vnet1-vnet",
+        "vnet2-vnet",
+        "hub-gateway",
+        "hub-gateway-ip",
+        "hub-primary-connection",
+    }
 
 
 def test_outputs(prod):

@@ -24,6 +24,7 @@ from tests.helpers import (
     SUBNET,
     VNET,
     by_physical_name,
+    connection_name,
     connections,
     deps,
     run_stack,
@@ -60,8 +61,6 @@ def expected_connections(example: Path, stack: str, phase: str) -> dict[str, tup
     cfg = example_config(example, stack)
     topology, addressing = cfg["expressroute-dr:topology"], cfg["expressroute-dr:addressing"]
     cross = cfg.get("expressroute-dr:crossConnect", False)
-    region = "eastasia" if stack == "prod" else "southeastasia"
-    hub = f"hub-{region}"
     failover = phase == "failover"
     if topology == "single-circuit":
         own, other = "primary", None
@@ -76,7 +75,7 @@ def expected_connections(example: Path, stack: str, phase: str) -> dict[str, tup
     # A weight chooses only among the connections of one gateway: a lone connection keeps Azure's
     # default 0; on a gateway with both circuits the one on-premises uses in the phase is preferred.
     in_use = "secondary" if failover else "primary"
-    return {f"{hub}-to-{c}": (c, 0 if len(held) == 1 else (100 if c == in_use else 0)) for c in held}
+    return {connection_name(example, stack, c): (c, 0 if len(held) == 1 else (100 if c == in_use else 0)) for c in held}
 
 
 def circuit_ids(example: Path) -> dict[str, str]:
@@ -271,6 +270,30 @@ def test_target_connection_waits_while_source_still_holds_the_circuit():
     assert ref.inputs["name"] == "organization/expressroute-dr/prod"
 
 
+@pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
+@pytest.mark.parametrize(
+    ("peer", "says"),
+    [
+        ({}, "has no output circuitConnections"),
+        ({"circuitConnections": None}, "has no output circuitConnections"),
+        ({"circuitConnections": "none"}, "output circuitConnections is 'none', not a list of circuit IDs"),
+        ({"circuitConnections": [{"id": "x"}]}, "output circuitConnections is [{'id': 'x'}], not a list of circuit"),
+    ],
+    ids=["missing", "null", "a-string", "not-ids"],
+)
+def test_gate_fails_closed_when_the_peer_does_not_say_what_it_holds(
+    peer: dict[str, Any], says: str, preview: bool
+) -> None:
+    example = next(e for e in EXAMPLES if e.name == "single-circuit-same-ip")
+    result = run_example(example, "dr", "failover", peer=peer, preview=preview)
+    assert result.error is not None
+    assert (
+        "stack 'dr': connection hub-southeastasia-to-primary must wait: peer stack "
+        f"'organization/expressroute-dr/prod' {says}"
+    ) in result.error
+    assert not result.of_type(CONNECTION)
+
+
 def test_source_reconnect_at_failback_waits_for_the_target_to_let_go():
     example = next(e for e in EXAMPLES if e.name == "single-circuit-same-ip")
     dr_failover = run_example(example, "dr", "failover", peer={"circuitConnections": []})
@@ -383,6 +406,8 @@ def test_site_recovery_vault_fabrics_and_containers(dr):
         assert c.inputs["resourceType"] == "replicationProtectionContainers"
         assert c.inputs["apiVersion"] == "2024-10-01"
         assert c.inputs["properties"] == {"providerSpecificInput": [{"instanceType": "A2A"}]}
+        # The API has no DELETE for containers: the engine must never send one (destroy, replace).
+        assert c.retain_on_delete
 
 
 def test_replication_policy_and_container_mappings_both_ways(dr):
@@ -440,6 +465,22 @@ def test_site_recovery_settings_from_config():
         120,
         "Enable",
     )
+
+
+def test_retention_change_updates_the_policy_in_place(dr):
+    """Same URN and name, only the settings differ, and the container mappings do not change:
+    a rename would replace the policy and, with it, the mappings the protected VMs use."""
+    changed = run_stack("dr", preview=dr.preview, overrides={"siteRecovery": {"recoveryPointHistoryMinutes": 720}})
+    assert changed.error is None
+    (before,) = dr.of_type(RS + "ReplicationPolicy")
+    (after,) = changed.of_type(RS + "ReplicationPolicy")
+    assert (after.urn, after.inputs["policyName"]) == (before.urn, before.inputs["policyName"])
+    assert {k: v for k, v in after.inputs.items() if k != "properties"} == {
+        k: v for k, v in before.inputs.items() if k != "properties"
+    }
+    assert after.inputs["properties"]["providerSpecificInput"]["recoveryPointHistory"] == 720
+    mappings = RS + "ReplicationProtectionContainerMapping"
+    assert {m.urn: m.inputs for m in changed.of_type(mappings)} == {m.urn: m.inputs for m in dr.of_type(mappings)}
 
 
 # --- the drill network ---------------------------------------------------------------------------

@@ -94,9 +94,11 @@ class Rule:
 
 RULES = [
     Rule(
-        "needs the Pulumi CLI or the Azure CLI and an account (`erdr.failover` drives the CLI; its "
-        "logic is tested in tests/tooling/test_failover*.py)",
-        lambda c: bool(CLI_WORD.search(c.block or c.text)) or "erdr.failover" in c.text,
+        "needs the Pulumi CLI or Azure and an account (`erdr.failover` drives the CLI, `erdr.discover` reads "
+        "Azure Resource Manager; their logic is tested offline in tests/tooling/)",
+        lambda c: (
+            bool(CLI_WORD.search(c.block or c.text)) or re.search(r"erdr\.(failover|discover)\b", c.text) is not None
+        ),
     ),
     Rule(
         "is the suite this test belongs to",

@@ -1,10 +1,12 @@
 """The failover command's decisions, against a fake Automation boundary that behaves like Azure.
 
-The fake ("World") keeps each stack's config and deployed outputs. `up` derives the outputs from
-the real connection plan (model.phases.connection_plan) and enforces the same single-circuit
-gate the program enforces through its StackReference, so a wrong order fails here as it would in
-Azure. The expected orders below are written out by hand from the runbook, not derived from
-model.phases, so they check the procedure and the command together.
+The fake ("World") keeps each stack's config and deployed outputs, and what Azure holds. Its
+preview shows the connection changes the real connection plan (model.phases.connection_plan)
+makes, plus whatever a test injects (an unexpected change, a mandatory policy finding); `up`
+applies the reviewed plan and enforces the same single-circuit gate the program enforces through
+its StackReference (failing closed), so a wrong order fails here as it would in Azure. The
+expected orders below are written out by hand from the runbook, not derived from model.phases,
+so they check the procedure and the command together.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from typing import Any
 import pytest
 
 from erdr import failover
-from erdr.failover import AutomationError, RunState, state_path
+from erdr.failover import AutomationError, PlannedStep, PolicyFinding, PreviewReport, RunState, state_path
 from erdr.stackfiles import load_stack
 from model.config import Addressing, ConfigError, Phase, Role, StackConfig, Topology, load
 from model.phases import connection_plan
+from policies.shared.names import CONNECTION
 
 NS = "expressroute-dr:"
 TARGET_PLAN = {"hub": ["10.20.10.0/24"], "vnet1": ["10.21.0.0/24"], "vnet2": ["10.22.0.0/24"]}
@@ -57,6 +60,9 @@ def stack_config(
     return load(stack, raw)
 
 
+SUB = "00000000-0000-0000-0000-000000000000"
+
+
 class World:
     """Fake Automation: two stacks, their config, what is deployed, every call in order."""
 
@@ -74,9 +80,14 @@ class World:
                 self.config[stack][NS + "peerStack"] = "dr" if stack == "prod" else "prod"
             self.deployed[stack] = self._outputs(stack)
         self.calls: list[tuple[str, ...]] = []
+        self.plans: list[tuple[str, str, Path]] = []  # (preview | up, stack, plan file)
         self.unreachable: set[str] = set()
         self.fail_next: dict[tuple[str, str], int] = {}
         self.both_on_circuit: list[int] = []  # indexes into calls where the invariant broke
+        self.surprises: dict[str, list[PlannedStep]] = {}  # extra steps a stack's preview shows
+        self.findings: dict[str, list[PolicyFinding]] = {}  # policy findings of a stack's preview
+        self.lingering: set[str] = set()  # connection IDs Azure still has although the state has not
+        self.azure_reads: list[str] = []
 
     def _cfg(self, stack: str) -> StackConfig:
         c = self.config[stack]
@@ -93,11 +104,18 @@ class World:
     def _outputs(self, stack: str) -> dict[str, Any]:
         cfg = self._cfg(stack)
         plan = connection_plan(cfg, cfg.role, cfg.phase)
+        group = cfg.resource_group_name(cfg.role)
         return {
             "role": cfg.role.value,
             "phase": cfg.phase.value,
             "circuitConnections": [c.circuit_id for c in plan],
             "connectionRoutingWeights": {c.name: c.routing_weight for c in plan},
+            "resourceGroupName": group,
+            "gatewayId": f"/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworkGateways/gw",
+            "connectionIds": {
+                c.name: f"/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.Network/connections/{c.name}"
+                for c in plan
+            },
         }
 
     def _engine(self, op: str, stack: str) -> None:
@@ -116,13 +134,25 @@ class World:
 
     def _gate(self, stack: str) -> None:
         # The program's single-circuit gate (program/stack.py): an exclusive connection waits
-        # until the peer's deployed outputs no longer hold its circuit.
+        # until the peer's deployed outputs show that it no longer holds its circuit.
         cfg = self._cfg(stack)
         peer = "dr" if stack == "prod" else "prod"
         for spec in connection_plan(cfg, cfg.role, cfg.phase):
-            held = self.deployed[peer]["circuitConnections"]
-            if spec.exclusive and not cfg.source_region_unreachable and spec.circuit_id in held:
+            held = self.deployed[peer].get("circuitConnections")
+            if spec.exclusive and not cfg.source_region_unreachable and (held is None or spec.circuit_id in held):
                 raise AutomationError(f"stack '{stack}': connection {spec.name} must wait: peer '{peer}'")
+
+    def changes(self, stack: str) -> list[PlannedStep]:
+        before = self.deployed[stack]["connectionRoutingWeights"]
+        after = self._outputs(stack)["connectionRoutingWeights"]
+        steps = [PlannedStep("create", f"urn:{n}", CONNECTION, n) for n in after.keys() - before.keys()]
+        steps += [PlannedStep("delete", f"urn:{n}", CONNECTION, n) for n in before.keys() - after.keys()]
+        steps += [
+            PlannedStep("update", f"urn:{n}", CONNECTION, n)
+            for n in after.keys() & before.keys()
+            if after[n] != before[n]
+        ]
+        return steps
 
     # --- the Automation protocol ---
     def get_config(self, stack: str, key: str) -> str | None:
@@ -132,14 +162,31 @@ class World:
         self.calls.append(("set", stack, key.removeprefix(NS), value))
         self.config[stack][key] = value
 
-    def preview(self, stack: str) -> dict[str, int]:
-        self._engine("preview", stack)
-        now = set(self.deployed[stack]["circuitConnections"])
-        new = set(self._outputs(stack)["circuitConnections"])
-        return {"create": len(new - now), "delete": len(now - new), "same": len(now & new)}
+    def stack_config(self, stack: str) -> StackConfig:
+        try:
+            return self._cfg(stack)
+        except ConfigError as exc:
+            raise AutomationError(str(exc)) from exc
 
-    def up(self, stack: str) -> dict[str, Any]:
+    def outputs(self, stack: str) -> dict[str, Any]:
+        return dict(self.deployed[stack])
+
+    def preview(self, stack: str, plan: Path) -> PreviewReport:
+        self._engine("preview", stack)
+        self.plans.append(("preview", stack, plan))
+        steps = self.changes(stack) + self.surprises.get(stack, [])
+        summary = {op: sum(1 for s in steps if s.op == op) for op in ("create", "delete", "update")}
+        findings = self.findings.get(stack, [])
+        error = (
+            "error: preview failed: mandatory policy violation"
+            if any(f.level == "mandatory" for f in findings)
+            else None
+        )
+        return PreviewReport(steps, findings, summary, error)
+
+    def up(self, stack: str, plan: Path) -> dict[str, Any]:
         self._engine("up", stack)
+        self.plans.append(("up", stack, plan))
         self.deployed[stack] = self._outputs(stack)
         held = [set(o["circuitConnections"]) for o in self.deployed.values()]
         c = self._cfg(stack)
@@ -149,6 +196,12 @@ class World:
 
     def refresh(self, stack: str) -> None:
         self._engine("refresh", stack)
+
+    # --- Azure, as the connection probe reads it ---
+    def connection_state(self, connection_id: str) -> str | None:
+        self.azure_reads.append(connection_id)
+        held = {i for o in self.deployed.values() for i in o["connectionIds"].values()} | self.lingering
+        return "Succeeded" if connection_id in held else None
 
     # --- reading what happened ---
     def stack_ops(self) -> list[tuple[str, ...]]:
@@ -168,7 +221,7 @@ def run_cmd(world: World, tmp_path: Path, *args: str, answers: list[str] | None 
         return queue.pop(0)
 
     argv = [*args, "--log", str(tmp_path / "failover.jsonl")]
-    rc = failover.run(argv, lambda: world, ask=ask, say=out.append)
+    rc = failover.run(argv, lambda _args: world, ask=ask, say=out.append, probe=lambda: world)
     return rc, "\n".join(out), prompts
 
 
@@ -230,10 +283,12 @@ def test_failover_then_failback_runs_the_runbook_order(
     rc, out, _ = run_cmd(world, tmp_path, "failover", "--yes")
     assert rc == 0, out
     assert world.stack_ops() == FAILOVER_ORDER[kind(topology, addressing)]
-    # Every up is previewed first, on the same stack.
+    # Every up is previewed first, on the same stack, and applies the plan that preview saved.
     for i, call in enumerate(world.calls):
         if call[0] == "up":
             assert world.calls[i - 1] == ("preview", call[1])
+    for (kind_a, stack_a, plan_a), (kind_b, stack_b, plan_b) in zip(world.plans[::2], world.plans[1::2], strict=True):
+        assert (kind_a, kind_b, stack_a, plan_a) == ("preview", "up", stack_b, plan_b)
     assert {s: world.deployed[s]["phase"] for s in ROLE_OF} == {"prod": "failover", "dr": "failover"}
 
     world.calls.clear()
@@ -290,10 +345,10 @@ def test_exclusive_order_is_what_the_gate_needs(tmp_path: Path) -> None:
     world.config["prod"][NS + "phase"] = "standby"
     world.config["dr"][NS + "phase"] = "failover"
     with pytest.raises(AutomationError, match="must wait"):
-        world.preview("dr")
+        world.preview("dr", tmp_path / "plan.json")
     # And the unreachable path gets through only because the command sets sourceRegionUnreachable.
     world.config["dr"][NS + "sourceRegionUnreachable"] = "true"
-    assert world.preview("dr")["create"] == 1
+    assert world.preview("dr", tmp_path / "plan.json").summary["create"] == 1
 
 
 def test_drill_touches_no_stack(tmp_path: Path) -> None:
@@ -360,11 +415,17 @@ class Renamed:
     def set_config(self, stack: str, key: str, value: str) -> None:
         self.world.set_config(self._short(stack), key, value)
 
-    def preview(self, stack: str) -> dict[str, int]:
-        return self.world.preview(self._short(stack))
+    def stack_config(self, stack: str) -> StackConfig:
+        return self.world.stack_config(self._short(stack))
 
-    def up(self, stack: str) -> dict[str, Any]:
-        return self.world.up(self._short(stack))
+    def outputs(self, stack: str) -> dict[str, Any]:
+        return self.world.outputs(self._short(stack))
+
+    def preview(self, stack: str, plan: Path) -> PreviewReport:
+        return self.world.preview(self._short(stack), plan)
+
+    def up(self, stack: str, plan: Path) -> dict[str, Any]:
+        return self.world.up(self._short(stack), plan)
 
     def refresh(self, stack: str) -> None:
         self.world.refresh(self._short(stack))
@@ -375,7 +436,7 @@ def test_stack_names_reach_the_boundary_and_the_plan(tmp_path: Path) -> None:
     renamed = Renamed(world, "acme")
     out: list[str] = []
     argv = ["failover", "--yes", "--stacks", "prod=acme/prod,dr=acme/dr", "--log", str(tmp_path / "f.jsonl")]
-    rc = failover.run(argv, lambda: renamed, say=out.append)
+    rc = failover.run(argv, lambda _args: renamed, say=out.append, probe=lambda: world)
     text = "\n".join(out)
     assert rc == 0, text
     assert renamed.seen == {"acme/prod", "acme/dr"}
@@ -414,7 +475,7 @@ def test_the_fake_program_refuses_what_the_real_one_refuses(tmp_path: Path) -> N
     world = World(*SS, peer_stack=False)
     world.set_config("dr", NS + "phase", "failover")
     with pytest.raises(AutomationError, match="set peerStack"):
-        world.preview("dr")
+        world.preview("dr", tmp_path / "plan.json")
 
 
 @pytest.mark.parametrize("text", ["prod", "prod=,dr=x", "east=a", "prod=a,dr=a"])
@@ -536,8 +597,8 @@ def test_up_that_does_not_reach_the_phase_is_a_failure(tmp_path: Path) -> None:
     world = World(*SS)
     real_up = world.up
 
-    def stale_up(stack: str) -> dict[str, Any]:
-        return {**real_up(stack), "phase": "standby"}
+    def stale_up(stack: str, plan: Path) -> dict[str, Any]:
+        return {**real_up(stack, plan), "phase": "standby"}
 
     world.up = stale_up  # type: ignore[method-assign]
     rc, out, _ = run_cmd(world, tmp_path, "failover", "--yes")
@@ -550,11 +611,11 @@ def test_interrupt_leaves_a_resumable_state(tmp_path: Path) -> None:
     real_up = world.up
     hits = {"n": 0}
 
-    def interrupted_up(stack: str) -> dict[str, Any]:
+    def interrupted_up(stack: str, plan: Path) -> dict[str, Any]:
         hits["n"] += 1
         if hits["n"] == 2:
             raise KeyboardInterrupt
-        return real_up(stack)
+        return real_up(stack, plan)
 
     world.up = interrupted_up  # type: ignore[method-assign]
     rc, out, _ = run_cmd(world, tmp_path, "failover", "--yes")
@@ -623,13 +684,18 @@ def test_log_records_every_action_in_order(tmp_path: Path) -> None:
         "pulumi config set expressroute-dr:phase failover --stack prod",
         "pulumi up --stack prod",
     ]
-    acting = [(e["event"], e.get("stack")) for e in events if e["event"] in ("set-config", "preview", "up", "manual")]
+    acting = [
+        (e["event"], e.get("stack"))
+        for e in events
+        if e["event"] in ("set-config", "azure-check", "preview", "up", "manual")
+    ]
     assert acting == [
         ("manual", None),
         ("set-config", "prod"),
         ("preview", "prod"),
         ("up", "prod"),
         ("set-config", "dr"),
+        ("azure-check", None),
         ("preview", "dr"),
         ("up", "dr"),
         ("manual", None),
@@ -639,7 +705,13 @@ def test_log_records_every_action_in_order(tmp_path: Path) -> None:
     assert ups[1]["outputs"]["phase"] == "failover"
     assert len(ups[1]["outputs"]["circuitConnections"]) == 1
     preview = next(e for e in events if e["event"] == "preview")
-    assert preview["changes"] == {"create": 0, "delete": 1, "same": 0}
+    assert preview["changes"] == {"create": 0, "delete": 1, "update": 0}
+    assert preview["expected"] == {"hub-eastasia-to-primary": "delete"}
+    assert [s["op"] for s in preview["steps"]] == ["delete"] and preview["findings"] == []
+    ups = [e for e in events if e["event"] == "up"]
+    assert all(u["plan"] == p["plan"] for u, p in zip(ups, [e for e in events if e["event"] == "preview"], strict=True))
+    (check,) = [e for e in events if e["event"] == "azure-check"]
+    assert check["connection"].endswith("/connections/hub-eastasia-to-primary") and check["state"] == "absent"
     done = [e["step"] for e in events if e["event"] == "step-done"]
     assert done == [1, 2, 3, 4]
 
@@ -649,3 +721,127 @@ def test_finished_run_says_to_commit_the_stack_files(tmp_path: Path) -> None:
     rc, out, _ = run_cmd(world, tmp_path, "failover", "--yes")
     assert rc == 0
     assert "git commit -m 'failover' Pulumi.dr.yaml Pulumi.prod.yaml" in out
+
+
+# --- the preview is the gate --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("topology", "addressing"), COMBOS)
+@pytest.mark.parametrize("role", list(Role))
+def test_expected_changes_follow_the_connection_plan(topology: Topology, addressing: Addressing, role: Role) -> None:
+    stack = "prod" if role is Role.SOURCE else "dr"
+    cfg = stack_config(stack, topology, addressing, Phase.STANDBY, False, "peer")
+    got = failover.expected_changes(cfg, role, Phase.STANDBY, Phase.FAILOVER)
+    before = {c.name: c.routing_weight for c in connection_plan(cfg, role, Phase.STANDBY)}
+    after = {c.name: c.routing_weight for c in connection_plan(cfg, role, Phase.FAILOVER)}
+    want = {n: "create" for n in after.keys() - before.keys()} | {n: "delete" for n in before.keys() - after.keys()}
+    want |= {n: "update" for n in after.keys() & before.keys() if after[n] != before[n]}
+    assert got == want
+    if (topology, addressing) != SS:
+        # Each gateway holds one connection: nothing in Azure changes, only the phase is recorded.
+        assert got == {}
+    assert failover.expected_changes(cfg, role, Phase.FAILOVER, Phase.FAILOVER) == {}
+
+
+def test_an_unexpected_change_in_the_preview_stops_the_step_before_up(tmp_path: Path) -> None:
+    world = World(Topology.TWO_CIRCUITS_TWO_LOCATIONS, Addressing.SAME)
+    world.surprises["dr"] = [
+        PlannedStep("delete", "urn:x", "azure-native:network:VirtualNetworkPeering", "hub-to-vnet1")
+    ]
+    rc, out, _ = run_cmd(world, tmp_path, "failover", "--yes")
+    assert rc == 1
+    assert "STOPPED at step 3/4: Record phase 'failover' on dr" in out
+    assert "the preview of stack 'dr' is not what phase failover needs, so it was not applied" in out
+    assert "unexpected delete of VirtualNetworkPeering hub-to-vnet1" in out
+    assert ("up", "dr") not in world.calls and world.deployed["dr"]["phase"] == "standby"
+    # The record-only update goes through once the surprise is gone.
+    world.surprises.clear()
+    rc, out, _ = run_cmd(world, tmp_path, "failover", "--resume", "--yes")
+    assert rc == 0, out
+    assert {s: world.deployed[s]["phase"] for s in ROLE_OF} == {"prod": "failover", "dr": "failover"}
+
+
+def test_a_connection_change_the_phase_model_does_not_expect_stops_too(tmp_path: Path) -> None:
+    world = World(*SS)
+    # A replacement of the source connection instead of its deletion.
+    world.surprises["prod"] = [PlannedStep("replace", "urn:c", CONNECTION, "hub-eastasia-to-primary")]
+    rc, out, _ = run_cmd(world, tmp_path, "failover", "--yes")
+    assert rc == 1 and "unexpected replace of VirtualNetworkGatewayConnection hub-eastasia-to-primary" in out
+    assert world.both_on_circuit == [] and ("up", "prod") not in world.calls
+
+
+def test_a_mandatory_policy_finding_stops_the_step_and_an_advisory_one_does_not(tmp_path: Path) -> None:
+    world = World(Topology.TWO_CIRCUITS_ONE_LOCATION, Addressing.SAME)
+    world.findings["dr"] = [PolicyFinding("circuits-same-peering-location", "advisory", "two circuits", "urn:a")]
+    world.findings["prod"] = [
+        PolicyFinding("vnet-address-space-overlap", "mandatory", "VNet 'hub' prefix overlaps ...", "urn:x::hub-vnet")
+    ]
+    rc, out, _ = run_cmd(world, tmp_path, "failover", "--yes")
+    assert rc == 1
+    assert "STOPPED at step 4/4: Record phase 'failover' on prod" in out
+    assert "mandatory policy vnet-address-space-overlap (hub-vnet): VNet 'hub' prefix overlaps ..." in out
+    assert "the preview failed" in out
+    assert world.deployed["dr"]["phase"] == "failover" and world.deployed["prod"]["phase"] == "standby"
+
+
+def test_a_stack_that_was_never_deployed_is_refused(tmp_path: Path) -> None:
+    world = World(Topology.TWO_CIRCUITS_TWO_LOCATIONS, Addressing.SAME)
+    del world.deployed["dr"]["phase"]
+    rc, out, _ = run_cmd(world, tmp_path, "failover", "--yes")
+    assert rc == 1 and "stack 'dr' reports phase None; deploy it (pulumi up) before a failover" in out
+    assert not [c for c in world.calls if c[0] in ("preview", "up")]
+
+
+# --- Azure confirms the circuit is free before the exclusive connection -----------------------------
+
+
+def test_exclusive_connection_waits_until_azure_no_longer_has_the_other(tmp_path: Path) -> None:
+    world = World(*SS)
+    prod_conn = world.deployed["prod"]["connectionIds"]["hub-eastasia-to-primary"]
+    world.lingering.add(prod_conn)  # prod's state dropped it, Azure is still deleting it
+    rc, out, _ = run_cmd(world, tmp_path, "failover", "--yes")
+    assert rc == 1
+    assert "STOPPED at step 3/4: Connect the target hub to the primary circuit" in out
+    assert f"Azure still has {prod_conn} (provisioningState Succeeded)" in out
+    assert world.azure_reads == [prod_conn]
+    assert ("preview", "dr") not in world.calls and world.both_on_circuit == []
+    world.lingering.clear()
+    rc, out, _ = run_cmd(world, tmp_path, "failover", "--resume", "--yes")
+    assert rc == 0, out
+    assert world.azure_reads == [prod_conn, prod_conn]
+
+
+def test_failback_checks_the_target_connection_before_reconnecting_the_source(tmp_path: Path) -> None:
+    world = World(*SS)
+    assert run_cmd(world, tmp_path, "failover", "--yes")[0] == 0
+    world.azure_reads.clear()
+    rc, out, _ = run_cmd(world, tmp_path, "failback", "--yes")
+    assert rc == 0, out
+    group = world.deployed["dr"]["resourceGroupName"]
+    dr_conn = f"/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.Network/connections/hub-southeastasia-to-primary"
+    assert world.azure_reads == [dr_conn]
+
+
+def test_declared_unreachable_source_is_not_read(tmp_path: Path) -> None:
+    world = World(*SS)
+    world.unreachable = {"prod"}
+    rc, _, _ = run_cmd(world, tmp_path, "failover", "--yes", "--source-unreachable")
+    assert rc == 0
+    assert world.azure_reads == []
+    skipped = [e for e in log_events(tmp_path) if e["event"] == "azure-check"]
+    assert skipped == [{**skipped[0], "skipped": "source region declared unreachable"}]
+
+
+class BrokenProbe:
+    def connection_state(self, connection_id: str) -> str | None:
+        raise failover.ProbeError("AADSTS700016: application not found")
+
+
+def test_an_azure_read_that_fails_is_never_taken_for_gone(tmp_path: Path) -> None:
+    world = World(*SS)
+    out: list[str] = []
+    argv = ["failover", "--yes", "--log", str(tmp_path / "failover.jsonl")]
+    rc = failover.run(argv, lambda _args: world, say=out.append, probe=BrokenProbe)
+    text = "\n".join(out)
+    assert rc == 1 and "cannot confirm in Azure that" in text and "AADSTS700016" in text
+    assert ("preview", "dr") not in world.calls and world.deployed["dr"]["circuitConnections"] == []

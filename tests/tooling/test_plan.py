@@ -7,6 +7,7 @@ import fcntl
 import io
 import json
 import os
+import re
 import struct
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -15,11 +16,12 @@ from typing import Any
 import pytest
 
 from erdr import plan
-from erdr.plan_json import SECRET_TEXT, detailed_diff, ordered, timeout_seconds
-from erdr.simulate import SECRET_SIG, UNKNOWN
-from erdr.stackfiles import PROJECT_DIR
+from erdr.plan_json import SECRET_TEXT, compare, detailed_diff, ordered, timeout_seconds
+from erdr.simulate import SECRET_SIG, UNKNOWN, simulate
+from erdr.stackfiles import PROJECT_DIR, load_stack
 from model.config import Phase
 from policies.shared import azure_facts
+from policies.shared.names import UNDECIDED_NOTE
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -114,8 +116,11 @@ def test_progress_and_summary(default_plan: tuple[Path, int, str, str]) -> None:
     ]
     # What the first `pulumi up` of a new stack creates, apart from what the phase change does:
     # two pre-connected circuits, so the failover changes nothing in Azure (on-premises routing moves).
-    assert prod_row.split() == ["prod", "source", "standby", "17", "pass", "pass", "+0", "~0", "-0"]
-    assert dr_row.split() == ["dr", "target", "standby", "37", "pass", "pass", "+0", "~0", "-0"]
+    for row, cells in (
+        (prod_row, ["prod", "source", "standby", "18", "pass (2 left to up)", "pass", "+0 ~0 -0"]),
+        (dr_row, ["dr", "target", "standby", "38", "pass (2 left to up)", "pass", "+0 ~0 -0"]),
+    ):
+        assert re.split(r" {2,}", row) == cells
     assert "~ update" not in stdout
     assert "prod: standby -> failover: no resource changes" in stdout
 
@@ -123,16 +128,18 @@ def test_progress_and_summary(default_plan: tuple[Path, int, str, str]) -> None:
 # --- preview JSON -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("stack", "custom"), [("prod", 17), ("dr", 37)])
+@pytest.mark.parametrize(("stack", "custom"), [("prod", 18), ("dr", 38)])
 def test_preview_json_shape(default_plan: tuple[Path, int, str, str], stack: str, custom: int) -> None:
     out = default_plan[0]
     digest = _load(out / f"{stack}.json")
-    assert set(digest) >= {"config", "steps", "outputs", "diagnostics", "changeSummary", "policyViolations"}
+    # The CLI's fields, empty ones omitted (no diagnostics, no duration here), and the additions.
+    assert set(digest) == {"config", "steps", "changeSummary", "outputs", "policyPacks", "policyViolations"}
     steps = digest["steps"]
     root = steps[0]
     assert root["urn"] == f"urn:pulumi:{stack}::expressroute-dr::pulumi:pulumi:Stack::expressroute-dr-{stack}"
-    assert root["newState"]["type"] == "pulumi:pulumi:Stack"
-    assert steps[1]["newState"]["type"] == "pulumi:providers:azure-native"
+    assert root["newState"] == {"urn": root["urn"], "custom": False, "type": "pulumi:pulumi:Stack"}
+    # The default provider's step is internal: the CLI does not show it.
+    assert not any(s["newState"]["type"].startswith("pulumi:providers:") for s in steps)
     assert {s["op"] for s in steps} == {"create"}
     azure = [s for s in steps if s["newState"]["type"].startswith("azure-native:")]
     assert len(azure) == custom
@@ -180,6 +187,10 @@ def test_preview_json_policy_section(default_plan: tuple[Path, int, str, str]) -
         digest = _load(default_plan[0] / f"{stack}.json")
         assert digest["policyPacks"] == {"expressroute-dr": digest["policyPacks"]["expressroute-dr"]}
         assert [v for v in digest["policyViolations"] if v["enforcementLevel"] == "mandatory"] == []
+        # A first preview of the stack: only the notes on what waits for `pulumi up`.
+        notes = {v["policyName"] for v in digest["policyViolations"] if UNDECIDED_NOTE in v["message"]}
+        assert notes == {"gateway-subnet", "drill-network-isolated"}
+        assert all(v["enforcementLevel"] == "advisory" for v in digest["policyViolations"])
 
 
 # --- stack export -----------------------------------------------------------------------------
@@ -228,10 +239,40 @@ def test_failover_comparison_changes_nothing_in_azure(default_plan: tuple[Path, 
     for stack in ("prod", "dr"):
         digest = _load(out / f"{stack}.failover.json")
         assert digest["fromPhase"] == "standby" and digest["toPhase"] == "failover"
-        assert [s for s in digest["steps"] if s["op"] != "same"] == []
+        # Unchanged resources are counted but not listed (the CLI without --show-sames); the root
+        # stack's step always is. Nothing else changes: the failover records the phase only.
+        root, *changed = digest["steps"]
+        assert root["op"] == "same" and root["newState"]["type"] == "pulumi:pulumi:Stack"
+        assert changed == []
+        exported = _load(out / f"{stack}.state.json")["deployment"]["resources"]
+        registered = [r for r in exported if not r["type"].startswith(("pulumi:pulumi:Stack", "pulumi:providers:"))]
+        assert digest["changeSummary"] == {"same": len(registered) + 1}  # the root stack and the rest
         assert digest["outputChanges"]["phase"] == {"before": "standby", "after": "failover"}
         assert "connectionRoutingWeights" not in digest["outputChanges"]
-        assert digest["diagnostics"] == []
+        assert "diagnostics" not in digest  # none, so omitted as the CLI omits it
+
+
+def test_comparison_shows_sames_on_request_and_counts_reads_as_the_cli_does() -> None:
+    """`same` steps are listed only with --show-sames (counted either way); a read is listed,
+    and counted only when what it read changed (the engine's shouldRecordReadStep)."""
+    example = PROJECT_DIR / "examples" / "single-circuit-same-ip"
+    settings = load_stack("dr", stack_file=example / "Pulumi.dr.yaml", overrides={"phase": "failover"})
+    peer = "organization/expressroute-dr/prod"
+    standby = simulate(load_stack("dr", stack_file=example / "Pulumi.dr.yaml"), preview=False)
+    first = simulate(settings, preview=False, peer_outputs={peer: {"circuitConnections": []}})
+    again = simulate(settings, preview=False, peer_outputs={peer: {"circuitConnections": []}})
+    moved = simulate(settings, preview=False, peer_outputs={peer: {"circuitConnections": [], "phase": "failover"}})
+    assert not {r.error for r in (standby, first, again, moved)} - {None}
+
+    to_failover = compare(settings, standby, first, "standby", "failover")
+    ops = [s["op"] for s in to_failover.digest["steps"]]
+    assert ops.count("same") == 1 and "read" in ops and "create" in ops  # the root stack; the peer read
+    assert "read" not in to_failover.digest["changeSummary"]  # a first read changes nothing
+    listed = compare(settings, standby, first, "standby", "failover", show_sames=True).digest
+    assert [s["op"] for s in listed["steps"]].count("same") == listed["changeSummary"]["same"] > 1
+    assert listed["changeSummary"] == to_failover.digest["changeSummary"]
+    assert "read" not in compare(settings, first, again, "failover", "failover").digest["changeSummary"]
+    assert compare(settings, first, moved, "failover", "failover").digest["changeSummary"]["read"] == 1
 
 
 def test_detailed_diff_paths() -> None:
@@ -424,7 +465,8 @@ def test_mandatory_policy_failure_exits_one_after_writing_the_plan(tmp_path: Pat
     out = tmp_path / "plan"
     common = ["--stack", "prod", "--set", "gateway.sku=Standard", "--compare-phase", "none", "--no-images", "-q"]
     code, stdout, _ = _run([*common, "--out", str(out), "--no-runbook"])
-    assert code == plan.EXIT_OK and "pass (1 advisory)" in stdout
+    # The zone rule's finding, and the pack's notes on what a first preview cannot decide.
+    assert code == plan.EXIT_OK and "pass (1 advisory, 2 left to up)" in stdout
     code, stdout, _ = _run([*common, "--out", str(out), "--no-runbook", "--policy-pack-config", str(config)])
     assert code == plan.EXIT_POLICY
     assert "FAIL" in stdout
@@ -432,7 +474,7 @@ def test_mandatory_policy_failure_exits_one_after_writing_the_plan(tmp_path: Pat
         "prod: [mandatory] expressroute-gateway-zone-redundant on ergw-hub-eastasia (Pulumi name hub-gateway), "
         "in standby:" in stdout
     )
-    violations = _load(out / "prod.json")["policyViolations"]
+    violations = [v for v in _load(out / "prod.json")["policyViolations"] if UNDECIDED_NOTE not in v["message"]]
     assert [(v["policyName"], v["enforcementLevel"]) for v in violations] == [
         ("expressroute-gateway-zone-redundant", "mandatory")
     ]

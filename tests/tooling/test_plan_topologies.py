@@ -69,6 +69,8 @@ EXPECTED = {
     "one-location-new-ip": (Topology.TWO_CIRCUITS_ONE_LOCATION, Addressing.TRANSLATED),
     "single-circuit-same-ip": (Topology.SINGLE_CIRCUIT, Addressing.SAME),
     "single-circuit-new-ip": (Topology.SINGLE_CIRCUIT, Addressing.TRANSLATED),
+    # An adopted estate: spokes in three subscriptions, an Azure Firewall hub (erdr.discover's output).
+    "landing-zone-firewall": (Topology.TWO_CIRCUITS_TWO_LOCATIONS, Addressing.SAME),
 }
 
 

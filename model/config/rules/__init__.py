@@ -10,6 +10,7 @@ from model.config.rules.addressing import plan_issues
 from model.config.rules.circuits import circuit_issues
 from model.config.rules.drill import drill_issues, recovery_plan_issues
 from model.config.rules.layout import layout_issues
+from model.config.rules.placement import nva_issues, source_mode_issues
 from model.config.rules.topology import topology_issues
 
 
@@ -20,3 +21,5 @@ def semantic_issues(cfg: StackConfig) -> Iterator[Issue]:
     yield from topology_issues(cfg)
     yield from drill_issues(cfg)
     yield from recovery_plan_issues(cfg)
+    yield from nva_issues(cfg)
+    yield from source_mode_issues(cfg)

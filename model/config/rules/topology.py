@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from model.config.errors import Issue
 from model.config.models import Addressing, Phase, Role, StackConfig, Topology
 from model.config.rules.layout import layout_subnet_names
+from model.config.rules.placement import vnet_locations
 from policies.shared import azure_facts
 
 
@@ -99,28 +100,46 @@ def topology_issues(cfg: StackConfig) -> Iterator[Issue]:
 def _adopt_issues(cfg: StackConfig, known: set[str]) -> Iterator[Issue]:
     """An import only adopts what the program would declare: same group, same names.
 
-    The program puts every target VNet in the target resource group under the name taken from
-    the adopted ID; a VNet in another group would be planned as a replacement, not an import.
+    The program puts every target VNet in its target placement (layout.*.placement.target, by
+    default the target resource group) under the name taken from the adopted ID; a VNet in another
+    group would be planned as a replacement, not an import.
     """
-    target_rg = cfg.resource_group_name(Role.TARGET)
+    locations = vnet_locations(cfg, Role.TARGET)
     subscriptions: dict[str, str] = {}
     for name, adopted in cfg.adopt.items():
         if name not in known:
             continue
         parts = adopted.id.split("/")
         subscription, group = parts[2].lower(), parts[4]
-        if subscriptions and subscription not in subscriptions:
-            first = next(iter(subscriptions.values()))
-            yield Issue(
-                f"adopt.{name}.id", adopted.id, f"is in another subscription than {first}; one stack, one subscription"
-            )
-        subscriptions.setdefault(subscription, f"adopt.{name}.id")
+        loc = locations[name]
+        path, placed_subscription, target_rg = loc.path, loc.subscription, loc.resource_group
+        if placed_subscription:
+            if placed_subscription.lower() != subscription:
+                yield Issue(
+                    f"adopt.{name}.id",
+                    adopted.id,
+                    f"is in another subscription than its placement ({path}.subscriptionId {placed_subscription})",
+                )
+        else:
+            if subscriptions and subscription not in subscriptions:
+                first = next(iter(subscriptions.values()))
+                yield Issue(
+                    f"adopt.{name}.id",
+                    adopted.id,
+                    f"is in another subscription than {first}; one stack, one subscription "
+                    f"(or set {path}.subscriptionId)",
+                )
+            subscriptions.setdefault(subscription, f"adopt.{name}.id")
         if group.lower() != target_rg.lower():
+            where, key = (
+                (f"{target_rg!r} ({path})", f"{path}.resourceGroup")
+                if loc.explicit_group
+                else (f"the target stack's {target_rg!r}", "resourceGroupNames.target")
+            )
             yield Issue(
                 f"adopt.{name}.id",
                 adopted.id,
-                f"lives in resource group {group!r}, not in the target stack's {target_rg!r}: "
-                f"set resourceGroupNames.target to {group!r} so the VNet is imported where it is",
+                f"lives in resource group {group!r}, not in {where}: set {key} to {group!r} so the VNet is imported where it is",
             )
         names = layout_subnet_names(cfg.layout, name)
         for sub_name, sub_id in adopted.subnets.items():

@@ -1,0 +1,786 @@
+"""Describe the production network that already exists, as this program's config.
+
+    python -m erdr.discover --hub-id /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Network/virtualNetworks/<hub> \\
+        --target-region southeastasia [--secondary-circuit <circuit ID>] [--mode adopted|external|managed] \\
+        [--out FILE] [--stacks-dir DIR] [--arm-endpoint URL]
+
+It reads the live network through Microsoft's SDKs (``azure-identity``'s ``DefaultAzureCredential``,
+``azure-mgmt-network``'s ``NetworkManagementClient``, which pages through ``nextLink`` and retries
+throttled requests after ``Retry-After``): the hub's address space and subnets, its GatewaySubnet,
+the next hop (Azure Firewall in ``AzureFirewallSubnet``, or the appliance the UDRs point at), every
+peered spoke in whatever subscription it lives in, their subnets, route tables and service
+endpoints, the ExpressRoute gateway, its connections, their circuits and routing weights.
+
+It writes (YAML on stdout, or ``--out FILE``):
+
+- ``config``: ``regions``, ``layout`` (with each VNet's placement), ``circuits``, ``topology``,
+  ``gateway``, ``resourceGroupNames`` and ``source`` (mode, and for ``adopted``
+  the resource IDs to import and the existing route names), in Pulumi.yaml's project-config form;
+- ``discovered``: the resource IDs it read, by role;
+- ``notModelled``: what it found that the program does not model (VPN gateways, Route Server,
+  Bastion, private endpoints, NSGs, NAT gateways, delegations, DNS servers, routes the design does
+  not have...), so nothing is silently dropped; ``differences``: where the estate differs from what
+  the program would declare (an adopted first ``up`` would change these);
+- ``problems``: what it could not read (a 403 on one landing-zone subscription), the rest still
+  described.
+
+``--stacks-dir DIR`` also writes ``DIR/Pulumi.prod.yaml`` and ``DIR/Pulumi.dr.yaml`` with the whole
+config, ready for ``python -m erdr.plan --stacks-dir DIR``.
+
+``--arm-endpoint URL`` reads another ARM endpoint (a sovereign cloud, a recorded or fake one) with
+the bearer token in ``ERDR_ARM_TOKEN``; plain ``http://`` is accepted for loopback addresses only.
+
+Exit codes: 0 described; 1 described, but something could not be read (see ``problems``);
+2 nothing written (bad arguments, the hub unreadable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+import yaml
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.mgmt.network import NetworkManagementClient
+
+from policies.shared import azure_facts
+from policies.shared.addrspace import parse_address, parse_prefix
+from policies.shared.names import (
+    AZURE_FIREWALL_SUBNET,
+    AZURE_SERVICE_SUBNETS,
+    DEFAULT_ROUTE,
+    GATEWAY_SUBNET,
+    NAMESPACE,
+    STORAGE_ENDPOINT,
+)
+
+EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 2
+TOKEN_ENV = "ERDR_ARM_TOKEN"
+SERVICE_SUBNETS = frozenset(s.lower() for s in AZURE_SERVICE_SUBNETS)
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class DiscoverError(Exception):
+    """Nothing could be described; the message says what to fix."""
+
+
+# --- reading ARM ---------------------------------------------------------------------------------
+
+
+class StaticTokenCredential(TokenCredential):
+    """A bearer token handed in from outside (``ERDR_ARM_TOKEN``), for ``--arm-endpoint``."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        del scopes, kwargs
+        return AccessToken(self._token, int(time.time()) + 3600)
+
+
+class _LoopbackHttp(SansIOHTTPPolicy[Any, Any]):
+    """azure-core sends bearer tokens over HTTPS only; a loopback test endpoint speaks HTTP.
+    The authentication policy reads this per-request option (azure/core/pipeline/policies/
+    _authentication.py, ``_enforce_https``)."""
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        request.context.options["enforce_https"] = False
+
+
+def parse_id(arm_id: str) -> dict[str, str]:
+    """{"subscription", "group", "type" (last resource type, lower-case), "name"} of an ARM ID."""
+    parts = [p for p in arm_id.split("/") if p]
+    lower = [p.lower() for p in parts]
+    out = {
+        "subscription": parts[lower.index("subscriptions") + 1] if "subscriptions" in lower else "",
+        "group": parts[lower.index("resourcegroups") + 1] if "resourcegroups" in lower else "",
+        "name": parts[-1],
+        "type": lower[-2] if len(parts) >= 2 else "",
+    }
+    return out
+
+
+def _props(body: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(body.get("properties") or {})
+
+
+def _ref(value: object) -> str:
+    return str(value.get("id", "")) if isinstance(value, Mapping) else ""
+
+
+class Arm:
+    """ARM reads through azure-mgmt-network, one client per subscription; failures by subscription."""
+
+    def __init__(self, credential: TokenCredential, endpoint: str | None = None) -> None:
+        self.credential = credential
+        self.endpoint = endpoint
+        self._clients: dict[str, NetworkManagementClient] = {}
+        self.read: list[str] = []
+
+    def client(self, subscription: str) -> NetworkManagementClient:
+        if subscription not in self._clients:
+            kwargs: dict[str, Any] = {}
+            if self.endpoint:
+                kwargs["base_url"] = self.endpoint
+                if urlsplit(self.endpoint).scheme == "http":
+                    kwargs["per_call_policies"] = [_LoopbackHttp()]
+            self._clients[subscription] = NetworkManagementClient(self.credential, subscription, **kwargs)
+        return self._clients[subscription]
+
+    def _body(self, model: Any) -> dict[str, Any]:
+        """The resource as ARM sent it (camelCase, ``properties`` nested), read-only values kept."""
+        if hasattr(model, "serialize"):  # azure-mgmt-network's msrest models
+            return model.serialize(keep_readonly=True)
+        return model.as_dict() if hasattr(model, "as_dict") else dict(model)
+
+    def get(self, arm_id: str) -> dict[str, Any]:
+        p = parse_id(arm_id)
+        c = self.client(p["subscription"])
+        getters = {
+            "virtualnetworks": lambda: c.virtual_networks.get(p["group"], p["name"]),
+            "routetables": lambda: c.route_tables.get(p["group"], p["name"]),
+            "virtualnetworkgateways": lambda: c.virtual_network_gateways.get(p["group"], p["name"]),
+            "connections": lambda: c.virtual_network_gateway_connections.get(p["group"], p["name"]),
+            "expressroutecircuits": lambda: c.express_route_circuits.get(p["group"], p["name"]),
+            "azurefirewalls": lambda: c.azure_firewalls.get(p["group"], p["name"]),
+        }
+        if p["type"] not in getters:
+            raise DiscoverError(f"{arm_id}: not a resource type erdr.discover reads")
+        body = self._body(getters[p["type"]]())
+        self.read.append(arm_id)
+        return body
+
+    def peerings(self, vnet_id: str) -> list[dict[str, Any]]:
+        p = parse_id(vnet_id)
+        pages = self.client(p["subscription"]).virtual_network_peerings.list(p["group"], p["name"])
+        return [self._body(x) for x in pages]
+
+    def gateway_connections(self, gateway_id: str) -> list[dict[str, Any]]:
+        p = parse_id(gateway_id)
+        pages = self.client(p["subscription"]).virtual_network_gateways.list_connections(p["group"], p["name"])
+        return [self._body(x) for x in pages]
+
+
+def describe_error(exc: Exception) -> str:
+    """One line: ARM's error code and message (AuthorizationFailed, ResourceNotFound, ...)."""
+    if isinstance(exc, HttpResponseError):
+        code = getattr(getattr(exc, "error", None), "code", None) or str(exc.status_code or "")
+        message = getattr(getattr(exc, "error", None), "message", None) or str(exc.message or exc)
+        return f"HTTP {exc.status_code} {code}: {message.splitlines()[0]}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+# --- the estate as read --------------------------------------------------------------------------
+
+
+@dataclass
+class Finding:
+    resource: str
+    what: str
+    why: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"resource": self.resource, "what": self.what, "why": self.why}
+
+
+@dataclass
+class Discovery:
+    config: dict[str, Any] = field(default_factory=dict[str, Any])
+    discovered: dict[str, Any] = field(default_factory=dict[str, Any])
+    not_modelled: list[Finding] = field(default_factory=list[Finding])
+    differences: list[Finding] = field(default_factory=list[Finding])
+    problems: list[Finding] = field(default_factory=list[Finding])
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "config": {key: {"value": value} for key, value in self.config.items()},
+            "discovered": self.discovered,
+            "notModelled": [f.as_dict() for f in self.not_modelled],
+            "differences": [f.as_dict() for f in self.differences],
+            "problems": [f.as_dict() for f in self.problems],
+        }
+
+
+@dataclass(frozen=True)
+class Options:
+    hub_id: str
+    target_region: str
+    secondary_circuit: str | None = None
+    mode: str = "adopted"
+
+
+def layout_key(azure_name: str, region: str) -> str:
+    """The layout's name for a VNet: its Azure name without the region suffix (the replica gets
+    the target region's)."""
+    suffix = f"-{region}"
+    return (
+        azure_name[: -len(suffix)]
+        if azure_name.lower().endswith(suffix) and len(azure_name) > len(suffix)
+        else azure_name
+    )
+
+
+def _target_group(group: str, source_region: str, target_region: str) -> str:
+    if source_region in group:
+        return group.replace(source_region, target_region)
+    return f"{group}-{target_region}"
+
+
+def _endpoints(props: Mapping[str, Any]) -> list[str]:
+    return [str(e.get("service")) for e in props.get("serviceEndpoints") or [] if e.get("service")]
+
+
+class Discoverer:
+    def __init__(self, arm: Arm, opts: Options) -> None:
+        self.arm = arm
+        self.opts = opts
+        self.out = Discovery()
+        self.imports: dict[str, str] = {}
+        self.route_names: dict[str, dict[str, str]] = {}
+        self._tables: dict[str, dict[str, Any] | None] = {}
+        self.nva_address = ""
+
+    # --- helpers ---
+
+    def note(self, resource: str, what: str, why: str) -> None:
+        self.out.not_modelled.append(Finding(resource, what, why))
+
+    def differ(self, resource: str, what: str, why: str) -> None:
+        self.out.differences.append(Finding(resource, what, why))
+
+    def table(self, table_id: str) -> dict[str, Any] | None:
+        key = table_id.lower()
+        if key not in self._tables:
+            try:
+                self._tables[key] = self.arm.get(table_id)
+            except (HttpResponseError, ClientAuthenticationError) as exc:
+                self.out.problems.append(Finding(table_id, "route table not read", describe_error(exc)))
+                self._tables[key] = None
+        return self._tables[key]
+
+    def _subnet_extras(self, owner: str, sub: Mapping[str, Any]) -> None:
+        props = _props(sub)
+        name = str(sub.get("name"))
+        where = f"{owner}/{name}"
+        if _ref(props.get("networkSecurityGroup")):
+            self.note(_ref(props["networkSecurityGroup"]), f"NSG on subnet {where}", "kept as it is; not replicated")
+        if _ref(props.get("natGateway")):
+            self.note(_ref(props["natGateway"]), f"NAT gateway on subnet {where}", "not replicated")
+        for d in props.get("delegations") or []:
+            service = _props(d).get("serviceName", d.get("name"))
+            self.note(where, f"delegation to {service}", "not replicated")
+        for pe in props.get("privateEndpoints") or []:
+            self.note(_ref(pe), f"private endpoint in subnet {where}", "not replicated: recreate it in the target")
+
+    # --- the walk ---
+
+    def run(self) -> Discovery:
+        hub = self.arm.get(self.opts.hub_id)  # the hub must be readable; errors propagate
+        hub_props = _props(hub)
+        region = str(hub.get("location", "")).replace(" ", "").lower()
+        if region not in azure_facts.REGIONS:
+            raise DiscoverError(f"hub {self.opts.hub_id}: unknown region {hub.get('location')!r}")
+        hub_ref = parse_id(self.opts.hub_id)
+        hub_key = layout_key(hub_ref["name"], region)
+        self.out.discovered = {"hub": self.opts.hub_id, "spokes": {}, "gateways": [], "connections": [], "circuits": []}
+        self.imports["network-rg"] = f"/subscriptions/{hub_ref['subscription']}/resourceGroups/{hub_ref['group']}"
+        self.imports[f"{hub_key}-vnet"] = hub["id"]
+        for server in (hub_props.get("dhcpOptions") or {}).get("dnsServers") or []:
+            self.note(hub["id"], f"custom DNS server {server}", "not replicated: set the target VNets' DNS yourself")
+
+        subnets = {str(s["name"]): s for s in hub_props.get("subnets") or []}
+        gateway_subnet = next((s for n, s in subnets.items() if n.lower() == GATEWAY_SUBNET.lower()), None)
+        if gateway_subnet is None:
+            raise DiscoverError(f"hub {self.opts.hub_id} has no {GATEWAY_SUBNET}: it is not an ExpressRoute hub")
+        gateway = self._gateway(gateway_subnet, hub_key)
+        nva_subnet, nva_address, nva = self._nva(subnets, hub_key)
+        self.nva_address = nva_address  # the spokes' UDRs are checked against it
+        extras = []
+        for name, sub in subnets.items():
+            if name.lower() in SERVICE_SUBNETS:
+                self.note(
+                    sub["id"], f"{name} {_props(sub).get('addressPrefix')}", "an Azure service subnet; not replicated"
+                )
+                continue
+            if sub is gateway_subnet or name == nva_subnet["name"]:
+                continue
+            extras.append(sub)
+        for sub in subnets.values():
+            self._subnet_extras(hub_ref["name"], sub)
+            self.imports[f"{hub_key}-{sub['name']}"] = sub["id"]
+            if str(sub["name"]).lower() in SERVICE_SUBNETS:
+                del self.imports[f"{hub_key}-{sub['name']}"]
+
+        spokes, spoke_prefixes = self._spokes(hub, hub_key, region)
+        gateway_table = _ref(_props(gateway_subnet).get("routeTable"))
+        if gateway_table:
+            self._check_table(f"{hub_key}-gateway-routes", gateway_table, spoke_prefixes, nva_address, bgp_off=False)
+        else:
+            self.differ(
+                gateway_subnet["id"],
+                "no route table",
+                "the program routes spoke prefixes from the GatewaySubnet through the NVA",
+            )
+        workload_tables = {_ref(_props(s).get("routeTable")) for s in extras}
+        if extras:
+            if len(workload_tables) == 1 and "" not in workload_tables:
+                self._check_table(
+                    f"{hub_key}-workload-routes", workload_tables.pop(), [DEFAULT_ROUTE], nva_address, bgp_off=True
+                )
+            else:
+                self.differ(
+                    hub["id"], "hub workload subnets", "the program gives all of them one route table 0.0.0.0/0 -> NVA"
+                )
+        for sub in extras:
+            if STORAGE_ENDPOINT not in _endpoints(_props(sub)):
+                self.differ(
+                    sub["id"],
+                    f"no {STORAGE_ENDPOINT} service endpoint",
+                    "the program adds it where 0.0.0.0/0 goes to the NVA",
+                )
+
+        circuits, weight = self._connections(gateway, hub_key)
+        hub_layout: dict[str, Any] = {
+            "name": hub_key,
+            "addressSpace": list((hub_props.get("addressSpace") or {}).get("addressPrefixes") or []),
+            "nvaSubnet": _subnet_layout(nva_subnet, keep_storage=True),
+            "nvaAddress": nva_address,
+            "gatewaySubnetPrefix": _props(gateway_subnet).get("addressPrefix"),
+            "extraSubnets": [_subnet_layout(s) for s in extras],
+            "nva": nva,
+            "placement": {
+                "source": {
+                    "subscriptionId": hub_ref["subscription"],
+                    "resourceGroup": hub_ref["group"],
+                    "name": hub_ref["name"],
+                }
+            },
+        }
+        if not hub_layout["extraSubnets"]:
+            del hub_layout["extraSubnets"]
+        self._config(region, hub_ref, hub_layout, spokes, gateway, circuits, weight)
+        return self.out
+
+    def _gateway(self, gateway_subnet: Mapping[str, Any], hub_key: str) -> dict[str, Any]:
+        found: dict[str, Any] | None = None
+        for cfg in _props(gateway_subnet).get("ipConfigurations") or []:
+            gw_id = _ref(cfg).rsplit("/ipConfigurations/", 1)[0]
+            if "/virtualnetworkgateways/" not in gw_id.lower():
+                continue
+            body = self.arm.get(gw_id)
+            self.out.discovered["gateways"].append(gw_id)
+            if _props(body).get("gatewayType") == "ExpressRoute" and found is None:
+                found = body
+            else:
+                kind = _props(body).get("gatewayType")
+                self.note(
+                    gw_id, f"{kind} gateway in the GatewaySubnet", "not modelled: build it in the target yourself"
+                )
+        if found is None:
+            raise DiscoverError(f"no ExpressRoute gateway in the hub's {GATEWAY_SUBNET}")
+        self.imports[f"{hub_key}-gateway"] = found["id"]
+        for cfg in _props(found).get("ipConfigurations") or []:
+            pip = _ref(_props(cfg).get("publicIPAddress"))
+            if pip:
+                self.imports[f"{hub_key}-gateway-ip"] = pip
+        return found
+
+    def _nva(self, subnets: Mapping[str, dict[str, Any]], hub_key: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
+        firewall_subnet = next((s for n, s in subnets.items() if n == AZURE_FIREWALL_SUBNET), None)
+        if firewall_subnet is not None:
+            for cfg in _props(firewall_subnet).get("ipConfigurations") or []:
+                ref = _ref(cfg)
+                if "/azurefirewalls/" not in ref.lower():
+                    continue
+                fw_id = ref.split("/azureFirewallIpConfigurations/")[0].split("/ipConfigurations/")[0]
+                fw = self.arm.get(fw_id)
+                props = _props(fw)
+                address = next(
+                    (
+                        _props(c).get("privateIPAddress")
+                        for c in props.get("ipConfigurations") or []
+                        if _props(c).get("privateIPAddress")
+                    ),
+                    None,
+                )
+                if not address:
+                    raise DiscoverError(f"{fw_id}: the firewall has no private IP address yet")
+                self.out.discovered["firewall"] = fw_id
+                nva: dict[str, Any] = {
+                    "kind": "azureFirewall",
+                    "firewallSku": (props.get("sku") or {}).get("tier", "Standard"),
+                }
+                policy = _ref(props.get("firewallPolicy"))
+                if policy:
+                    nva["basePolicyId"] = policy
+                else:
+                    self.note(
+                        fw_id, "classic firewall rules", "not replicated: move them to a firewall policy (basePolicyId)"
+                    )
+                if nva["firewallSku"] not in ("Standard", "Premium"):
+                    self.differ(fw_id, f"SKU {nva['firewallSku']}", "the target firewall is Standard or Premium")
+                    nva["firewallSku"] = "Standard"
+                return firewall_subnet, str(address), nva
+        # An appliance: the address the UDRs send traffic to, in one of the hub's subnets.
+        hops: dict[str, int] = {}
+        for sub in subnets.values():
+            table_id = _ref(_props(sub).get("routeTable"))
+            table = self.table(table_id) if table_id else None
+            for route in _props(table or {}).get("routes") or []:
+                hop = _props(route).get("nextHopIpAddress")
+                if _props(route).get("nextHopType") == "VirtualAppliance" and hop:
+                    hops[hop] = hops.get(hop, 0) + 1
+        if not hops:
+            raise DiscoverError(
+                "no UDR in the hub sends traffic to a virtual appliance, and there is no Azure Firewall"
+            )
+        address = max(hops, key=lambda h: hops[h])
+        for sub in subnets.values():
+            prefix = _props(sub).get("addressPrefix")
+            if prefix and parse_address(address) in parse_prefix(prefix):
+                self.out.discovered["nva"] = {"address": address, "subnet": sub["id"]}
+                return sub, address, {"kind": "appliance"}
+        raise DiscoverError(f"the UDRs' next hop {address} lies in none of the hub's subnets")
+
+    def _check_table(self, logical: str, table_id: str, prefixes: Sequence[str], hop: str, *, bgp_off: bool) -> None:
+        table = self.table(table_id)
+        if table is None:
+            return
+        self.imports[logical] = table["id"]
+        props = _props(table)
+        names: dict[str, str] = {}
+        for route in props.get("routes") or []:
+            rp = _props(route)
+            prefix = str(rp.get("addressPrefix"))
+            if prefix in prefixes and rp.get("nextHopType") == "VirtualAppliance" and rp.get("nextHopIpAddress") == hop:
+                names[prefix] = str(route["name"])
+            else:
+                self.differ(
+                    route["id"],
+                    f"route {prefix} -> {rp.get('nextHopIpAddress') or rp.get('nextHopType')}",
+                    "not in the design: the program would remove it",
+                )
+        for prefix in prefixes:
+            if prefix not in names:
+                self.differ(table["id"], f"no route {prefix} -> {hop}", "the program would add it")
+        if bool(props.get("disableBgpRoutePropagation")) != bgp_off:
+            self.differ(
+                table["id"],
+                f"disableBgpRoutePropagation {bool(props.get('disableBgpRoutePropagation'))}",
+                f"the design has {bgp_off}",
+            )
+        self.route_names[logical] = names
+
+    def _spokes(self, hub: Mapping[str, Any], hub_key: str, region: str) -> tuple[list[dict[str, Any]], list[str]]:
+        spokes: list[dict[str, Any]] = []
+        prefixes: list[str] = []
+        for peering in self.arm.peerings(hub["id"]):
+            props = _props(peering)
+            remote = _ref(props.get("remoteVirtualNetwork"))
+            remote_space = list((props.get("remoteAddressSpace") or {}).get("addressPrefixes") or [])
+            if not props.get("allowGatewayTransit"):
+                self.note(
+                    peering["id"],
+                    f"peering to {remote} without gateway transit",
+                    "not a spoke of this hub's ExpressRoute gateway",
+                )
+                continue
+            try:
+                spoke = self.arm.get(remote)
+            except (HttpResponseError, ClientAuthenticationError) as exc:
+                ref = parse_id(remote)
+                self.out.problems.append(
+                    Finding(
+                        remote,
+                        f"spoke {ref['name']} in subscription {ref['subscription']} not read ({', '.join(remote_space)} per the hub's peering)",
+                        f"{describe_error(exc)}. Left out of layout: give the identity Reader on that subscription "
+                        "(docs/estates.md) and run erdr.discover again.",
+                    )
+                )
+                continue
+            ref = parse_id(remote)
+            key = layout_key(ref["name"], region)
+            sprops = _props(spoke)
+            space = list((sprops.get("addressSpace") or {}).get("addressPrefixes") or [])
+            prefixes += space
+            self.out.discovered["spokes"][key] = remote
+            self.imports[f"{key}-vnet"] = spoke["id"]
+            self.imports[f"{hub_key}-to-{key}"] = peering["id"]
+            back = [
+                p
+                for p in self.arm.peerings(remote)
+                if _ref(_props(p).get("remoteVirtualNetwork")).lower() == str(hub["id"]).lower()
+            ]
+            if back:
+                self.imports[f"{key}-to-{hub_key}"] = back[0]["id"]
+                if not _props(back[0]).get("useRemoteGateways"):
+                    self.differ(
+                        back[0]["id"],
+                        "useRemoteGateways false",
+                        "the program sets it: the spoke reaches on-premises through the hub's gateway",
+                    )
+            else:
+                self.differ(remote, "no peering back to the hub", "the program would create it")
+            if not props.get("allowForwardedTraffic"):
+                self.differ(
+                    peering["id"], "allowForwardedTraffic false", "the program sets it (traffic passes the NVA)"
+                )
+            tables = set()
+            layout_subnets = []
+            for sub in sprops.get("subnets") or []:
+                self._subnet_extras(ref["name"], sub)
+                name = str(sub["name"])
+                if name.lower() in SERVICE_SUBNETS:
+                    self.note(sub["id"], f"{name} in a spoke", "an Azure service subnet; not replicated")
+                    continue
+                self.imports[f"{key}-{name}"] = sub["id"]
+                tables.add(_ref(_props(sub).get("routeTable")))
+                if STORAGE_ENDPOINT not in _endpoints(_props(sub)):
+                    self.differ(
+                        sub["id"],
+                        f"no {STORAGE_ENDPOINT} service endpoint",
+                        "the program adds it where 0.0.0.0/0 goes to the NVA",
+                    )
+                layout_subnets.append(_subnet_layout(sub))
+            if len(tables) == 1 and "" not in tables:
+                self._check_table(f"{key}-routes", tables.pop(), [DEFAULT_ROUTE], self.nva_address, bgp_off=True)
+            else:
+                self.differ(
+                    remote,
+                    "spoke subnets' route tables",
+                    "the program gives every subnet of a spoke one table 0.0.0.0/0 -> NVA",
+                )
+            placement: dict[str, Any] = {
+                "source": {"subscriptionId": ref["subscription"], "resourceGroup": ref["group"], "name": ref["name"]}
+            }
+            placement["target"] = {
+                "subscriptionId": ref["subscription"],
+                "resourceGroup": _target_group(ref["group"], region, self.opts.target_region),
+            }
+            spokes.append({"name": key, "addressSpace": space, "subnets": layout_subnets, "placement": placement})
+        return spokes, prefixes
+
+    def _connections(self, gateway: Mapping[str, Any], hub_key: str) -> tuple[dict[str, Any], int | None]:
+        circuits: dict[str, Any] = {}
+        weight: int | None = None
+        for entity in self.arm.gateway_connections(str(gateway["id"])):
+            conn = self.arm.get(str(entity["id"]))
+            props = _props(conn)
+            self.out.discovered["connections"].append(conn["id"])
+            if props.get("connectionType") != "ExpressRoute":
+                self.note(conn["id"], f"{props.get('connectionType')} connection", "not modelled")
+                continue
+            circuit_id = _ref(props.get("peer"))
+            if "primary" in circuits:
+                self.note(
+                    conn["id"],
+                    f"another ExpressRoute connection to {circuit_id}",
+                    "the source hub holds one circuit here",
+                )
+                continue
+            circuits["primary"] = self._circuit(circuit_id)
+            self.imports[f"{hub_key}-primary-connection"] = conn["id"]
+            weight = int(props.get("routingWeight") or 0)
+            if weight:
+                self.differ(
+                    conn["id"],
+                    f"routingWeight {weight}",
+                    "a gateway's only connection keeps Azure's default weight 0 in the design (a weight "
+                    "chooses only among one gateway's connections): the program would set 0",
+                )
+        if "primary" not in circuits:
+            raise DiscoverError(f"gateway {gateway['id']} has no ExpressRoute connection to a circuit")
+        if self.opts.secondary_circuit:
+            circuits["secondary"] = self._circuit(self.opts.secondary_circuit)
+        return circuits, weight
+
+    def _circuit(self, circuit_id: str) -> dict[str, Any]:
+        body = self.arm.get(circuit_id)
+        props = _props(body)
+        provider = props.get("serviceProviderProperties") or {}
+        sku = body.get("sku") or {}
+        self.out.discovered["circuits"].append(circuit_id)
+        out: dict[str, Any] = {
+            "id": body["id"],
+            "peeringLocation": provider.get("peeringLocation"),
+            "skuTier": sku.get("tier", "Standard"),
+            "skuFamily": sku.get("family", "MeteredData"),
+        }
+        mbps = provider.get("bandwidthInMbps") or (props.get("bandwidthInGbps") or 0) * 1000
+        if mbps:
+            out["bandwidthMbps"] = int(mbps)
+        return out
+
+    def _config(
+        self,
+        region: str,
+        hub_ref: Mapping[str, str],
+        hub_layout: dict[str, Any],
+        spokes: list[dict[str, Any]],
+        gateway: Mapping[str, Any],
+        circuits: dict[str, Any],
+        weight: int | None,
+    ) -> None:
+        secondary = circuits.get("secondary")
+        if secondary is None:
+            topology = "single-circuit"
+        elif str(secondary.get("peeringLocation")).lower() == str(circuits["primary"].get("peeringLocation")).lower():
+            topology = "two-circuits-one-location"
+        else:
+            topology = "two-circuits-two-locations"
+        sku = (_props(gateway).get("sku") or {}).get("name")
+        public_ip = f"{hub_layout['name']}-gateway-ip" in self.imports
+        config: dict[str, Any] = {
+            "regions": {"source": region, "target": self.opts.target_region},
+            "topology": topology,
+            "layout": {"hub": hub_layout, "spokes": spokes},
+            "circuits": circuits,
+            "resourceGroupNames": {
+                "source": hub_ref["group"],
+                "target": _target_group(hub_ref["group"], region, self.opts.target_region),
+            },
+            # An existing gateway without a public IP of its own uses the Azure-managed one: keep it so.
+            "gateway": {"sku": sku, "publicIp": "always" if public_ip else "never"},
+        }
+        source: dict[str, Any] = {"mode": self.opts.mode}
+        if self.opts.mode == "adopted":
+            source["imports"] = dict(sorted(self.imports.items()))
+            source["routeNames"] = {k: v for k, v in sorted(self.route_names.items()) if v}
+        config["source"] = source
+        self.out.config = config
+
+
+def _subnet_layout(sub: Mapping[str, Any], keep_storage: bool = False) -> dict[str, Any]:
+    props = _props(sub)
+    out: dict[str, Any] = {"name": sub["name"], "prefix": props.get("addressPrefix")}
+    # The program adds Microsoft.Storage wherever 0.0.0.0/0 goes to the NVA.
+    extra = [e for e in _endpoints(props) if keep_storage or e != STORAGE_ENDPOINT]
+    if extra:
+        out["serviceEndpoints"] = extra
+    return out
+
+
+def discover(arm: Arm, opts: Options) -> Discovery:
+    return Discoverer(arm, opts).run()
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+HEADER = (
+    "# Written by `python -m erdr.discover` from {hub}.\n"
+    "# config: paste into Pulumi.yaml's config (or use --stacks-dir). notModelled: found in Azure, not\n"
+    "# replicated by this program. differences: where the estate differs from the design (an adopted\n"
+    "# first `up` would change them). problems: what could not be read.\n"
+)
+
+
+def stack_files(found: Discovery) -> dict[str, str]:
+    """Pulumi.prod.yaml and Pulumi.dr.yaml holding the whole config, for erdr.plan --stacks-dir."""
+    out: dict[str, str] = {}
+    for stack, role in (("prod", "source"), ("dr", "target")):
+        # topology and addressing in both stack files, as README's set-up asks (same IPs: the
+        # replica keeps production's addresses; translate with targetAddressPlan on both).
+        config = {
+            f"{NAMESPACE}:role": role,
+            f"{NAMESPACE}:topology": found.config["topology"],
+            f"{NAMESPACE}:addressing": "same",
+            f"{NAMESPACE}:phase": "standby",
+        }
+        config.update({f"{NAMESPACE}:{k}": v for k, v in found.config.items() if k != "topology"})
+        text = f"# {role} stack of the estate erdr.discover read; regenerate rather than edit.\n"
+        out[f"Pulumi.{stack}.yaml"] = text + yaml.safe_dump({"config": config}, sort_keys=False, width=120)
+    return out
+
+
+def render(found: Discovery, hub_id: str) -> str:
+    return HEADER.format(hub=hub_id) + yaml.safe_dump(found.document(), sort_keys=False, width=120)
+
+
+# --- the command --------------------------------------------------------------------------------
+
+
+def _credential(endpoint: str | None, environ: Mapping[str, str]) -> TokenCredential:
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise DiscoverError(f"--arm-endpoint {endpoint!r}: expected https://host[:port]")
+        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+            raise DiscoverError(f"--arm-endpoint {endpoint!r}: plain http only for loopback addresses; use https")
+        token = environ.get(TOKEN_ENV)
+        if not token:
+            raise DiscoverError(f"--arm-endpoint needs a bearer token in {TOKEN_ENV}")
+        return StaticTokenCredential(token)
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m erdr.discover", description="Describe an existing hub-and-spoke as this program's config."
+    )
+    p.add_argument("--hub-id", required=True, help="ARM ID of the production hub VNet")
+    p.add_argument("--target-region", required=True, help="the DR region (ARM name, e.g. southeastasia)")
+    p.add_argument("--secondary-circuit", help="ARM ID of the DR circuit (two-circuit topologies)")
+    p.add_argument(
+        "--mode",
+        choices=["adopted", "external", "managed"],
+        default="adopted",
+        help="source.mode to write (default adopted)",
+    )
+    p.add_argument("--out", type=Path, help="write the YAML here instead of stdout")
+    p.add_argument("--stacks-dir", type=Path, help="also write Pulumi.prod.yaml and Pulumi.dr.yaml here")
+    p.add_argument("--arm-endpoint", help=f"ARM base URL (token from {TOKEN_ENV}); default: Azure public cloud")
+    return p
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    stdout: TextIO = sys.stdout,
+    stderr: TextIO = sys.stderr,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    args = build_parser().parse_args(argv)
+    env = os.environ if environ is None else environ
+    try:
+        if args.target_region not in azure_facts.REGIONS:
+            raise DiscoverError(f"--target-region {args.target_region!r}: unknown Azure region (use the ARM name)")
+        arm = Arm(_credential(args.arm_endpoint, env), args.arm_endpoint)
+        opts = Options(args.hub_id, args.target_region, args.secondary_circuit, args.mode)
+        found = discover(arm, opts)
+    except (DiscoverError, HttpResponseError, ClientAuthenticationError) as exc:
+        text = describe_error(exc) if not isinstance(exc, DiscoverError) else str(exc)
+        stderr.write(f"error: {text}\nnothing was written.\n")
+        return EXIT_ERROR
+    text = render(found, args.hub_id)
+    if args.out:
+        args.out.write_text(text)
+    else:
+        stdout.write(text)
+    if args.stacks_dir:
+        args.stacks_dir.mkdir(parents=True, exist_ok=True)
+        for name, content in stack_files(found).items():
+            (args.stacks_dir / name).write_text(content)
+    for f in found.problems:
+        stderr.write(f"could not read {f.resource}: {f.what}: {f.why}\n")
+    summary = (
+        f"erdr.discover: hub, {len(found.config['layout']['spokes'])} spokes, "
+        f"{len(found.not_modelled)} not modelled, {len(found.differences)} differences, {len(found.problems)} problems\n"
+    )
+    stderr.write(summary)
+    return EXIT_PARTIAL if found.problems else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

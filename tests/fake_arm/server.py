@@ -1,0 +1,137 @@
+"""The fake ARM endpoint: GETs of an :class:`~tests.fake_arm.estate.Estate` over HTTP on 127.0.0.1.
+
+Behaves as ARM does where the discover command depends on it:
+
+- a bearer token is required (401 ``InvalidAuthenticationToken`` without the expected one);
+- lists are paged: ``{"value": [...], "nextLink": <absolute URL>}`` two items a page;
+- throttling: a path named in ``throttle_once`` first answers 429 ``TooManyRequests`` with a
+  ``Retry-After`` header (ARM's "Throttling Resource Manager requests",
+  learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling);
+- a subscription in ``estate.forbidden`` answers 403 ``AuthorizationFailed`` with ARM's message;
+- anything else unknown is 404 ``ResourceNotFound``.
+
+Loopback only; the server stops with the context manager.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tests.fake_arm.estate import Estate
+
+PAGE = 2
+TOKEN = "fake-arm-token"
+
+
+@dataclass
+class FakeArm:
+    estate: Estate
+    throttle_once: set[str] = field(default_factory=set[str])  # lower-case paths
+    retry_after: int = 1
+    requests: list[tuple[str, int]] = field(default_factory=list[tuple[str, int]])  # (path, status)
+    url: str = ""
+
+    def _list(self, path: str) -> list[dict[str, Any]] | None:
+        lower = path.lower()
+        for kind in ("virtualnetworkpeerings", "subnets"):
+            if lower.endswith(f"/{kind}"):
+                parent = path[: -len(kind) - 1]
+                return self.estate.children(parent, kind) if parent.lower() in self.estate.resources else None
+        if lower.endswith("/connections") and "/virtualnetworkgateways/" in lower:
+            gateway = path[: -len("/connections")].lower()
+            if gateway not in self.estate.resources:
+                return None
+            return [
+                b
+                for b in self.estate.resources.values()
+                if b["type"] == "Microsoft.Network/connections"
+                and b["properties"].get("virtualNetworkGateway1", {}).get("id", "").lower() == gateway
+            ]
+        return None
+
+    def answer(self, method: str, raw_path: str, auth: str | None) -> tuple[int, dict[str, str], dict[str, Any]]:
+        parts = urlsplit(raw_path)
+        path = parts.path.rstrip("/")
+        lower = path.lower()
+        if method != "GET":
+            return 405, {}, _error("MethodNotAllowed", "the fake ARM endpoint is read-only")
+        if auth != f"Bearer {TOKEN}":
+            return 401, {}, _error("InvalidAuthenticationToken", "The access token is missing or invalid.")
+        segments = lower.split("/")
+        if len(segments) > 2 and segments[1] == "subscriptions" and segments[2] in self.estate.forbidden:
+            return (
+                403,
+                {},
+                _error(
+                    "AuthorizationFailed",
+                    f"The client 'erdr-discover' with object id '00000000-0000-0000-0000-00000000d15c' does not have "
+                    f"authorization to perform action 'Microsoft.Network/read' over scope '{path}' or the scope is "
+                    "invalid. If access was recently granted, please refresh your credentials.",
+                ),
+            )
+        if lower in self.throttle_once:
+            self.throttle_once.discard(lower)
+            return (
+                429,
+                {"Retry-After": str(self.retry_after)},
+                _error("TooManyRequests", "Number of read requests for subscription exceeded the limit."),
+            )
+        items = self._list(path)
+        if items is not None:
+            start = int(parse_qs(parts.query).get("$skipToken", ["0"])[0])
+            page: dict[str, Any] = {"value": items[start : start + PAGE]}
+            if start + PAGE < len(items):
+                page["nextLink"] = f"{self.url}{path}?api-version=2024-05-01&$skipToken={start + PAGE}"
+            return 200, {}, page
+        body = self.estate.resources.get(lower)
+        if body is None:
+            return 404, {}, _error("ResourceNotFound", f"The Resource '{path}' was not found.")
+        return 200, {}, body
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+@contextmanager
+def serve(arm: FakeArm) -> Iterator[FakeArm]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._reply("GET")
+
+        def do_PUT(self) -> None:
+            self._reply("PUT")
+
+        def _reply(self, method: str) -> None:
+            status, headers, body = arm.answer(method, self.path, self.headers.get("Authorization"))
+            arm.requests.append((urlsplit(self.path).path, status))
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("x-ms-request-id", "00000000-0000-0000-0000-000000000000")
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    arm.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield arm
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
