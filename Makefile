@@ -32,6 +32,7 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# Writes build/bench/benchmarks.md (cp it to docs/ to publish); exits 1 when a target is missed.
 bench: $(STAMP)
 	$(PY) -m erdr.bench
 

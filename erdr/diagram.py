@@ -15,6 +15,7 @@ fonts, so a fresh clone needs no system Graphviz and every machine draws the sam
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from erdr.simulate import Registration, SimResult
-from model.config import Phase, Role, StackConfig, Topology
+from model.config import Addressing, Phase, Role, StackConfig, Topology
 from model.phases import Design, Operation, Weight, connection_plan, traffic_switch
 from model.spec import VnetSpec, firewall_present, hub_gateway_name, network_for
 from policies.shared import azure_facts
@@ -33,6 +34,16 @@ from policies.shared.names import GATEWAY_SUBNET
 
 RENDERER = "graphviz-pure"
 PNG_DPI = 110
+# Widest drawing, in inches: Graphviz scales a larger one down to it, so at PNG_DPI the PNG stays
+# under 4,000 px and the SVG under 2,600 pt (about 3,500 px) whatever the estate.
+MAX_WIDTH_INCHES = 36
+# Spokes, drill VNets and outline spokes per row: beyond one row they are laid out in a grid and
+# their peerings drawn as one edge, so the picture grows downwards, not sideways.
+SPOKE_COLUMNS = 5
+OUTLINE_COLUMNS = 6
+DRILL_COLUMNS = 6
+# Routes listed in full up to this many prefixes per next hop; more are summarised.
+ROUTES_LISTED = 4
 
 _BLUE = "#2b6cb0"
 _GREEN = "#2f855a"
@@ -132,6 +143,24 @@ def _ref(value: object) -> str:
     return str(value.get("id", "")).lower() if isinstance(value, dict) else ""
 
 
+def summarise_prefixes(prefixes: Sequence[str]) -> str:
+    """Up to ROUTES_LISTED prefixes as they are; more as a count with what they add up to (the
+    collapsed blocks when there are few, else the first and the last), so a hub with a hundred
+    spokes does not get a label a hundred prefixes long."""
+    if len(prefixes) <= ROUTES_LISTED:
+        return ", ".join(prefixes)
+    try:
+        nets = [ipaddress.ip_network(p, strict=False) for p in prefixes]
+        v4 = [n for n in nets if isinstance(n, ipaddress.IPv4Network)]
+        v6 = [n for n in nets if isinstance(n, ipaddress.IPv6Network)]
+        collapsed = [str(n) for n in (*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6))]
+    except ValueError:
+        collapsed = []
+    if collapsed and len(collapsed) <= ROUTES_LISTED - 1:
+        return f"{len(prefixes)} prefixes = {', '.join(collapsed)}"
+    return f"{len(prefixes)} prefixes, {prefixes[0]} ... {prefixes[-1]}"
+
+
 def _routes(table: Registration | None) -> str:
     if table is None:
         return ""
@@ -140,7 +169,7 @@ def _routes(table: Registration | None) -> str:
     for route in routes:
         hop = route.get("nextHopIpAddress") or route.get("nextHopType", "")
         by_hop.setdefault(str(hop), []).append(str(route.get("addressPrefix")))
-    return "; ".join(f"{', '.join(prefixes)} -> {hop}" for hop, prefixes in by_hop.items())
+    return "; ".join(f"{summarise_prefixes(prefixes)} -> {hop}" for hop, prefixes in by_hop.items())
 
 
 def _circuit_of(cfg: StackConfig, circuit_id: str, name: str) -> str:
@@ -195,22 +224,23 @@ def region_from_simulation(cfg: StackConfig, stack: str, result: SimResult) -> R
     parents = {r.urn: r for r in result.resources}
     vnets: dict[str, VnetView] = {}
     kinds: dict[str, str] = {}
+    subnets_of: dict[str, list[SubnetView]] = {}
+    for s in result.of_type(T.SUBNET):
+        inputs = s.plain_inputs
+        subnets_of.setdefault(str(inputs.get("virtualNetworkName")), []).append(
+            SubnetView(
+                str(inputs["subnetName"]),
+                str(inputs.get("addressPrefix", "")),
+                _routes(by_id.get(_ref(inputs.get("routeTable")))),
+            )
+        )
     for r in result.of_type(T.VNET):
         inputs = r.plain_inputs
         name = str(inputs["virtualNetworkName"])
         parent = parents.get(r.parent)
         kind = parent.type.rsplit(":", 1)[-1] if parent else "VirtualNetwork"
         key = parent.name if parent is not None and kind in ("Hub", "Spoke") else name
-        subnets = tuple(
-            SubnetView(
-                str(s.plain_inputs["subnetName"]),
-                str(s.plain_inputs.get("addressPrefix", "")),
-                _routes(by_id.get(_ref(s.plain_inputs.get("routeTable")))),
-            )
-            for s in result.of_type(T.SUBNET)
-            if s.plain_inputs.get("virtualNetworkName") == name
-        )
-        subnets = tuple(sorted(subnets, key=lambda s: (s.name != GATEWAY_SUBNET, s.prefix)))
+        subnets = tuple(sorted(subnets_of.get(name, []), key=lambda s: (s.name != GATEWAY_SUBNET, s.prefix)))
         prefixes = tuple(inputs.get("addressSpace", {}).get("addressPrefixes", []))
         vnets[name] = VnetView(key, name, prefixes, subnets)
         kinds[name] = kind
@@ -280,33 +310,49 @@ def region_from_simulation(cfg: StackConfig, stack: str, result: SimResult) -> R
     )
 
 
+UNKNOWN_PLAN = "targetAddressPlan: in the target's stack file"
+
+
 def region_from_config(cfg: StackConfig, role: Role, stack: str, phase: Phase) -> RegionView:
-    """The peer stack's region in outline, derived from the shared config (no simulation)."""
-    net = network_for(cfg, role)
+    """The peer stack's region in outline, derived from the config (no simulation). A translated
+    target's addresses are in the target's stack file only: without it, they are not drawn."""
     present = connection_plan(cfg, role, phase)
     connections = [
         ConnectionView(c.name, c.circuit, c.routing_weight, c.carries_traffic, c.weight is not Weight.SINGLE)
         for c in present
     ]
     connections += _never_connected(cfg, role, phase, {c.name for c in present})
+    unknown = role is Role.TARGET and cfg.addressing is Addressing.TRANSLATED and not cfg.target_address_plan
+    # Names and placement do not depend on the addressing; only the prefixes stay unknown.
+    net = network_for(cfg.model_copy(update={"addressing": Addressing.SAME}) if unknown else cfg, role)
+    nva_address = "(translated)" if unknown else net.nva_address
+
+    def view(v: VnetSpec, unknown_prefixes: tuple[str, ...]) -> VnetView:
+        return VnetView(v.key, v.azure_name, unknown_prefixes if unknown else v.address_space, where=_where(v))
+
     return RegionView(
         role=role,
         stack=stack,
         region=net.region,
         detailed=False,
-        hub=VnetView(net.hub.key, net.hub.azure_name, net.hub.address_space, where=_where(net.hub)),
-        spokes=[VnetView(s.key, s.azure_name, s.address_space, where=_where(s)) for s in net.spokes],
-        nva_address=net.nva_address,
-        nva_label=nva_label(cfg, role, net.nva_address),
+        hub=view(net.hub, (UNKNOWN_PLAN,)),
+        spokes=[view(s, ()) for s in net.spokes],
+        nva_address=nva_address,
+        nva_label=nva_label(cfg, role, nva_address),
         gateway=hub_gateway_name(cfg, role),
         connections=sorted(connections, key=lambda c: c.name),
     )
 
 
-def topology(cfg: StackConfig, stack: str, result: SimResult, peer_stack: str) -> Topo:
+def topology(
+    cfg: StackConfig, stack: str, result: SimResult, peer_stack: str, peer_cfg: StackConfig | None = None
+) -> Topo:
+    """This stack in detail (from its run) and the peer stack in outline, from the peer's own
+    config when it was read (a translated target's address plan lives in its stack file only),
+    else from this stack's: both stacks share the layout, regions and circuits."""
     own = region_from_simulation(cfg, stack, result)
     other_role = Role.TARGET if cfg.role is Role.SOURCE else Role.SOURCE
-    peer = region_from_config(cfg, other_role, peer_stack, cfg.phase)
+    peer = region_from_config(peer_cfg or cfg, other_role, peer_stack, cfg.phase)
     circuits = [
         CircuitView(
             key,
@@ -477,32 +523,111 @@ def _connection_edge(lines: list[str], conn: ConnectionView, gateway: str, phase
     lines.append(f"  {circuit} -> {gateway} {attrs};")
 
 
+def _rows(count: int, columns: int) -> list[range]:
+    return [range(i, min(i + columns, count)) for i in range(0, count, columns)]
+
+
+def _grid(lines: list[str], ids: Sequence[str], columns: int, indent: str = "  ") -> None:
+    """Lay ``ids`` out in rows of ``columns``: each row on one rank, each node above the one
+    below it, so a long list wraps downwards instead of growing sideways."""
+    for row in _rows(len(ids), columns):
+        lines.append(f"{indent}{{ rank=same; {' '.join(ids[i] + ';' for i in row)} }}")
+        # Edges inside a rank keep their nodes in this left-to-right order.
+        lines += [f"{indent}{ids[i]} -> {ids[i + 1]} [style=invis];" for i in row[:-1]]
+    for i in range(columns, len(ids)):
+        lines.append(f"{indent}{ids[i - columns]} -> {ids[i]} [style=invis];")
+
+
+def _peering_flags(peering: PeeringView) -> str:
+    flags = [t for t, on in (("transit", peering.gateway_transit), ("remote gw", peering.remote_gateways)) if on]
+    return " / ".join(flags)
+
+
+def _peering_summary(view: RegionView) -> str:
+    """One label for every hub-spoke peering: the common flags, and the spokes that differ."""
+    flags = {p.spoke: _peering_flags(p) for p in view.peerings}
+    common = max(set(flags.values()), key=list(flags.values()).count) if flags else ""
+    unpeered = [s.name for s in view.spokes if s.name not in flags]
+    odd = [f"{spoke}: {f or 'no flags'}" for spoke, f in flags.items() if f != common]
+    label = f"{len(flags)} peerings" + (f"\\n{common}" if common else "")
+    if odd:
+        label += "\\nexcept " + ", ".join(odd[:3]) + (f" +{len(odd) - 3} more" if len(odd) > 3 else "")
+    if unpeered:
+        label += "\\nnot peered: " + ", ".join(unpeered[:3]) + (f" +{len(unpeered) - 3}" if len(unpeered) > 3 else "")
+    return label
+
+
+def _spoke_grid(lines: list[str], view: RegionView, color: str) -> list[str]:
+    """Many spokes as one node each, in rows, inside one cluster; the route every subnet shares
+    (0.0.0.0/0 to the NVA) is said once, in the cluster's label. Returns the node IDs."""
+    role = view.role.value
+    routes = {sub.routes for spoke in view.spokes for sub in spoke.subnets}
+    shared = next(iter(routes)) if len(routes) == 1 else ""
+    title = f"{len(view.spokes)} spokes" + (f"; every subnet routes {shared}" if shared else "")
+    _cluster_open(lines, node_id("cluster", role, "spokes"), title, "rounded,dashed", color, 12)
+    ids: list[str] = []
+    for spoke in view.spokes:
+        sid = node_id(role, spoke.key)
+        ids.append(sid)
+        subnets = [
+            f"{sub.name} {sub.prefix}" + (f" ({sub.routes})" if sub.routes and not shared else "")
+            for sub in spoke.subnets
+        ]
+        shown = subnets if len(subnets) <= 2 else [*subnets[:1], f"+{len(subnets) - 1} more subnets"]
+        label = "\\n".join([_vnet_title(spoke), *shown])
+        lines.append(
+            f"    {sid} {_attrs(label=label, shape='box', style='rounded,filled', fillcolor='#f7fafc', color=color)};"
+        )
+    _grid(lines, ids, SPOKE_COLUMNS, "    ")
+    lines.append("  }")
+    return ids
+
+
 def _detailed_region(lines: list[str], view: RegionView, color: str) -> None:
     role = view.role.value
     hub_bottom = _hub(lines, view, color)
-    anchors: list[str] = []
-    for spoke in view.spokes:
-        anchor = _spoke(lines, view, spoke, color)
-        anchors.append(anchor)
-        peering = next((p for p in view.peerings if p.spoke == spoke.name), None)
-        if peering is None or not anchor:
-            continue
-        flags = [t for t, on in (("transit", peering.gateway_transit), ("remote gw", peering.remote_gateways)) if on]
+    hub_cluster = node_id("cluster", role, view.hub.key)
+    if len(view.spokes) > SPOKE_COLUMNS:
+        ids = _spoke_grid(lines, view, color)
         lines.append(
-            f"  {hub_bottom} -> {anchor} "
+            f"  {hub_bottom} -> {ids[min(SPOKE_COLUMNS, len(ids)) // 2]} "
             + _attrs(
                 dir="both",
                 color=color,
                 penwidth=1.5,
-                label="peering" + (f"\\n{' / '.join(flags)}" if flags else ""),
+                label=_peering_summary(view),
                 fontsize=9,
                 fontcolor=color,
-                ltail=node_id("cluster", role, view.hub.key),
-                lhead=node_id("cluster", role, spoke.key),
+                ltail=hub_cluster,
+                lhead=node_id("cluster", role, "spokes"),
             )
             + ";"
         )
-    below = anchors or [hub_bottom]
+        below = [ids[i] for i in _rows(len(ids), SPOKE_COLUMNS)[-1]]
+    else:
+        anchors: list[str] = []
+        for spoke in view.spokes:
+            anchor = _spoke(lines, view, spoke, color)
+            anchors.append(anchor)
+            peering = next((p for p in view.peerings if p.spoke == spoke.name), None)
+            if peering is None or not anchor:
+                continue
+            flags = _peering_flags(peering)
+            lines.append(
+                f"  {hub_bottom} -> {anchor} "
+                + _attrs(
+                    dir="both",
+                    color=color,
+                    penwidth=1.5,
+                    label="peering" + (f"\\n{flags}" if flags else ""),
+                    fontsize=9,
+                    fontcolor=color,
+                    ltail=hub_cluster,
+                    lhead=node_id("cluster", role, spoke.key),
+                )
+                + ";"
+            )
+        below = [a for a in anchors if a] or [hub_bottom]
     if view.drill:
         _cluster_open(
             lines,
@@ -512,13 +637,16 @@ def _detailed_region(lines: list[str], view: RegionView, color: str) -> None:
             _GREY,
             11,
         )
-        for vnet in view.drill:
-            did = node_id("drill", vnet.name)
+        drill_ids = [node_id("drill", vnet.name) for vnet in view.drill]
+        for vnet, did in zip(view.drill, drill_ids, strict=True):
             label = f"{vnet.name}\\n{', '.join(vnet.prefixes)}"
             lines.append(f"    {did} {_attrs(label=label, shape='box', style='rounded,dashed', color=_GREY)};")
+        if len(drill_ids) > DRILL_COLUMNS:
+            _grid(lines, drill_ids, DRILL_COLUMNS, "    ")
         lines.append("  }")
-        for i, vnet in enumerate(view.drill):
-            lines.append(f"  {below[i % len(below)]} -> {node_id('drill', vnet.name)} [style=invis];")
+        for i, did in enumerate(drill_ids[:DRILL_COLUMNS]):
+            lines.append(f"  {below[i % len(below)]} -> {did} [style=invis];")
+        below = [drill_ids[i] for i in _rows(len(drill_ids), DRILL_COLUMNS)[-1]]
     if view.recovery:
         rid = node_id(role, "site_recovery")
         lines.append(f"  {rid} {_attrs(label=view.recovery, shape='folder', style='filled', fillcolor='#e9d8fd')};")
@@ -537,11 +665,25 @@ def _outline_region(lines: list[str], view: RegionView, color: str) -> None:
     label = f"{_vnet_title(view.hub)}\\n{view.nva_label or 'NVA ' + view.nva_address}"
     lines.append(f"    {hub_id} {_attrs(label=label, shape='box', style='rounded')};")
     lines.append(f"    {gid} -> {hub_id} {_attrs(dir='none', color=_GREY)};")
-    for spoke in view.spokes:
-        sid = node_id(role, spoke.key)
-        label = f"{spoke.name}\\n{', '.join(spoke.prefixes)}" + (f"\\n{spoke.where}" if spoke.where else "")
-        lines.append(f"    {sid} {_attrs(label=label, shape='box', style='rounded')};")
-        lines.append(f"    {hub_id} -> {sid} {_attrs(dir='both', color=color, label='peering', fontsize=9)};")
+    gridded = len(view.spokes) > OUTLINE_COLUMNS
+    ids = [node_id(role, spoke.key) for spoke in view.spokes]
+    cluster = node_id("cluster", role, "spokes")
+    if gridded:
+        lines.append(f"    subgraph {cluster} {{")
+        lines.append(f'      label={_q(f"{len(ids)} spokes")}; style="rounded,dashed"; color={_q(color)};')
+    for spoke, sid in zip(view.spokes, ids, strict=True):
+        label = "\\n".join(part for part in (spoke.name, ", ".join(spoke.prefixes), spoke.where) if part)
+        lines.append(f"    {'  ' if gridded else ''}{sid} {_attrs(label=label, shape='box', style='rounded')};")
+        if not gridded:
+            lines.append(f"    {hub_id} -> {sid} {_attrs(dir='both', color=color, label='peering', fontsize=9)};")
+    if gridded:
+        _grid(lines, ids, OUTLINE_COLUMNS, "      ")
+        lines.append("    }")
+        lines.append(
+            f"    {hub_id} -> {ids[OUTLINE_COLUMNS // 2]} "
+            + _attrs(dir="both", color=color, label=f"{len(ids)} peerings", fontsize=9, lhead=cluster)
+            + ";"
+        )
 
 
 def _region(lines: list[str], view: RegionView, phase: Phase) -> None:
@@ -586,7 +728,8 @@ def to_dot(topo: Topo) -> str:
     lines = [
         f"digraph {_q(topo.stack + '-' + topo.phase.value)} {{",
         f'  graph [label={_q(title + NEWLINE + switch + NEWLINE + LEGEND)}, labelloc="t", fontsize=16, fontname="Helvetica", '
-        'compound=true, newrank=true, rankdir="TB", nodesep=0.3, ranksep=0.45, pad=0.3];',
+        'compound=true, newrank=true, rankdir="TB", nodesep=0.3, ranksep=0.45, pad=0.3, '
+        f'size="{MAX_WIDTH_INCHES},1000"];',
         '  node [fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=10];',
     ]

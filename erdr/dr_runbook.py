@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from erdr import dr_commands
 from erdr.plan_json import Change, compare
-from erdr.simulate import Registration, SimResult
+from erdr.simulate import Registration, SimResult, physical_name
 from erdr.stackfiles import StackSettings
 from model import phases
 from model.config import Addressing, Phase, Role, StackConfig, Topology
@@ -127,25 +127,8 @@ def _nice(type_: str) -> str:
 
 
 def _physical(r: Registration) -> str:
-    inputs = r.plain_inputs
-    for key in (
-        "virtualNetworkGatewayConnectionName",
-        "virtualNetworkGatewayName",
-        "virtualNetworkPeeringName",
-        "routeTableName",
-        "virtualNetworkName",
-        "vaultName",
-        "resourceGroupName",
-    ):
-        if (
-            key in inputs
-            and isinstance(inputs[key], str)
-            and (key != "virtualNetworkName" or "subnetName" not in inputs)
-        ):
-            if key == "resourceGroupName" and r.type != T.RESOURCE_GROUP:
-                continue
-            return inputs[key]
-    return r.name
+    """The name Azure shows (the portal, `az`), else the logical name."""
+    return physical_name(r.type, r.plain_inputs) or r.name
 
 
 def _inventory(result: SimResult) -> list[str]:
@@ -304,7 +287,7 @@ def _rto_section(target: StackRuns, failover_minutes: int, documented: bool) -> 
         " The on-premises switch (routing or DNS) is the operator's own and comes on top.",
         "  Pulumi waits for each connection change up to the target's custom timeout ("
         + ", ".join(
-            sorted({f"{r.name}: {r.custom_timeouts.get('create', '-')}" for r in failover.of_type(T.CONNECTION)})
+            sorted({f"{_physical(r)}: {r.custom_timeouts.get('create', '-')}" for r in failover.of_type(T.CONNECTION)})
             or ["no connection"]
         )
         + ").",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -298,6 +299,13 @@ def _planned_step(metadata: Any) -> PlannedStep:
 def _select_stack(name: str, work_dir: str) -> Any:
     from pulumi import automation as auto
 
+    if shutil.which("pulumi") is None:
+        # The Automation API runs the CLI; without it every call would end in a traceback.
+        raise FailoverError(
+            "the Pulumi CLI is not installed (no `pulumi` on PATH): this command drives it. Install it "
+            "(https://www.pulumi.com/docs/install/), `pulumi login` to the stacks' backend and `az login`, then "
+            "run this again; `python -m erdr.plan` shows the same procedure offline, without the CLI."
+        )
     return auto.select_stack(stack_name=name, work_dir=work_dir)
 
 
@@ -885,7 +893,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--source-unreachable",
         action="store_true",
-        help="failover: the source region is down (prod is not touched); failback: the failover was run so",
+        help="failover: the source region is down, so prod is not touched; failback: the failover was run "
+        "with this flag, so prod is refreshed and its stale connection removed first",
     )
     p.add_argument("--stacks", help="stack names, e.g. prod=acme/prod,dr=acme/dr (default prod, dr)")
     p.add_argument("--log", default=str(DEFAULT_LOG), help=f"JSON-lines log (default {DEFAULT_LOG})")

@@ -5,24 +5,34 @@ network as a picture and the DR runbook, with no cloud account, no Pulumi CLI an
     python -m erdr.plan --stack dr --compare-phase failback
     python -m erdr.plan --stack dr --stack-file my/Pulumi.dr.yaml --set drill.enabled=false
     python -m erdr.plan --stacks-dir examples/single-circuit-same-ip
+    python -m erdr.plan --set 'circuits.primary.onPremPrefixes[0]=192.168.0.0/16' --stack-set dr peerStack=org/expressroute-dr/prod
 
 The real ``__main__.py`` runs under Pulumi's mock runtime (:mod:`erdr.simulate`), the real policy
 pack answers over its analyzer gRPC interface (:mod:`erdr.policy_client`), and everything is
 written to a temporary directory that replaces ``build/plan/`` only when the whole run succeeded.
+Each stack's picture and the runbook are drawn from both stacks' config (the target's stack file
+is the one place for target-only keys such as ``targetAddressPlan``); two stack files that
+disagree are a config error naming both. The independent simulations run in worker processes
+(``--jobs``), the policy packs and the renderer as subprocesses beside them.
 
-Exit codes: 0 plan written; 1 plan written but a mandatory policy failed; 2 bad config, bad
-arguments or a program error (nothing written).
+Exit codes: 0 plan written; 1 plan written but a mandatory policy failed; 2 bad config or bad
+arguments (nothing written); 3 anything else: one line, the details in ``<out>/traceback.txt``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -31,7 +41,9 @@ import grpc
 import yaml
 
 from erdr import diagram, dr_runbook
+from erdr.config_keys import ConfigKeyError, parse_config_key, parse_value, split_pair
 from erdr.plan_json import (
+    Change,
     Comparison,
     PolicyReport,
     PolicyViolation,
@@ -39,44 +51,63 @@ from erdr.plan_json import (
     preview_digest,
     stack_export,
 )
-from erdr.simulate import SimResult, simulate
-from erdr.stackfiles import PROJECT_DIR, StackSettings, load_stack, stack_config
+from erdr.simulate import SimResult, physical_name, simulate
+from erdr.stackfiles import (
+    PROJECT_DIR,
+    Override,
+    StackFileError,
+    StackSettings,
+    load_stack,
+    overrides_from,
+    stack_config,
+)
 from model.config import ConfigError, Phase, Role, StackConfig
+from model.config.pair import StackSide, pair_issues
 from model.phases import connection_plan
 from policies.shared.names import NAMESPACE
 
 DEFAULT_STACKS: tuple[str, ...] = ("prod", "dr")
 DEFAULT_OUT = PROJECT_DIR / "build" / "plan"
-EXIT_OK, EXIT_POLICY, EXIT_ERROR = 0, 1, 2
+CRASH_FILE = "traceback.txt"
+EXIT_OK, EXIT_POLICY, EXIT_CONFIG, EXIT_CRASH = 0, 1, 2, 3
 
 
 class PlanError(Exception):
     """A problem the user fixes (config, arguments, a missing file); the message says how."""
 
 
+class PlanCrash(Exception):
+    """Something other than the input failed (the program, the pack); ``details`` go to a file."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details or message
+
+
 # --- inputs ----------------------------------------------------------------------------------
 
 
-def parse_set(items: Sequence[str]) -> dict[str, Any]:
-    """``--set a.b=v``: the value is read as YAML, as in a stack file (``200``, ``true``,
-    ``null``, ``[10.1.0.0/24]``); the key may carry the ``expressroute-dr:`` namespace."""
-    out: dict[str, Any] = {}
+def parse_set(items: Sequence[str], project: str = NAMESPACE) -> list[Override]:
+    """``--set KEY=VALUE`` in ``pulumi config set --path`` terms (:mod:`erdr.config_keys`): the key
+    is a property path (``a.b[0]``, ``a["x.y"]``), optionally ``namespace:``-prefixed; the value
+    is a string at the top level, below it ``true``/``false`` and integers are typed as the CLI
+    types them; ``{...}``/``[...]`` is JSON (or YAML flow); ``null`` unsets the key."""
+    out: list[Override] = []
     for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip().removeprefix(NAMESPACE + ":")
-        if not sep or not key:
-            raise PlanError(f"--set {item!r}: expected key=value (e.g. --set topology=single-circuit)")
         try:
-            out[key] = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError as exc:
-            raise PlanError(f"--set {item!r}: the value is not valid YAML ({exc})") from None
+            key_text, text = split_pair(item)
+            key = parse_config_key(key_text, project)
+            value = parse_value(text, top_level=len(key.path) == 1)
+        except ConfigKeyError as exc:
+            raise PlanError(f"--set {item!r}: {exc} (e.g. --set topology=single-circuit)") from None
+        out.append(Override(key, value, item))
     return out
 
 
 def with_phase(settings: StackSettings, phase: Phase) -> StackSettings:
     config = dict(settings.config)
     config["phase"] = phase.value
-    return StackSettings(settings.project, settings.stack, config, set(settings.secret_keys))
+    return StackSettings(settings.project, settings.stack, config, set(settings.secret_keys), settings.source)
 
 
 @dataclass
@@ -84,13 +115,16 @@ class Options:
     stacks: list[str]
     stack_file: Path | None = None
     stacks_dir: Path | None = None
-    overrides: dict[str, Any] = field(default_factory=dict[str, Any])
+    # Overrides for every stack, then per stack (--stack-set), applied in that order.
+    overrides: dict[str, Any] | list[Override] = field(default_factory=list[Override])
+    stack_overrides: dict[str, list[Override]] = field(default_factory=dict[str, list[Override]])
     compare_phase: Phase | None = Phase.FAILOVER
     out: Path = DEFAULT_OUT
     images: bool = True
     policy: bool = True
     policy_config: dict[str, Any] | None = None
     runbook: bool = True
+    jobs: int | None = 1  # None: worker processes for a large estate only (auto_jobs)
     show_sames: bool = False
 
 
@@ -101,14 +135,42 @@ def _stack_path(opts: Options, stack: str) -> Path:
     return base / f"Pulumi.{stack}.yaml"
 
 
+def _overrides(opts: Options, stack: str) -> list[Override]:
+    common = overrides_from(opts.overrides) if isinstance(opts.overrides, dict) else opts.overrides
+    return [*common, *opts.stack_overrides.get(stack, [])]
+
+
 def load_settings(opts: Options, stack: str) -> StackSettings:
     path = _stack_path(opts, stack)
     if not path.is_file():
         raise PlanError(f"stack '{stack}': no stack file {path}")
     try:
-        return load_stack(stack, stack_file=path, overrides=dict(opts.overrides))
+        return load_stack(stack, stack_file=path, overrides=_overrides(opts, stack))
     except yaml.YAMLError as exc:
         raise PlanError(f"stack '{stack}': {path} is not valid YAML: {exc}") from None
+    except (StackFileError, ConfigKeyError) as exc:
+        raise PlanError(f"stack '{stack}': {exc}") from None
+
+
+def default_jobs() -> int:
+    """The CPUs this process may use (both cores of the reference machine)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# A worker process costs about 1 s of CPU to start (the SDK and azure-native imported again), so
+# below this many VNets in the layout one process is faster. Measured on the 2-core reference
+# machine (medians of 4): 3 VNets 3.9 s with one job / 5.1 s with two, 11 VNets 5.3 / 6.8 s;
+# 61 VNets 15.5 / 17.7 s under a load of 3-5 from other work, 14.5 / 10.4 s at a load of 2.7.
+PARALLEL_FROM_VNETS = 25
+
+
+def auto_jobs(plans: Iterable[StackConfig]) -> int:
+    """Worker processes on every available CPU for a large estate, one process for a small one."""
+    vnets = max((1 + len(cfg.layout.spokes) for cfg in plans), default=0)
+    return default_jobs() if vnets >= PARALLEL_FROM_VNETS else 1
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -118,27 +180,86 @@ T = TypeVar("T")
 
 
 class Progress:
-    """One line per unit of work on stderr, so a CI log shows where the time goes."""
+    """One line per finished unit of work on stderr, so a CI log shows where the time goes."""
 
     def __init__(self, total: int, stream: TextIO, quiet: bool = False) -> None:
         self.total = total
         self.done = 0
         self.stream = stream
         self.quiet = quiet
+        self._lock = threading.Lock()
 
     def run(self, what: str, fn: Callable[[], T], describe: Callable[[T], str] = lambda _: "") -> T:
-        self.done += 1
-        if not self.quiet:
-            self.total = max(self.total, self.done)
-            self.stream.write(f"plan [{self.done}/{self.total}] {what} ...")
-            self.stream.flush()
         start = time.perf_counter()
         value = fn()
-        if not self.quiet:
-            extra = describe(value)
-            self.stream.write(f" {extra + ', ' if extra else ''}{time.perf_counter() - start:.1f}s\n")
-            self.stream.flush()
+        self.report(what, describe(value), time.perf_counter() - start)
         return value
+
+    def report(self, what: str, extra: str, seconds: float) -> None:
+        with self._lock:
+            self.done += 1
+            self.total = max(self.total, self.done)
+            if not self.quiet:
+                self.stream.write(
+                    f"plan [{self.done}/{self.total}] {what}: {extra + ', ' if extra else ''}{seconds:.1f}s\n"
+                )
+                self.stream.flush()
+
+
+class _Immediate(Executor):
+    """Runs each submitted call at once, in the caller's thread (``--jobs 1``)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever reads the future
+            future.set_exception(exc)
+        return future
+
+
+def _warm_worker() -> None:
+    import erdr.simulate  # noqa: F401 - the SDK imports once per worker, while the planner validates
+
+
+def _simulate_job(settings: StackSettings, preview: bool, peers: dict[str, Any]) -> tuple[SimResult, float]:
+    start = time.perf_counter()
+    result = simulate(settings, preview=preview, peer_outputs=peers)
+    return result, time.perf_counter() - start
+
+
+class Work:
+    """Where the plan's units run. With one job everything runs in this thread, in order. With
+    more, each simulation (the bulk of the CPU time, and independent of the others but for the
+    single-circuit gate's peer outputs) runs in a worker process; policy packs and renders are
+    subprocesses already and are started from threads, at most ``jobs`` at a time."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.processes: ProcessPoolExecutor | None = None
+        if jobs > 1:
+            # spawn: the planner holds gRPC channels, which must not be forked.
+            ctx = multiprocessing.get_context("spawn")
+            self.processes = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_warm_worker)
+            self.waiters: Executor = ThreadPoolExecutor(32, thread_name_prefix="plan-sim")
+            self.tools: Executor = ThreadPoolExecutor(jobs, thread_name_prefix="plan-tool")
+        else:
+            self.waiters = self.tools = _Immediate()
+
+    def simulate(self, settings: StackSettings, preview: bool, peers: dict[str, Any]) -> tuple[SimResult, float]:
+        """The run's result and how long it took (in its worker, not counting the wait for one)."""
+        if self.processes is None:
+            return _simulate_job(settings, preview, peers)
+        return self.processes.submit(_simulate_job, settings, preview, peers).result()
+
+    def close(self) -> None:
+        if self.processes is not None:
+            self.processes.shutdown(wait=True, cancel_futures=True)
+            for pool in (self.waiters, self.tools):
+                pool.shutdown(wait=True, cancel_futures=True)
+
+
+SimKey = tuple[str, Phase, bool]  # stack, phase, preview
 
 
 @dataclass
@@ -173,57 +294,99 @@ def _describe_run(result: SimResult) -> str:
     return f"{custom} resources, {components} components" + (f", {reads} read" if reads else "")
 
 
+def _partner_name(stack: str, cfg: StackConfig) -> str | None:
+    """The other stack of the estate: the one peerStack names, else the project's other default."""
+    if cfg.peer_stack:
+        return cfg.peer_stack.rsplit("/", 1)[-1]
+    if stack in DEFAULT_STACKS:
+        return DEFAULT_STACKS[1 - DEFAULT_STACKS.index(stack)]
+    return None
+
+
+def _phase_context(stack: str, phase: Phase, configured: Phase, why: str) -> str:
+    return f"stack '{stack}' in phase '{phase.value}' ({why}; its stack file says '{configured.value}')"
+
+
 class Planner:
-    def __init__(self, opts: Options, progress: Progress) -> None:
+    def __init__(self, opts: Options, progress: Progress, work: Work | None = None) -> None:
         self.opts = opts
         self.progress = progress
+        self.work = work or Work(1)
         self.plans: dict[str, StackPlan] = {}
-        self._peer_settings: dict[str, StackSettings] = {}
-        self._peer_cache: dict[str, dict[tuple[Phase, bool], SimResult]] = {}
+        # Stacks read for the other side of the picture or the single-circuit gate, not planned.
+        self.partners: dict[str, StackPlan] = {}
+        self._sims: dict[SimKey, Future[SimResult]] = {}
+        self._lock = threading.Lock()
         # (stack, phase, preview) -> the peer outputs its StackReference was answered with
-        self.peers_used: dict[tuple[str, Phase, bool], dict[str, Any]] = {}
+        self.peers_used: dict[SimKey, dict[str, Any]] = {}
 
-    def settings_for(self, stack: str) -> StackSettings:
-        if stack in self.plans:
-            return self.plans[stack].settings
-        if stack not in self._peer_settings:
-            self._peer_settings[stack] = load_settings(self.opts, stack)
-        return self._peer_settings[stack]
+    # -- reading and checking the input ------------------------------------------------------
 
-    def _peer_outputs(self, cfg: StackConfig, phase: Phase, preview: bool) -> dict[str, Any]:
-        """The peer stack's outputs in the same phase, for the single-circuit gate's
-        StackReference: the plan shows both stacks after each has moved to that phase."""
-        if not cfg.peer_stack:
-            return {}
-        peer = cfg.peer_stack.rsplit("/", 1)[-1]
-        result = self.simulate(peer, phase, preview, need_peer=False)
-        if result.error:
-            raise PlanError(f"peer stack '{peer}' (peerStack of this stack) failed: {result.error}")
-        return {cfg.peer_stack: result.outputs}
+    def stack(self, name: str) -> StackPlan:
+        if name in self.plans:
+            return self.plans[name]
+        if name not in self.partners:
+            raise PlanError(f"stack '{name}' is not part of this plan")
+        return self.partners[name]
 
-    def simulate(self, stack: str, phase: Phase, preview: bool, need_peer: bool = True) -> SimResult:
-        plan = self.plans.get(stack)
-        cache = plan.runs if plan is not None else self._peer_cache.setdefault(stack, {})
-        key = (phase, preview)
-        if key in cache:
-            return cache[key]
-        settings = with_phase(self.settings_for(stack), phase)
-        mode = "preview" if preview else "up"
-        peers: dict[str, Any] = {}
-        if need_peer and needs_peer(stack_config(settings)):
-            peers = self._peer_outputs(stack_config(settings), phase, preview)
-            self.peers_used[(stack, phase, preview)] = peers
-        result = self.progress.run(
-            f"{stack}: run the program, phase {phase.value} ({mode})",
-            lambda: simulate(settings, preview=preview, peer_outputs=peers),
-            _describe_run,
-        )
-        if result.error:
-            raise PlanError(f"stack '{stack}', phase {phase.value}: the program failed:\n{result.error}")
-        cache[key] = result
-        return result
+    def counterpart(self, plan: StackPlan) -> StackPlan | None:
+        """The other stack of ``plan``'s estate: the planned stack of the other role, else the one
+        its peerStack (or the project's other default stack) names, if that was read."""
+        role = Role.TARGET if plan.cfg.role is Role.SOURCE else Role.SOURCE
+        for other in self.plans.values():
+            if other.cfg.role is role:
+                return other
+        name = _partner_name(plan.name, plan.cfg)
+        if name is None or name == plan.name:
+            return None
+        return self.plans.get(name) or self.partners.get(name)
+
+    def partner_of(self, plan: StackPlan) -> StackPlan | None:
+        """The counterpart, if it has the other role (what the picture and the gate read)."""
+        other = self.counterpart(plan)
+        return other if other is not None and other.cfg.role is not plan.cfg.role else None
+
+    def phases_of(self, plan: StackPlan) -> set[Phase]:
+        """Every phase the plan runs ``plan``'s program in."""
+        phases = {plan.cfg.phase}
+        if self.opts.compare_phase is not None:
+            phases.add(self.opts.compare_phase)
+        if self.runbook_pair() is not None:
+            phases |= set(Phase)
+        return phases
+
+    def runbook_pair(self) -> tuple[StackPlan, StackPlan] | None:
+        if not self.opts.runbook:
+            return None
+        source = [p for p in self.plans.values() if p.cfg.role is Role.SOURCE]
+        target = [p for p in self.plans.values() if p.cfg.role is Role.TARGET]
+        return (source[0], target[0]) if len(source) == 1 and len(target) == 1 else None
+
+    def _why(self, phase: Phase) -> str:
+        if phase is self.opts.compare_phase:
+            return "the plan compares with it: --compare-phase"
+        return "the runbook walks every phase: --no-runbook skips it"
+
+    def _check_phases(self, plan: StackPlan, phases: Iterable[Phase]) -> list[str]:
+        """Config errors of ``plan`` in phases other than its own, each line saying which phase."""
+        lines: list[str] = []
+        seen: set[str] = set()
+        prefix = f"stack '{plan.name}': "
+        for phase in sorted(set(phases) - {plan.cfg.phase}, key=list(Phase).index):
+            try:
+                stack_config(with_phase(plan.settings, phase))
+            except ConfigError as exc:
+                context = _phase_context(plan.name, phase, plan.cfg.phase, self._why(phase))
+                for line in str(exc).splitlines():
+                    rest = line.removeprefix(prefix)
+                    if rest not in seen:
+                        seen.add(rest)
+                        lines.append(f"{context}: {rest}")
+        return lines
 
     def prepare(self) -> None:
+        """Read every stack and check it, alone, in every phase the plan runs, and against the other
+        stack of the estate; raise PlanError with every problem, before anything runs."""
         problems: list[str] = []
         for stack in self.opts.stacks:
             settings = load_settings(self.opts, stack)
@@ -235,12 +398,115 @@ class Planner:
             self.plans[stack] = StackPlan(settings, cfg)
         if problems:
             raise PlanError("\n".join(problems))
+        for plan in list(self.plans.values()):
+            if self.counterpart(plan) is not None:
+                continue
+            name = _partner_name(plan.name, plan.cfg)
+            if name is None or name == plan.name or name in self.partners:
+                continue
+            path = _stack_path(self.opts, name)
+            if not path.is_file():
+                if needs_any_peer(plan, self.phases_of(plan)):
+                    problems.append(
+                        f"stack '{plan.name}': config {NAMESPACE}:peerStack names '{name}', which has no stack file {path}"
+                    )
+                continue
+            settings = load_settings(self.opts, name)
+            try:
+                self.partners[name] = StackPlan(settings, stack_config(settings))
+            except ConfigError as exc:
+                problems.append(f"{exc}\n(read as the other stack of '{plan.name}', for its picture and gate)")
+        unknown = sorted(set(self.opts.stack_overrides) - set(self.plans) - set(self.partners))
+        if unknown:
+            known = ", ".join(sorted({*self.plans, *self.partners}))
+            problems.append(f"--stack-set {unknown[0]}: no stack of that name in this plan ({known})")
+        if problems:
+            raise PlanError("\n".join(problems))
+        for plan in self.plans.values():
+            problems += self._check_phases(plan, self.phases_of(plan))
+        for partner in self.partners.values():
+            phases = {ph for p in self.plans.values() if self.counterpart(p) is partner for ph in self.phases_of(p)}
+            problems += self._check_phases(partner, phases)
+        checked: set[frozenset[str]] = set()
+        for plan in self.plans.values():
+            other = self.counterpart(plan)
+            if other is None or frozenset((plan.name, other.name)) in checked:
+                continue
+            checked.add(frozenset((plan.name, other.name)))
+            sides = [StackSide(p.name, p.settings.file_label, p.cfg) for p in (plan, other)]
+            problems += [issue.line(stack) for stack, issue in pair_issues(*sides)]
+        if problems:
+            raise PlanError("\n".join(dict.fromkeys(problems)))
+
+    # -- simulations -----------------------------------------------------------------------------
+
+    def _gate_peer(self, stack: str, phase: Phase, gate: bool) -> tuple[StackSettings, StackConfig, str | None]:
+        settings = with_phase(self.stack(stack).settings, phase)
+        cfg = stack_config(settings)
+        peer = cfg.peer_stack.rsplit("/", 1)[-1] if gate and cfg.peer_stack and needs_peer(cfg) else None
+        return settings, cfg, peer
+
+    def sim_keys(self, stack: str, phase: Phase, preview: bool, gate: bool = True) -> list[SimKey]:
+        """The runs ``stack``'s run in ``phase`` takes: the gate's peer run first, then its own."""
+        _, _, peer = self._gate_peer(stack, phase, gate)
+        return ([(peer, phase, preview)] if peer else []) + [(stack, phase, preview)]
+
+    def start(self, stack: str, phase: Phase, preview: bool, gate: bool = True) -> Future[SimResult]:
+        """The run of ``stack``'s program in ``phase``, started once; with the single-circuit gate,
+        after the peer stack's run in the same phase (the state once both moved, as the runbook
+        orders it), whose outputs answer the StackReference."""
+        key = (stack, phase, preview)
+        with self._lock:
+            if key in self._sims:
+                return self._sims[key]
+        settings, cfg, peer = self._gate_peer(stack, phase, gate)
+        peer_future = self.start(peer, phase, preview, gate=False) if peer else None
+        return self._submit(key, settings, cfg, peer_future)
+
+    def _submit(
+        self, key: SimKey, settings: StackSettings, cfg: StackConfig, peer_future: Future[SimResult] | None
+    ) -> Future[SimResult]:
+        stack, phase, preview = key
+        mode = "preview" if preview else "up"
+
+        def job() -> SimResult:
+            peers: dict[str, Any] = {}
+            if peer_future is not None:
+                assert cfg.peer_stack is not None
+                peers = {cfg.peer_stack: peer_future.result().outputs}
+                self.peers_used[key] = peers
+            result, seconds = self.work.simulate(settings, preview, peers)
+            self.progress.report(
+                f"{stack}: run the program, phase {phase.value} ({mode})", _describe_run(result), seconds
+            )
+            if result.error:
+                raise PlanCrash(
+                    f"stack '{stack}', phase {phase.value} ({mode}): the program failed: "
+                    f"{result.error.strip().splitlines()[0] if result.error.strip() else 'no message'}",
+                    result.error,
+                )
+            plan = self.plans.get(stack) or self.partners[stack]
+            plan.runs[(phase, preview)] = result
+            return result
+
+        with self._lock:
+            if key not in self._sims:
+                self._sims[key] = self.work.waiters.submit(job)
+            return self._sims[key]
+
+    def simulate(self, stack: str, phase: Phase, preview: bool) -> SimResult:
+        """One run of ``stack``'s program (waits for it)."""
+        return self.start(stack, phase, preview).result()
 
 
-def _phases_for_runbook(plans: dict[str, StackPlan]) -> tuple[StackPlan, StackPlan] | None:
-    source = [p for p in plans.values() if p.cfg.role is Role.SOURCE]
-    target = [p for p in plans.values() if p.cfg.role is Role.TARGET]
-    return (source[0], target[0]) if len(source) == 1 and len(target) == 1 else None
+def needs_any_peer(plan: StackPlan, phases: Iterable[Phase]) -> bool:
+    for phase in phases:
+        try:
+            if needs_peer(stack_config(with_phase(plan.settings, phase))):
+                return True
+        except ConfigError:
+            continue
+    return False
 
 
 def policy_report(
@@ -291,18 +557,6 @@ def _dump(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=4, sort_keys=False) + "\n")
 
 
-def _write_diagram(out: Path, name: str, topo: diagram.Topo, images: bool, progress: Progress) -> list[str]:
-    dot = diagram.to_dot(topo)
-    (out / f"{name}.dot").write_text(dot)
-    written = [f"{name}.dot"]
-    if images:
-        for fmt in ("svg", "png"):
-            data = progress.run(f"{name}: draw {fmt.upper()}", lambda fmt=fmt: diagram.render(dot, fmt))
-            (out / f"{name}.{fmt}").write_bytes(data)
-            written.append(f"{name}.{fmt}")
-    return written
-
-
 def _swap_into(tmp: Path, out: Path) -> None:
     """Replace ``out`` with ``tmp`` in two renames, so readers never see a half-written plan."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -339,110 +593,250 @@ def _policy_cell(report: PolicyReport) -> str:
     return "FAIL" if mandatory else "pass" + (f" ({', '.join(notes)})" if notes else "")
 
 
+def names_of(results: Iterable[SimResult]) -> dict[str, str]:
+    """URN -> the name a user finds in Azure (the portal, `az`), for every resource that has one."""
+    out: dict[str, str] = {}
+    for result in results:
+        for r in result.resources:
+            azure = physical_name(r.type, r.plain_inputs)
+            if azure:
+                out[r.urn] = azure
+    return out
+
+
+def display_name(azure: str | None, logical: str) -> str:
+    """The Azure name, and beside it the logical name Pulumi commands take (`--target`, state)."""
+    if not azure or azure == logical:
+        return logical
+    return f"{azure} (Pulumi name {logical})"
+
+
+def _changes(c: Comparison) -> str:
+    return f"+{len(c.of('create'))} ~{len(c.of('update'))} -{len(c.of('delete'))}"
+
+
+def _change_line(change: Change) -> str:
+    mark = {"create": "+", "delete": "-", "update": "~"}[change.op]
+    detail = f"  {change.describe()}" if change.op == "update" else ""
+    name = display_name(change.physical, change.name)
+    return f"  {mark} {change.op:<6} {change.type.split(':')[-1]:<32} {name}{detail}"
+
+
+def _first_up(result: SimResult) -> int:
+    return sum(1 for r in result.resources if r.custom and not r.read)
+
+
+def _findings(plan: StackPlan, compare_phase: Phase | None, names: dict[str, str]) -> list[str]:
+    """Each finding once, with the phases it was found in (the same finding in both phases is one)."""
+    seen: dict[tuple[str, str, str, str], list[str]] = {}
+    errors: list[str] = []
+    reports = [(plan.cfg.phase, plan.policy)]
+    if compare_phase is not None and plan.compare_policy is not None:
+        reports.append((compare_phase, plan.compare_policy))
+    for phase, report in reports:
+        for v in report.violations:
+            phases = seen.setdefault((v.enforcement_level, v.policy, v.urn, v.message), [])
+            if phase.value not in phases:
+                phases.append(phase.value)
+        if report.error:
+            errors.append(f"{plan.name} (phase {phase.value}): policy pack error: {report.error}")
+    lines = []
+    for (level, policy, urn, message), phases in seen.items():
+        where = display_name(names.get(urn), urn.rsplit("::", 1)[-1]) if urn else "the stack"
+        lines.append(f"{plan.name}: [{level}] {policy} on {where}, in {' and '.join(phases)}: {message}")
+    return lines + errors
+
+
 def summary(plans: Sequence[StackPlan], compare_phase: Phase | None) -> str:
-    head = ["stack", "role", "phase", "resources", "policies"]
+    head = ["stack", "role", "phase", "first up creates", "policies"]
     if compare_phase is not None:
-        head += [f"policies in {compare_phase.value}", "create", "update", "delete"]
+        head += [f"policies in {compare_phase.value}", f"changes in {compare_phase.value}"]
     rows = [head]
     for p in plans:
-        result = p.runs[(p.cfg.phase, True)]
-        row = [
-            p.name,
-            p.cfg.role.value,
-            p.cfg.phase.value,
-            str(sum(1 for r in result.resources if r.custom and not r.read)),
-            _policy_cell(p.policy),
-        ]
+        row = [p.name, p.cfg.role.value, p.cfg.phase.value, str(_first_up(p.runs[(p.cfg.phase, True)]))]
+        row.append(_policy_cell(p.policy))
         if compare_phase is not None and p.comparison is not None:
-            c = p.comparison
-            row += [_policy_cell(p.compare_policy or PolicyReport())]
-            row += [str(len(c.of("create"))), str(len(c.of("update"))), str(len(c.of("delete")))]
+            row += [_policy_cell(p.compare_policy or PolicyReport()), _changes(p.comparison)]
         rows.append(row)
     lines = [_table(rows)]
+    lines.append(
+        "first up creates: Azure resources the first `pulumi up` of a new stack creates; "
+        + (
+            f"changes in {compare_phase.value}: +create ~update -delete once the stack's phase is "
+            f"{compare_phase.value} (a new stack in that phase would create all of it)."
+            if compare_phase is not None
+            else ""
+        ).rstrip()
+    )
     for p in plans:
-        if p.comparison is None or not p.comparison.changes:
-            continue
         c = p.comparison
+        if c is None:
+            continue
         lines.append("")
+        if not c.changes:
+            lines.append(f"{p.name}: {c.before_phase} -> {c.after_phase}: no resource changes")
+            continue
         lines.append(f"{p.name}: {c.before_phase} -> {c.after_phase}")
-        for ch in c.changes:
-            mark = {"create": "+", "delete": "-", "update": "~"}[ch.op]
-            detail = f"  {ch.describe()}" if ch.op == "update" else ""
-            lines.append(f"  {mark} {ch.op:<6} {ch.type.split(':')[-1]:<32} {ch.name}{detail}")
+        lines += [_change_line(ch) for ch in c.changes]
+    findings: list[str] = []
     for p in plans:
-        for label, report in (("", p.policy), (" (compared phase)", p.compare_policy)):
-            if report is None:
-                continue
-            for v in report.violations:
-                where = v.urn.rsplit("::", 1)[-1] if v.urn else "stack"
-                lines.append(f"{p.name}{label}: [{v.enforcement_level}] {v.policy} ({where}): {v.message}")
-            if report.error:
-                lines.append(f"{p.name}{label}: policy pack error: {report.error}")
+        findings += _findings(p, compare_phase, names_of(p.runs.values()))
+    if findings:
+        lines += ["", *findings]
     return "\n".join(lines)
 
 
 # --- the command -----------------------------------------------------------------------------
 
 
-def _count_work(opts: Options, plans: Sequence[StackPlan], both: bool) -> int:
-    """How many progress lines a run prints (a peer stack run for the single-circuit gate adds more)."""
-    total = 0
-    for plan in plans:
-        ups = {plan.cfg.phase}
-        if opts.compare_phase is not None:
-            ups.add(opts.compare_phase)
-        if both and opts.runbook:
-            ups |= set(Phase)
-        total += 1 + len(ups)  # the preview run and the `up` runs
-        compared = opts.compare_phase is not None
-        total += (2 if compared else 1) if opts.policy else 0
-        total += (4 if compared else 2) if opts.images else 0
-    return total
+def _then(work: Work, future: Future[Any], fn: Callable[[Any], T]) -> Future[T]:
+    """``fn(result of future)`` on a tool thread once ``future`` is done (its error passes on)."""
+    out: Future[T] = Future()
+
+    def copy(done: Future[T]) -> None:
+        exc = done.exception()
+        if exc is not None:
+            out.set_exception(exc)
+        else:
+            out.set_result(done.result())
+
+    def go(done: Future[Any]) -> None:
+        exc = done.exception()
+        if exc is not None:
+            out.set_exception(exc)
+            return
+        work.tools.submit(fn, done.result()).add_done_callback(copy)
+
+    future.add_done_callback(go)
+    return out
 
 
-def run_plan(opts: Options, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr, quiet: bool = False) -> int:
+def _render(name: str, dot: str, fmt: str, progress: Progress) -> tuple[str, bytes]:
+    return f"{name}.{fmt}", progress.run(f"{name}: draw {fmt.upper()}", lambda: diagram.render(dot, fmt))
+
+
+@dataclass
+class _Picture:
+    name: str
+    plan: StackPlan
+    phase: Phase
+    run: Future[SimResult]
+    images: list[Future[tuple[str, bytes]]] = field(default_factory=list[Future[tuple[str, bytes]]])
+    dot: str = ""
+
+
+def _topology(planner: Planner, plan: StackPlan, phase: Phase, result: SimResult) -> diagram.Topo:
+    cfg = plan.cfg if phase is plan.cfg.phase else stack_config(with_phase(plan.settings, phase))
+    partner = planner.partner_of(plan)
+    peer_name = partner.name if partner is not None else _partner_name(plan.name, plan.cfg)
+    default = "dr" if plan.cfg.role is Role.SOURCE else "prod"
+    return diagram.topology(cfg, plan.name, result, peer_name or default, partner.cfg if partner else None)
+
+
+def run_plan(
+    opts: Options,
+    stdout: TextIO = sys.stdout,
+    stderr: TextIO = sys.stderr,
+    quiet: bool = False,
+    work: Work | None = None,
+) -> int:
     progress = Progress(0, stderr, quiet)
     planner = Planner(opts, progress)
     planner.prepare()
-    both = _phases_for_runbook(planner.plans) is not None
-    progress.total = _count_work(opts, list(planner.plans.values()), both)
+    jobs = opts.jobs or auto_jobs(p.cfg for p in planner.plans.values())
+    planner.work = work or Work(jobs)
+    try:
+        return _run(opts, progress, planner, stdout)
+    finally:
+        planner.work.close()
+
+
+def _run(opts: Options, progress: Progress, planner: Planner, stdout: TextIO) -> int:
+    work = planner.work
     compare_phase = opts.compare_phase
-    for plan in planner.plans.values():
+    pair = planner.runbook_pair()
+    plans = list(planner.plans.values())
+
+    # Every run: first what the pictures and the policy packs need (the configured phase, then the
+    # compared one), the runbook's other phases last, so drawing and checking overlap them; the
+    # heaviest stacks first within each (the target builds the drill network and Site Recovery too).
+    heavy_first = sorted(plans, key=lambda p: p.cfg.role is not Role.TARGET)
+    wanted: list[SimKey] = []
+    for plan in heavy_first:
+        wanted += [(plan.name, plan.cfg.phase, True), (plan.name, plan.cfg.phase, False)]
+    if compare_phase is not None:
+        wanted += [(plan.name, compare_phase, False) for plan in heavy_first]
+    if pair is not None:
+        wanted += [(plan.name, ph, False) for ph in Phase for plan in heavy_first]
+    sims = list(dict.fromkeys(k for key in wanted for k in planner.sim_keys(*key)))
+    policies = (2 if compare_phase is not None else 1) * len(plans) if opts.policy else 0
+    images = 2 * (2 if compare_phase is not None else 1) * len(plans) if opts.images else 0
+    progress.total = len(sims) + policies + images
+
+    futures = {key: planner.start(*key) for key in dict.fromkeys(wanted)}
+    reports: dict[tuple[str, Phase], Future[PolicyReport]] = {}
+    pictures: list[_Picture] = []
+    for plan in plans:
         phase = plan.cfg.phase
-        preview = planner.simulate(plan.name, phase, True)
-        planner.simulate(plan.name, phase, False)
-        if opts.policy:
-            peers = planner.peers_used.get((plan.name, phase, True), {})
-            plan.policy = policy_report(plan.settings, preview, peers, opts.policy_config, progress)
+        checked = [(phase, True)] + ([(compare_phase, False)] if compare_phase is not None else [])
+        for ph, preview in checked if opts.policy else []:
+            key = (plan.name, ph, preview)
+            settings = with_phase(plan.settings, ph)
+            reports[(plan.name, ph)] = _then(
+                work,
+                futures[key],
+                lambda result, settings=settings, key=key: policy_report(
+                    settings, result, planner.peers_used.get(key, {}), opts.policy_config, progress
+                ),
+            )
+        drawn = [(plan.name, phase)]
         if compare_phase is not None:
-            after = planner.simulate(plan.name, compare_phase, False)
+            drawn.append((f"{plan.name}-{compare_phase.value}", compare_phase))
+        for name, ph in drawn:
+            picture = _Picture(name, plan, ph, futures[(plan.name, ph, False)])
+            pictures.append(picture)
+
+            def draw(result: SimResult, picture: _Picture = picture) -> str:
+                picture.dot = diagram.to_dot(_topology(planner, picture.plan, picture.phase, result))
+                return picture.dot
+
+            dot = _then(work, picture.run, draw)
+            if opts.images:
+                for fmt in ("svg", "png"):
+                    picture.images.append(
+                        _then(work, dot, lambda text, name=name, fmt=fmt: _render(name, text, fmt, progress))
+                    )
+            else:
+                picture.images.append(_then(work, dot, lambda _text: ("", b"")))
+
+    # Wait for everything; the first failure (a program error, a renderer error) ends the plan.
+    for future in [*futures.values(), *reports.values(), *(f for p in pictures for f in p.images)]:
+        future.result()
+    for plan in plans:
+        phase = plan.cfg.phase
+        if opts.policy:
+            plan.policy = reports[(plan.name, phase)].result()
+        if compare_phase is not None:
             plan.comparison = compare(
                 with_phase(plan.settings, compare_phase),
                 plan.runs[(phase, False)],
-                after,
+                plan.runs[(compare_phase, False)],
                 phase.value,
                 compare_phase.value,
                 show_sames=opts.show_sames,
             )
             if opts.policy:
-                peers = planner.peers_used.get((plan.name, compare_phase, False), {})
-                plan.compare_policy = policy_report(
-                    with_phase(plan.settings, compare_phase), after, peers, opts.policy_config, progress
-                )
-    pair = _phases_for_runbook(planner.plans)
-    stack_runs: tuple[dr_runbook.StackRuns, dr_runbook.StackRuns] | None = None
-    if pair is not None and opts.runbook:
-        made = []
-        for plan in pair:
-            runs = {ph: planner.simulate(plan.name, ph, False) for ph in Phase}
-            made.append(dr_runbook.StackRuns(plan.settings, plan.cfg, runs))
-        stack_runs = (made[0], made[1])
+                plan.compare_policy = reports[(plan.name, compare_phase)].result()
+    runbook: str | None = None
+    if pair is not None:
+        made = [dr_runbook.StackRuns(p.settings, p.cfg, {ph: p.runs[(ph, False)] for ph in Phase}) for p in pair]
+        runbook = dr_runbook.render(made[0], made[1])
 
     opts.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{opts.out.name}-", dir=opts.out.parent))
     written: list[str] = []
     try:
-        for plan in planner.plans.values():
+        for plan in plans:
             phase = plan.cfg.phase
             _dump(
                 tmp / f"{plan.name}.json",
@@ -450,29 +844,30 @@ def run_plan(opts: Options, stdout: TextIO = sys.stdout, stderr: TextIO = sys.st
             )
             _dump(tmp / f"{plan.name}.state.json", stack_export(plan.settings, plan.runs[(phase, False)]))
             written += [f"{plan.name}.json", f"{plan.name}.state.json"]
-            peer = _peer_name(plan, planner)
-            topo = diagram.topology(plan.cfg, plan.name, plan.runs[(phase, False)], peer)
-            written += _write_diagram(tmp, plan.name, topo, opts.images, progress)
-            if plan.comparison is not None and compare_phase is not None:
-                digest = dict(plan.comparison.digest)
-                if plan.compare_policy is not None:
-                    digest["policyPacks"] = dict(plan.compare_policy.packs)
-                    digest["policyViolations"] = [v.as_json() for v in plan.compare_policy.violations]
-                _dump(tmp / f"{plan.name}.{compare_phase.value}.json", digest)
-                written.append(f"{plan.name}.{compare_phase.value}.json")
-                after_cfg = stack_config(with_phase(plan.settings, compare_phase))
-                after_topo = diagram.topology(after_cfg, plan.name, plan.runs[(compare_phase, False)], peer)
-                written += _write_diagram(tmp, f"{plan.name}-{compare_phase.value}", after_topo, opts.images, progress)
-        if stack_runs is not None:
-            name = f"{stack_runs[1].name}-runbook.md"
-            (tmp / name).write_text(dr_runbook.render(*stack_runs))
+            for picture in (p for p in pictures if p.plan is plan):
+                if picture.phase is not phase and plan.comparison is not None and compare_phase is not None:
+                    digest = dict(plan.comparison.digest)
+                    if plan.compare_policy is not None:
+                        digest["policyPacks"] = dict(plan.compare_policy.packs)
+                        digest["policyViolations"] = [v.as_json() for v in plan.compare_policy.violations]
+                    _dump(tmp / f"{plan.name}.{compare_phase.value}.json", digest)
+                    written.append(f"{plan.name}.{compare_phase.value}.json")
+                (tmp / f"{picture.name}.dot").write_text(picture.dot)
+                written.append(f"{picture.name}.dot")
+                for image in picture.images:
+                    file, data = image.result()
+                    if file:
+                        (tmp / file).write_bytes(data)
+                        written.append(file)
+        if runbook is not None and pair is not None:
+            name = f"{pair[1].name}-runbook.md"
+            (tmp / name).write_text(runbook)
             written.append(name)
         _swap_into(tmp, opts.out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
-    plans = list(planner.plans.values())
     stdout.write(summary(plans, compare_phase) + "\n")
     try:
         shown = opts.out.relative_to(Path.cwd())
@@ -481,36 +876,30 @@ def run_plan(opts: Options, stdout: TextIO = sys.stdout, stderr: TextIO = sys.st
     stdout.write(f"\nwrote {shown}/: {', '.join(written)}\n")
     if pair is None and opts.runbook:
         stdout.write("runbook skipped: it needs the source and the target stack in the same run\n")
-    failed = [
-        p.name
-        for p in plans
-        if (
-            p.policy.mandatory
-            or p.policy.error
-            or (p.compare_policy and (p.compare_policy.mandatory or p.compare_policy.error))
+    broken = [
+        p.name for p in plans if p.policy.error or (p.compare_policy is not None and p.compare_policy.error is not None)
+    ]
+    if broken:
+        details = "\n".join(
+            line for p in plans for line in _findings(p, compare_phase, {}) if "policy pack error" in line
         )
+        raise PlanCrash(f"the policy pack could not run for: {', '.join(broken)}", details)
+    failed = [
+        p.name for p in plans if p.policy.mandatory or (p.compare_policy is not None and p.compare_policy.mandatory)
     ]
     if failed:
-        stdout.write(f"mandatory policy failed (or the pack could not run) for: {', '.join(failed)}\n")
+        stdout.write(f"mandatory policy failed for: {', '.join(failed)}\n")
         return EXIT_POLICY
     return EXIT_OK
-
-
-def _peer_name(plan: StackPlan, planner: Planner) -> str:
-    role = Role.TARGET if plan.cfg.role is Role.SOURCE else Role.SOURCE
-    for other in planner.plans.values():
-        if other.cfg.role is role:
-            return other.name
-    if plan.cfg.peer_stack:
-        return plan.cfg.peer_stack.rsplit("/", 1)[-1]
-    return "dr" if role is Role.TARGET else "prod"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m erdr.plan",
         description="Offline plan of the stacks: preview JSON, state export, policies, phase diff, "
-        "diagrams and the DR runbook, from the config alone (no cloud account, no Pulumi CLI).",
+        "diagrams and the DR runbook, from the config alone (no cloud account, no Pulumi CLI). "
+        "Exit status: 0 planned, 1 a mandatory policy failed, 2 bad config or arguments (nothing "
+        "written), 3 anything else (details in <out>/traceback.txt).",
     )
     parser.add_argument(
         "--stack",
@@ -532,8 +921,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config key for every planned stack (dotted path; value read as YAML), "
-        "e.g. --set topology=single-circuit --set routingWeights.preferred=200",
+        help="set a config key on every stack, as `pulumi config set --path KEY VALUE` would: KEY is a "
+        "path (routingWeights.preferred, 'circuits.primary.onPremPrefixes[0]', [\"a.b\"]), optionally "
+        "namespace:-prefixed; VALUE true/false and integers are typed below the top level, {...} or [...] "
+        "is JSON, null unsets the key",
+    )
+    parser.add_argument(
+        "--stack-set",
+        action="append",
+        nargs=2,
+        default=[],
+        metavar=("STACK", "KEY=VALUE"),
+        help="like --set, on STACK only (after the --set values), e.g. --stack-set dr peerStack=org/expressroute-dr/prod",
     )
     parser.add_argument(
         "--compare-phase",
@@ -555,6 +954,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--show-sames",
         action="store_true",
         help="list unchanged resources in the phase comparison's steps too (as `pulumi preview --show-sames`)",
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"program runs at once, in worker processes (default: the CPUs available, here {default_jobs()}, "
+        f"for a layout of {PARALLEL_FROM_VNETS} VNets or more; one process below)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return parser
@@ -578,32 +986,63 @@ def options_from(args: argparse.Namespace) -> Options:
         raise PlanError("--stack-file needs exactly one --stack (the stack it holds)")
     if args.stack_file is not None and args.stacks_dir is not None:
         raise PlanError("use --stack-file or --stacks-dir, not both")
+    overrides = parse_set(args.set)
+    for item in overrides:
+        if item.key.namespace != NAMESPACE and item.key.namespace in {*stacks, *DEFAULT_STACKS}:
+            key = item.text.split(":", 1)[1]
+            raise PlanError(
+                f"--set {item.text!r}: '{item.key.namespace}' is a stack, not a config namespace; "
+                f"to set a key on one stack: --stack-set {item.key.namespace} {key}"
+            )
+    per_stack: dict[str, list[Override]] = {}
+    for stack, item in args.stack_set:
+        per_stack.setdefault(stack, []).extend(parse_set([item]))
+    if args.jobs is not None and args.jobs < 1:
+        raise PlanError(f"--jobs {args.jobs}: needs at least 1")
     return Options(
         stacks=stacks,
         stack_file=args.stack_file,
         stacks_dir=args.stacks_dir,
-        overrides=parse_set(args.set),
+        overrides=overrides,
+        stack_overrides=per_stack,
         compare_phase=None if args.compare_phase == "none" else Phase(args.compare_phase),
         out=args.out.resolve(),
         images=not args.no_images,
         policy=not args.no_policy,
         policy_config=_read_policy_config(args.policy_pack_config),
         runbook=not args.no_runbook,
+        jobs=args.jobs,
         show_sames=args.show_sames,
     )
 
 
+def _crash(out: Path, message: str, details: str, stderr: TextIO) -> int:
+    """Exit 3: one line on the terminal, the details in a file (the plan itself is left as it was)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / CRASH_FILE).write_text(details.rstrip() + "\n")
+        where = f" (details in {out / CRASH_FILE})"
+    except OSError:
+        where = ""
+    stderr.write(f"\nerror: {message.splitlines()[0] if message else 'unexpected failure'}{where}\n")
+    return EXIT_CRASH
+
+
 def main(argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
     args = build_parser().parse_args(argv)
+    out = args.out.resolve()
     try:
         opts = options_from(args)
         return run_plan(opts, stdout, stderr, quiet=args.quiet)
     except (PlanError, ConfigError) as exc:
         stderr.write(f"\nerror: {exc}\nnothing was written.\n")
-        return EXIT_ERROR
+        return EXIT_CONFIG
+    except PlanCrash as exc:
+        return _crash(out, str(exc), exc.details, stderr)
     except diagram.RenderError as exc:
-        stderr.write(f"\nerror: {exc}\nnothing was written.\n")
-        return EXIT_ERROR
+        return _crash(out, f"drawing the diagrams failed: {exc}", str(exc), stderr)
+    except Exception as exc:  # noqa: BLE001 - exit 3 with the traceback in a file, not on the terminal
+        return _crash(out, f"{type(exc).__name__}: {exc}", traceback.format_exc(), stderr)
 
 
 if __name__ == "__main__":

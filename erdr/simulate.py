@@ -15,13 +15,15 @@ azure-native's update preview, a new one its create preview.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import gc
 import hashlib
 import logging
 import runpy
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -428,6 +430,24 @@ def _run(
     return result
 
 
+# A run allocates hundreds of thousands of short-lived objects (the SDK's tasks, futures, Outputs,
+# protobuf messages). With CPython's default thresholds (700, 10, 10) the cyclic collector ran so
+# often that it took over half of a large run: the dr stack at 60 spokes took 4.6 s of CPU, 1.9 s
+# with these. Cycles are still collected, in fewer and larger passes; the thresholds are put back
+# after the run, and what the program registers does not change.
+RUN_GC_THRESHOLDS = (50_000, 20, 100)
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    before = gc.get_threshold()
+    gc.set_threshold(*RUN_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def simulate(
     stack: StackSettings,
     *,
@@ -451,4 +471,5 @@ def simulate(
         raise ValueError("prior must be an `up` run: a deployed stack has known IDs and outputs")
     ctx = contextvars.Context()
     run: Callable[[], SimResult] = lambda: _run(stack, preview, peer_outputs or {}, program, prior, subscription, live)  # noqa: E731
-    return ctx.run(run)
+    with _fewer_collections():
+        return ctx.run(run)

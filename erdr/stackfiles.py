@@ -3,26 +3,41 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from erdr.config_keys import ConfigKey, ConfigKeyError, format_path, parse_config_key, parse_key, remove_path
+from erdr.config_keys import set_path as _set_at
 from model.config import StackConfig, load
+from policies.shared.names import NAMESPACE
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-NAMESPACE = "expressroute-dr"
 # Stands in for a `secure:` value, which only the stack's secrets provider can decrypt.
 SECRET_PLACEHOLDER = "offline-placeholder-secret"
+
+
+class StackFileError(Exception):
+    """A stack file the CLI could not read either; the message names the file and the key."""
 
 
 @dataclass
 class StackSettings:
     project: str
     stack: str
+    # Keys of the project's namespace without it ("layout"), other namespaces in full
+    # ("azure-native:location"), as the CLI hands them to the program after the merge.
     config: dict[str, Any] = field(default_factory=dict[str, Any])
     secret_keys: set[str] = field(default_factory=set[str])
+    # The stack file read, for messages that name it (None: config built in code).
+    source: Path | None = None
+
+    @property
+    def file_label(self) -> str:
+        return self.source.name if self.source is not None else f"Pulumi.{self.stack}.yaml"
 
     def engine_config(self) -> dict[str, str]:
         """Config as the engine hands it to a program: namespaced keys, objects as JSON text."""
@@ -35,61 +50,105 @@ class StackSettings:
     def engine_secret_keys(self) -> list[str]:
         return [k if ":" in k else f"{self.project}:{k}" for k in self.secret_keys]
 
+    def project_config(self) -> tuple[dict[str, Any], frozenset[str]]:
+        """The project namespace's keys (without it) and which of them are secrets."""
+        own = {k: v for k, v in self.config.items() if ":" not in k}
+        return own, frozenset(k for k in self.secret_keys if ":" not in k)
 
-def _project_config(project: dict[str, Any]) -> dict[str, Any]:
+    def foreign_config(self) -> dict[str, Any]:
+        """Keys of every other namespace, in full (``azure-native:location``)."""
+        return {k: v for k, v in self.config.items() if ":" in k}
+
+
+@dataclass(frozen=True)
+class Override:
+    """One ``--set``: a key (namespace and path) and its value; ``None`` unsets it."""
+
+    key: ConfigKey
+    value: Any
+    text: str = ""
+
+
+def _local_key(project: str, namespace: str, name: str) -> str:
+    return name if namespace == project else f"{namespace}:{name}"
+
+
+def _project_config(project: dict[str, Any], name: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, decl in (project.get("config") or {}).items():
+        local = _local_key(name, *parse_key(key)) if ":" in key else key
         if isinstance(decl, dict) and "value" in decl:
-            out[key] = decl["value"]
+            out[local] = decl["value"]
         elif isinstance(decl, dict) and "default" in decl:
-            out[key] = decl["default"]
+            out[local] = decl["default"]
         elif not isinstance(decl, dict):
-            out[key] = decl
+            out[local] = decl
     return out
 
 
 def set_path(config: dict[str, Any], dotted: str, value: Any) -> None:
-    """`--set a.b=v` / `pulumi config set --path a.b v`: set a nested key, creating objects."""
-    parts = dotted.split(".")
-    node = config
-    for part in parts[:-1]:
-        child = node.get(part)
-        if isinstance(child, str):
-            try:
-                child = json.loads(child)
-            except json.JSONDecodeError:
-                child = None
-        if not isinstance(child, dict):
-            child = {}
-        node[part] = child
-        node = child
-    node[parts[-1]] = value
+    """`pulumi config set --path a.b v`: set a nested key of the project's namespace, creating
+    objects and arrays on the way (the CLI's rules: :func:`erdr.config_keys.set_path`)."""
+    _set_at(config, parse_config_key(dotted, NAMESPACE).path, value)
+
+
+def apply_override(settings: StackSettings, override: Override) -> None:
+    """Set (or, for ``None``, remove) the override's key, as ``pulumi config set --path`` (or
+    ``pulumi config rm --path``) would in this stack's merged config."""
+    key = override.key
+    top = _local_key(settings.project, key.namespace, str(key.path[0]))
+    path = (top, *key.path[1:])
+    if override.value is None:
+        remove_path(settings.config, path)
+    else:
+        _set_at(settings.config, path, override.value)
+    # A value given here is plain text (as `config set` without --secret): the key is no secret now.
+    settings.secret_keys.discard(top)
+
+
+def overrides_from(mapping: Mapping[str, Any], project: str = NAMESPACE) -> list[Override]:
+    """``{"a.b": value}`` (paths of the project's namespace unless they name one) as overrides."""
+    return [Override(parse_config_key(k, project), v, k) for k, v in mapping.items()]
 
 
 def load_stack(
     stack: str,
     project_dir: Path = PROJECT_DIR,
     stack_file: Path | None = None,
-    overrides: dict[str, Any] | None = None,
+    overrides: Mapping[str, Any] | Sequence[Override] | None = None,
 ) -> StackSettings:
     project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
     name = project["name"]
-    merged = _project_config(project)
+    merged = _project_config(project, name)
     path = stack_file or project_dir / f"Pulumi.{stack}.yaml"
     doc = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(doc, dict) or not isinstance(doc.get("config") or {}, dict):
+        raise StackFileError(f"{path.name}: expected a mapping with a `config:` mapping of <namespace>:<name> keys")
     secrets: set[str] = set()
     for full_key, value in (doc.get("config") or {}).items():
-        key = full_key.split(":", 1)[1] if full_key.startswith(f"{name}:") else full_key
+        try:
+            namespace, key_name = parse_key(str(full_key))
+        except ConfigKeyError as exc:
+            raise StackFileError(f"{path.name}: {exc}") from None
+        key = _local_key(name, namespace, key_name)
         if isinstance(value, dict) and set(value) == {"secure"}:
             value = SECRET_PLACEHOLDER
             secrets.add(key)
         merged[key] = value
-    for dotted, value in (overrides or {}).items():
-        set_path(merged, dotted, value)
-    return StackSettings(project=name, stack=stack, config=merged, secret_keys=secrets)
+    settings = StackSettings(project=name, stack=stack, config=merged, secret_keys=secrets, source=path)
+    items = overrides_from(overrides, name) if isinstance(overrides, Mapping) else list(overrides or [])
+    for item in items:
+        try:
+            apply_override(settings, item)
+        except ConfigKeyError as exc:
+            raise ConfigKeyError(f"{item.text or format_path(item.key.path)}: {exc}") from None
+    return settings
 
 
 def stack_config(settings: StackSettings) -> StackConfig:
-    """The validated model, read the way the program reads it (raises ConfigError)."""
-    raw = {k: v for k, v in settings.config.items() if ":" not in k}
-    return load(settings.stack, raw, frozenset(settings.secret_keys))
+    """The validated model, read the way the program reads it (raises ConfigError): the project's
+    keys, and every other namespace's, which must be one a stack may use."""
+    raw, secrets = settings.project_config()
+    foreign = settings.foreign_config()
+    foreign_secrets = frozenset(k for k in settings.secret_keys if ":" in k)
+    return load(settings.stack, raw, secrets | foreign_secrets, foreign)

@@ -21,10 +21,17 @@ def raw_config() -> tuple[dict[str, object], frozenset[str]]:
     return raw, secrets
 
 
+def foreign_config() -> tuple[dict[str, object], frozenset[str]]:
+    """The stack's keys of every other namespace, and which of them are secrets."""
+    foreign = {k: v for k, v in CONFIG.get().items() if not k.startswith(_PREFIX)}
+    return foreign, frozenset(k for k in foreign if is_config_secret(k))
+
+
 def read_config() -> StackConfig:
     raw, secrets = raw_config()
+    foreign, foreign_secrets = foreign_config()
     try:
-        return load(pulumi.get_stack(), raw, secrets)
+        return load(pulumi.get_stack(), raw, secrets | foreign_secrets, foreign)
     except ConfigError as exc:
         # RunError prints the message alone, without a Python traceback.
         raise pulumi.RunError(str(exc)) from None

@@ -7,7 +7,9 @@ Stack YAML and project-level config -> :func:`load` -> :class:`StackConfig`.
 - ``models.py``: the enums and pydantic models (camelCase keys, unknown keys refused);
 - ``loading.py``: :func:`load`, secrets, and pydantic's errors in the same one-line form;
 - ``rules/``: the rules that span fields, by concern (layout, addressing, circuits, topology,
-  drill and recovery plan).
+  drill and recovery plan);
+- ``namespaces.py``: the config namespaces a stack may use (a misspelt one is refused);
+- ``pair.py``: what the source and the target stack must agree on.
 """
 
 from model.config.errors import ConfigError, HiddenValue, Issue

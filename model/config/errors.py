@@ -22,10 +22,11 @@ class Issue:
     path: str
     value: object
     message: str
+    namespace: str = NAMESPACE  # another one only for a key outside this project's namespace
 
     def line(self, stack: str) -> str:
         shown = show(self.value)
-        return f"stack '{stack}': config {NAMESPACE}:{self.path} = {shown}: {self.message}"
+        return f"stack '{stack}': config {self.namespace}:{self.path} = {shown}: {self.message}"
 
 
 def show(value: object) -> str:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from model.config.errors import ConfigError, HiddenValue, Issue
 from model.config.models import SECRET_KEYS, StackConfig
+from model.config.namespaces import namespace_issues
 from model.config.rules import semantic_issues
 from model.config.rules.keys import key_issues
 from policies.shared.names import NAMESPACE
@@ -100,12 +101,20 @@ def _normalise(raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load(stack: str, raw: Mapping[str, Any], secret_keys: frozenset[str] = frozenset()) -> StackConfig:
+def load(
+    stack: str,
+    raw: Mapping[str, Any],
+    secret_keys: frozenset[str] = frozenset(),
+    foreign: Mapping[str, Any] | None = None,
+) -> StackConfig:
     """Validate the merged config of one stack; raise :class:`ConfigError` on any problem.
 
     ``raw`` maps keys without the namespace to values; ``secret_keys`` names the keys that
-    Pulumi holds as secrets (``pulumi config set --secret``).
+    Pulumi holds as secrets (``pulumi config set --secret``); ``foreign`` holds the stack's keys
+    of other namespaces (``namespace:name``, secret ones in ``secret_keys`` under that full key),
+    refused unless the namespace is one a stack may use.
     """
+    unknown = namespace_issues(foreign or {}, secret_keys)
     data = _normalise(raw)
     plain_secrets = [
         Issue(
@@ -116,8 +125,8 @@ def load(stack: str, raw: Mapping[str, Any], secret_keys: frozenset[str] = froze
         for key in SECRET_KEYS
         if key in data and key not in secret_keys
     ]
-    if plain_secrets:
-        raise ConfigError(stack, plain_secrets)
+    if plain_secrets or unknown:
+        raise ConfigError(stack, unknown + plain_secrets)
     # Read by the program as Pulumi secrets, never held in the model; the rules see them only here.
     keys = {key: str(data.pop(key)) for key in SECRET_KEYS if key in data}
     try:

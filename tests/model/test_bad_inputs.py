@@ -4,7 +4,10 @@ Every file in ``tests/model/bad_configs/`` is one mistake people really make, ap
 (``base: prod|dr``) the way ``pulumi config set --path`` would, and the exact error line it must
 produce. Each runs through the real ``__main__.py`` under the mock runtime: it must fail with one
 line per problem naming the stack, the key path and the value (never a secret's value), and
-register no resource at all. The property tests below corrupt random valid layouts the same ways.
+register no resource at all. An entry with ``peer:`` is a mistake between the two stacks (each
+valid alone): ``peer`` corrupts the other default stack, and the pair check of
+``model/config/pair.py`` must refuse the two with lines naming both files. The property tests
+below corrupt random valid layouts the same ways.
 """
 
 from __future__ import annotations
@@ -23,16 +26,18 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from erdr.plan import stack_config
 from erdr.simulate import SimResult, simulate
 from erdr.stackfiles import PROJECT_DIR, StackSettings, load_stack
 from model.config import SECRET_KEYS, load
+from model.config.pair import StackSide, pair_issues
 from policies.shared import azure_facts
 from policies.shared.addrspace import reserved_addresses
 from policies.shared.names import NAMESPACE
 
 CORPUS_DIR = Path(__file__).parent / "bad_configs"
 CORPUS = sorted(CORPUS_DIR.glob("*.yaml"))
-LINE = re.compile(rf"^stack '(?P<stack>[^']+)': config {NAMESPACE}:(?P<key>[^ ]+) = (?P<rest>.+)$")
+LINE = re.compile(r"^stack '(?P<stack>[^']+)': config (?P<key>[^ :]+:[^ ]+) = (?P<rest>.+)$")
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
@@ -107,16 +112,23 @@ def assert_refused(result: SimResult, stack: str, expected: list[tuple[str, str,
     assert result.error, "the program ran: the corruption was not caught"
     assert result.resources == [], f"registered before failing: {[r.name for r in result.resources]}"
     assert result.outputs == {}
-    lines = result.error.splitlines()
+    return assert_lines(result.error, {stack}, [(stack, *e) for e in expected])
+
+
+def assert_lines(error: str, stacks: set[str], expected: list[tuple[str, str, str, str]]) -> list[str]:
+    """``expected``: (stack, key path, shown value, message fragment), one per error line; a key
+    without a namespace is in the project's."""
+    lines = error.splitlines()
     for line in lines:
         match = LINE.match(line)
         assert match, f"not a config error line: {line!r}"
-        assert match["stack"] == stack
-    assert len(lines) == len(expected), result.error
-    for key, value, message in expected:
-        prefix = f"stack '{stack}': config {NAMESPACE}:{key} = {value}: "
+        assert match["stack"] in stacks
+    assert len(lines) == len(expected), error
+    for stack, key, value, message in expected:
+        full = key if ":" in key.split(".")[0].split("[")[0] else f"{NAMESPACE}:{key}"
+        prefix = f"stack '{stack}': config {full} = {value}: "
         found = [line for line in lines if line.startswith(prefix)]
-        assert found, f"no line starts with {prefix!r}:\n{result.error}"
+        assert found, f"no line starts with {prefix!r}:\n{error}"
         assert message in found[0][len(prefix) :], f"{message!r} not in {found[0]!r}"
     return lines
 
@@ -132,7 +144,7 @@ def test_corpus_is_large_enough_and_well_formed() -> None:
     assert len(CORPUS) >= 40
     for path in CORPUS:
         doc = _entry(path)
-        assert set(doc) <= {"why", "base", "set", "unset", "secret", "expect", "also"}, path.name
+        assert set(doc) <= {"why", "base", "set", "unset", "secret", "expect", "also", "peer"}, path.name
         assert doc["base"] in ("prod", "dr"), path.name
         assert doc.get("set") or doc.get("unset"), path.name
         assert {"key", "message"} <= set(doc["expect"]), path.name
@@ -147,15 +159,39 @@ def test_corpus_bases_are_valid() -> None:
         load(base, raw, frozenset(settings_.secret_keys))
 
 
+def _peer_of(doc: dict[str, Any]) -> str:
+    return "prod" if doc["base"] == "dr" else "dr"
+
+
+def pair_refusal(path: Path) -> str:
+    """The pair check's lines for a ``peer:`` entry, once each stack is shown to be valid alone."""
+    doc = _entry(path)
+    stack, other = path.stem, _peer_of(doc)
+    mine = corrupted(stack, doc["base"], doc.get("set"), doc.get("unset"), doc.get("secret"))
+    theirs = corrupted(other, other, doc["peer"].get("set"), doc["peer"].get("unset"))
+    sides = [
+        StackSide(s.stack, f"Pulumi.{base}.yaml", stack_config(s))  # raises if either is invalid alone
+        for s, base in ((mine, doc["base"]), (theirs, other))
+    ]
+    return "\n".join(issue.line(name) for name, issue in pair_issues(*sides))
+
+
 @pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
 def test_bad_config_is_refused(path: Path) -> None:
     doc = _entry(path)
     stack = path.stem
-    settings_ = corrupted(stack, doc["base"], doc.get("set"), doc.get("unset"), doc.get("secret"))
-    result = simulate(settings_)
     exp = doc["expect"]
     expected = [(exp["key"], "<hidden>" if exp.get("hidden") else shown(exp["value"]), exp["message"])]
     expected += [(a["key"], shown(a["value"]), a["message"]) for a in doc.get("also", [])]
+    if "peer" in doc:
+        owners = [exp.get("stack"), *(a.get("stack") for a in doc.get("also", []))]
+        named = [(_peer_of(doc) if owner == "peer" else stack, *e) for owner, e in zip(owners, expected, strict=True)]
+        error = pair_refusal(path)
+        assert_lines(error, {stack, _peer_of(doc)}, named)
+        assert f"Pulumi.{doc['base']}.yaml" in error and f"Pulumi.{_peer_of(doc)}.yaml" in error
+        return
+    settings_ = corrupted(stack, doc["base"], doc.get("set"), doc.get("unset"), doc.get("secret"))
+    result = simulate(settings_)
     assert_refused(result, stack, expected)
     assert result.error is not None
     for key in SECRET_KEYS:
@@ -190,6 +226,9 @@ def test_every_rule_has_a_corpus_entry() -> None:
     lines: list[str] = []
     for path in CORPUS:
         doc = _entry(path)
+        if "peer" in doc:
+            lines += pair_refusal(path).splitlines()
+            continue
         result = simulate(corrupted(path.stem, doc["base"], doc.get("set"), doc.get("unset"), doc.get("secret")))
         lines += (result.error or "").splitlines()
     rules = _rule_texts()

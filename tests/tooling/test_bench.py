@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from erdr.bench.stacks import Simulations, scaled_layout, stack_settings
 from erdr.bench.stats import growth_exponent, median, nlogn_exponent, table
 from erdr.plan import stack_config
 from erdr.simulate import Registration, simulate
-from erdr.stackfiles import load_stack
+from erdr.stackfiles import PROJECT_DIR, load_stack
 from model.config import Phase
 
 ROUTES = "azure-native:network:RouteTable"
@@ -192,3 +193,63 @@ def test_simulations_answer_the_single_circuit_gate_from_the_peer() -> None:
     dr = sims.get("single-circuit-same-ip", "dr", Phase.FAILOVER)
     assert ("single-circuit-same-ip", "prod", Phase.FAILOVER, None) in sims.runs
     assert any(r.read for r in dr.resources)
+
+
+# --- make bench: where it writes, what it exits with ------------------------------------------------
+
+
+@pytest.fixture
+def sections(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
+    """Each section's verdict, settable; the sections themselves are not run."""
+    from erdr.bench import __main__ as bench
+
+    verdicts = {title: True for title, _ in bench.SECTION_TITLES}
+    monkeypatch.setattr(bench, "critical_path_section", lambda _sims: ("## 1", verdicts["critical path"]))
+    monkeypatch.setattr(bench, "failover_section", lambda _sims: ("## 2", verdicts["failover work"]))
+    monkeypatch.setattr(bench, "policy_section", lambda _runs: ("## 3", verdicts["policy scale"]))
+    monkeypatch.setattr(bench, "eval_section", lambda _runs, _layouts: ("## 4", verdicts["evaluation cost"]))
+    monkeypatch.setattr(bench, "plan_speed_section", lambda _runs, _quick: ("## 5", verdicts["plan speed"]))
+    return verdicts
+
+
+def test_bench_writes_under_build_never_into_docs(tmp_path: Path, sections: dict[str, bool]) -> None:
+    from erdr.bench import __main__ as bench
+
+    assert bench.OUTPUT == PROJECT_DIR / "build" / "bench" / "benchmarks.md"
+    docs = (PROJECT_DIR / "docs" / "benchmarks.md").read_bytes()
+    out = tmp_path / "deep" / "benchmarks.md"
+    assert bench.main(["--output", str(out), "--runs", "1"]) == 0
+    text = out.read_text()
+    assert "All 5 targets: **met**" in text and "## 5" in text
+    assert (PROJECT_DIR / "docs" / "benchmarks.md").read_bytes() == docs
+
+
+@pytest.mark.parametrize(
+    ("missed", "quick", "code"),
+    [
+        ("critical path", False, 1),
+        ("critical path", True, 1),  # not a timing: a smoke run fails on it too
+        ("plan speed", False, 1),
+        ("plan speed", True, 0),  # a timing target, not judged by a smoke run
+        ("evaluation cost", True, 0),
+    ],
+)
+def test_bench_exits_one_on_a_missed_target(
+    tmp_path: Path, sections: dict[str, bool], missed: str, quick: bool, code: int
+) -> None:
+    from erdr.bench import __main__ as bench
+
+    sections[missed] = False
+    out = tmp_path / "benchmarks.md"
+    assert bench.main(["--output", str(out), "--runs", "1", *(["--quick"] if quick else [])]) == code
+    assert "**NOT all met**" in out.read_text()
+
+
+def test_plan_speed_estate_is_the_default_stacks_scaled(tmp_path: Path) -> None:
+    from erdr.bench import plan_speed
+
+    plan_speed.write_estate(tmp_path, 7)
+    for stack in ("prod", "dr"):
+        settings = load_stack(stack, stack_file=tmp_path / f"Pulumi.{stack}.yaml")
+        cfg = stack_config(settings)
+        assert len(cfg.layout.spokes) == 7 and cfg.role.value == ("source" if stack == "prod" else "target")
