@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from model.config import Addressing, Phase, Role, StackConfig, Topology, exclusive_circuit, target_pre_connected
-from model.config.estate import FirewallProvisioning
+from model.config import Addressing, Design, Phase, Role, StackConfig
 from model.spec import hub_azure_name, hub_gateway_name, hub_location, imported_name, network_for
 from policies.shared.names import NAMESPACE
 
@@ -34,37 +33,6 @@ class Weight(StrEnum):
     PREFERRED = "preferred"  # routingWeights.preferred: the circuit on-premises uses in this phase
     STANDBY = "standby"  # routingWeights.standby: the other circuit on the same gateway
     SINGLE = "single"  # the gateway's only connection: SINGLE_CONNECTION_WEIGHT, never changed
-
-
-@dataclass(frozen=True)
-class Design:
-    """How the two hubs meet the circuits: everything the phase rules depend on."""
-
-    topology: Topology
-    addressing: Addressing
-    pre_connect_target: bool | None = None  # None: the default for the topology
-    cross_connect: bool = False
-    # The target hub's Azure Firewall is created by the failover update (layout.hub.nva
-    # provisioning atFailover): that update then alters routing, before traffic may move.
-    target_firewall_at_failover: bool = False
-
-    @classmethod
-    def of(cls, cfg: StackConfig) -> Design:
-        nva = cfg.layout.hub.nva
-        at_failover = nva.firewall and nva.provisioning is FirewallProvisioning.AT_FAILOVER
-        return cls(cfg.topology, cfg.addressing, cfg.pre_connect_target, cfg.cross_connect, at_failover)
-
-    @property
-    def exclusive(self) -> bool:
-        return exclusive_circuit(self.topology, self.addressing)
-
-    @property
-    def two_circuits(self) -> bool:
-        return self.topology is not Topology.SINGLE_CIRCUIT
-
-    @property
-    def target_pre_connected(self) -> bool:
-        return target_pre_connected(self.pre_connect_target, self.topology, self.addressing)
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from model.config.estate import NvaLayout, Placement, SourceConfig
+from model.config.estate import FirewallProvisioning, NvaLayout, Placement, SourceConfig
 from model.config.types import Cidr, CircuitId, IpAddress, Name, ProtectedItemId, Region, SubnetId, VnetId
 from policies.shared import azure_facts
 from policies.shared.addrspace import Network, parse_prefix
@@ -57,6 +58,35 @@ def target_pre_connected(pre_connect_target: bool | None, topology: Topology, ad
     if pre_connect_target is not None:
         return pre_connect_target
     return not exclusive_circuit(topology, addressing)
+
+
+@dataclass(frozen=True)
+class Design:
+    """How the two hubs meet the circuits: everything the phase rules depend on."""
+
+    topology: Topology
+    addressing: Addressing
+    pre_connect_target: bool | None = None  # None: the default for the topology
+    cross_connect: bool = False
+    # The target hub's Azure Firewall is created by the failover update (layout.hub.nva
+    # provisioning atFailover): that update then alters routing, before traffic may move.
+    target_firewall_at_failover: bool = False
+
+    @classmethod
+    def of(cls, cfg: StackConfig) -> Design:
+        return cfg.design
+
+    @property
+    def exclusive(self) -> bool:
+        return exclusive_circuit(self.topology, self.addressing)
+
+    @property
+    def two_circuits(self) -> bool:
+        return self.topology is not Topology.SINGLE_CIRCUIT
+
+    @property
+    def target_pre_connected(self) -> bool:
+        return target_pre_connected(self.pre_connect_target, self.topology, self.addressing)
 
 
 class Model(BaseModel):
@@ -239,15 +269,22 @@ class StackConfig(Model):
 
     @property
     def exclusive_circuit(self) -> bool:
-        return exclusive_circuit(self.topology, self.addressing)
+        return self.design.exclusive
 
     @property
     def two_circuits(self) -> bool:
-        return self.topology is not Topology.SINGLE_CIRCUIT
+        return self.design.two_circuits
 
     @property
     def target_pre_connected(self) -> bool:
-        return target_pre_connected(self.pre_connect_target, self.topology, self.addressing)
+        return self.design.target_pre_connected
+
+    @property
+    def design(self) -> Design:
+        """How the two hubs meet the circuits: what the phase rules (model/phases.py) depend on."""
+        nva = self.layout.hub.nva
+        at_failover = nva.firewall and nva.provisioning is FirewallProvisioning.AT_FAILOVER
+        return Design(self.topology, self.addressing, self.pre_connect_target, self.cross_connect, at_failover)
 
     @property
     def gateway_sku(self) -> str:
