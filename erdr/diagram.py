@@ -26,7 +26,8 @@ from pathlib import Path
 
 from erdr.simulate import Registration, SimResult
 from model.config import Addressing, Phase, Role, StackConfig, Topology
-from model.phases import Design, Operation, Weight, connection_plan, traffic_switch
+from model.links import Weight
+from model.phases import Design, Operation, connection_plan, traffic_switch
 from model.spec import VnetSpec, firewall_present, hub_gateway_name, network_for
 from policies.shared import azure_facts
 from policies.shared import names as T

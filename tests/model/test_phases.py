@@ -7,7 +7,8 @@ import itertools
 import pytest
 
 from model.config import Addressing, Phase, Role, Topology
-from model.phases import Action, Design, Kind, Operation, Weight, links, procedure, role_order, traffic_switch
+from model.links import Weight, links
+from model.phases import Action, Design, Kind, Operation, procedure, role_order, traffic_switch
 
 DESIGNS = [
     Design(t, a, pre, cross)
