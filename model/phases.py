@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from model import identity
 from model.config import Addressing, Design, Phase, Role, StackConfig
 from model.links import SINGLE_CONNECTION_WEIGHT, Weight, links
-from model.spec import hub_azure_name, hub_gateway_name, hub_location, imported_name, network_for
+from model.spec import network_for
 from policies.shared.names import NAMESPACE
 
 # --- connections per phase (the links, named and weighted) ---------------------------------------
@@ -33,6 +34,8 @@ class ConnectionSpec:
     exclusive: bool  # single circuit, same IPs: must never coexist with the peer's connection
     weight: Weight = Weight.SINGLE
     carries_traffic: bool = False
+    # Where the connection lives (model/identity.py): subscription, group, ARM ID.
+    id: identity.ResourceId | None = None
 
 
 def _circuit_id(cfg: StackConfig, circuit: str) -> str:
@@ -50,15 +53,12 @@ def weight_value(cfg: StackConfig, weight: Weight) -> int:
 
 
 def connection_plan(cfg: StackConfig, role: Role, phase: Phase) -> list[ConnectionSpec]:
-    """The connections ``role``'s hub holds in ``phase``, named and weighted (see :func:`links`)."""
-    hub = hub_azure_name(cfg, role)
-
-    def name(circuit: str) -> str:  # an adopted production connection keeps its name
-        return imported_name(cfg, role, f"{cfg.layout.hub.name}-{circuit}-connection") or f"{hub}-to-{circuit}"
-
+    """The connections ``role``'s hub holds in ``phase``, named and weighted (see :func:`links`);
+    names and IDs are the resolved estate's (an adopted production connection keeps its own)."""
+    ids = identity.connections(cfg, role)
     return [
         ConnectionSpec(
-            name(link.circuit),
+            ids[link.circuit].name,
             link.circuit,
             _circuit_id(cfg, link.circuit),
             weight_value(cfg, link.weight),
@@ -66,6 +66,7 @@ def connection_plan(cfg: StackConfig, role: Role, phase: Phase) -> list[Connecti
             link.exclusive,
             link.weight,
             link.carries_traffic,
+            ids[link.circuit],
         )
         for link in links(Design.of(cfg), role, phase)
     ]
@@ -428,18 +429,17 @@ class SwitchPlan:
     topology: str
     addressing: str
     regions: dict[str, str]
-    resource_groups: dict[str, str]  # role -> the group of the hub's gateway and connections
-    gateway_names: dict[str, str]
+    # role -> the hub gateway's ARM ID, and the group of its connections (the estate's).
+    gateway_ids: dict[str, str]
+    resource_groups: dict[str, str]
     circuit_ids: dict[str, str]
     routing_weights: dict[str, int]
-    # role -> phase -> [{"name", "circuit", "weight"}]; weight names a Weight ("preferred", ...).
+    # role -> phase -> [{"name", "id", "circuit", "weight"}]; weight names a Weight ("preferred", ...).
     connections: dict[str, dict[str, list[dict[str, str]]]]
     tags: dict[str, dict[str, str]]
     retry: dict[str, int]
     # operation -> roles in the order their connections change (role_order).
     role_order: dict[str, list[str]]
-    # role -> the hub's subscription when placed in another one than the dr stack's (placement).
-    subscriptions: dict[str, str] = field(default_factory=dict[str, str])
     # The hub's next hop (layout.hub.nva): kind, the address each side's UDRs use, and for an
     # appliance VM its replicated item, which must come up in the target with that address.
     nva: dict[str, Any] = field(default_factory=dict[str, Any])
@@ -449,7 +449,7 @@ def switch_plan(cfg: StackConfig) -> SwitchPlan:
     connections = {
         role.value: {
             phase.value: [
-                {"name": c.name, "circuit": c.circuit, "weight": c.weight.value}
+                {"name": c.name, "id": c.id.id if c.id else "", "circuit": c.circuit, "weight": c.weight.value}
                 for c in connection_plan(cfg, role, phase)
             ]
             for phase in Phase
@@ -465,8 +465,8 @@ def switch_plan(cfg: StackConfig) -> SwitchPlan:
         topology=cfg.topology.value,
         addressing=cfg.addressing.value,
         regions=regions,
-        resource_groups={role.value: hub_location(cfg, role)[1] for role in Role},
-        gateway_names={role.value: hub_gateway_name(cfg, role) for role in Role},
+        gateway_ids={role.value: identity.hub_gateway(cfg, role).id for role in Role},
+        resource_groups={role.value: identity.hub_gateway(cfg, role).resource_group for role in Role},
         circuit_ids=circuits,
         routing_weights={w.value: weight_value(cfg, w) for w in Weight},
         connections=connections,
@@ -481,7 +481,6 @@ def switch_plan(cfg: StackConfig) -> SwitchPlan:
             op.value: [r.value for r in role_order(op, Design.of(cfg))]
             for op in (Operation.FAILOVER, Operation.FAILBACK)
         },
-        subscriptions={role.value: sub for role in Role if (sub := hub_location(cfg, role)[0])},
         nva=nva_statement(cfg),
     )
 
@@ -506,35 +505,17 @@ def nva_statement(cfg: StackConfig) -> dict[str, Any]:
     return out
 
 
-def _arm(subscription: str, group: str, provider_path: str) -> str:
-    return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{provider_path}"
-
-
-def switch_variables(plan: SwitchPlan, subscription: str) -> dict[str, Any]:
-    """The ``erdr-*`` Automation variables (without the prefix), given the subscription ID."""
-    rgs = plan.resource_groups
-    subs = {role: plan.subscriptions.get(role, subscription) for role in rgs}
-    connections = {
-        role: {
-            phase: [
-                {**c, "id": _arm(subs[role], rgs[role], f"Microsoft.Network/connections/{c['name']}")} for c in items
-            ]
-            for phase, items in phases.items()
-        }
-        for role, phases in plan.connections.items()
-    }
+def switch_variables(plan: SwitchPlan) -> dict[str, Any]:
+    """The ``erdr-*`` Automation variables (without the prefix): every ID is the estate's."""
     return {
         "topology": plan.topology,
         "addressing": plan.addressing,
         "regions": plan.regions,
-        "resource-groups": rgs,
-        "gateway-ids": {
-            role: _arm(subs[role], rgs[role], f"Microsoft.Network/virtualNetworkGateways/{name}")
-            for role, name in plan.gateway_names.items()
-        },
+        "resource-groups": plan.resource_groups,
+        "gateway-ids": plan.gateway_ids,
         "circuit-ids": plan.circuit_ids,
         "routing-weights": plan.routing_weights,
-        "connections": connections,
+        "connections": plan.connections,
         "tags": plan.tags,
         "retry": plan.retry,
         "role-order": plan.role_order,

@@ -9,10 +9,13 @@ per phase are :mod:`model.phases`.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from model import identity, naming
 from model.config import Addressing, Layout, Phase, Role, StackConfig
 from model.config.estate import FirewallProvisioning, NvaKind, NvaLayout, SourceMode
+from model.identity import ResourceId, VnetIds
 from policies.shared.addrspace import (
     Network,
     carve,
@@ -40,9 +43,12 @@ class VnetSpec:
     address_space: tuple[str, ...]
     subnets: tuple[SubnetSpec, ...]
     adopt_id: str | None = None
-    # Placement (layout.*.placement): None means the stack's subscription / the stack's own group.
+    # Placement (layout.*.placement): the subscription it names (written through an explicit
+    # provider; None: the stack's), and the group when it is not the stack's own.
     subscription_id: str | None = None
     resource_group: str | None = None
+    # Where it really is: subscription, group, name, ARM ID (model/identity.py).
+    id: ResourceId | None = None
 
 
 @dataclass(frozen=True)
@@ -76,60 +82,22 @@ class NetworkSpec:
     # adopted source (source.imports, source.routeNames): resource name -> existing ARM ID, and
     # route table resource name -> {prefix: existing route name}.
     imports: dict[str, str] = field(default_factory=dict[str, str])
+    # logical (Pulumi) name -> the resource's identity (model/identity.py): names, groups, IDs.
+    ids: dict[str, ResourceId] = field(default_factory=dict[str, ResourceId])
     route_names: dict[str, dict[str, str]] = field(default_factory=dict[str, dict[str, str]])
 
     @property
     def vnets(self) -> tuple[VnetSpec, ...]:
         return (self.hub, *self.spokes)
 
-    @property
-    def gateway_name(self) -> str:
-        return gateway_azure_name(self.hub.azure_name)
+    def name(self, logical: str) -> ResourceId:
+        """The identity of the resource the stack registers as ``logical`` (model/identity.py)."""
+        return self.ids[logical]
 
-
-def vnet_azure_name(key: str, region: str) -> str:
-    return f"{key}-{region}"
-
-
-def imported_name(cfg: StackConfig, role: Role, resource: str) -> str | None:
-    """The Azure name of an adopted production resource (source.imports), if ``resource`` is one."""
-    if role is not Role.SOURCE or cfg.source.mode is not SourceMode.ADOPTED:
-        return None
-    found = cfg.source.imports.get(resource)
-    return found.rsplit("/", 1)[-1] if found else None
-
-
-def hub_azure_name(cfg: StackConfig, role: Role) -> str:
-    """The hub VNet's Azure name on ``role``'s side (placement name, adopted name, or the default)."""
-    hub = cfg.layout.hub
-    placed = hub.placement.of(role.value).name
-    return imported_name(cfg, role, f"{hub.name}-vnet") or placed or vnet_azure_name(hub.name, cfg.regions.of(role))
-
-
-def hub_location(cfg: StackConfig, role: Role) -> tuple[str | None, str]:
-    """(subscription or None for the stack's own, resource group) of the hub's gateway and
-    connections on ``role``'s side: an adopted gateway's own, else the hub's placement."""
-    adopted = role is Role.SOURCE and cfg.source.mode is SourceMode.ADOPTED
-    found = cfg.source.imports.get(f"{cfg.layout.hub.name}-gateway") if adopted else None
-    if found:
-        parts = found.split("/")
-        return parts[2], parts[4]
-    loc = cfg.layout.hub.placement.of(role.value)
-    return loc.subscription_id, loc.resource_group or cfg.resource_group_name(role)
-
-
-def hub_gateway_name(cfg: StackConfig, role: Role) -> str:
-    return imported_name(cfg, role, f"{cfg.layout.hub.name}-gateway") or gateway_azure_name(hub_azure_name(cfg, role))
-
-
-def gateway_azure_name(hub_vnet: str) -> str:
-    """The ExpressRoute gateway of the hub VNet named ``hub_vnet``."""
-    return f"ergw-{hub_vnet}"
-
-
-def firewall_azure_name(hub_vnet: str) -> str:
-    """The Azure Firewall of the hub VNet named ``hub_vnet`` (its policy: ``afwp-``, its IP: ``pip-afw-``)."""
-    return f"afw-{hub_vnet}"
+    def route_name(self, table: str, prefix: str) -> str:
+        """The route for ``prefix`` in the table registered as ``table``: an adopted route keeps
+        its existing name (source.routeNames)."""
+        return self.route_names.get(table, {}).get(prefix) or naming.route_name(prefix)
 
 
 def firewall_present(nva: NvaSpec | None, phase: Phase) -> bool:
@@ -178,7 +146,8 @@ def _build(
     region: str,
     resource_group: str,
     tr: _Translator,
-    name_suffix: str,
+    ids: Mapping[str, VnetIds],
+    by_logical: dict[str, ResourceId],
     routed: bool,
 ) -> NetworkSpec:
     layout = cfg.layout
@@ -191,23 +160,19 @@ def _build(
         return SubnetSpec(name, tr.prefix(prefix), to_nva and routed, tuple(endpoints), adopted)
 
     imports = cfg.source.imports if role is Role.SOURCE and cfg.source.mode is SourceMode.ADOPTED else {}
-    placements = {hub.name: hub.placement, **{s.name: s.placement for s in layout.spokes}}
 
     def vnet(key: str, space: list[str], subnets: tuple[SubnetSpec, ...]) -> VnetSpec:
-        # The drill network stays in the stack's own group: it is this program's, not the estate's.
-        loc = placements[key].of(role.value) if routed else None
-        adopted = adopt[key].id if key in adopt else imports.get(f"{key}-vnet")
-        default = (loc.name if loc is not None else None) or vnet_azure_name(key, region) + name_suffix
-        azure_name = adopted.rsplit("/", 1)[1] if adopted else default
-        group = loc.resource_group if loc is not None else None
+        found = ids[key]
+        group = found.vnet.resource_group
         return VnetSpec(
             key,
-            azure_name,
+            found.vnet.name,
             tuple(tr.prefix(p) for p in space),
             subnets,
             adopt[key].id if key in adopt else None,
-            subscription_id=loc.subscription_id if loc is not None else None,
-            resource_group=group if group is not None and group.lower() != resource_group.lower() else None,
+            subscription_id=found.placed_subscription,
+            resource_group=group if group.lower() != resource_group.lower() else None,
+            id=found.vnet,
         )
 
     # GatewaySubnet first: subnets are created one at a time, and the gateway (the slowest
@@ -237,6 +202,7 @@ def _build(
         nva=_nva(hub.nva, hub.nva_subnet.name, tr.address(hub.nva_address)) if routed else None,
         imports=dict(imports),
         route_names={k: dict(v) for k, v in cfg.source.route_names.items()} if imports else {},
+        ids=by_logical,
     )
 
 
@@ -256,7 +222,9 @@ def network_for(cfg: StackConfig, role: Role) -> NetworkSpec:
     """The routed hub-and-spoke network of ``role``'s region (the target's is the replica)."""
     translated = role is Role.TARGET and cfg.addressing is Addressing.TRANSLATED
     tr = _translator(cfg.layout, cfg.target_address_plan if translated else None)
-    return _build(cfg, role, cfg.regions.of(role), cfg.resource_group_name(role), tr, "", routed=True)
+    found = identity.side(cfg, role)
+    ids = {v.key: v for v in found.vnets}
+    return _build(cfg, role, cfg.regions.of(role), found.resource_group.name, tr, ids, found.by_logical(), routed=True)
 
 
 def drill_plan(cfg: StackConfig) -> dict[str, list[str]]:
@@ -274,6 +242,8 @@ def drill_plan(cfg: StackConfig) -> dict[str, list[str]]:
 def drill_network(cfg: StackConfig) -> NetworkSpec:
     """Isolated copies of every VNet for test failovers: no gateway, no peering, no routes."""
     tr = _translator(cfg.layout, drill_plan(cfg))
+    estate = identity.drill(cfg)
+    by_logical = identity.drill_by_logical(estate)
     return _build(
-        cfg, Role.TARGET, cfg.regions.target, cfg.resource_group_name(Role.TARGET), tr, "-drill", routed=False
+        cfg, Role.TARGET, cfg.regions.target, cfg.resource_group_name(Role.TARGET), tr, estate, by_logical, routed=False
     )

@@ -18,9 +18,9 @@ by Azure Landing Zones, Terraform, Bicep or by hand) rather than the network thi
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from model.config.types import ArmId, FirewallPolicyId, Name, ProtectedItemId, SubscriptionId
@@ -52,6 +52,36 @@ class Placement(_Model):
 
     def of(self, role: str) -> Location:
         return self.source if role == "source" else self.target
+
+
+class Subscriptions(_Model):
+    """The subscription each stack deploys to: its resource group, Site Recovery, the drill network,
+    and every VNet whose placement names no other. Project config, so each stack knows the other's
+    (the dr stack's network mappings, role scopes and runbook name prod's resources)."""
+
+    source: SubscriptionId | None = Field(default=None, description="The prod stack's subscription.")
+    target: SubscriptionId | None = Field(default=None, description="The dr stack's subscription.")
+
+    def of(self, role: str) -> str | None:
+        return self.source if role == "source" else self.target
+
+
+RegionCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,16}$")]
+
+
+class RegionCodes(_Model):
+    source: RegionCode = Field(description="The token that names the source region in the estate's names, e.g. gwc.")
+    target: RegionCode = Field(description="The token that replaces it in the target's names, e.g. sdc.")
+
+
+class NamingConfig(_Model):
+    """How the target's copies of placed or adopted source names are named (model/naming.py)."""
+
+    region_codes: RegionCodes | None = Field(
+        default=None,
+        description="Swap this region code (a token between '-', '_' or '.') in source names for the "
+        "target's; the source region's ARM name is always swapped.",
+    )
 
 
 class NvaKind(StrEnum):

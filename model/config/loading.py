@@ -133,7 +133,7 @@ def load(
         cfg = StackConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(stack, _pydantic_issues(data, exc)) from None
-    issues = [*semantic_issues(cfg), *key_issues(cfg, keys)]
+    issues = [*semantic_issues(cfg, foreign), *key_issues(cfg, keys)]
     if issues:
         raise ConfigError(stack, issues)
     return cfg

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from model.config.estate import FirewallProvisioning, NvaLayout, Placement, SourceConfig
+from model.config.estate import FirewallProvisioning, NamingConfig, NvaLayout, Placement, SourceConfig, Subscriptions
 from model.config.types import Cidr, CircuitId, IpAddress, Name, ProtectedItemId, Region, SubnetId, VnetId
 from policies.shared import azure_facts
 from policies.shared.addrspace import Network, parse_prefix
@@ -262,6 +262,8 @@ class StackConfig(Model):
     adopt: dict[str, AdoptedVnet] = Field(default_factory=dict[str, AdoptedVnet])
     recovery_plan: RecoveryPlanConfig | None = None
     source: SourceConfig = SourceConfig()
+    subscriptions: Subscriptions = Subscriptions()
+    naming: NamingConfig = NamingConfig()
 
     @property
     def region(self) -> str:

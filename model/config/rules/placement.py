@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from model.config.errors import Issue
@@ -14,7 +14,32 @@ from model.config.estate import (
 from model.config.models import Role, StackConfig
 from policies.shared import azure_facts
 from policies.shared.addrspace import parse_prefix
-from policies.shared.names import AZURE_FIREWALL_SUBNET, GATEWAY_SUBNET
+from policies.shared.names import AZURE_FIREWALL_SUBNET, GATEWAY_SUBNET, NAMESPACE
+
+
+def subscription_issues(cfg: StackConfig, foreign: Mapping[str, object] | None = None) -> Iterator[Issue]:
+    """Each stack's subscription is stated once, in project config (both stacks read both: the dr
+    stack names prod's resources, and every runbook command names its subscription); the stack's
+    azure-native provider, where its subscription is set, must deploy to it."""
+    for role in Role:
+        if cfg.subscriptions.of(role.value) is None:
+            yield Issue(
+                f"subscriptions.{role.value}",
+                None,
+                f"not set: the subscription the {role.value} stack deploys to (and holds every VNet whose "
+                "placement names no other); set subscriptions.source and subscriptions.target in "
+                "Pulumi.yaml's project config, both stacks read both (README, stack config reference)",
+            )
+    declared = cfg.subscriptions.of(cfg.role.value)
+    provider = (foreign or {}).get("azure-native:subscriptionId")
+    if declared and isinstance(provider, str) and provider.lower() != declared.lower():
+        yield Issue(
+            "subscriptionId",
+            provider,
+            f"the azure-native provider would deploy to another subscription than {NAMESPACE}:subscriptions."
+            f"{cfg.role.value} ({declared!r}); make them equal",
+            "azure-native",
+        )
 
 
 def nva_issues(cfg: StackConfig) -> Iterator[Issue]:
