@@ -26,6 +26,8 @@ FIREWALL_TIMEOUTS = pulumi.CustomTimeouts(create="60m", update="60m", delete="60
 @dataclass(kw_only=True)
 class FirewallArgs:
     firewall_name: str
+    policy_name: str
+    public_ip_name: str
     location: str
     resource_group_name: pulumi.Input[str]
     subnet_id: pulumi.Input[str]  # the hub's AzureFirewallSubnet
@@ -52,7 +54,7 @@ class TargetFirewall(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         self.policy = network.FirewallPolicy(
             f"{name}-policy",
-            firewall_policy_name=f"afwp-{args.firewall_name.removeprefix('afw-')}",
+            firewall_policy_name=args.policy_name,
             resource_group_name=args.resource_group_name,
             location=args.location,
             sku={"tier": args.sku_tier},
@@ -64,7 +66,7 @@ class TargetFirewall(pulumi.ComponentResource):
         )
         self.public_ip = network.PublicIPAddress(
             f"{name}-ip",
-            public_ip_address_name=f"pip-{args.firewall_name}",
+            public_ip_address_name=args.public_ip_name,
             resource_group_name=args.resource_group_name,
             location=args.location,
             sku={"name": "Standard", "tier": "Regional"},

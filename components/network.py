@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import network
 
+from model.identity import Logical
 from model.phases import ConnectionSpec
 from model.spec import NetworkSpec, SubnetSpec, VnetSpec
 from policies.shared.names import DEFAULT_ROUTE, DRILL_TAG, GATEWAY_SUBNET
@@ -53,21 +54,27 @@ def unmodelled_inputs(cls: type, inputs: Mapping[str, Any]) -> list[str]:
 
 @dataclass(frozen=True)
 class Placed:
-    """Where one VNet's resources go: provider (its subscription), resource group, adoption."""
+    """Where one VNet's resources go: provider (its subscription), their names and groups (the
+    resolved estate's, model/identity.py), adoption."""
 
     owner: pulumi.ComponentResource
-    resource_group: pulumi.Input[str]
+    network: NetworkSpec
+    # The stack's resource group, as the Output of the group the stack registers: a resource in
+    # it waits for the group to exist.
+    stack_group: pulumi.Input[str]
     provider: pulumi.ProviderResource | None
-    imports: Mapping[str, str]
 
-    def name(self, logical: str, default: str) -> str:
-        """The Azure name: the adopted resource's own, else this program's."""
-        found = self.imports.get(logical)
-        return found.rsplit("/", 1)[-1] if found else default
+    @property
+    def imports(self) -> Mapping[str, str]:
+        return self.network.imports
+
+    def name(self, logical: str) -> str:
+        """The Azure name of the resource registered as ``logical`` (the adopted one's own)."""
+        return self.network.name(logical).name
 
     def group(self, logical: str) -> pulumi.Input[str]:
-        found = self.imports.get(logical)
-        return found.split("/")[4] if found else self.resource_group
+        found = self.network.name(logical).resource_group
+        return self.stack_group if found.lower() == self.network.resource_group.lower() else found
 
     def create(self, cls: Any, logical: str, *, protect: bool = False, **inputs: Any) -> Any:
         """``cls(logical, **inputs)`` parented to the owner, in this subscription; imported (with
@@ -92,9 +99,8 @@ def placed(
     spec: VnetSpec,
     args: NetworkArgs,
 ) -> Placed:
-    group = spec.resource_group if spec.resource_group is not None else args.resource_group_name
     provider = args.providers.get(spec.subscription_id) if spec.subscription_id else None
-    return Placed(owner, group, provider, args.network.imports)
+    return Placed(owner, args.network, args.resource_group_name, provider)
 
 
 def _subnets(
@@ -113,13 +119,13 @@ def _subnets(
         options: dict[str, Any] = {"depends_on": [previous] if previous is not None else []}
         if sub.adopt_id:
             options["import_"] = sub.adopt_id
-        logical = f"{prefix}-{sub.name}"
+        logical = Logical.subnet(prefix, sub.name)
         subnet: network.Subnet = at.create(
             network.Subnet,
             logical,
             subnet_name=sub.name,
             virtual_network_name=vnet.name,
-            resource_group_name=at.group(f"{prefix}-vnet"),
+            resource_group_name=at.group(logical),
             address_prefix=sub.prefix,
             route_table={"id": table.id} if table is not None else None,
             service_endpoints=[{"service": s} for s in sub.service_endpoints] or None,
@@ -141,12 +147,13 @@ def _vnet(
     protect: bool,
 ) -> network.VirtualNetwork:
     options: dict[str, Any] = {"import_": spec.adopt_id} if spec.adopt_id else {}
+    logical = Logical.vnet(name)
     return at.create(
         network.VirtualNetwork,
-        f"{name}-vnet",
+        logical,
         protect=protect,
-        virtual_network_name=spec.azure_name,
-        resource_group_name=at.group(f"{name}-vnet"),
+        virtual_network_name=at.name(logical),
+        resource_group_name=at.group(logical),
         location=location,
         address_space={"address_prefixes": list(spec.address_space)},
         tags=dict(tags),
@@ -200,11 +207,11 @@ class Hub(pulumi.ComponentResource):
 
         # The GatewaySubnet sends spoke traffic through the NVA; no default route (it would
         # break the gateway) and BGP propagation stays on (the gateway needs on-prem routes).
-        table_name = f"{name}-gateway-routes"
+        table_name = Logical.gateway_routes(name)
         gateway_routes = at.create(
             network.RouteTable,
             table_name,
-            route_table_name=at.name(table_name, f"rt-{spec.hub.azure_name}-gateway"),
+            route_table_name=at.name(table_name),
             resource_group_name=at.group(table_name),
             location=spec.region,
             disable_bgp_route_propagation=False,
@@ -213,9 +220,7 @@ class Hub(pulumi.ComponentResource):
                 table_name,
                 [
                     {
-                        "name": _route_name(
-                            spec, table_name, prefix, f"to-{prefix.replace('/', '_').replace(':', '-')}"
-                        ),
+                        "name": spec.route_name(table_name, prefix),
                         "address_prefix": prefix,
                         "next_hop_type": "VirtualAppliance",
                         "next_hop_ip_address": spec.nva_address,
@@ -229,7 +234,7 @@ class Hub(pulumi.ComponentResource):
         tables: dict[str, network.RouteTable] = {GATEWAY_SUBNET: gateway_routes}
         workload = [s for s in spec.hub.subnets if s.routed_to_nva]
         if workload:
-            hub_routes = default_route_table(at, f"{name}-workload-routes", spec.hub, spec, args.tags)
+            hub_routes = default_route_table(at, Logical.workload_routes(name), spec, args.tags)
             tables.update({s.name: hub_routes for s in workload})
         self.subnets = _subnets(at, name, self.vnet, spec.hub, tables)
         gateway_subnet = self.subnets[GATEWAY_SUBNET]
@@ -239,12 +244,12 @@ class Hub(pulumi.ComponentResource):
             "subnet": {"id": gateway_subnet.id},
         }
         if args.gateway_public_ip:
-            pip_name = f"{name}-gateway-ip"
+            pip_name = Logical.gateway_ip(name)
             pip = at.create(
                 network.PublicIPAddress,
                 pip_name,
                 protect=args.protect,
-                public_ip_address_name=at.name(pip_name, f"pip-ergw-{spec.hub.azure_name}"),
+                public_ip_address_name=at.name(pip_name),
                 resource_group_name=at.group(pip_name),
                 location=spec.region,
                 sku={"name": "Standard", "tier": "Regional"},
@@ -253,12 +258,12 @@ class Hub(pulumi.ComponentResource):
                 tags=dict(args.tags),
             )
             ip_config["public_ip_address"] = {"id": pip.id}
-        gateway_name = f"{name}-gateway"
+        gateway_name = Logical.gateway(name)
         self.gateway = at.create(
             network.VirtualNetworkGateway,
             gateway_name,
             protect=args.protect,
-            virtual_network_gateway_name=at.name(gateway_name, spec.gateway_name),
+            virtual_network_gateway_name=at.name(gateway_name),
             resource_group_name=at.group(gateway_name),
             location=spec.region,
             gateway_type="ExpressRoute",
@@ -272,14 +277,14 @@ class Hub(pulumi.ComponentResource):
 
         self.connections: dict[str, network.VirtualNetworkGatewayConnection] = {}
         for conn in args.connections:
-            conn_name = f"{name}-{conn.spec.circuit}-connection"
+            conn_name = Logical.connection(name, conn.spec.circuit)
             self.connections[conn.spec.name] = at.create(
                 network.VirtualNetworkGatewayConnection,
                 conn_name,
                 # Connections that a phase removes cannot be protected, or the phase
                 # change would be refused.
                 protect=args.protect and conn.spec.always,
-                virtual_network_gateway_connection_name=at.name(conn_name, conn.spec.name),
+                virtual_network_gateway_connection_name=at.name(conn_name),
                 resource_group_name=at.group(conn_name),
                 location=spec.region,
                 connection_type="ExpressRoute",
@@ -311,24 +316,17 @@ class Hub(pulumi.ComponentResource):
         )
 
 
-def _route_name(spec: NetworkSpec, table: str, prefix: str, default: str) -> str:
-    """An adopted route keeps its existing name (source.routeNames)."""
-    return spec.route_names.get(table, {}).get(prefix, default)
-
-
 def _routes(at: Placed, table: str, routes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Routes as written; an adopted table's routes also carry their IDs, as Azure returns them
     (azure-native reads an imported table's routes with their IDs, so leaving them out would be a diff)."""
-    found = at.imports.get(table)
-    if not found:
+    if not at.imports.get(table):
         return routes
-    return [{**r, "id": f"{found}/routes/{r['name']}"} for r in routes]
+    return [{**r, "id": at.network.name(table).child("routes", r["name"]).id} for r in routes]
 
 
 def default_route_table(
     at: Placed,
     name: str,
-    vnet: VnetSpec,
     spec: NetworkSpec,
     tags: Mapping[str, str],
 ) -> network.RouteTable:
@@ -337,7 +335,7 @@ def default_route_table(
     return at.create(
         network.RouteTable,
         name,
-        route_table_name=at.name(name, f"rt-{vnet.azure_name}"),
+        route_table_name=at.name(name),
         resource_group_name=at.group(name),
         location=spec.region,
         disable_bgp_route_propagation=True,
@@ -346,7 +344,7 @@ def default_route_table(
             name,
             [
                 {
-                    "name": _route_name(spec, name, DEFAULT_ROUTE, "default-to-nva"),
+                    "name": spec.route_name(name, DEFAULT_ROUTE),
                     "address_prefix": DEFAULT_ROUTE,
                     "next_hop_type": "VirtualAppliance",
                     "next_hop_ip_address": spec.nva_address,
@@ -379,7 +377,7 @@ class Spoke(pulumi.ComponentResource):
         routed: list[SubnetSpec] = [s for s in spec.subnets if s.routed_to_nva]
         tables: dict[str, network.RouteTable] = {}
         if routed:
-            table = default_route_table(at, f"{name}-routes", spec, net, args.tags)
+            table = default_route_table(at, Logical.spoke_routes(name), net, args.tags)
             tables = {s.name: table for s in routed}
         self.subnets = _subnets(at, name, self.vnet, spec, tables)
         # A peering write while either VNet still has a subnet write in flight fails.
@@ -389,15 +387,15 @@ class Spoke(pulumi.ComponentResource):
         # which may be in another subscription of the tenant ("Create a virtual network peering -
         # Resource Manager, different subscriptions", learn.microsoft.com/azure/virtual-network/
         # create-peering-different-subscriptions). The hub side is written with the hub's provider.
-        hub_at = Placed(self, hub.placement.resource_group, hub.placement.provider, hub.placement.imports)
+        hub_at = Placed(self, net, hub.placement.stack_group, hub.placement.provider)
         # The article's table, hub to spoke: access, forwarded traffic, gateway transit.
-        to_spoke = f"{hub_name}-to-{name}"
+        to_spoke = Logical.peering(hub_name, name)
         self.hub_to_spoke = hub_at.create(
             network.VirtualNetworkPeering,
             to_spoke,
-            virtual_network_peering_name=hub_at.name(to_spoke, f"{net.hub.azure_name}-to-{spec.azure_name}"),
+            virtual_network_peering_name=hub_at.name(to_spoke),
             virtual_network_name=hub.vnet.name,
-            resource_group_name=hub_at.group(f"{hub_name}-vnet"),
+            resource_group_name=hub_at.group(to_spoke),
             remote_virtual_network={"id": self.vnet.id},
             allow_virtual_network_access=True,
             allow_forwarded_traffic=True,
@@ -407,13 +405,13 @@ class Spoke(pulumi.ComponentResource):
         )
         # Spoke to hub: access, forwarded traffic, use remote gateways. Azure refuses
         # useRemoteGateways until the hub gateway exists (RemoteVnetHasNoGateways).
-        to_hub = f"{name}-to-{hub_name}"
+        to_hub = Logical.peering(name, hub_name)
         self.spoke_to_hub = at.create(
             network.VirtualNetworkPeering,
             to_hub,
-            virtual_network_peering_name=at.name(to_hub, f"{spec.azure_name}-to-{net.hub.azure_name}"),
+            virtual_network_peering_name=at.name(to_hub),
             virtual_network_name=self.vnet.name,
-            resource_group_name=at.group(f"{name}-vnet"),
+            resource_group_name=at.group(to_hub),
             remote_virtual_network={"id": hub.vnet.id},
             allow_virtual_network_access=True,
             allow_forwarded_traffic=True,
@@ -443,13 +441,13 @@ class DrillNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, args: DrillArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("expressroute-dr:network:DrillNetwork", name, None, opts)
         vnets: dict[str, network.VirtualNetwork] = {}
-        at = Placed(self, args.resource_group_name, None, {})
+        at = Placed(self, args.network, args.resource_group_name, None)
         # The tag marks them for the drill-network-isolated policy, also while their names are
         # unknown (a first preview), and for operators in the portal.
         tags = {**args.tags, DRILL_TAG[0]: DRILL_TAG[1]}
         for spec in args.network.vnets:
-            vnet = _vnet(at, f"{name}-{spec.key}", spec, args.network.region, tags, False)
-            _subnets(at, f"{name}-{spec.key}", vnet, spec, {})
+            vnet = _vnet(at, Logical.drill(spec.key), spec, args.network.region, tags, False)
+            _subnets(at, Logical.drill(spec.key), vnet, spec, {})
             vnets[spec.key] = vnet
         self.vnet_ids = output_map(vnets)
         self.address_spaces = {s.key: list(s.address_space) for s in args.network.vnets}

@@ -140,7 +140,12 @@ class RecoveryPlanArgs:
     location: str
     resource_group_name: pulumi.Input[str]
     resource_group_id: pulumi.Input[str]
-    subscription_id: pulumi.Input[str]
+    subscription_id: str  # the dr stack's (role names are seeded with it)
+    subscription_scope: str  # its ARM scope, where the custom roles are defined
+    content_account_name: str  # the storage account serving the runbooks' content
+    # (label, ARM scope) where the network switch role is assigned: the groups of both hubs'
+    # gateways and connections, and the circuits it joins (the resolved estate's).
+    switch_scopes: Sequence[tuple[str, str]] = ()
     vault_name: pulumi.Input[str]
     primary_fabric_id: pulumi.Input[str]
     recovery_fabric_id: pulumi.Input[str]
@@ -270,12 +275,9 @@ class RecoveryPlan(pulumi.ComponentResource):
 
     def _runbooks(self, name: str, args: RecoveryPlanArgs) -> tuple[automation.Runbook, automation.Runbook]:
         """(the PowerShell action, the Python child), each in its runtime environment."""
-        account_name = pulumi.Output.all(args.subscription_id, args.resource_group_name).apply(
-            lambda v: "sterdr" + hashlib.sha256(f"{v[0]}/{v[1]}".encode()).hexdigest()[:18]
-        )
         account = storage.StorageAccount(
             f"{name}-content",
-            account_name=account_name,
+            account_name=args.content_account_name,
             resource_group_name=args.resource_group_name,
             location=args.location,
             kind="StorageV2",
@@ -364,12 +366,7 @@ class RecoveryPlan(pulumi.ComponentResource):
         )
 
     def _variables(self, name: str, args: RecoveryPlanArgs) -> list[automation.Variable]:
-        values: dict[str, pulumi.Input[Any]] = {
-            key: pulumi.Output.from_input(args.subscription_id).apply(
-                lambda sub, key=key: switch_variables(args.switch, sub)[key]
-            )
-            for key in switch_variables(args.switch, "-")
-        }
+        values: dict[str, pulumi.Input[Any]] = dict(switch_variables(args.switch))
         if args.drill_vnet_ids is not None:
             values["drill-vnet-ids"] = args.drill_vnet_ids
         values[CHILD_VARIABLE] = pulumi.Output.all(
@@ -419,19 +416,8 @@ class RecoveryPlan(pulumi.ComponentResource):
     def _roles(
         self, name: str, args: RecoveryPlanArgs, principal: pulumi.Output[str]
     ) -> list[authorization.RoleAssignment]:
-        plan = args.switch
-        sub = pulumi.Output.from_input(args.subscription_id)
-        subscription_scope = pulumi.Output.concat("/subscriptions/", sub)
-        source_rg = pulumi.Output.concat(subscription_scope, "/resourceGroups/", plan.resource_groups["source"])
-        keyed = {c for keys in args.authorization_keys.values() for c in keys}
-        # The two network resource groups (connections and gateways live there) and the circuits.
-        # A circuit used with an authorization key (another subscription's circuit) needs no join
-        # permission: the key is the permission, and the circuit owner's scope is not ours.
-        switch_scopes: list[tuple[str, pulumi.Input[str]]] = [
-            ("source-rg", source_rg),
-            ("target-rg", args.resource_group_id),
-            *((f"{c}-circuit", cid) for c, cid in sorted(plan.circuit_ids.items()) if c not in keyed),
-        ]
+        sub = args.subscription_id
+        switch_scopes: list[tuple[str, pulumi.Input[str]]] = list(args.switch_scopes)
         switch_role = self._role_definition(
             f"{name}-switch-role",
             args,
@@ -503,14 +489,14 @@ class RecoveryPlan(pulumi.ComponentResource):
         carry the subscription: the same plan name in two subscriptions of one tenant (two
         environments, two copies of this project) gives two roles.
         """
-        sub = pulumi.Output.from_input(args.subscription_id)
+        sub = args.subscription_id
         return authorization.RoleDefinition(
             resource_name,
-            role_definition_id=sub.apply(lambda s: _guid("role-definition", s, args.plan_name, kind)),
-            role_name=pulumi.Output.concat(f"{NAMESPACE} {kind} ({args.plan_name}, ", sub, ")"),
+            role_definition_id=_guid("role-definition", sub, args.plan_name, kind),
+            role_name=f"{NAMESPACE} {kind} ({args.plan_name}, {sub})",
             description=description,
             permissions=[{"actions": list(actions), "not_actions": []}],
             assignable_scopes=list(assignable_scopes),
-            scope=pulumi.Output.concat("/subscriptions/", sub),
+            scope=args.subscription_scope,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -12,19 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import recoveryservices, resources
+from pulumi_azure_native import recoveryservices, resources, storage
+
+from model.identity import SiteRecoveryIds
 
 # azure-native v3 has no type for a Site Recovery protection container
 # (recoveryservices.ProtectionContainer is Azure Backup's), so it is created as a generic ARM
 # resource. The API version matches the one azure-native v3 uses for ReplicationFabric.
 PROTECTION_CONTAINER_API_VERSION = "2024-10-01"
-# The replication policy keeps one name whatever its settings: a name derived from the retention
-# would make a retention change a replacement, and a replaced policy forces new container
-# mappings (whose DELETE is a purge) while the old policy still protects the VMs. Under one name
-# azure-native sends the new settings to the same policy (an update in place).
-REPLICATION_POLICY_NAME = "erdr-a2a-policy"
-# The only network name Site Recovery accepts for Azure-to-Azure network mappings.
-AZURE_NETWORK = "azureNetwork"
+# The names (the replication policy keeps one whatever its settings, so azure-native updates it in
+# place; the only network name Site Recovery accepts for A2A mappings) are model/naming.py's.
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +36,8 @@ class ReplicationSettings:
 
 @dataclass(kw_only=True)
 class SiteRecoveryArgs:
+    # Every name: the resolved estate's (model/identity.py).
+    ids: SiteRecoveryIds
     resource_group_name: pulumi.Input[str]
     source_region: str
     target_region: str
@@ -49,8 +48,13 @@ class SiteRecoveryArgs:
     protect: bool = True
 
 
+def output_ids(resources: Mapping[str, pulumi.CustomResource]) -> pulumi.Output[dict[str, str]]:
+    return pulumi.Output.all(**{k: r.id for k, r in resources.items()}).apply(dict)
+
+
 class SiteRecovery(pulumi.ComponentResource):
     vault_id: pulumi.Output[str]
+    cache_storage_ids: pulumi.Output[dict[str, str]]
     vault_name: pulumi.Output[str]
     policy_id: pulumi.Output[str]
     fabric_names: dict[str, str]
@@ -59,10 +63,10 @@ class SiteRecovery(pulumi.ComponentResource):
     def __init__(self, name: str, args: SiteRecoveryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("expressroute-dr:siterecovery:SiteRecovery", name, None, opts)
         rg = args.resource_group_name
-        vault_name = f"rsv-{name}-{args.target_region}"
+        ids = args.ids
         self.vault = recoveryservices.Vault(
             f"{name}-vault",
-            vault_name=vault_name,
+            vault_name=ids.vault.name,
             resource_group_name=rg,
             location=args.target_region,
             sku={"name": "RS0", "tier": "Standard"},
@@ -71,8 +75,8 @@ class SiteRecovery(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         regions = {"source": args.source_region, "target": args.target_region}
-        self.fabric_names = {role: f"asr-a2a-{region}" for role, region in regions.items()}
-        self.container_names = {role: f"asr-a2a-container-{region}" for role, region in regions.items()}
+        self.fabric_names = {role: ids.fabrics[role].name for role in regions}
+        self.container_names = {role: ids.containers[role].name for role in regions}
         fabrics: dict[str, recoveryservices.ReplicationFabric] = {}
         containers: dict[str, resources.Resource] = {}
         previous: pulumi.Resource | None = None
@@ -106,12 +110,31 @@ class SiteRecovery(pulumi.ComponentResource):
                 properties={"providerSpecificInput": [{"instanceType": "A2A"}]},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[fabrics[role]], retain_on_delete=True),
             )
+        # A2A stages each region's changes in a cache storage account in that region: the source's
+        # when replication is enabled, the target's when the VMs are re-protected after a failover
+        # (Update-AzRecoveryServicesAsrProtectionDirection -AzureToAzure -LogStorageAccountId).
+        # Standard general-purpose v2, LRS ("Azure to Azure disaster recovery architecture", cache storage).
+        self.cache_accounts: dict[str, storage.StorageAccount] = {}
+        for role, region in regions.items():
+            self.cache_accounts[role] = storage.StorageAccount(
+                f"{name}-{role}-cache",
+                account_name=ids.cache_storage[role].name,
+                resource_group_name=rg,
+                location=region,
+                kind="StorageV2",
+                sku={"name": "Standard_LRS"},
+                allow_blob_public_access=False,
+                enable_https_traffic_only=True,
+                minimum_tls_version="TLS1_2",
+                tags=dict(args.tags),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         s = args.settings
         self.policy = recoveryservices.ReplicationPolicy(
             f"{name}-policy",
             resource_name_=self.vault.name,
             resource_group_name=rg,
-            policy_name=REPLICATION_POLICY_NAME,
+            policy_name=ids.policy.name,
             # A typed Args class: inside this polymorphic input a plain dict would reach Azure
             # with snake_case keys, which the Site Recovery API ignores.
             properties=recoveryservices.CreatePolicyInputPropertiesArgs(
@@ -128,13 +151,14 @@ class SiteRecovery(pulumi.ComponentResource):
         self.container_mappings: dict[str, recoveryservices.ReplicationProtectionContainerMapping] = {}
         self.network_mappings: dict[str, recoveryservices.ReplicationNetworkMapping] = {}
         for src, dst in (("source", "target"), ("target", "source")):
+            mapping = ids.container_mappings[f"{src}-to-{dst}"]
             self.container_mappings[f"{src}-to-{dst}"] = recoveryservices.ReplicationProtectionContainerMapping(
                 f"{name}-{src}-to-{dst}-container-mapping",
                 resource_name_=self.vault.name,
                 resource_group_name=rg,
                 fabric_name=fabrics[src].name,
                 protection_container_name=self.container_names[src],
-                mapping_name=f"{src}-to-{dst}",
+                mapping_name=mapping.name,
                 properties={
                     "policy_id": self.policy.id,
                     "target_protection_container_id": containers[dst].id,
@@ -144,13 +168,15 @@ class SiteRecovery(pulumi.ComponentResource):
             )
             for key, pair in args.network_pairs.items():
                 primary, recovery = (pair[0], pair[1]) if src == "source" else (pair[1], pair[0])
+                net_mapping = ids.network_mappings[f"{key}-{src}-to-{dst}"]
+                assert net_mapping.parent is not None
                 self.network_mappings[f"{key}-{src}-to-{dst}"] = recoveryservices.ReplicationNetworkMapping(
                     f"{name}-{key}-{src}-to-{dst}-network-mapping",
                     resource_name_=self.vault.name,
                     resource_group_name=rg,
                     fabric_name=fabrics[src].name,
-                    network_name=AZURE_NETWORK,
-                    network_mapping_name=f"{key}-{src}-to-{dst}",
+                    network_name=net_mapping.parent.name,
+                    network_mapping_name=net_mapping.name,
                     properties={
                         "recovery_fabric_name": fabrics[dst].name,
                         "recovery_network_id": recovery,
@@ -164,6 +190,7 @@ class SiteRecovery(pulumi.ComponentResource):
         self.vault_id = self.vault.id
         self.vault_name = self.vault.name
         self.policy_id = self.policy.id
+        self.cache_storage_ids = output_ids(self.cache_accounts)
         self.register_outputs(
             {
                 "vault_id": self.vault_id,
@@ -171,5 +198,6 @@ class SiteRecovery(pulumi.ComponentResource):
                 "policy_id": self.policy_id,
                 "fabric_names": self.fabric_names,
                 "container_names": self.container_names,
+                "cache_storage_ids": self.cache_storage_ids,
             }
         )

@@ -455,11 +455,14 @@ def simulate(
     peer_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     program: Path = PROJECT_DIR / "__main__.py",
     prior: SimResult | None = None,
-    subscription: str = SUBSCRIPTION,
+    subscription: str | None = None,
     live: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SimResult:
-    """Run the program once for ``stack`` (deployed to ``subscription`` of the mock tenant),
-    isolated from any other run in this process.
+    """Run the program once for ``stack``, isolated from any other run in this process.
+
+    ``subscription``: what the stack's default azure-native provider deploys to in the mock
+    tenant (``az account`` / ``ARM_SUBSCRIPTION_ID`` in real life); by default the one the stack
+    declares (:meth:`StackSettings.deploy_subscription`).
 
     ``live``: ARM ID -> ARM resource body (as ``GET`` returns it) that the program's read-only
     lookups (``network.get_virtual_network`` ...) find; anything else answers 404.
@@ -470,6 +473,7 @@ def simulate(
     if prior is not None and prior.preview:
         raise ValueError("prior must be an `up` run: a deployed stack has known IDs and outputs")
     ctx = contextvars.Context()
-    run: Callable[[], SimResult] = lambda: _run(stack, preview, peer_outputs or {}, program, prior, subscription, live)  # noqa: E731
+    sub = subscription or stack.deploy_subscription() or SUBSCRIPTION
+    run: Callable[[], SimResult] = lambda: _run(stack, preview, peer_outputs or {}, program, prior, sub, live)  # noqa: E731
     with _fewer_collections():
         return ctx.run(run)

@@ -12,7 +12,8 @@ import yaml
 
 from erdr.config_keys import ConfigKey, ConfigKeyError, format_path, parse_config_key, parse_key, remove_path
 from erdr.config_keys import set_path as _set_at
-from model.config import StackConfig, load
+from model.config import StackConfig
+from model.identity import load
 from policies.shared.names import NAMESPACE
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -54,6 +55,22 @@ class StackSettings:
         """The project namespace's keys (without it) and which of them are secrets."""
         own = {k: v for k, v in self.config.items() if ":" not in k}
         return own, frozenset(k for k in self.secret_keys if ":" not in k)
+
+    def deploy_subscription(self) -> str | None:
+        """The subscription the stack's azure-native provider deploys to: ``azure-native:subscriptionId``
+        if set, else the one the stack declares for its role (``subscriptions.<role>``)."""
+        explicit = self.config.get("azure-native:subscriptionId")
+        if isinstance(explicit, str) and explicit:
+            return explicit
+        subs = self.config.get("subscriptions")
+        if isinstance(subs, str):
+            try:
+                subs = json.loads(subs)
+            except ValueError:
+                return None
+        role = self.config.get("role")
+        found = subs.get(role) if isinstance(subs, dict) and isinstance(role, str) else None
+        return found if isinstance(found, str) else None
 
     def foreign_config(self) -> dict[str, Any]:
         """Keys of every other namespace, in full (``azure-native:location``)."""

@@ -22,12 +22,13 @@ from pulumi_azure_native import network, resources
 
 from components.firewall import FirewallArgs, TargetFirewall
 from components.network import Hub, unmodelled_inputs
+from model import identity
 from model.config import Phase, Role, StackConfig
 from model.config.estate import FirewallProvisioning, SourceMode
-from model.spec import NetworkSpec, VnetSpec, firewall_azure_name, firewall_present, network_for
+from model.identity import Logical
+from model.spec import NetworkSpec, VnetSpec, firewall_present, network_for
 from policies.shared import azure_facts
 from policies.shared.names import AZURE_SERVICE_SUBNETS
-from program.stack import source_vnet_id
 
 
 def manages_network(cfg: StackConfig) -> bool:
@@ -47,15 +48,16 @@ def providers(cfg: StackConfig) -> dict[str, pulumi.ProviderResource]:
 def network_resource_group(cfg: StackConfig, net: NetworkSpec, tags: Mapping[str, str]) -> resources.ResourceGroup:
     """The stack's own resource group; imported when it already exists (adopted production keeps
     its tags, like every adopted resource; adopted target VNets live in it)."""
-    adopted = cfg.source.imports.get("network-rg") if cfg.role is Role.SOURCE else None
+    adopted = net.imports.get(Logical.RESOURCE_GROUP)
+    existing = adopted or (net.name(Logical.RESOURCE_GROUP).id if cfg.role is Role.TARGET and cfg.adopt else None)
     return resources.ResourceGroup(
-        "network-rg",
+        Logical.RESOURCE_GROUP,
         resource_group_name=net.resource_group,
         location=net.region,
         tags=None if adopted else dict(tags),
         opts=pulumi.ResourceOptions(
             protect=cfg.protect,
-            import_=adopted or cfg.adopted_resource_group_id,
+            import_=existing,
             ignore_changes=unmodelled_inputs(resources.ResourceGroup, {"resource_group_name": 1, "location": 1})
             if adopted
             else None,
@@ -67,20 +69,16 @@ def _group(net: NetworkSpec, vnet: VnetSpec) -> str:
     return vnet.resource_group or net.resource_group
 
 
-def source_vnet_ids(
-    cfg: StackConfig, subscription: pulumi.Input[str], provs: Mapping[str, pulumi.ProviderResource]
-) -> dict[str, pulumi.Output[str]]:
+def source_vnet_ids(cfg: StackConfig, provs: Mapping[str, pulumi.ProviderResource]) -> dict[str, pulumi.Input[str]]:
     """Source VNet key -> ARM ID, for the dr stack's Site Recovery network mappings.
 
-    Derived from the shared layout (placement included), so dr never needs prod to exist; in
-    external mode read from Azure instead, after the declaration was checked against it.
+    The resolved estate's (placement and subscriptions included), so dr never needs prod to
+    exist; in external mode read from Azure instead, after the declaration was checked against it.
     """
     source = network_for(cfg, Role.SOURCE)
     if cfg.source.mode is SourceMode.EXTERNAL:
-        return checked_source_ids(source, provs)
-    return {
-        v.key: source_vnet_id(v.subscription_id or subscription, _group(source, v), v.azure_name) for v in source.vnets
-    }
+        return dict(checked_source_ids(source, provs))
+    return {v.key: identity.side(cfg, Role.SOURCE).vnet(v.key).vnet.id for v in source.vnets}
 
 
 def drift(vnet: VnetSpec, group: str, live: Mapping[str, Any]) -> list[str]:
@@ -154,12 +152,16 @@ def target_firewall(
         return None
     at_failover = nva.provisioning is FirewallProvisioning.AT_FAILOVER
     zones = ["1", "2", "3"] if azure_facts.region_has_zones(net.region) else []
+    ids = identity.side(cfg, Role.TARGET).firewall
+    assert ids is not None, "the estate names a target firewall wherever layout.hub.nva is azureFirewall"
     return TargetFirewall(
-        f"{net.hub.key}-firewall",
+        Logical.firewall(net.hub.key),
         FirewallArgs(
-            firewall_name=firewall_azure_name(net.hub.azure_name),
+            firewall_name=ids.firewall.name,
+            policy_name=ids.policy.name,
+            public_ip_name=ids.public_ip.name,
             location=net.region,
-            resource_group_name=hub.placement.resource_group,
+            resource_group_name=hub.placement.group(Logical.vnet(net.hub.key)),
             subnet_id=hub.subnets[nva.subnet].id,
             sku_tier=nva.firewall_sku,
             zones=zones,

@@ -73,6 +73,7 @@ def stack_outputs(
         out["recoveryVaultName"] = recovery.vault_name
         out["replicationPolicyId"] = recovery.policy_id
         out["replicationFabrics"] = recovery.fabric_names
+        out["siteRecoveryCacheStorageIds"] = recovery.cache_storage_ids
     if recovery_plan is not None:
         out["recoveryPlanName"] = recovery_plan.recovery_plan_name
         out["recoveryPlanId"] = recovery_plan.recovery_plan_id

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pulumi
 from pulumi.runtime.config import CONFIG, is_config_secret
+from pulumi_azure_native import authorization
 
 from components.network import ConnectionArgs
-from model.config import ConfigError, Phase, StackConfig, load
+from model.config import ConfigError, Phase, StackConfig
 from model.config.rules.keys import own_key, source_key
+from model.identity import load, stack_subscription
 from model.phases import ConnectionSpec, connection_plan
 from policies.shared.names import NAMESPACE
 
@@ -31,10 +33,30 @@ def read_config() -> StackConfig:
     raw, secrets = raw_config()
     foreign, foreign_secrets = foreign_config()
     try:
-        return load(pulumi.get_stack(), raw, secrets | foreign_secrets, foreign)
+        cfg = load(pulumi.get_stack(), raw, secrets | foreign_secrets, foreign)
     except ConfigError as exc:
         # RunError prints the message alone, without a Python traceback.
         raise pulumi.RunError(str(exc)) from None
+    if "azure-native:subscriptionId" not in foreign:  # set: config validation compared it
+        check_deploy_subscription(cfg)
+    return cfg
+
+
+def check_deploy_subscription(cfg: StackConfig) -> None:
+    """The default provider must deploy where the resolved estate says this stack lives: every ID
+    the runbook, the recovery plan and the failover command use is computed from that. Without
+    ``azure-native:subscriptionId`` the provider takes the Azure CLI's current subscription (or
+    ``ARM_SUBSCRIPTION_ID``), so it is asked, before any resource is registered."""
+    declared = stack_subscription(cfg, cfg.role)
+    actual = authorization.get_client_config().subscription_id
+    if actual.lower() != declared.lower():
+        raise pulumi.RunError(
+            f"stack '{pulumi.get_stack()}': the azure-native provider would deploy to subscription {actual} "
+            f"(the Azure CLI's current subscription or ARM_SUBSCRIPTION_ID), but config "
+            f"{NAMESPACE}:subscriptions.{cfg.role.value} is {declared}. Run `az account set --subscription "
+            f"{declared}` or `pulumi config set azure-native:subscriptionId {declared}`, or correct "
+            f"subscriptions.{cfg.role.value} in Pulumi.yaml."
+        )
 
 
 def authorization_key(circuit: str, *, of_source: bool = False) -> pulumi.Output[str] | None:
@@ -103,11 +125,3 @@ def connections(cfg: StackConfig) -> list[ConnectionArgs]:
         )
         for spec in connection_plan(cfg, cfg.role, cfg.phase)
     ]
-
-
-def source_vnet_id(subscription_id: pulumi.Input[str], resource_group: str, name: str) -> pulumi.Output[str]:
-    """The source VNet's ARM ID, derived from the shared layout so `dr` never needs `prod` to exist."""
-    # One Output argument, the rest fixed text: format wraps only what can be unknown (concat
-    # would make an Output of every piece, for every VNet).
-    path = f"/resourceGroups/{resource_group}/providers/Microsoft.Network/virtualNetworks/{name}"
-    return pulumi.Output.format("/subscriptions/{0}{1}", subscription_id, path)

@@ -6,12 +6,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import authorization, resources
+from pulumi_azure_native import resources
 
 from components.firewall import TargetFirewall
 from components.network import DrillArgs, DrillNetwork, Hub, Spoke
 from components.recovery_plan import RecoveryPlan, RecoveryPlanArgs
 from components.site_recovery import ReplicationSettings, SiteRecovery, SiteRecoveryArgs
+from model import identity, naming
 from model.config import Role, StackConfig
 from model.phases import switch_plan
 from model.spec import NetworkSpec, drill_network
@@ -48,14 +49,16 @@ def build_target_side(
         )
     if not cfg.site_recovery.enabled:
         return side
-    # Derived from the shared layout, so dr needs no running prod stack for its mappings.
-    subscription = authorization.get_client_config_output().subscription_id
+    estate = identity.resolve(cfg)
+    assert estate.site_recovery is not None
+    # The resolved estate's IDs, so dr needs no running prod stack for its mappings.
     targets = per_vnet(net, hub, spokes, "vnet_id")
-    sources = source_vnet_ids(cfg, subscription, provs)
+    sources = source_vnet_ids(cfg, provs)
     pairs = {key: (sources[key], targets[key]) for key in sources}
     side.recovery = SiteRecovery(
-        "asr",
+        naming.SITE_RECOVERY_COMPONENT,
         SiteRecoveryArgs(
+            ids=estate.site_recovery,
             resource_group_name=rg.name,
             source_region=cfg.regions.source,
             target_region=cfg.regions.target,
@@ -76,9 +79,9 @@ def build_target_side(
             "recovery-plan",
             recovery_plan_args(
                 cfg,
+                estate,
                 rg.name,
                 rg.id,
-                subscription,
                 side.recovery.vault_name,
                 side.recovery.vault_id,
                 side.recovery.fabric_names,
@@ -102,11 +105,31 @@ def boot_groups(cfg: StackConfig) -> list[list[str]]:
     return groups
 
 
+def switch_scopes(cfg: StackConfig, estate: identity.Estate) -> list[tuple[str, str]]:
+    """Where the network switch role is assigned: the resource groups of both hubs' gateways and
+    connections (in their own subscriptions), and the circuits it joins. A circuit used with an
+    authorization key (another subscription's circuit) needs no join permission: the key is the
+    permission, and the circuit owner's scope is not ours."""
+    keyed = {c for c in ("primary", "secondary") if authorization_key(c) or authorization_key(c, of_source=True)}
+    scopes: dict[str, tuple[str, str]] = {}
+    for role in Role:
+        side = estate.side(role)
+        for rid in (side.gateway, *side.connections.values()):
+            scopes.setdefault(rid.group_id.lower(), (f"{role.value}-rg", rid.group_id))
+    labels: dict[str, int] = {}
+    out: list[tuple[str, str]] = []
+    for label, scope in scopes.values():
+        labels[label] = labels.get(label, 0) + 1
+        out.append((label if labels[label] == 1 else f"{label}-{labels[label]}", scope))
+    out += [(f"{c}-circuit", rid.id) for c, rid in sorted(estate.circuits.items()) if c not in keyed]
+    return out
+
+
 def recovery_plan_args(
     cfg: StackConfig,
+    estate: identity.Estate,
     resource_group: pulumi.Input[str],
     resource_group_id: pulumi.Input[str],
-    subscription_id: pulumi.Input[str],
     vault_name: pulumi.Input[str],
     vault_id: pulumi.Input[str],
     fabric_names: Mapping[str, str],
@@ -123,18 +146,23 @@ def recovery_plan_args(
         role.value: {c: key for c in ("primary", "secondary") if (key := authorization_key(c, of_source=of_source))}
         for role, of_source in ((Role.TARGET, False), (Role.SOURCE, True))
     }
+    ids = estate.recovery_plan
+    assert ids is not None, "the estate names a recovery plan wherever one lists replicated items"
     return RecoveryPlanArgs(
-        plan_name=rp.name or f"erdr-{cfg.regions.source}-to-{cfg.regions.target}",
+        plan_name=ids.plan.name,
         location=cfg.regions.target,
         resource_group_name=resource_group,
         resource_group_id=resource_group_id,
-        subscription_id=subscription_id,
+        subscription_id=estate.target.subscription,
+        subscription_scope=identity.subscription_scope(estate.target.subscription),
+        content_account_name=ids.content_storage.name,
+        switch_scopes=switch_scopes(cfg, estate),
         vault_name=vault_name,
         primary_fabric_id=pulumi.Output.concat(vault_id, "/replicationFabrics/", fabric_names["source"]),
         recovery_fabric_id=pulumi.Output.concat(vault_id, "/replicationFabrics/", fabric_names["target"]),
         boot_groups=boot_groups(cfg),
         switch=switch_plan(cfg),
-        automation_account_name=rp.automation_account_name or f"aa-erdr-{cfg.regions.target}",
+        automation_account_name=ids.automation_account.name,
         drill_vnet_keys=list(drill_vnet_keys),
         drill_vnet_ids=drill_vnet_ids,
         authorization_keys=keys,

@@ -173,7 +173,7 @@ def example_config(example: str, stack: str = "dr", **overrides: Any) -> StackCo
 
 def variables_of(cfg: StackConfig, drill: Mapping[str, str] | None = None, **extra: Any) -> dict[str, Any]:
     """The erdr-* variables as Automation holds them (JSON text)."""
-    values: dict[str, Any] = switch_variables(switch_plan(cfg), SUB)
+    values: dict[str, Any] = switch_variables(switch_plan(cfg))
     values["retry"] = {"attempts": 3, "delaySeconds": 7, "pollAttempts": 10}
     if drill is not None:
         values["drill-vnet-ids"] = dict(drill)
@@ -307,7 +307,7 @@ def test_missing_context_fails_the_step() -> None:
 def test_role_order_reaches_the_runbook_as_the_procedures(topology: Topology, addressing: Addressing) -> None:
     """The runbook's order comes from the generated settings, and those from the procedure."""
     cfg = example_config("two-locations-same-ip").model_copy(update={"topology": topology, "addressing": addressing})
-    variables = {f"erdr-{k}": json.dumps(v) for k, v in switch_variables(switch_plan(cfg), SUB).items()}
+    variables = {f"erdr-{k}": json.dumps(v) for k, v in switch_variables(switch_plan(cfg)).items()}
     settings = rb.load_settings(reader(variables))
     for operation in (Operation.FAILOVER, Operation.FAILBACK):
         assert settings.role_order[operation.value] == procedure_roles(cfg, operation)

@@ -276,7 +276,7 @@ def action_runbook(result: SimResult) -> Registration:
 
 
 def check_runbook_content(result: SimResult) -> None:
-    account = only(result, "azure-native:storage:StorageAccount").plain_inputs
+    (account,) = [r.plain_inputs for r in result.of_type("azure-native:storage:StorageAccount") if "-content" in r.name]
     assert account["allowBlobPublicAccess"] is False
     assert account["minimumTlsVersion"] == "TLS1_2"
     assert account["enableHttpsTrafficOnly"] is True
@@ -349,7 +349,15 @@ def test_two_subscriptions_of_one_tenant_get_disjoint_role_names() -> None:
     directory: the same stack deployed to a second subscription must not collide with the first."""
     settings = load_stack("dr", overrides={"recoveryPlan": PLAN})
     first = simulate(settings)
-    second = simulate(settings, subscription=OTHER_SUBSCRIPTION)
+    elsewhere = load_stack(
+        "dr",
+        overrides={
+            "recoveryPlan": PLAN,
+            "subscriptions": {"source": OTHER_SUBSCRIPTION, "target": OTHER_SUBSCRIPTION},
+            # the source VNets of the plan's items stay where they are: only the stacks move
+        },
+    )
+    second = simulate(elsewhere)
     assert first.error is None and second.error is None
     a, b = _role_names(first), _role_names(second)
     for key in a:
