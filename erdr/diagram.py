@@ -25,10 +25,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from erdr.simulate import Registration, SimResult
+from model import identity
 from model.config import Addressing, Phase, Role, StackConfig, Topology
 from model.links import Weight
 from model.phases import Design, Operation, connection_plan, traffic_switch
-from model.spec import VnetSpec, firewall_present, hub_gateway_name, network_for
+from model.spec import VnetSpec, firewall_present, network_for
 from policies.shared import azure_facts
 from policies.shared import names as T
 from policies.shared.names import GATEWAY_SUBNET
@@ -211,10 +212,11 @@ def nva_label(cfg: StackConfig, role: Role, address: str, result: SimResult | No
 
 
 def _where(v: VnetSpec) -> str:
+    """Where a VNet placed outside the stack's defaults lives (the resolved estate's answer)."""
     if not v.subscription_id and not v.resource_group:
         return ""
-    sub = f"subscription {v.subscription_id[:8]}" if v.subscription_id else "stack subscription"
-    return f"{sub}, {v.resource_group or 'stack group'}"
+    assert v.id is not None
+    return f"subscription {v.id.subscription[:8]}, {v.id.resource_group}"
 
 
 def region_from_simulation(cfg: StackConfig, stack: str, result: SimResult) -> RegionView:
@@ -340,7 +342,7 @@ def region_from_config(cfg: StackConfig, role: Role, stack: str, phase: Phase) -
         spokes=[view(s, ()) for s in net.spokes],
         nva_address=nva_address,
         nva_label=nva_label(cfg, role, nva_address),
-        gateway=hub_gateway_name(cfg, role),
+        gateway=identity.hub_gateway(cfg, role).name,
         connections=sorted(connections, key=lambda c: c.name),
     )
 

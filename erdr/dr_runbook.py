@@ -13,11 +13,11 @@ from erdr import dr_commands
 from erdr.plan_json import Change, compare
 from erdr.simulate import Registration, SimResult, physical_name
 from erdr.stackfiles import StackSettings
-from model import phases
+from model import identity, phases
 from model.config import Addressing, Phase, Role, StackConfig, Topology
 from model.config.estate import FirewallProvisioning, SourceMode
 from model.phases import Action, Operation, Step, connection_plan
-from model.spec import firewall_azure_name, network_for
+from model.spec import network_for
 from policies.shared import azure_facts
 from policies.shared import names as T
 
@@ -120,6 +120,12 @@ class StackRuns:
     @property
     def name(self) -> str:
         return self.settings.stack
+
+
+def _firewall_name(cfg: StackConfig) -> str:
+    found = identity.side(cfg, Role.TARGET).firewall
+    assert found is not None, "called for an azureFirewall hub only"
+    return found.firewall.name
 
 
 def _nice(type_: str) -> str:
@@ -522,7 +528,7 @@ def estate_section(source: StackRuns, target: StackRuns) -> list[str]:
         lines += [
             "## The target's next hop",
             "",
-            f"- Azure Firewall `{firewall_azure_name(network_for(cfg, Role.TARGET).hub.azure_name)}` in the target hub's "
+            f"- Azure Firewall `{_firewall_name(cfg)}` in the target hub's "
             f"`{cfg.layout.hub.nva_subnet.name}`, {when}. Site Recovery cannot replicate Azure Firewall; the target "
             "gets its own, with a policy that inherits the production policy's rules"
             + (f" (`{nva.base_policy_id}`)." if nva.base_policy_id else "."),
