@@ -35,7 +35,9 @@ from typing import Any, Protocol
 
 from erdr.engine_view import physical_name
 from erdr.stackfiles import PROJECT_DIR
-from model.config import Addressing, ConfigError, Phase, Role, StackConfig, Topology, load
+from model import identity
+from model.config import Addressing, ConfigError, Phase, Role, StackConfig, Topology
+from model.identity import ResourceId, load
 from model.phases import Action, Design, Operation, Step, connection_plan, procedure
 from policies.shared.names import CONNECTION, NAMESPACE
 
@@ -472,6 +474,59 @@ def render_plan(
     return "\n".join(lines)
 
 
+# --- the peer's identities ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeerIdentities:
+    """What the resolved estate says the peer hub is made of (from the peer stack's own config)."""
+
+    gateway: ResourceId
+    # Every connection the peer's hub may hold, and those that must never coexist with ours.
+    connections: dict[str, ResourceId]  # Azure name -> identity
+    exclusive: list[ResourceId]
+
+
+def peer_identities(peer_cfg: StackConfig, peer_role: Role) -> PeerIdentities:
+    conns = identity.connections(peer_cfg, peer_role)
+    exclusive_circuits = sorted(
+        {c.circuit for phase in Phase for c in connection_plan(peer_cfg, peer_role, phase) if c.exclusive}
+    )
+    return PeerIdentities(
+        identity.hub_gateway(peer_cfg, peer_role),
+        {rid.name: rid for rid in conns.values()},
+        [conns[c] for c in exclusive_circuits],
+    )
+
+
+def identity_disagreements(peer: str, outputs: Mapping[str, Any], ids: PeerIdentities) -> list[str]:
+    """Where the peer stack's outputs contradict the resolved estate (empty: they agree). A peer
+    without a gateway output cannot be checked at all, which is a disagreement too (fail closed)."""
+    gateway = str(outputs.get("gatewayId") or "")
+    if not gateway:
+        return [
+            f"cannot check in Azure that stack '{peer}' let go of the circuit: it reports no gatewayId output. "
+            f"Deploy '{peer}' first, or declare the source region unreachable."
+        ]
+    problems: list[str] = []
+    if not ids.gateway.same(gateway):
+        problems.append(
+            f"stack '{peer}' reports gateway {gateway}, but its config resolves to {ids.gateway.id} (subscriptions, "
+            "placement or adopted names changed since it was deployed?): check `pulumi stack output gatewayId "
+            f"--stack {peer}` against Pulumi.yaml, deploy the config you mean, then resume"
+        )
+    reported = outputs.get("connectionIds")
+    for name, arm_id in reported.items() if isinstance(reported, Mapping) else []:
+        expected = ids.connections.get(str(name))
+        if expected is None or not expected.same(str(arm_id)):
+            problems.append(
+                f"stack '{peer}' reports connection {name} as {arm_id}, but its config resolves "
+                f"{'no connection of that name' if expected is None else expected.id}: check the stack's outputs "
+                "against its config before trusting either"
+            )
+    return problems
+
+
 # --- the preview gate ---------------------------------------------------------------------------
 
 # Steps that change nothing: unchanged resources, and reads (the peer StackReference).
@@ -603,7 +658,12 @@ class Runner:
     def _confirm_circuit_free(self, step: Step, cfg: StackConfig, expected: Mapping[str, str], number: int) -> None:
         """Before a step creates the connection that must never coexist with the other hub's (one
         circuit, same IPs), read the other hub's connection from Azure: it must be gone. The
-        peer stack's state can lag (a refresh not run, a delete still in progress)."""
+        peer stack's state can lag (a refresh not run, a delete still in progress).
+
+        The connection's ID is the resolved estate's (model/identity.py, from the peer stack's own
+        config: its placement, subscription and adopted names), cross-checked against what the
+        peer stack reports it deployed; any disagreement stops the step, naming both values.
+        """
         assert step.role is not None and step.phase is not None
         creates = [
             c for c in connection_plan(cfg, step.role, step.phase) if c.exclusive and expected.get(c.name) == "create"
@@ -615,30 +675,28 @@ class Runner:
             return
         peer_role = Role.TARGET if step.role is Role.SOURCE else Role.SOURCE
         peer = self.stacks[peer_role]
+        peer_cfg = self.auto.stack_config(peer)
+        ids = peer_identities(peer_cfg, peer_role)
         outputs = self.auto.outputs(peer)
-        gateway = str(outputs.get("gatewayId") or "")
-        parts = gateway.strip("/").split("/")
-        if len(parts) < 4 or parts[0].lower() != "subscriptions":
-            raise StepFailed(
-                f"cannot check in Azure that stack '{peer}' let go of the circuit: its output gatewayId is "
-                f"{gateway or 'missing'}. Deploy '{peer}' first, or declare the source region unreachable."
-            )
-        group = str(outputs.get("resourceGroupName") or cfg.resource_group_name(peer_role))
-        names = sorted({c.name for ph in Phase for c in connection_plan(cfg, peer_role, ph) if c.exclusive})
-        for conn in names:
-            arm = f"/subscriptions/{parts[1]}/resourceGroups/{group}/providers/Microsoft.Network/connections/{conn}"
-            try:
-                state = self.probe.connection_state(arm)
-            except ProbeError as exc:
-                raise StepFailed(f"cannot confirm in Azure that {arm} is gone: {exc}") from exc
-            self.journal.write("azure-check", step=number, connection=arm, state=state or "absent")
+        for problem in identity_disagreements(peer, outputs, ids):
+            raise StepFailed(problem)
+        for conn in ids.exclusive:
+            state = self._probe(conn.id)
+            self.journal.write("azure-check", step=number, connection=conn.id, state=state or "absent")
             if state is not None:
                 raise StepFailed(
-                    f"Azure still has {arm} (provisioningState {state}); '{creates[0].name}' would put the same "
+                    f"Azure still has {conn.id} (provisioningState {state}); '{creates[0].name}' would put the same "
                     f"address space on circuit {creates[0].circuit_id} twice. Wait until it is gone (or remove it), "
                     "then resume."
                 )
-        self.say(f"   Azure: {', '.join(names)} of '{peer}' is gone; the circuit is free")
+        shown = ", ".join(c.id for c in ids.exclusive)
+        self.say(f"   Azure: {shown} of '{peer}' is gone; the circuit is free")
+
+    def _probe(self, connection_id: str) -> str | None:
+        try:
+            return self.probe.connection_state(connection_id)
+        except ProbeError as exc:
+            raise StepFailed(f"cannot confirm in Azure that {connection_id} is gone: {exc}") from exc
 
     def _manual(self, step: Step, number: int) -> dict[str, Any]:
         self.say("   manual step: done by the operator, outside Pulumi")

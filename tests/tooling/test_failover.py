@@ -22,6 +22,7 @@ import pytest
 from erdr import failover
 from erdr.failover import AutomationError, PlannedStep, PolicyFinding, PreviewReport, RunState, state_path
 from erdr.stackfiles import load_stack
+from model import identity
 from model.config import Addressing, ConfigError, Phase, Role, StackConfig, Topology, load
 from model.phases import connection_plan
 from policies.shared.names import CONNECTION
@@ -42,9 +43,13 @@ def stack_config(
     unreachable: bool,
     peer: str | None,
     pre_connect: bool | None = None,
+    extra: str = "",
 ) -> StackConfig:
-    """A valid config of ``stack`` for the topology (circuits adjusted to what it demands)."""
+    """A valid config of ``stack`` for the topology (circuits adjusted to what it demands);
+    ``extra``: JSON of further keys (placement of a real estate)."""
     raw = copy.deepcopy(load_stack(stack).config)
+    for key, value in (json.loads(extra) if extra else {}).items():
+        raw[key] = value
     raw.update(topology=topology.value, addressing=addressing.value, phase=phase.value)
     raw["sourceRegionUnreachable"] = unreachable
     if peer is not None:
@@ -66,7 +71,15 @@ SUB = "00000000-0000-0000-0000-000000000000"
 class World:
     """Fake Automation: two stacks, their config, what is deployed, every call in order."""
 
-    def __init__(self, topology: Topology, addressing: Addressing, *, peer_stack: bool = True) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        addressing: Addressing,
+        *,
+        peer_stack: bool = True,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.extra = json.dumps(extra or {}, sort_keys=True)
         self.config: dict[str, dict[str, str]] = {}
         self.deployed: dict[str, dict[str, Any]] = {}
         for stack, role in ROLE_OF.items():
@@ -87,6 +100,7 @@ class World:
         self.surprises: dict[str, list[PlannedStep]] = {}  # extra steps a stack's preview shows
         self.findings: dict[str, list[PolicyFinding]] = {}  # policy findings of a stack's preview
         self.lingering: set[str] = set()  # connection IDs Azure still has although the state has not
+        self.reported: dict[str, dict[str, Any]] = {}  # outputs a stack reports whatever is deployed
         self.azure_reads: list[str] = []
 
     def _cfg(self, stack: str) -> StackConfig:
@@ -99,6 +113,7 @@ class World:
             c.get(NS + "sourceRegionUnreachable") == "true",
             c.get(NS + "peerStack"),
             {"true": True, "false": False}.get(c.get(NS + "preConnectTarget", "")),
+            self.extra,
         )
 
     def _outputs(self, stack: str) -> dict[str, Any]:
@@ -111,11 +126,9 @@ class World:
             "circuitConnections": [c.circuit_id for c in plan],
             "connectionRoutingWeights": {c.name: c.routing_weight for c in plan},
             "resourceGroupName": group,
-            "gatewayId": f"/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworkGateways/gw",
-            "connectionIds": {
-                c.name: f"/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.Network/connections/{c.name}"
-                for c in plan
-            },
+            # What the program exports: the IDs of what it registered, which are the estate's.
+            "gatewayId": identity.hub_gateway(cfg, cfg.role).id,
+            "connectionIds": {c.name: c.id.id for c in plan if c.id is not None},
         }
 
     def _engine(self, op: str, stack: str) -> None:
@@ -169,7 +182,7 @@ class World:
             raise AutomationError(str(exc)) from exc
 
     def outputs(self, stack: str) -> dict[str, Any]:
-        return dict(self.deployed[stack])
+        return {**self.deployed[stack], **self.reported.get(stack, {})}
 
     def preview(self, stack: str, plan: Path) -> PreviewReport:
         self._engine("preview", stack)
@@ -809,6 +822,57 @@ def test_exclusive_connection_waits_until_azure_no_longer_has_the_other(tmp_path
     rc, out, _ = run_cmd(world, tmp_path, "failover", "--resume", "--yes")
     assert rc == 0, out
     assert world.azure_reads == [prod_conn, prod_conn]
+
+
+# A real estate: the hub in its own subscription and group on both sides, not the stack's group.
+CONNECTIVITY = "c0777777-0000-4000-8000-000000000007"
+HUB_PLACED = {
+    "layout": {
+        **load_stack("prod").config["layout"],
+        "hub": {
+            **load_stack("prod").config["layout"]["hub"],
+            "placement": {
+                "source": {"subscriptionId": CONNECTIVITY, "resourceGroup": "rg-conn-eastasia", "name": "vnet-hub-ea"},
+                "target": {"subscriptionId": CONNECTIVITY, "resourceGroup": "rg-conn-southeastasia"},
+            },
+        },
+    }
+}
+
+
+def test_the_circuit_check_reads_the_hubs_own_group_and_subscription(tmp_path: Path) -> None:
+    """With the hub in its own group and subscription, the connection read is the one Azure has
+    (the stack's resourceGroupName output would name one that never existed, and a 404 there
+    would have let the target connect while prod's connection still existed)."""
+    world = World(*SS, extra=HUB_PLACED)
+    prod_conn = world.deployed["prod"]["connectionIds"]["vnet-hub-ea-to-primary"]
+    assert prod_conn == (
+        f"/subscriptions/{CONNECTIVITY}/resourceGroups/rg-conn-eastasia/providers/Microsoft.Network/connections/"
+        "vnet-hub-ea-to-primary"
+    )
+    world.lingering.add(prod_conn)  # Azure is still deleting it
+    rc, out, _ = run_cmd(world, tmp_path, "failover", "--yes")
+    assert rc == 1
+    assert f"Azure still has {prod_conn} (provisioningState Succeeded)" in out
+    assert world.azure_reads == [prod_conn]
+    assert ("preview", "dr") not in world.calls and world.both_on_circuit == []
+    world.lingering.clear()  # gone now: the failover proceeds
+    rc, out, _ = run_cmd(world, tmp_path, "failover", "--resume", "--yes")
+    assert rc == 0, out
+    assert world.azure_reads == [prod_conn, prod_conn]
+
+
+def test_a_peer_whose_outputs_contradict_the_estate_stops_the_step(tmp_path: Path) -> None:
+    """Control for the cross-check: a gateway output elsewhere than the config resolves (a
+    placement changed since prod was deployed) stops before any Azure read, naming both."""
+    world = World(*SS, extra=HUB_PLACED)
+    gateway = world.deployed["prod"]["gatewayId"]
+    elsewhere = gateway.replace("rg-conn-eastasia", "rg-old-network")
+    world.reported["prod"] = {"gatewayId": elsewhere}
+    rc, out, _ = run_cmd(world, tmp_path, "failover", "--yes")
+    assert rc == 1
+    assert f"stack 'prod' reports gateway {elsewhere}, but its config resolves to {gateway}" in out
+    assert world.azure_reads == []
 
 
 def test_failback_checks_the_target_connection_before_reconnecting_the_source(tmp_path: Path) -> None:
