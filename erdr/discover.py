@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -53,6 +54,8 @@ from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.mgmt.network import NetworkManagementClient
 
+from model.identity import Logical, ResourceId
+from model.naming import RESOURCE_GROUPS, TargetNaming
 from policies.shared import azure_facts
 from policies.shared.addrspace import parse_address, parse_prefix
 from policies.shared.names import (
@@ -217,6 +220,14 @@ class Options:
     target_region: str
     secondary_circuit: str | None = None
     mode: str = "adopted"
+    # The estate's naming convention: the source region's code in its names, and the target's.
+    region_codes: tuple[str, str] | None = None
+    # The dr stack's subscription (default: the hub's).
+    target_subscription: str | None = None
+
+    def naming(self, source_region: str) -> TargetNaming:
+        codes = self.region_codes or (None, None)
+        return TargetNaming(source_region, self.target_region, codes[0], codes[1])
 
 
 def layout_key(azure_name: str, region: str) -> str:
@@ -228,12 +239,6 @@ def layout_key(azure_name: str, region: str) -> str:
         if azure_name.lower().endswith(suffix) and len(azure_name) > len(suffix)
         else azure_name
     )
-
-
-def _target_group(group: str, source_region: str, target_region: str) -> str:
-    if source_region in group:
-        return group.replace(source_region, target_region)
-    return f"{group}-{target_region}"
 
 
 def _endpoints(props: Mapping[str, Any]) -> list[str]:
@@ -293,7 +298,8 @@ class Discoverer:
         hub_ref = parse_id(self.opts.hub_id)
         hub_key = layout_key(hub_ref["name"], region)
         self.out.discovered = {"hub": self.opts.hub_id, "spokes": {}, "gateways": [], "connections": [], "circuits": []}
-        self.imports["network-rg"] = f"/subscriptions/{hub_ref['subscription']}/resourceGroups/{hub_ref['group']}"
+        group = ResourceId(RESOURCE_GROUPS, hub_ref["group"], hub_ref["subscription"], hub_ref["group"])
+        self.imports[Logical.RESOURCE_GROUP] = group.id
         self.imports[f"{hub_key}-vnet"] = hub["id"]
         for server in (hub_props.get("dhcpOptions") or {}).get("dnsServers") or []:
             self.note(hub["id"], f"custom DNS server {server}", "not replicated: set the target VNets' DNS yourself")
@@ -565,7 +571,7 @@ class Discoverer:
             }
             placement["target"] = {
                 "subscriptionId": ref["subscription"],
-                "resourceGroup": _target_group(ref["group"], region, self.opts.target_region),
+                "resourceGroup": self.opts.naming(region).target_name(ref["group"]),
             }
             spokes.append({"name": key, "addressSpace": space, "subnets": layout_subnets, "placement": placement})
         return spokes, prefixes
@@ -647,11 +653,20 @@ class Discoverer:
             "circuits": circuits,
             "resourceGroupNames": {
                 "source": hub_ref["group"],
-                "target": _target_group(hub_ref["group"], region, self.opts.target_region),
+                "target": self.opts.naming(region).target_name(hub_ref["group"]),
+            },
+            # The dr stack's own resources (group, vault, drill network) go to the target
+            # subscription: the hub's unless --target-subscription says otherwise.
+            "subscriptions": {
+                "source": hub_ref["subscription"],
+                "target": self.opts.target_subscription or hub_ref["subscription"],
             },
             # An existing gateway without a public IP of its own uses the Azure-managed one: keep it so.
             "gateway": {"sku": sku, "publicIp": "always" if public_ip else "never"},
         }
+        if self.opts.region_codes:
+            src, tgt = self.opts.region_codes
+            config["naming"] = {"regionCodes": {"source": src, "target": tgt}}
         source: dict[str, Any] = {"mode": self.opts.mode}
         if self.opts.mode == "adopted":
             source["imports"] = dict(sorted(self.imports.items()))
@@ -726,6 +741,25 @@ def _credential(endpoint: str | None, environ: Mapping[str, str]) -> TokenCreden
     return DefaultAzureCredential()
 
 
+_CODE = re.compile(r"^[A-Za-z0-9]{1,16}$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _region_codes(text: str | None) -> tuple[str, str] | None:
+    if text is None:
+        return None
+    src, sep, tgt = text.partition("=")
+    if not sep or not _CODE.match(src) or not _CODE.match(tgt):
+        raise DiscoverError(f"--region-codes {text!r}: expected SOURCE=TARGET, each 1-16 letters or digits (gwc=sdc)")
+    return src, tgt
+
+
+def _subscription(text: str | None) -> str | None:
+    if text is not None and not _GUID.match(text):
+        raise DiscoverError(f"--target-subscription {text!r}: not a subscription ID (a GUID)")
+    return text.lower() if text else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m erdr.discover", description="Describe an existing hub-and-spoke as this program's config."
@@ -739,6 +773,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="adopted",
         help="source.mode to write (default adopted)",
     )
+    p.add_argument(
+        "--region-codes",
+        metavar="SOURCE=TARGET",
+        help="the estate's region codes (e.g. gwc=sdc): target names swap the source code for the target's",
+    )
+    p.add_argument("--target-subscription", help="the dr stack's subscription (default: the hub's)")
     p.add_argument("--out", type=Path, help="write the YAML here instead of stdout")
     p.add_argument("--stacks-dir", type=Path, help="also write Pulumi.prod.yaml and Pulumi.dr.yaml here")
     p.add_argument("--arm-endpoint", help=f"ARM base URL (token from {TOKEN_ENV}); default: Azure public cloud")
@@ -757,7 +797,14 @@ def main(
         if args.target_region not in azure_facts.REGIONS:
             raise DiscoverError(f"--target-region {args.target_region!r}: unknown Azure region (use the ARM name)")
         arm = Arm(_credential(args.arm_endpoint, env), args.arm_endpoint)
-        opts = Options(args.hub_id, args.target_region, args.secondary_circuit, args.mode)
+        opts = Options(
+            args.hub_id,
+            args.target_region,
+            args.secondary_circuit,
+            args.mode,
+            _region_codes(args.region_codes),
+            _subscription(args.target_subscription),
+        )
         found = discover(arm, opts)
     except (DiscoverError, HttpResponseError, ClientAuthenticationError) as exc:
         text = describe_error(exc) if not isinstance(exc, DiscoverError) else str(exc)
