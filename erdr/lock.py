@@ -235,11 +235,12 @@ def lock_for(
 
 
 def _file_root(url: str) -> Path:
-    # file://~ and file://~/x are the user's home, as in `pulumi login file://~`.
-    rest = url[len("file://") :]
+    """The directory of a ``file://`` backend: ``file:///abs``, ``file://./rel`` (from the current
+    directory), ``file://~`` and ``file://~/x`` (the user's home), as ``pulumi login`` takes them."""
+    rest = unquote(url[len("file://") :].split("?", 1)[0])
     if rest == "~" or rest.startswith("~/"):
         return Path.home() / rest[2:]
-    return Path(unquote(urlsplit(url).path) or "/")
+    return Path(rest or "/")
 
 
 # --- the local file backend -----------------------------------------------------------------------

@@ -71,6 +71,9 @@ def test_each_backend_gets_its_lock(tmp_path: Path) -> None:
     local = lock.lock_for("prod", "dr", backend=f"file://{tmp_path}", environ={})
     assert isinstance(local, FileLock)
     assert local.path == tmp_path / ".pulumi" / "erdr-locks" / f"{key}.lock"
+    assert lock._file_root("file://./state?no_tmp_dir=true") == Path("state")
+    assert lock._file_root("file://~") == Path.home()
+    assert lock._file_root("file://~/pulumi") == Path.home() / "pulumi"
 
     blob = lock.lock_for(
         "acme/prod", "acme/dr", backend="azblob://state", environ={"AZURE_STORAGE_ACCOUNT": "acct"}, credential=object()
