@@ -1,40 +1,54 @@
 # Two commands do all the set-up on a fresh machine: `make plan` and `make test`. `make setup` does
-# only the set-up: .venv with the program's, the policy pack's (policies/PulumiPolicy.yaml runs
-# the pack in it) and the tooling's pinned dependencies.
+# only the set-up: .venv with the program's and the tooling's pinned dependencies, and the policy
+# pack's own policies/venv (PulumiPolicy.yaml runs the pack there, as Pulumi runs a published pack
+# from its own venv).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+PACK_VENV := policies/venv
+PACK_PY := $(PACK_VENV)/bin/python
+PACK_STAMP := $(PACK_VENV)/.installed-stamp
+SETUP := $(STAMP) $(PACK_STAMP)
 
 .PHONY: setup plan test lint typecheck unit bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt policies/requirements.txt constraints.txt
+$(STAMP): requirements.txt requirements-dev.txt policies/requirements.txt policies/constraints.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	touch $(STAMP)
 
-setup: $(STAMP)
+# What `pulumi install` in policies/ would do, with the project's pins.
+$(PACK_STAMP): policies/requirements.txt policies/constraints.txt constraints.txt
+	test -x $(PACK_PY) || $(PYTHON) -m venv $(PACK_VENV)
+	$(PACK_PY) -m pip install --quiet --disable-pip-version-check -r policies/requirements.txt -c constraints.txt
+	touch $(PACK_STAMP)
 
-plan: $(STAMP)
+setup: $(SETUP)
+
+plan: $(SETUP)
 	$(PY) -m erdr.plan
 
+# zizmor: GitHub Actions security audit, offline; an accepted finding carries its ignore comment
+# and reason in the workflow.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck -pyflakes= # pinned binaries from pip
+	$(VENV)/bin/zizmor --offline --no-progress .
 	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(VENV)/bin/pyright
 
-unit: $(STAMP)
+unit: $(SETUP)
 	$(VENV)/bin/pytest -n 2 -q
 
 test: lint typecheck unit
 
 # Writes build/bench/benchmarks.md (cp it to docs/ to publish); exits 1 when a target is missed.
-bench: $(STAMP)
+bench: $(SETUP)
 	$(PY) -m erdr.bench
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) $(PACK_VENV) build .pytest_cache

@@ -166,7 +166,7 @@ class PolicyPackClient:
         if self.launch.virtualenv is not None and not Path(python).is_file():
             raise PackNotInstalled(
                 f"the policy pack's interpreter {python} does not exist (PulumiPolicy.yaml: virtualenv "
-                f"{self.launch.virtualenv}); run `make setup` (or `pulumi install`) in the project first"
+                f"{self.launch.virtualenv}); run `make setup` in the project (or `pulumi install` in the pack's directory)"
             )
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(

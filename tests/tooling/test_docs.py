@@ -143,7 +143,8 @@ def test_every_rule_skips_something_and_every_skip_has_a_rule() -> None:
 
 def fresh_copy(dest: Path) -> Path:
     """The working tree as a clone of it would hold it (tracked and new files, nothing ignored),
-    committed, so `git status` shows what a command changed; `.venv` is this interpreter's."""
+    committed, so `git status` shows what a command changed; `.venv` is this interpreter's and
+    `policies/venv` the pack's (both ignored, so the commit leaves them out)."""
     files = (
         subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -160,6 +161,7 @@ def fresh_copy(dest: Path) -> Path:
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / rel)  # mtimes kept: make sees the virtualenv as up to date
     (dest / ".venv").symlink_to(Path(sys.prefix))
+    (dest / "policies" / "venv").symlink_to(PROJECT_DIR / "policies" / "venv")
     git = ["git", "-c", "user.name=docs-test", "-c", "user.email=docs-test@invalid", "-c", "init.defaultBranch=main"]
     subprocess.run([*git, "init", "-q"], cwd=dest, check=True)
     subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
