@@ -3,24 +3,35 @@
 Runs in Azure Automation as the child job of the recovery plan's action: Site Recovery starts the
 PowerShell runbook automation/network_switch.ps1 before the first boot group, and that runbook
 starts this one (runbook type Python, the Automation account's Python 3.10 runtime environment,
-standard library only) with the recovery plan context as JSON and waits for it. It reads:
+standard library only) with the recovery plan context as one positional argument, base64 of its
+JSON (Python runbooks take positional string arguments without spaces), and waits for it. It
+reads:
 
 - the recovery plan context Site Recovery passes (FailoverType, FailoverDirection, ...), and
 - the Automation variables the Pulumi program sets (``erdr-*``): which connections each region's
   hub holds in each phase, the order in which the hubs change, the gateway IDs, regions, resource
-  tags, routing weights, drill VNets.
+  tags, routing weights, drill VNets, retries and deadlines, and the one variable the operator
+  sets: ``erdr-source-outage-declared``.
 
 Nothing about the network is hard-coded here. The order of operations is model/phases.py's, read
 from erdr-role-order (tests/automation/ prove it), and the end state of every connection is exactly what the
 Pulumi stacks declare in the new phase, so the stacks can be brought in line without drift
 (docs/recovery-plan.md).
 
-- single circuit, same IPs: remove the source connection first (the source region may be down:
-  bounded retries, then a clear log line and carry on), then create the target connection;
+- single circuit, same IPs: remove the source connection first, then create the target connection;
 - otherwise: shift routing weights (target preferred first on failover, source first on
   failback), creating or removing the connections a phase adds or drops;
 - test failover: nothing in production is touched; only the drill VNets are checked, and any
   peering found on them is removed so the drill stays isolated.
+
+Fails closed. Before it writes anything it reads every connection it will touch, in both regions.
+A region that does not answer (timeouts, refused connections, 5xx after the bounded retries)
+stops the step with nothing changed, with one exception: an Unplanned failover whose operator
+declared the source region's outage (the Automation variable erdr-source-outage-declared set to
+the source region's name) carries on with the target alone and says so. Throttling (429) is not
+an outage: the runbook waits as long as Retry-After says, within its deadlines, and stops if that
+does not fit. Every call has a deadline, every connection operation has one, and so has the whole
+switch (erdr-timeouts); every outcome, retry and wait is written to the job output.
 
 Every step reads before it writes, so a rerun after a partial run only does what is left. The
 last line of a successful run is SUCCESS_MARKER; the PowerShell parent throws without it, so
@@ -31,14 +42,19 @@ Keep this file compatible with Python 3.10 (the Automation runtime environment i
 
 from __future__ import annotations
 
+import base64
+import binascii
+import email.utils
 import json
 import os
 import sys
 import time
+import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +64,13 @@ NETWORK_API_VERSION = "2024-05-01"  # the version pulumi-azure-native v3 uses fo
 VARIABLE_PREFIX = "erdr-"
 SOURCE, TARGET = "source", "target"
 FAILOVER, FAILBACK, DRILL = "failover", "failback", "drill"
-TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+PLANNED, UNPLANNED, TEST = "planned", "unplanned", "test"
+# Retried a bounded number of times, then the region counts as not answering. 429 is not among
+# them: ARM is answering, it asks the caller to wait (Retry-After), so it is never an outage.
+TRANSIENT_STATUS = frozenset({408, 500, 502, 503, 504})
+THROTTLED_STATUS = 429
+# The variable the operator sets, to the source region's name, to declare its outage.
+OUTAGE_VARIABLE = "source-outage-declared"
 # The PowerShell parent (network_switch.ps1, $SuccessMarker) looks for this line in the job output.
 SUCCESS_MARKER = "NETWORK SWITCH SUCCEEDED"
 
@@ -64,58 +86,160 @@ class ArmError(SwitchError):
 
 
 class Unreachable(SwitchError):
-    """Every bounded retry failed with a transient error (timeout, refused, 5xx, 429)."""
+    """Every bounded retry failed without an answer: timeouts, refused or reset connections, 5xx."""
+
+
+class Throttled(SwitchError):
+    """ARM kept answering 429 and its Retry-After did not fit in the deadline: reachable, not down."""
+
+
+class DeadlineExceeded(SwitchError):
+    """A deadline (of a connection operation, or of the whole switch) passed."""
 
 
 # --- ARM over HTTPS -------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class Retry:
     attempts: int = 5
     delay_seconds: float = 10.0
-    poll_attempts: int = 90  # long-running operations: 90 x delay (15 minutes at 10 s)
+    poll_attempts: int = 180  # long-running operations: polls of delay_seconds (30 minutes at 10 s)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Deadlines (erdr-timeouts): one HTTP call, one connection operation (read, write, poll until
+    done), and the whole switch, which ends before the PowerShell parent stops waiting for it."""
+
+    call_seconds: float = 30.0
+    operation_seconds: float = 1800.0
+    switch_seconds: float = 3900.0
+
+    def variable(self) -> dict[str, float]:
+        """As the erdr-timeouts variable holds it (components/recovery_plan.py sets it)."""
+        return {
+            "callSeconds": self.call_seconds,
+            "operationSeconds": self.operation_seconds,
+            "switchSeconds": self.switch_seconds,
+        }
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """ARM's Retry-After: delta-seconds, or an HTTP date (RFC 9110 10.2.3); None if absent or bad."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 @dataclass
 class ArmClient:
-    """Minimal ARM client: JSON in and out, bounded retries on transient failures."""
+    """Minimal ARM client: JSON in and out, bounded retries, 429 waits, deadlines."""
 
     token: Callable[[], str]
     base_url: str = ARM_ENDPOINT
     retry: Retry = field(default_factory=Retry)
-    timeout_seconds: float = 30.0
+    timeouts: Timeouts = DEFAULT_TIMEOUTS
     sleep: Callable[[float], None] = time.sleep
     log: Callable[[str], None] = print
+    clock: Callable[[], float] = time.monotonic
+    # (absolute clock time, what it bounds), innermost last.
+    _deadlines: list[tuple[float, str]] = field(default_factory=list[tuple[float, str]], init=False)
+
+    @property
+    def timeout_seconds(self) -> float:
+        return self.timeouts.call_seconds
+
+    @contextmanager
+    def deadline(self, seconds: float, what: str) -> Iterator[None]:
+        """Bound everything inside by ``seconds`` (and by any enclosing deadline)."""
+        self._deadlines.append((self.clock() + seconds, what))
+        try:
+            yield
+        finally:
+            self._deadlines.pop()
+
+    def _remaining(self) -> tuple[float, str]:
+        if not self._deadlines:
+            return float("inf"), ""
+        end, what = min(self._deadlines)
+        return end - self.clock(), what
+
+    def _wait(self, seconds: float, why: str) -> None:
+        left, what = self._remaining()
+        if seconds >= left:
+            raise DeadlineExceeded(f"{why}; waiting {seconds:g}s more would pass the deadline of {what}")
+        self.sleep(seconds)
 
     def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> tuple[int, Any]:
         sep = "&" if "?" in path else "?"
         url = f"{self.base_url}{path}{sep}api-version={NETWORK_API_VERSION}"
         data = json.dumps(body).encode() if body is not None else None
+        failures = 0
         last = ""
-        for attempt in range(1, self.retry.attempts + 1):
-            req = urllib.request.Request(url, data=data, method=method)
-            req.add_header("Authorization", f"Bearer {self.token()}")
-            req.add_header("Accept", "application/json")
-            if data is not None:
-                req.add_header("Content-Type", "application/json")
+        while True:
+            left, what = self._remaining()
+            if left <= 0:
+                raise DeadlineExceeded(f"{method} {path}: the deadline of {what} passed (last: {last or 'none'})")
+            call_seconds = min(self.timeouts.call_seconds, left)
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout_seconds) as resp:
-                    text = resp.read().decode() or "null"
-                    return resp.status, json.loads(text)
+                status, text = self._call(method, url, data, call_seconds)
+                return status, _json_or_text(text or "null")
             except urllib.error.HTTPError as exc:
-                text = exc.read().decode(errors="replace")
+                text = _read_error(exc)
+                if exc.code == THROTTLED_STATUS:
+                    wait = retry_after_seconds(exc.headers.get("Retry-After") if exc.headers else None)
+                    wait = max(1.0, self.retry.delay_seconds if wait is None else wait)
+                    why = f"{method} {path}: HTTP 429 (throttled), Retry-After {wait:g}s"
+                    self.log(f"throttled: {why}; waiting as ARM asks")
+                    try:
+                        self._wait(wait, why)
+                    except DeadlineExceeded as exc2:
+                        raise Throttled(f"ARM is throttling, not down: {exc2}") from None
+                    continue
                 if exc.code not in TRANSIENT_STATUS:
                     return exc.code, _json_or_text(text)
                 last = f"HTTP {exc.code}"
-            except OSError as exc:  # URLError, refused, reset, timeouts
-                last = str(getattr(exc, "reason", exc))
-            if attempt < self.retry.attempts:
-                self.log(
-                    f"retry {attempt}/{self.retry.attempts - 1}: {method} {path}: {last}; again in {self.retry.delay_seconds:g}s"
-                )
-                self.sleep(self.retry.delay_seconds)
-        raise Unreachable(f"{method} {path}: no answer after {self.retry.attempts} attempts (last: {last})")
+            except OSError as exc:  # URLError, refused, reset, timeouts (TimeoutError is an OSError)
+                last = str(getattr(exc, "reason", exc)) or type(exc).__name__
+            failures += 1
+            if failures >= self.retry.attempts:
+                raise Unreachable(f"{method} {path}: no answer after {failures} attempts (last: {last})")
+            self.log(
+                f"retry {failures}/{self.retry.attempts - 1}: {method} {path}: {last}; "
+                f"again in {self.retry.delay_seconds:g}s"
+            )
+            self._wait(self.retry.delay_seconds, f"{method} {path}: {last}")
+
+    def _call(self, method: str, url: str, data: bytes | None, seconds: float) -> tuple[int, str]:
+        """One HTTP exchange within ``seconds`` (connect, each read, and the whole body)."""
+        end = self.clock() + seconds
+        req = urllib.request.Request(url, data=data, method=method)
+        req.add_header("Authorization", f"Bearer {self.token()}")
+        req.add_header("Accept", "application/json")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=seconds) as resp:
+            chunks: list[bytes] = []
+            while chunk := resp.read(65536):
+                chunks.append(chunk)
+                if self.clock() > end:
+                    raise TimeoutError(f"answer not read within {seconds:g}s")
+            return resp.status, b"".join(chunks).decode()
 
     def get(self, path: str) -> dict[str, Any] | None:
         status, body = self.request("GET", path)
@@ -145,15 +269,22 @@ class ArmClient:
                 return body or {}
             if state in ("Failed", "Canceled"):
                 raise SwitchError(f"{path}: provisioningState {state}")
-            self.sleep(self.retry.delay_seconds)
+            self._wait(self.retry.delay_seconds, f"{path}: provisioningState {state}")
         raise SwitchError(f"{path}: not Succeeded after {self.retry.poll_attempts} polls")
 
     def wait_gone(self, path: str) -> None:
         for _ in range(self.retry.poll_attempts):
             if self.get(path) is None:
                 return
-            self.sleep(self.retry.delay_seconds)
+            self._wait(self.retry.delay_seconds, f"{path}: still present")
         raise SwitchError(f"{path}: still present after {self.retry.poll_attempts} polls")
+
+
+def _read_error(exc: urllib.error.HTTPError) -> str:
+    try:
+        return exc.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _json_or_text(text: str) -> Any:
@@ -163,7 +294,7 @@ def _json_or_text(text: str) -> Any:
         return text
 
 
-def managed_identity_token(env: Mapping[str, str] | None = None) -> Callable[[], str]:
+def managed_identity_token(env: Mapping[str, str] | None = None, timeout_seconds: float = 30.0) -> Callable[[], str]:
     """Token source for the Automation account's system-assigned identity (cached until expiry)."""
     env = os.environ if env is None else env
     cache: dict[str, Any] = {}
@@ -176,8 +307,11 @@ def managed_identity_token(env: Mapping[str, str] | None = None) -> Callable[[],
             raise SwitchError("no managed identity: IDENTITY_ENDPOINT/IDENTITY_HEADER are not set")
         query = urllib.parse.urlencode({"resource": ARM_RESOURCE, "api-version": "2019-08-01"})
         req = urllib.request.Request(f"{endpoint}?{query}", headers={"X-IDENTITY-HEADER": secret, "Metadata": "true"})
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            answer = json.loads(resp.read().decode())
+        try:
+            with urllib.request.urlopen(req, timeout=timeout_seconds) as resp:
+                answer = json.loads(resp.read().decode())
+        except (OSError, ValueError) as exc:
+            raise SwitchError(f"no token from the managed identity endpoint: {exc}") from None
         cache["token"] = answer["access_token"]
         cache["expires"] = float(answer.get("expires_on") or time.time() + 600)
         return cache["token"]
@@ -196,6 +330,7 @@ class Context:
     failover_type: str
     direction: str
     plan: str = ""
+    kind: str = ""  # planned | unplanned | test
 
 
 def parse_context(raw: Any) -> Context:
@@ -207,9 +342,9 @@ def parse_context(raw: Any) -> Context:
     ftype = str(raw.get("FailoverType", ""))
     direction = str(raw.get("FailoverDirection", ""))
     kind = ftype.lower().replace("failover", "")
-    if kind == "test":
+    if kind == TEST:
         operation = DRILL
-    elif kind in ("planned", "unplanned"):
+    elif kind in (PLANNED, UNPLANNED):
         if direction == "PrimaryToSecondary":
             operation = FAILOVER
         elif direction == "SecondaryToPrimary":
@@ -218,22 +353,37 @@ def parse_context(raw: Any) -> Context:
             raise SwitchError(f"unknown FailoverDirection {direction!r}")
     else:
         raise SwitchError(f"unknown FailoverType {ftype!r}")
-    return Context(operation, ftype, direction, str(raw.get("RecoveryPlanName", "")))
+    return Context(operation, ftype, direction, str(raw.get("RecoveryPlanName", "")), kind)
+
+
+def encode_context(context: Mapping[str, Any]) -> str:
+    """The context as the PowerShell parent hands it over: base64 of its compact JSON, one
+    argument without spaces (network_switch.ps1 does the same with [Convert]::ToBase64String)."""
+    return base64.b64encode(json.dumps(context, separators=(",", ":")).encode()).decode()
+
+
+def _context_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return json.loads(base64.b64decode(text, validate=True).decode())
+    except (binascii.Error, ValueError):
+        return None
 
 
 def context_from_argv(argv: list[str]) -> Any:
-    """Site Recovery passes the context as the runbook's RecoveryPlanContext parameter; a Python
-    runbook receives parameters as command-line arguments, by position or as name=value."""
+    """Site Recovery passes the context to the PowerShell action, which passes it on as this
+    runbook's only argument: base64 of the JSON (or the JSON itself), by position or as
+    name=value / -name value."""
     for i, arg in enumerate(argv):
         text = arg
         if arg.lstrip("-").lower() == "recoveryplancontext" and i + 1 < len(argv):
             text = argv[i + 1]
         elif "=" in arg and arg.split("=", 1)[0].lstrip("-").lower() == "recoveryplancontext":
             text = arg.split("=", 1)[1]
-        try:
-            value = json.loads(text)
-        except ValueError:
-            continue
+        value = _context_value(text)
         if isinstance(value, dict) and "FailoverType" in value:
             return value
     raise SwitchError("no RecoveryPlanContext among the runbook's arguments")
@@ -268,7 +418,10 @@ class Settings:
     role_order: dict[str, list[str]]
     # The target's next hop (erdr-nva, model/phases.py nva_statement): what it is and the address
     # every UDR there points at. Stated in the job's log; the network switch does not build it.
-    nva: dict[str, Any] = field(default_factory=dict)
+    nva: dict[str, Any] = field(default_factory=dict[str, Any])
+    timeouts: Timeouts = DEFAULT_TIMEOUTS
+    # What the operator wrote into erdr-source-outage-declared ("" when not set).
+    outage_declaration: str = ""
 
 
 def _decoded(value: Any) -> Any:
@@ -302,6 +455,8 @@ def load_settings(variable: Callable[[str], Any]) -> Settings:
             if key:
                 keys.setdefault(role, {})[circuit] = str(key)
     retry = get("retry")
+    limits = optional("timeouts") or {}
+    declared = optional(OUTAGE_VARIABLE)
     return Settings(
         topology=get("topology"),
         addressing=get("addressing"),
@@ -316,6 +471,12 @@ def load_settings(variable: Callable[[str], Any]) -> Settings:
         retry=Retry(int(retry["attempts"]), float(retry["delaySeconds"]), int(retry["pollAttempts"])),
         role_order={op: [str(r) for r in roles] for op, roles in get("role-order").items()},
         nva=optional("nva") or {},
+        timeouts=Timeouts(
+            float(limits.get("callSeconds", DEFAULT_TIMEOUTS.call_seconds)),
+            float(limits.get("operationSeconds", DEFAULT_TIMEOUTS.operation_seconds)),
+            float(limits.get("switchSeconds", DEFAULT_TIMEOUTS.switch_seconds)),
+        ),
+        outage_declaration=declared.strip() if isinstance(declared, str) else "",
     )
 
 
@@ -339,12 +500,15 @@ class Change:
     detail: str = ""
 
 
+WRITES = frozenset({"created", "updated", "deleted"})
+
+
 @dataclass
 class Switch:
     settings: Settings
     arm: ArmClient
     log: Callable[[str], None] = print
-    changes: list[Change] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list[Change])
 
     def note(self, role: str, action: str, resource: str, detail: str = "") -> None:
         self.changes.append(Change(role, action, resource, detail))
@@ -354,37 +518,113 @@ class Switch:
         s = self.settings
         self.log(
             f"recovery plan {ctx.plan or '?'}: {ctx.failover_type} {ctx.direction} -> {ctx.operation}; "
-            f"topology {s.topology}, addressing {s.addressing}"
+            f"topology {s.topology}, addressing {s.addressing}; deadlines: {s.timeouts.call_seconds:g}s a call, "
+            f"{s.timeouts.operation_seconds:g}s a connection, {s.timeouts.switch_seconds:g}s in all"
         )
+        declared = self.outage_declared(ctx)
         if s.nva and ctx.operation == FAILOVER:
             self.log(next_hop_line(s.nva))
-        if ctx.operation == DRILL:
-            self.drill()
-            return self.changes
-        for role in s.role_order.get(ctx.operation, []):
-            try:
-                self.reconcile(role, ctx.operation)
-            except Unreachable as exc:
-                if not (ctx.operation == FAILOVER and role == SOURCE):
-                    raise
-                self.note(SOURCE, "unreachable", s.regions[SOURCE], str(exc))
-                self.log(
-                    f"SOURCE REGION UNREACHABLE ({s.regions[SOURCE]}): left its connections as they are and "
-                    "carried on with the target. When the region returns, bring prod to phase 'failover' "
-                    "first (pulumi refresh, then pulumi up) so a stale source connection is removed at once."
-                )
+        with self.arm.deadline(s.timeouts.switch_seconds, "the network switch"):
+            if ctx.operation == DRILL:
+                self.drill()
+                return self.changes
+            roles = s.role_order.get(ctx.operation, [])
+            if not roles:
+                self.log(f"nothing to change in Azure for a {ctx.operation} of this topology; no region is read")
+                return self.changes
+            skipped = self.preflight(ctx.operation, roles, declared)
+            for role in roles:
+                if role in skipped:
+                    continue
+                try:
+                    self.reconcile(role, ctx.operation)
+                except Unreachable as exc:
+                    if not (declared and role == SOURCE):
+                        raise
+                    self.source_down(str(exc))
         return self.changes
+
+    def outage_declared(self, ctx: Context) -> bool:
+        """Only an Unplanned failover whose operator named the source region may go on without it."""
+        value = self.settings.outage_declaration
+        source = self.settings.regions[SOURCE]
+        variable = VARIABLE_PREFIX + OUTAGE_VARIABLE
+        if not value:
+            if ctx.operation == FAILOVER:
+                self.log(f"source outage not declared ({variable} is empty): the source region must answer")
+            return False
+        if ctx.operation != FAILOVER:
+            self.log(
+                f"WARNING: {variable} is still set ({value!r}); a {ctx.operation} ignores it. Set it to an "
+                f"empty string once {source} is back, so a later failover cannot skip a region that answers."
+            )
+            return False
+        if ctx.kind != UNPLANNED:
+            self.log(
+                f"{variable} ({value!r}) ignored: a {ctx.failover_type} failover needs the source region; "
+                "run an Unplanned failover if it is down"
+            )
+            return False
+        if value.lower() != source.lower():
+            self.log(f"{variable} ({value!r}) ignored: it must name the source region, {source!r}")
+            return False
+        self.log(
+            f"SOURCE OUTAGE DECLARED for {source} ({variable}): if it does not answer, this failover "
+            "carries on with the target alone"
+        )
+        return True
+
+    def source_down(self, reason: str) -> None:
+        source = self.settings.regions[SOURCE]
+        self.note(SOURCE, "unreachable", source, reason)
+        self.log(
+            f"SOURCE REGION UNREACHABLE ({source}), outage declared: left its connections as they are and "
+            "carried on with the target. When the region returns, bring prod to phase 'failover' "
+            "first (pulumi refresh, then pulumi up) so a stale source connection is removed at once."
+        )
+
+    def preflight(self, operation: str, roles: list[str], declared: bool) -> set[str]:
+        """Read every connection this run touches before writing anything: a region that does not
+        answer stops the run with nothing changed (unless it is the declared-down source)."""
+        skipped: set[str] = set()
+        for role in roles:
+            region = self.settings.regions[role]
+            for conn in self._known(role).values():
+                try:
+                    self.arm.get(conn.id)
+                except Unreachable as exc:
+                    if declared and role == SOURCE:
+                        self.source_down(str(exc))
+                        skipped.add(role)
+                        break
+                    hint = (
+                        " In a Planned failover the source must answer: rerun the plan when it does. If the "
+                        f"region is down, run an Unplanned failover and declare the outage first: set the "
+                        f"Automation variable {VARIABLE_PREFIX}{OUTAGE_VARIABLE} to '{region}' (docs/recovery-plan.md)."
+                        if role == SOURCE and operation == FAILOVER
+                        else ""
+                    )
+                    raise Unreachable(
+                        f"{role} region {region} does not answer, nothing was changed: {exc}.{hint}"
+                    ) from None
+        return skipped
+
+    def _known(self, role: str) -> dict[str, Connection]:
+        known: dict[str, Connection] = {}
+        for items in self.settings.connections[role].values():
+            known.update({c.name: c for c in items})
+        return known
 
     def reconcile(self, role: str, phase: str) -> None:
         """Make ``role``'s connections exactly the ones the stacks declare in ``phase``."""
         wanted = {c.name: c for c in self.settings.connections[role][phase]}
-        known: dict[str, Connection] = {}
-        for items in self.settings.connections[role].values():
-            known.update({c.name: c for c in items})
+        known = self._known(role)
         for name in sorted(set(known) - set(wanted)):
-            self.remove(role, known[name])
+            with self.arm.deadline(self.settings.timeouts.operation_seconds, f"removing {name}"):
+                self.remove(role, known[name])
         for conn in wanted.values():
-            self.ensure(role, conn)
+            with self.arm.deadline(self.settings.timeouts.operation_seconds, f"writing {conn.name}"):
+                self.ensure(role, conn)
 
     def body(self, role: str, conn: Connection) -> dict[str, Any]:
         s = self.settings
@@ -431,8 +671,9 @@ class Switch:
                 continue
             peerings = vnet.get("properties", {}).get("virtualNetworkPeerings") or []
             for peering in peerings:
-                self.arm.delete(peering["id"])
-                self.arm.wait_gone(peering["id"])
+                with self.arm.deadline(self.settings.timeouts.operation_seconds, f"removing {peering['id']}"):
+                    self.arm.delete(peering["id"])
+                    self.arm.wait_gone(peering["id"])
                 self.note(TARGET, "deleted", peering["id"], "peering on a drill VNet: drills stay isolated")
             self.note(TARGET, "checked", ids[key], "drill VNet isolated")
         if missing:
@@ -471,23 +712,53 @@ def main(
     base_url: str = ARM_ENDPOINT,
     sleep: Callable[[float], None] = time.sleep,
     log: Callable[[str], None] = print,
+    changes: list[Change] | None = None,
 ) -> list[Change]:
     ctx = parse_context(context_from_argv(argv))
     settings = load_settings(variable or automation_variables())
-    arm = ArmClient(token or managed_identity_token(), base_url, settings.retry, sleep=sleep, log=log)
-    return Switch(settings, arm, log).run(ctx)
+    timeouts = settings.timeouts
+    arm = ArmClient(
+        token or managed_identity_token(timeout_seconds=timeouts.call_seconds),
+        base_url,
+        settings.retry,
+        timeouts,
+        sleep=sleep,
+        log=log,
+    )
+    return Switch(settings, arm, log, changes if changes is not None else []).run(ctx)
+
+
+def summary(changes: list[Change]) -> str:
+    written = [f"{c.role} {c.action} {c.resource}" for c in changes if c.action in WRITES]
+    down = [c.resource for c in changes if c.action == "unreachable"]
+    text = f"changed in Azure: {'; '.join(written) if written else 'nothing'}"
+    return text + (f"; not reached (declared outage): {', '.join(down)}" if down else "")
 
 
 def entrypoint(argv: list[str], log: Callable[[str], None] = print, **kwargs: Any) -> int:
-    """The job: 0 and SUCCESS_MARKER when the network reached its end state, 1 and the reason if not."""
+    """The job: 0 and SUCCESS_MARKER when the network reached its end state, 1 and the reason if
+    not. Every outcome goes to the job output (Automation has no stderr for Python runbooks)."""
+    changes: list[Change] = []
     try:
-        changes = main(argv, log=log, **kwargs)
+        main(argv, log=log, changes=changes, **kwargs)
     except SwitchError as exc:
         log(f"network switch FAILED: {exc}")
+        log(summary(changes))
         return 1
+    except Exception as exc:  # noqa: BLE001 - the job output is the only place an operator looks
+        log(f"network switch FAILED: unexpected {type(exc).__name__}: {exc}")
+        for line in traceback.format_exc().rstrip().splitlines():
+            log(line)
+        log(summary(changes))
+        return 1
+    log(summary(changes))
     log(f"{SUCCESS_MARKER}: {len(changes)} step(s)")
     return 0
 
 
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
 if __name__ == "__main__":
-    raise SystemExit(entrypoint(sys.argv[1:]))
+    raise SystemExit(entrypoint(sys.argv[1:], _print))

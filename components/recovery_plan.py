@@ -2,13 +2,15 @@
 
 A recovery plan whose first boot group starts with an Automation runbook action, so a failover
 started from the portal or the Site Recovery API still gets the network right before any VM boots.
-Site Recovery hands the recovery plan context only to PowerShell runbooks (as the object parameter
+Site Recovery documents its context hand-over for PowerShell runbooks only (the object parameter
 RecoveryPlanContext), so the action is automation/network_switch.ps1 on PowerShell 7.4; it starts
-automation/network_switch.py (Python 3.10, the tested network logic) as a child job with the
-context as JSON, waits, and fails the action unless the child reports success. The Python runbook
-reads what to do from ``erdr-*`` Automation variables set here from the same
+automation/network_switch.py (Python 3.10, the network logic, tested against fake ARM endpoints)
+as a child job with the context as the one positional, space-free argument Python runbooks take
+(base64 of its JSON), waits, and fails the action unless the child reports success. The Python
+runbook reads what to do from ``erdr-*`` Automation variables set here from the same
 :func:`model.phases.connection_plan` the stacks use, so its end state is the stacks' end state
-(docs/recovery-plan.md).
+(docs/recovery-plan.md, which also weighs the runtimes: neither Python 3.10 nor PowerShell 7.4 has
+community support left, and Microsoft documents no newer Python runtime for Automation).
 
 Runbook content: pulumi-azure-native v3's ``automation.Runbook`` only takes content from a URL
 (``publishContentLink``; there is no inline content, pulumi/pulumi-azure-native#3029). The
@@ -31,6 +33,7 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import authorization, automation, recoveryservices, storage
 
+from automation.network_switch import DEFAULT_TIMEOUTS, OUTAGE_VARIABLE
 from model.phases import SwitchPlan, switch_variables
 from policies.shared.names import NAMESPACE
 
@@ -52,7 +55,11 @@ class RunbookSource:
 
 # Runtime environments (Automation API 2024-10-23): a runbook of type PowerShell or Python runs in
 # the environment it names. Both are created here rather than relying on system-generated ones,
-# which do not exist for PowerShell 7.4 ("Runtime environment in Azure Automation").
+# which do not exist for PowerShell 7.4 ("Runtime environment in Azure Automation"). PowerShell 7.4
+# and Python 3.10 are the newest versions Microsoft documents for Automation (GA July 2025); both
+# are past community support (Python 3.10: October 2026, PEP 619; PowerShell 7.4: November 2026),
+# and Automation's retirement policy ends its support at that date. Change ``version`` (and the
+# runtime name) here when a newer one is offered: both runbooks keep to the older language level.
 ACTION_RUNBOOK = RunbookSource(
     file=AUTOMATION_DIR / "network_switch.ps1",
     name="erdr-network-switch",
@@ -76,8 +83,15 @@ VARIABLE_PREFIX = "erdr-"
 # How the PowerShell action finds and waits for the Python child (network_switch.ps1 reads it).
 CHILD_VARIABLE = "child-runbook"
 CHILD_POLL_SECONDS = 15
-# Two long-running connection operations (the runbook polls each for up to 30 min) and slack.
-CHILD_TIMEOUT_SECONDS = 2 * 1800 + 600
+# The child's deadlines (erdr-timeouts): 30 s a call, 30 min a connection operation, 65 min in all
+# (two operations and the checks before them). The parent waits that long plus the time a job
+# may sit queued before it starts, so the child always reports its own outcome first.
+TIMEOUTS_VARIABLE = "timeouts"
+CHILD_QUEUE_SECONDS = 600
+CHILD_TIMEOUT_SECONDS = int(DEFAULT_TIMEOUTS.switch_seconds) + CHILD_QUEUE_SECONDS
+# The parent's own Automation API calls: each bounded, retried on 429 (after Retry-After) and 5xx.
+CHILD_CALL_SECONDS = 30
+CHILD_CALL_RETRIES = 4
 CONTENT_CONTAINER = "runbooks"
 # Automation reads the content once per publish; a fixed expiry keeps the URL stable (a rolling
 # one would republish on every `pulumi up`). The SAS grants read on one blob of public code.
@@ -369,6 +383,7 @@ class RecoveryPlan(pulumi.ComponentResource):
         values: dict[str, pulumi.Input[Any]] = dict(switch_variables(args.switch))
         if args.drill_vnet_ids is not None:
             values["drill-vnet-ids"] = args.drill_vnet_ids
+        values[TIMEOUTS_VARIABLE] = DEFAULT_TIMEOUTS.variable()
         values[CHILD_VARIABLE] = pulumi.Output.all(
             args.subscription_id, args.resource_group_name, self.account.name
         ).apply(
@@ -379,6 +394,8 @@ class RecoveryPlan(pulumi.ComponentResource):
                 "runbook": CHILD_RUNBOOK.name,
                 "timeoutSeconds": CHILD_TIMEOUT_SECONDS,
                 "pollSeconds": CHILD_POLL_SECONDS,
+                "callSeconds": CHILD_CALL_SECONDS,
+                "callRetries": CHILD_CALL_RETRIES,
             }
         )
         out: list[automation.Variable] = []
@@ -396,6 +413,24 @@ class RecoveryPlan(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             )
+        # The operator's declaration of a source-region outage: created empty, then theirs. Pulumi
+        # never resets it (ignore_changes), so a `pulumi up` during an outage keeps the declaration.
+        out.append(
+            automation.Variable(
+                f"{name}-var-{OUTAGE_VARIABLE}",
+                automation_account_name=self.account.name,
+                resource_group_name=args.resource_group_name,
+                variable_name=VARIABLE_PREFIX + OUTAGE_VARIABLE,
+                name=VARIABLE_PREFIX + OUTAGE_VARIABLE,
+                value=json.dumps(""),
+                description=(
+                    "Set to the source region's name only while it is down: an Unplanned failover may then "
+                    "go on without it. Empty otherwise (docs/recovery-plan.md)."
+                ),
+                is_encrypted=False,
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
+            )
+        )
         for role, keys in sorted(args.authorization_keys.items()):
             for circuit, key in sorted(keys.items()):
                 variable = f"{VARIABLE_PREFIX}authorization-key-{role}-{circuit}"

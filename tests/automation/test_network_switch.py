@@ -1,9 +1,12 @@
 """automation/network_switch.py against a fake ARM endpoint on 127.0.0.1.
 
 The fake keeps connections and VNets as JSON, answers PUT with provisioningState 'Updating' until
-polled, keeps a deleted resource visible for one more GET, and can fail or drop requests under a
-path prefix, so retries, an unreachable source region, reruns and the drill path are exercised
-over real HTTP with the runbook's own client.
+polled, keeps a deleted resource visible for one more GET, and under a path prefix can answer 503,
+throttle with 429 and a Retry-After header (ARM's "Throttling Resource Manager requests",
+learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling),
+refuse, drop the connection, or never answer at all, so retries, throttling, deadlines, an
+unreachable or declared-down source region, reruns and the drill path are exercised over real
+HTTP with the runbook's own client.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import ast
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +48,13 @@ class FakeArm:
     dropping: set[str] = field(default_factory=set[str])
     # path prefix -> HTTP status answered at once (e.g. 403)
     refusing: dict[str, int] = field(default_factory=dict[str, int])
+    # path prefix -> HTTP status answered at once to writes only (reads still answer)
+    refusing_writes: dict[str, int] = field(default_factory=dict[str, int])
+    # path prefix -> [requests left to throttle (-1: always), the Retry-After header's value]
+    throttling: dict[str, list[Any]] = field(default_factory=dict[str, list[Any]])
+    # path prefix: read the request, never answer (a region whose ARM front end hangs)
+    hanging: set[str] = field(default_factory=set[str])
+    stopped: threading.Event = field(default_factory=threading.Event)
     polls_until_done: int = 1
     _pending: dict[str, int] = field(default_factory=dict[str, int])
     _deleting: dict[str, int] = field(default_factory=dict[str, int])
@@ -60,35 +71,45 @@ class FakeArm:
     def connections(self) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if "/microsoft.network/connections/" in k}
 
-    def answer(self, method: str, path: str, body: Any) -> tuple[int, Any] | None:
-        """(status, JSON) or None to drop the connection."""
+    def answer(self, method: str, path: str, body: Any) -> tuple[int, Any, dict[str, str]] | str | None:
+        """(status, JSON, headers), None to drop the connection, or HANG to never answer."""
         key = path.lower()
         with self.lock:
             self.requests.append((method, path))
+            if any(key.startswith(p.lower()) for p in self.hanging):
+                return HANG
             if any(key.startswith(p.lower()) for p in self.dropping):
                 return None
             for prefix, status in self.refusing.items():
                 if key.startswith(prefix.lower()):
-                    return status, {"error": {"code": "AuthorizationFailed", "message": "refused by the fake"}}
+                    return status, {"error": {"code": "AuthorizationFailed", "message": "refused by the fake"}}, {}
+            for prefix, status in self.refusing_writes.items():
+                if key.startswith(prefix.lower()) and method != "GET":
+                    return status, {"error": {"code": "AuthorizationFailed", "message": "refused by the fake"}}, {}
+            for prefix, throttle in self.throttling.items():
+                if key.startswith(prefix.lower()) and throttle[0] != 0:
+                    throttle[0] -= 1
+                    error = {"error": {"code": "TooManyRequests", "message": "throttled by the fake"}}
+                    return 429, error, {"Retry-After": str(throttle[1])}
             for prefix, left in self.failing.items():
                 if key.startswith(prefix.lower()) and left != 0:
                     self.failing[prefix] = left - 1
-                    return 503, {"error": {"code": "ServiceUnavailable", "message": "try again"}}
+                    return 503, {"error": {"code": "ServiceUnavailable", "message": "try again"}}, {}
             if method == "GET":
-                return self._get(key)
+                return (*self._get(key), {})
             if method == "PUT":
                 stored = {"id": path, "name": path.rsplit("/", 1)[1], **body}
                 stored["properties"] = {**body.get("properties", {}), "provisioningState": "Updating"}
                 existed = key in self.resources
                 self.resources[key] = stored
                 self._pending[key] = self.polls_until_done
-                return (200 if existed else 201), stored
+                return (200 if existed else 201), stored, {}
             if method == "DELETE":
                 if key not in self.resources:
-                    return 204, None
+                    return 204, None, {}
                 self._deleting[key] = self.polls_until_done
-                return 202, None
-        return 405, {"error": {"code": "MethodNotAllowed"}}
+                return 202, None, {}
+        return 405, {"error": {"code": "MethodNotAllowed"}}, {}
 
     def _get(self, key: str) -> tuple[int, Any]:
         if key in self._deleting:
@@ -114,6 +135,9 @@ class FakeArm:
             props["virtualNetworkPeerings"] = [p for p in props["virtualNetworkPeerings"] if p["id"].lower() != key]
 
 
+HANG = "hang"
+
+
 @contextmanager
 def serve(fake: FakeArm) -> Iterator[FakeArm]:
     class Handler(BaseHTTPRequestHandler):
@@ -125,16 +149,23 @@ def serve(fake: FakeArm) -> Iterator[FakeArm]:
             body = json.loads(self.rfile.read(length)) if length else None
             path = self.path.split("?", 1)[0]
             result = fake.answer(self.command, path, body)
+            if result == HANG:
+                fake.stopped.wait()  # the request was read; the answer never comes
+                self.close_connection = True
+                return
             if result is None:
                 self.close_connection = True  # no status line: the client sees a dropped connection
                 return
+            assert not isinstance(result, str)
             self._send(*result)
 
-        def _send(self, status: int, body: Any) -> None:
+        def _send(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
             data = b"" if body is None else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 
@@ -147,13 +178,19 @@ def serve(fake: FakeArm) -> Iterator[FakeArm]:
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    stopper = threading.Timer(SERVER_LIFETIME_SECONDS, server.shutdown)
+
+    def stop() -> None:
+        fake.stopped.set()
+        server.shutdown()
+
+    stopper = threading.Timer(SERVER_LIFETIME_SECONDS, stop)
     stopper.daemon = True
     stopper.start()
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         yield fake
     finally:
+        fake.stopped.set()
         stopper.cancel()
         server.shutdown()
         server.server_close()
@@ -175,6 +212,7 @@ def variables_of(cfg: StackConfig, drill: Mapping[str, str] | None = None, **ext
     """The erdr-* variables as Automation holds them (JSON text)."""
     values: dict[str, Any] = switch_variables(switch_plan(cfg))
     values["retry"] = {"attempts": 3, "delaySeconds": 7, "pollAttempts": 10}
+    values["timeouts"] = {"callSeconds": 5, "operationSeconds": 600, "switchSeconds": 1200}
     if drill is not None:
         values["drill-vnet-ids"] = dict(drill)
     values.update(extra)
@@ -225,6 +263,42 @@ def run(fake: FakeArm, variables: Mapping[str, Any], ctx: str) -> Run:
     sleeps: list[float] = []
     changes = rb.main([ctx], reader(variables), lambda: TOKEN, fake.url, sleeps.append, log.append)
     return Run(changes, log, sleeps)
+
+
+@dataclass
+class Job:
+    """The Python job as the PowerShell parent sees it: exit status and job output."""
+
+    code: int | None  # None: still running when the test stopped waiting
+    log: list[str]
+    sleeps: list[float]
+    seconds: float
+
+    @property
+    def succeeded(self) -> bool:
+        return self.code == 0 and any(line.startswith(rb.SUCCESS_MARKER) for line in self.log)
+
+
+def job(fake: FakeArm, variables: Mapping[str, Any], ctx: str, wait_seconds: float = 20.0) -> Job:
+    """Run the job's entrypoint in a thread, waiting at most ``wait_seconds`` for it."""
+    log: list[str] = []
+    sleeps: list[float] = []
+    out: list[int] = []
+    options: dict[str, Any] = {"variable": reader(variables), "token": lambda: TOKEN, "base_url": fake.url}
+
+    def target() -> None:
+        out.append(rb.entrypoint([ctx], log.append, sleep=sleeps.append, **options))
+
+    start = time.monotonic()
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(wait_seconds)
+    return Job(out[0] if out else None, log, sleeps, time.monotonic() - start)
+
+
+def declared(variables: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """The variables with the operator's outage declaration (erdr-source-outage-declared)."""
+    return {**variables, "erdr-source-outage-declared": json.dumps(region)}
 
 
 def role_of(fake: FakeArm, cfg: StackConfig, path: str) -> str:
@@ -491,28 +565,204 @@ def test_transient_errors_are_retried(arm: FakeArm) -> None:
     assert result.sleeps.count(7) >= 2
 
 
-def test_unreachable_source_region_is_logged_and_the_target_still_connects(arm: FakeArm) -> None:
+def test_declared_outage_lets_an_unplanned_failover_go_on_without_the_source(arm: FakeArm) -> None:
+    """The one case that may proceed without the source: Unplanned, and the operator named the
+    source region in erdr-source-outage-declared."""
     cfg = example_config(EXCLUSIVE)
-    variables = variables_of(cfg)
+    variables = declared(variables_of(cfg), cfg.regions.source)
     seed(arm, variables, "standby")
     source = _rg_prefix(cfg, Role.SOURCE)
     arm.dropping.add(source)
-    result = run(arm, variables, context("Unplanned"))
+    result = job(arm, variables, context("Unplanned"))
+    assert result.succeeded, result.log
     source_requests = [p for _, p in arm.requests if p.startswith(source)]
     assert len(source_requests) == 3, "bounded: erdr-retry attempts, then give up"
-    assert any(line.startswith("SOURCE REGION UNREACHABLE (eastasia)") for line in result.log)
-    assert [c.action for c in result.changes] == ["unreachable", "created"]
+    assert f"SOURCE OUTAGE DECLARED for {cfg.regions.source} (erdr-source-outage-declared)" in " ".join(result.log)
+    assert any(line.startswith("SOURCE REGION UNREACHABLE (eastasia), outage declared") for line in result.log)
+    assert any(line.startswith("[source] unreachable: eastasia") for line in result.log)
+    assert "not reached (declared outage): eastasia" in result.log[-2]
     target = [c for c in arm.connections().values() if c["location"] == cfg.regions.target]
     assert len(target) == 1 and target[0]["properties"]["provisioningState"] == "Succeeded"
 
 
-def test_unreachable_source_during_cross_connected_failover_still_moves_the_target(arm: FakeArm) -> None:
+def test_undeclared_source_outage_stops_an_unplanned_failover_with_nothing_changed(arm: FakeArm) -> None:
+    """Control for the declared case: the same outage without the declaration fails closed."""
+    cfg = example_config(EXCLUSIVE)
+    variables = variables_of(cfg)
+    seed(arm, variables, "standby")
+    before = _state(arm)
+    arm.dropping.add(_rg_prefix(cfg, Role.SOURCE))
+    result = job(arm, variables, context("Unplanned"))
+    assert result.code == 1 and not result.succeeded
+    assert arm.writes == [] and _state(arm) == before
+    failed = next(line for line in result.log if line.startswith("network switch FAILED: "))
+    assert "source region eastasia does not answer, nothing was changed" in failed
+    assert "set the Automation variable erdr-source-outage-declared to 'eastasia'" in failed
+    assert result.log[-1] == "changed in Azure: nothing"
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "why"),
+    [
+        ("Planned", "eastasia", "a Planned failover needs the source region"),
+        ("Unplanned", "southeastasia", "it must name the source region, 'eastasia'"),
+        ("Unplanned", "true", "it must name the source region, 'eastasia'"),
+    ],
+)
+def test_a_declaration_counts_only_in_an_unplanned_failover_naming_the_source(
+    arm: FakeArm, kind: str, value: str, why: str
+) -> None:
+    cfg = example_config(EXCLUSIVE)
+    variables = declared(variables_of(cfg), value)
+    seed(arm, variables, "standby")
+    arm.dropping.add(_rg_prefix(cfg, Role.SOURCE))
+    result = job(arm, variables, context(kind))
+    assert result.code == 1 and arm.writes == []
+    assert any(f"erdr-source-outage-declared ({value!r}) ignored: {why}" in line for line in result.log)
+
+
+def test_a_declaration_left_set_is_flagged_at_failback(arm: FakeArm) -> None:
+    cfg = example_config(EXCLUSIVE)
+    variables = declared(variables_of(cfg), cfg.regions.source)
+    seed(arm, variables, "failover")
+    result = job(arm, variables, context("Planned", "SecondaryToPrimary"))
+    assert result.succeeded
+    assert any(line.startswith("WARNING: erdr-source-outage-declared is still set ('eastasia')") for line in result.log)
+
+
+def test_issue_22_503_burst_on_the_source_in_a_planned_failover_fails_closed(arm: FakeArm) -> None:
+    """The reported bug: three 503s on the source group during a Planned failover (single circuit,
+    same IPs) left both hubs' connections Succeeded on the circuit and the job reported success.
+    A Planned failover needs the source: the step fails before anything is written."""
+    cfg = example_config(EXCLUSIVE)
+    variables = variables_of(cfg)  # erdr-retry: 3 attempts
+    seed(arm, variables, "standby")
+    (source_id,) = arm.connections()
+    arm.failing[_rg_prefix(cfg, Role.SOURCE)] = 3
+    result = job(arm, variables, context("Planned"))
+    succeeded = [c for c in arm.connections().values() if c["properties"]["provisioningState"] == "Succeeded"]
+    assert len(succeeded) == 1, "never both hubs on the one circuit"
+    assert list(arm.connections()) == [source_id] and arm.writes == []
+    assert not result.succeeded and result.code == 1
+    assert not any(rb.SUCCESS_MARKER in line for line in result.log)
+    assert sum(line.startswith("retry ") for line in result.log) == 2
+
+
+def test_a_503_burst_shorter_than_the_retries_is_ridden_out(arm: FakeArm) -> None:
+    """Control for the burst above: two 503s within three attempts, the switch completes."""
+    cfg = example_config(EXCLUSIVE)
+    variables = variables_of(cfg)
+    seed(arm, variables, "standby")
+    arm.failing[_rg_prefix(cfg, Role.SOURCE)] = 2
+    result = job(arm, variables, context("Planned"))
+    assert result.succeeded
+    assert [m for m, _ in arm.writes] == ["DELETE", "PUT"]
+    assert sum(line.startswith("retry ") and "HTTP 503" in line for line in result.log) == 2
+
+
+def test_429_waits_as_long_as_retry_after_says_and_is_not_an_outage(arm: FakeArm) -> None:
+    """Throttling is ARM answering: the runbook waits Retry-After (not its own retry delay), as
+    often as ARM asks, and then does the switch; the source never counts as unreachable."""
+    cfg = example_config(EXCLUSIVE)
+    variables = variables_of(cfg)  # 3 attempts: four 429s would have exhausted them
+    seed(arm, variables, "standby")
+    arm.throttling[_rg_prefix(cfg, Role.SOURCE)] = [4, 2]
+    result = job(arm, variables, context("Planned"))
+    assert result.succeeded, result.log
+    assert result.sleeps[:4] == [2.0, 2.0, 2.0, 2.0]
+    assert sum("HTTP 429 (throttled), Retry-After 2s" in line for line in result.log) == 4
+    assert not any("unreachable" in line.lower() for line in result.log)
+    assert [m for m, _ in arm.writes] == ["DELETE", "PUT"]
+
+
+def test_429_whose_wait_passes_the_deadline_fails_as_throttling_even_with_a_declared_outage(arm: FakeArm) -> None:
+    """A throttled source is up: a declared outage does not let the failover skip it."""
+    cfg = example_config(EXCLUSIVE)
+    variables = declared(variables_of(cfg), cfg.regions.source)
+    variables["erdr-timeouts"] = json.dumps({"callSeconds": 5, "operationSeconds": 600, "switchSeconds": 60})
+    seed(arm, variables, "standby")
+    arm.throttling[_rg_prefix(cfg, Role.SOURCE)] = [-1, 120]
+    result = job(arm, variables, context("Unplanned"))
+    assert result.code == 1 and arm.writes == []
+    failed = next(line for line in result.log if line.startswith("network switch FAILED: "))
+    assert "ARM is throttling, not down" in failed and "Retry-After 120s" in failed
+    assert 120 not in result.sleeps
+
+
+def test_retry_after_as_seconds_or_http_date() -> None:
+    assert rb.retry_after_seconds("17") == 17
+    assert rb.retry_after_seconds("Wed, 01 Jan 2031 00:01:00 GMT", now=1924992000.0) == 60
+    assert rb.retry_after_seconds("soon") is None and rb.retry_after_seconds(None) is None
+
+
+@pytest.mark.parametrize(("role", "kind"), [(Role.SOURCE, "Planned"), (Role.TARGET, "Unplanned")])
+def test_an_arm_that_never_answers_is_given_up_on_within_the_call_deadline(arm: FakeArm, role: Role, kind: str) -> None:
+    """A front end that takes the request and never answers: each call ends at callSeconds, the
+    step fails after the bounded attempts with nothing written (the target must answer even with
+    a declared source outage)."""
+    cfg = example_config(EXCLUSIVE)
+    variables = declared(variables_of(cfg), cfg.regions.source) if role is Role.TARGET else variables_of(cfg)
+    variables["erdr-timeouts"] = json.dumps({"callSeconds": 0.4, "operationSeconds": 600, "switchSeconds": 1200})
+    seed(arm, variables, "standby")
+    prefix = _rg_prefix(cfg, role)
+    arm.hanging.add(prefix)
+    result = job(arm, variables, context(kind), wait_seconds=15)
+    assert result.code == 1, f"still waiting after {result.seconds:.1f}s"
+    assert result.seconds < 5, "3 calls of 0.4 s, no real sleeps"
+    assert len([p for _, p in arm.requests if p.startswith(prefix)]) == 3
+    assert arm.writes == []
+    assert any("timed out" in line for line in result.log if line.startswith("retry "))
+
+
+def test_the_switch_deadline_bounds_polling(arm: FakeArm) -> None:
+    """An operation that never finishes is abandoned at the deadline, not after every poll."""
+    arm.polls_until_done = 1000
+    cfg = example_config(EXCLUSIVE)
+    variables = variables_of(cfg)
+    variables["erdr-retry"] = json.dumps({"attempts": 3, "delaySeconds": 0.05, "pollAttempts": 100000})
+    variables["erdr-timeouts"] = json.dumps({"callSeconds": 5, "operationSeconds": 1, "switchSeconds": 1200})
+    seed(arm, variables, "failover")
+    log: list[str] = []
+    options: dict[str, Any] = {"variable": reader(variables), "token": lambda: TOKEN, "base_url": arm.url}
+    start = time.monotonic()
+    code = rb.entrypoint([context("Planned", "SecondaryToPrimary")], log.append, sleep=time.sleep, **options)
+    assert code == 1 and time.monotonic() - start < 10
+    assert any(
+        "would pass the deadline of removing" in line for line in log if line.startswith("network switch FAILED")
+    )
+
+
+def test_every_outcome_reaches_the_job_output_also_on_failure(arm: FakeArm) -> None:
+    """Cross-connected hubs change the target first: when the source then refuses its write, the
+    job output says what was already changed."""
     cfg = example_config(CROSS)
     variables = variables_of(cfg)
     seed(arm, variables, "standby")
+    arm.refusing_writes[_rg_prefix(cfg, Role.SOURCE)] = 403
+    result = job(arm, variables, context("Unplanned"))
+    assert result.code == 1
+    assert [line.split(":", 1)[0] for line in result.log if line.startswith("[")] == ["[target] updated"] * 2
+    assert result.log[-1].startswith("changed in Azure: target updated hub-southeastasia-to-")
+    assert result.log[-2].startswith("network switch FAILED: PUT ") and "HTTP 403" in result.log[-2]
+
+
+def test_an_unexpected_error_is_written_to_the_job_output(arm: FakeArm) -> None:
+    cfg = example_config(EXCLUSIVE)
+    variables = {**variables_of(cfg), "erdr-role-order": json.dumps(["not", "a", "mapping"])}
+    result = job(arm, variables, context("Planned"))
+    assert result.code == 1
+    assert result.log[0].startswith("network switch FAILED: unexpected AttributeError")
+    assert any(line.startswith("Traceback (most recent call last)") for line in result.log)
+
+
+def test_declared_outage_during_cross_connected_failover_still_moves_the_target(arm: FakeArm) -> None:
+    cfg = example_config(CROSS)
+    variables = declared(variables_of(cfg), cfg.regions.source)
+    seed(arm, variables, "standby")
     arm.failing[_rg_prefix(cfg, Role.SOURCE)] = -1
     result = run(arm, variables, context("Unplanned"))
-    assert [c.action for c in result.changes] == ["updated", "updated", "unreachable"]
+    # Checked before anything is written, so the outage is known before the target moves.
+    assert [c.action for c in result.changes] == ["unreachable", "updated", "updated"]
     target = {c["name"]: c for c in arm.connections().values() if c["location"] == cfg.regions.target}
     assert (
         target[f"hub-{cfg.regions.target}-to-secondary"]["properties"]["routingWeight"] == cfg.routing_weights.preferred

@@ -3,15 +3,18 @@ with the Python child job (automation/network_switch.py).
 
 PowerShell does not run here, so the script is parsed with tree-sitter-powershell (a syntax
 error fails `make test`) and its contract is read from the syntax tree: the one parameter Site
-Recovery fills, the JSON depth that keeps VmMap whole, the settings it reads from the variable the
-dr stack registers, the marker it shares with the Python runbook, and a throw on every way the
-child can end without that marker. The context samples Microsoft documents (tests/fixtures/
-recovery-plan-context/, sources named inside) go through the same JSON hand-over into the Python
-runbook, whose success and failure lines are checked against the fake ARM endpoint.
+Recovery fills, the JSON depth that keeps VmMap whole, the base64 hand-over (a Python runbook gets
+positional arguments split at spaces), the settings it reads from the variable the dr stack
+registers, a timeout and retries on every web call, the marker it shares with the Python runbook,
+and a throw on every way the child can end without that marker. The context samples Microsoft
+documents (tests/fixtures/recovery-plan-context/, sources named inside) go through the same
+hand-over into the Python runbook, whose success and failure lines are checked against the fake
+ARM endpoint.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
@@ -138,13 +141,52 @@ def test_context_json_keeps_the_documented_nesting(tree: tree_sitter.Tree) -> No
         assert depth and int(depth.group(1)) > deepest, call
 
 
-def test_child_job_gets_the_context_as_its_parameter(tree: tree_sitter.Tree) -> None:
+def test_child_job_gets_the_context_as_one_space_free_argument(tree: tree_sitter.Tree) -> None:
+    """Python runbooks take positional string arguments without spaces: base64 of the JSON."""
     entries = {
         text(e).split("=", 1)[0].strip(): text(e).split("=", 1)[1].strip() for e in nodes(tree.root_node, "hash_entry")
     }
-    assert entries["RecoveryPlanContext"] == "$contextJson"
-    assigned = [text(a) for a in nodes(tree.root_node, "assignment_expression") if text(a).startswith("$contextJson")]
-    assert assigned == ["$contextJson = ConvertTo-ContextJson -Context $RecoveryPlanContext"]
+    assert entries["RecoveryPlanContext"] == "$contextArgument"
+    assigned = [
+        text(a) for a in nodes(tree.root_node, "assignment_expression") if text(a).startswith("$contextArgument")
+    ]
+    assert assigned == ["$contextArgument = ConvertTo-ContextArgument -Context $RecoveryPlanContext"]
+    (function,) = [f for f in nodes(tree.root_node, "function_statement") if "ConvertTo-ContextArgument" in text(f)]
+    body = text(function)
+    assert "return [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($json))" in body
+    assert "$json = $Context | ConvertTo-Json -Depth 10 -Compress" in body
+
+
+def _web_calls(tree: tree_sitter.Tree) -> list[str]:
+    return [
+        text(c) for c in nodes(tree.root_node, "command") if text(c).split(" ", 1)[0] in ("Invoke-RestMethod", "irm")
+    ]
+
+
+def test_every_web_call_has_a_timeout_and_retries(tree: tree_sitter.Tree) -> None:
+    """Invoke-RestMethod waits forever by default (-TimeoutSec 0) and retries nothing; a 429 is
+    retried after its Retry-After when -MaximumRetryCount is set (PowerShell 7.4 reference)."""
+    calls = _web_calls(tree)
+    assert len(calls) == 2  # the identity endpoint and Invoke-Arm
+    script = SCRIPT.read_text()
+    (splat,) = [text(a) for a in nodes(tree.root_node, "assignment_expression") if text(a).startswith("$call = @{")]
+    for call in calls:
+        options = splat if call.strip().endswith("@call") else call
+        assert re.search(r"TimeoutSec\s*(=\s*)?\$script:CallSeconds", options), call
+        assert re.search(r"MaximumRetryCount\s*(=\s*)?\$script:CallRetries", options), call
+        assert re.search(r"RetryIntervalSec\s*(=\s*)?\d+", options), call
+    assert "Invoke-WebRequest" not in script
+
+
+@pytest.mark.parametrize(
+    "edit", [(b"-TimeoutSec $script:CallSeconds", b""), (b"TimeoutSec        = $script:CallSeconds", b"")]
+)
+def test_the_timeout_check_can_fail(edit: tuple[bytes, bytes]) -> None:
+    source = SCRIPT.read_bytes()
+    assert edit[0] in source
+    broken = parse(source.replace(*edit, 1))
+    with pytest.raises(AssertionError):
+        test_every_web_call_has_a_timeout_and_retries(broken)
 
 
 # --- the settings it reads and the marker it shares ----------------------------------------------
@@ -180,8 +222,17 @@ def test_throws_unless_the_child_completed_with_the_marker(tree: tree_sitter.Tre
     assert "$status -ne 'Completed'" in conditions
     assert "$output.Contains($SuccessMarker)" in conditions
     assert "(Get-Date) -gt $deadline" in conditions
-    # Nothing swallows the throw.
-    assert not list(nodes(tree.root_node, "try_statement")) and "trap" not in SCRIPT.read_text().lower()
+    # Nothing swallows a throw, except one unanswered status poll inside the deadline-bound loop,
+    # whose catch only writes the failure and asks again.
+    (loop,) = list(nodes(tree.root_node, "while_statement"))
+    tries = list(nodes(tree.root_node, "try_statement"))
+    assert len(tries) == 1 and text(tries[0]) in text(loop)
+    assert text(tries[0]).count("Invoke-Arm") == 1 and "$status = (Invoke-Arm -Method 'Get' -Path $jobPath)" in text(
+        tries[0]
+    )
+    (catch,) = list(nodes(tries[0], "catch_clause"))
+    assert [text(c).split(" ", 1)[0] for c in nodes(catch, "command")] == ["Write-Output"]
+    assert "trap" not in SCRIPT.read_text().lower()
 
 
 # --- the documented contexts through the hand-over into the Python runbook -------------------------
@@ -212,15 +263,18 @@ def _variants() -> list[tuple[str, dict[str, Any], str]]:
 
 
 @pytest.mark.parametrize(("name", "sample", "operation"), _variants(), ids=[c[0] for c in _variants()])
-@pytest.mark.parametrize("form", ["positional", "name=value", "-name value"])
+@pytest.mark.parametrize("form", ["base64", "name=base64", "-name base64", "json"])
 def test_documented_context_reaches_the_python_runbook(
     name: str, sample: dict[str, Any], operation: str, form: str
 ) -> None:
     as_json = json.dumps(sample, separators=(",", ":"))  # ConvertTo-Json -Compress
+    encoded = base64.b64encode(as_json.encode()).decode()  # [Convert]::ToBase64String(UTF8 bytes)
+    assert encoded == rb.encode_context(sample) and " " not in encoded
     argv = {
-        "positional": [as_json],
-        "name=value": [f"RecoveryPlanContext={as_json}"],
-        "-name value": ["-RecoveryPlanContext", as_json],
+        "base64": [encoded],
+        "name=base64": [f"RecoveryPlanContext={encoded}"],
+        "-name base64": ["-RecoveryPlanContext", encoded],
+        "json": [as_json],
     }[form]
     received = rb.context_from_argv(argv)
     assert received == sample, "nothing of the context is lost on the way"
@@ -254,10 +308,24 @@ def test_failed_switch_prints_no_marker(arm: FakeArm) -> None:
     code, log = _entrypoint(arm, refuse_target=True)
     assert code == 1
     assert not any(rb.SUCCESS_MARKER in line for line in log)
-    assert log[-1].startswith("network switch FAILED: ")
+    assert log[-2].startswith("network switch FAILED: ")
+    assert log[-1] == "changed in Azure: nothing"
 
 
 def test_missing_context_prints_no_marker() -> None:
     log: list[str] = []
     assert rb.entrypoint(["{}"], log.append, variable=reader({})) == 1
-    assert log == ["network switch FAILED: no RecoveryPlanContext among the runbook's arguments"]
+    assert log == [
+        "network switch FAILED: no RecoveryPlanContext among the runbook's arguments",
+        "changed in Azure: nothing",
+    ]
+
+
+def test_a_context_split_at_spaces_is_refused_not_misread() -> None:
+    """What the documented limit would do to a JSON argument with a space in a value: no part
+    parses, so the job fails (and the parent with it) instead of running on half a context."""
+    sample = {"RecoveryPlanName": "hr web", "FailoverType": "Planned", "FailoverDirection": "PrimaryToSecondary"}
+    split = json.dumps(sample, separators=(",", ":")).split(" ")
+    with pytest.raises(rb.SwitchError, match="no RecoveryPlanContext"):
+        rb.context_from_argv(split)
+    assert rb.context_from_argv([rb.encode_context(sample)]) == sample

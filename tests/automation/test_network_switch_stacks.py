@@ -173,6 +173,10 @@ def test_full_dr_stack_drill_variables_and_phase() -> None:
     settings = rb.load_settings(reader(variables))
     assert settings.role_order["failover"] == ["source", "target"]  # one circuit, same IPs: source first
     assert settings.retry.attempts == 5
+    # The deadlines and the (empty) outage declaration the stack registers are what the runbook reads.
+    assert settings.timeouts == rb.DEFAULT_TIMEOUTS
+    assert settings.retry.poll_attempts * settings.retry.delay_seconds == settings.timeouts.operation_seconds
+    assert settings.outage_declaration == ""
 
     with serve(FakeArm()) as fake:
         seed_from(fake, standby)

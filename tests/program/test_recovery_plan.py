@@ -199,6 +199,8 @@ def check_variables(topology: str, result: SimResult) -> None:
             "nva",
             "drill-vnet-ids",
             "child-runbook",
+            "timeouts",
+            "source-outage-declared",
         )
     }
     # The runbook is told what the target's next hop is and the address the UDRs expect of it.
@@ -209,9 +211,18 @@ def check_variables(topology: str, result: SimResult) -> None:
         "resourceGroup": cfg.resource_group_name(Role.TARGET),
         "automationAccount": "aa-erdr-southeastasia",
         "runbook": CHILD_RUNBOOK.name,
-        "timeoutSeconds": 4200,
+        "timeoutSeconds": 4500,
         "pollSeconds": 15,
+        "callSeconds": 30,
+        "callRetries": 4,
     }
+    # The parent waits longer than the child's own deadline, so the child reports its outcome.
+    assert v["erdr-timeouts"] == {"callSeconds": 30.0, "operationSeconds": 1800.0, "switchSeconds": 3900.0}
+    assert v["erdr-child-runbook"]["timeoutSeconds"] > v["erdr-timeouts"]["switchSeconds"]
+    # The operator's outage declaration: registered empty, never reset by a later `pulumi up`.
+    declaration = result.by_name("recovery-plan-var-source-outage-declared")
+    assert v["erdr-source-outage-declared"] == ""
+    assert declaration.ignore_changes == ["value"]
     assert v["erdr-child-runbook"]["runbook"] in {r.plain_inputs["runbookName"] for r in result.of_type(RUNBOOK)}
     assert v["erdr-topology"] == topology
     exclusive = topology == "single-circuit"  # config_of keeps the same IPs
