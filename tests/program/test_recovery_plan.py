@@ -14,14 +14,13 @@ from components.recovery_plan import (
     ACTION_RUNBOOK,
     CHILD_RUNBOOK,
     CONTENT_LINK_EXPIRY,
-    DRILL_ACTIONS,
-    JOB_ACTIONS,
+    ROLES,
     RUNBOOKS,
-    SWITCH_ACTIONS,
     RunbookSource,
 )
 from erdr.simulate import SUBSCRIPTION, UNKNOWN, Registration, SimResult, is_secret, simulate
 from erdr.stackfiles import load_stack
+from model import identity
 from model.config import ConfigError, Phase, Role, load
 from model.phases import connection_plan
 from tests.helpers import CONNECTION, GATEWAY, REPLICATED_ITEM, VNET, run_stack, short
@@ -135,26 +134,43 @@ def check_identity_and_roles(topology: str, result: SimResult) -> None:
         assert i["principalId"] not in ("", UNKNOWN)
         assert i["principalId"] == _principal(principal)
         by_role.setdefault(defs[i["roleDefinitionId"]].plain_inputs["roleName"], set()).add(i["scope"])
-    circuits = {cfg.circuits.primary.id} | ({cfg.circuits.secondary.id} if cfg.circuits.secondary else set())
-    switch = {RG + cfg.resource_group_name(Role.SOURCE), RG + cfg.resource_group_name(Role.TARGET), *circuits}
     drill = {r.id for r in result.of_type(VNET) if r.plain_inputs["virtualNetworkName"].endswith("-drill")}
     assert len(drill) == 3
     plan = "erdr-eastasia-to-southeastasia"
-    assert by_role == {
-        f"expressroute-dr network switch ({plan}, {SUBSCRIPTION})": switch,
+    child = runbook_of(result, CHILD_RUNBOOK)
+    expected = {
         f"expressroute-dr network switch job ({plan}, {SUBSCRIPTION})": {account.id},
+        f"expressroute-dr network switch child runbook ({plan}, {SUBSCRIPTION})": {child.id},
         f"expressroute-dr drill isolation ({plan}, {SUBSCRIPTION})": drill,
     }
+    if topology == "single-circuit":
+        # The runbook removes one hub's connection and creates the other's: the connections' groups
+        # (a create needs the group), join on both gateways and on the one circuit.
+        estate = identity.resolve(cfg)
+        gateways = {estate.source.gateway.id, estate.target.gateway.id}
+        assert estate.target.gateway.id in {r.id for r in result.of_type(GATEWAY)}
+        expected |= {
+            f"expressroute-dr network switch connections ({plan}, {SUBSCRIPTION})": {
+                RG + cfg.resource_group_name(Role.SOURCE),
+                RG + cfg.resource_group_name(Role.TARGET),
+            },
+            f"expressroute-dr network switch gateway join ({plan}, {SUBSCRIPTION})": gateways,
+            f"expressroute-dr network switch circuit join ({plan}, {SUBSCRIPTION})": {cfg.circuits.primary.id},
+        }
+    # Two circuits, each hub on its own: no operation changes a connection, so no network role.
+    assert by_role == expected
     actions = {d.plain_inputs["roleName"].split(" (")[0]: d.plain_inputs["permissions"] for d in defs.values()}
-    assert actions["expressroute-dr network switch"] == [{"actions": list(SWITCH_ACTIONS), "notActions": []}]
-    assert actions["expressroute-dr drill isolation"] == [{"actions": list(DRILL_ACTIONS), "notActions": []}]
-    assert actions["expressroute-dr network switch job"] == [{"actions": list(JOB_ACTIONS), "notActions": []}]
-    assert not any("*" in a for a in (*SWITCH_ACTIONS, *DRILL_ACTIONS, *JOB_ACTIONS))
+    specs = {f"expressroute-dr {spec.kind}": spec for spec in ROLES}
+    for role_name, permissions in actions.items():
+        assert permissions == [{"actions": list(specs[role_name].actions), "notActions": []}]
+    assert not any("*" in a for spec in ROLES for a in spec.actions)
     for d in defs.values():
         assignable = set(d.plain_inputs["assignableScopes"])
         name = d.plain_inputs["roleName"]
-        assert by_role[name] <= assignable or (
-            name.startswith("expressroute-dr drill") and assignable == {RG + cfg.resource_group_name(Role.TARGET)}
+        assert (
+            by_role[name] <= assignable
+            or (name.startswith("expressroute-dr drill") and assignable == {RG + cfg.resource_group_name(Role.TARGET)})
+            or (name.startswith("expressroute-dr network switch child runbook") and assignable == {account.id})
         )
 
 
@@ -338,7 +354,7 @@ def test_plan_registers_in_preview_with_unknown_ids() -> None:
     plan = only(result, RP)
     actions = plan.inputs["properties"]["groups"][2]["startGroupActions"]
     assert [a["customDetails"].get("runbookId", UNKNOWN) for a in actions] == [UNKNOWN] * 3
-    assert len(result.of_type(ROLE_ASSIGN)) == 8
+    assert len(result.of_type(ROLE_ASSIGN)) == 5  # job, child runbook, three drill VNets
 
 
 # --- role names in a tenant -----------------------------------------------------------------------
