@@ -156,9 +156,9 @@ JOB_ROLE = RoleSpec(
         "Microsoft.Automation/automationAccounts/jobs/output/read",
     ),
 )
-# Automation creates a job only for a runbook its caller can read: Microsoft's way to let an
-# identity start one runbook is Automation Job Operator on the account plus Automation Runbook
-# Operator (runbooks/read) on that runbook alone ("Manage role permissions and security in
+# The job PUT names the child runbook. Microsoft documents starting one runbook, and no other, as
+# Automation Job Operator on the account plus Automation Runbook Operator (runbooks/read) on that
+# runbook alone ("Manage role permissions and security in
 # Automation", https://learn.microsoft.com/azure/automation/automation-role-based-access-control,
 # "Configure Azure RBAC for runbooks"). So read sits on the child runbook only: the identity
 # cannot start the action runbook, or any other runbook of the account.
