@@ -14,7 +14,7 @@ from components.recovery_plan import RecoveryPlan, RecoveryPlanArgs, SwitchScope
 from components.site_recovery import ReplicationSettings, SiteRecovery, SiteRecoveryArgs
 from model import identity, naming
 from model.config import Phase, Role, StackConfig
-from model.phases import connection_plan, switch_plan
+from model.phases import ConnectionSpec, connection_plan, switch_plan
 from model.spec import NetworkSpec, drill_network
 from program.estate import source_vnet_ids, target_firewall
 from program.outputs import per_vnet
@@ -117,25 +117,30 @@ def switch_scopes(cfg: StackConfig, estate: identity.Estate) -> SwitchScopes:
     permission, and the circuit owner's scope is not ours)."""
     plan = switch_plan(cfg)
     touched = [role for role in Role if any(role.value in roles for roles in plan.role_order.values())]
+    # role -> connection name -> spec, over every phase; and the names each role holds in every phase.
+    specs: dict[Role, dict[str, ConnectionSpec]] = {}
+    every: dict[Role, set[str]] = {}
+    for role in touched:
+        held = {phase: {c.name: c for c in connection_plan(cfg, role, phase)} for phase in Phase}
+        every[role] = set.intersection(*(set(h) for h in held.values()))
+        specs[role] = {name: spec for h in held.values() for name, spec in h.items()}
     groups: dict[str, tuple[str, str]] = {}
+    for role in touched:
+        for name, spec in sorted(specs[role].items()):
+            if name not in every[role]:
+                rid = _connection_id(spec)
+                groups.setdefault(rid.group_id.lower(), (f"{role.value}-connections", rid.group_id))
     weights: list[tuple[str, str]] = []
     gateways: list[tuple[str, str]] = []
     circuits: dict[str, tuple[str, str]] = {}
     for role in touched:
-        held = {phase: {c.name: c for c in connection_plan(cfg, role, phase)} for phase in Phase}
-        every = set.intersection(*(set(h) for h in held.values()))
-        specs = {name: spec for h in held.values() for name, spec in h.items()}
-        churn = [spec for name, spec in sorted(specs.items()) if name not in every]
-        for spec in churn:
-            assert spec.id is not None, "connection_plan names each connection's ID"
-            groups.setdefault(spec.id.group_id.lower(), (f"{role.value}-connections", spec.id.group_id))
-        for name in sorted(every):
-            rid = specs[name].id
-            assert rid is not None, "connection_plan names each connection's ID"
-            if rid.group_id.lower() not in groups:  # the group's role already covers it
-                weights.append((f"{role.value}-{specs[name].circuit}-connection", rid.id))
+        for name in sorted(every[role]):
+            # The runbook writes it whenever it differs from the phase's (weight, tags, drift).
+            rid = _connection_id(specs[role][name])
+            if rid.group_id.lower() not in groups:  # a group's role already covers it
+                weights.append((f"{role.value}-{specs[role][name].circuit}-connection", rid.id))
         gateways.append((f"{role.value}-gateway", estate.side(role).gateway.id))
-        for spec in specs.values():
+        for spec in specs[role].values():
             if not authorization_key(spec.circuit, of_source=role is Role.SOURCE):
                 circuit = estate.circuits[spec.circuit]
                 circuits.setdefault(circuit.id.lower(), (f"{spec.circuit}-circuit", circuit.id))
@@ -145,6 +150,11 @@ def switch_scopes(cfg: StackConfig, estate: identity.Estate) -> SwitchScopes:
         gateways=gateways,
         circuits=sorted(circuits.values()),
     )
+
+
+def _connection_id(spec: ConnectionSpec) -> identity.ResourceId:
+    assert spec.id is not None, "connection_plan names each connection's ID (model/identity.py)"
+    return spec.id
 
 
 def _numbered(scopes: list[tuple[str, str]]) -> list[tuple[str, str]]:
