@@ -250,6 +250,7 @@ class RecoveryPlanArgs:
     boot_groups: Sequence[Sequence[str]]
     switch: SwitchPlan
     automation_account_name: str
+    automation_account_id: str  # the resolved estate's ARM ID of that account
     # Drill VNet key -> ID (the keys are known before the IDs).
     drill_vnet_keys: Sequence[str] = ()
     drill_vnet_ids: pulumi.Input[Mapping[str, str]] | None = None
@@ -471,20 +472,15 @@ class RecoveryPlan(pulumi.ComponentResource):
         if args.drill_vnet_ids is not None:
             values["drill-vnet-ids"] = args.drill_vnet_ids
         values[TIMEOUTS_VARIABLE] = DEFAULT_TIMEOUTS.variable()
-        values[CHILD_VARIABLE] = pulumi.Output.all(
-            args.subscription_id, args.resource_group_name, self.account.name
-        ).apply(
-            lambda v: {
-                "subscriptionId": v[0],
-                "resourceGroup": v[1],
-                "automationAccount": v[2],
-                "runbook": CHILD_RUNBOOK.name,
-                "timeoutSeconds": CHILD_TIMEOUT_SECONDS,
-                "pollSeconds": CHILD_POLL_SECONDS,
-                "callSeconds": CHILD_CALL_SECONDS,
-                "callRetries": CHILD_CALL_RETRIES,
-            }
-        )
+        values[CHILD_VARIABLE] = {
+            # The resolved estate's ID (model/identity.py): the action formats no ARM ID itself.
+            "accountId": args.automation_account_id,
+            "runbook": CHILD_RUNBOOK.name,
+            "timeoutSeconds": CHILD_TIMEOUT_SECONDS,
+            "pollSeconds": CHILD_POLL_SECONDS,
+            "callSeconds": CHILD_CALL_SECONDS,
+            "callRetries": CHILD_CALL_RETRIES,
+        }
         out: list[automation.Variable] = []
         for key, value in values.items():
             out.append(

@@ -206,6 +206,7 @@ def recovery_plan_args(
         boot_groups=boot_groups(cfg),
         switch=switch_plan(cfg),
         automation_account_name=ids.automation_account.name,
+        automation_account_id=ids.automation_account.id,
         drill_vnet_keys=list(drill_vnet_keys),
         drill_vnet_ids=drill_vnet_ids,
         authorization_keys=keys,

@@ -228,10 +228,9 @@ def check_variables(topology: str, result: SimResult) -> None:
     # The runbook is told what the target's next hop is and the address the UDRs expect of it.
     assert v["erdr-nva"]["kind"] == "appliance"
     assert v["erdr-nva"]["address"]["target"] == cfg.layout.hub.nva_address
+    # The account's ARM ID is the resolved estate's (the action formats no ID of its own).
     assert v["erdr-child-runbook"] == {
-        "subscriptionId": SUBSCRIPTION,
-        "resourceGroup": cfg.resource_group_name(Role.TARGET),
-        "automationAccount": "aa-erdr-southeastasia",
+        "accountId": only(result, AA).id,
         "runbook": CHILD_RUNBOOK.name,
         "timeoutSeconds": 4500,
         "pollSeconds": 15,
