@@ -244,6 +244,9 @@ class RecoveryPlanArgs:
     content_account_name: str  # the storage account serving the runbooks' content
     # Where the network roles are assigned (the resolved estate's IDs).
     switch_scopes: SwitchScopes = field(default_factory=SwitchScopes)
+    # RoleSpec.key -> a role definition an administrator created (recoveryPlan.roleDefinitionIds):
+    # assigned as it is, not created here.
+    role_definition_ids: Mapping[str, str] = field(default_factory=dict[str, str])
     vault_name: pulumi.Input[str]
     primary_fabric_id: pulumi.Input[str]
     recovery_fabric_id: pulumi.Input[str]
@@ -535,7 +538,7 @@ class RecoveryPlan(pulumi.ComponentResource):
         self, name: str, args: RecoveryPlanArgs, principal: pulumi.Output[str], child: automation.Runbook
     ) -> list[authorization.RoleAssignment]:
         sub = args.subscription_id
-        scopes: list[tuple[str, pulumi.Input[str], authorization.RoleDefinition]] = []
+        scopes: list[tuple[str, pulumi.Input[str], pulumi.Input[str]]] = []
         for spec in NETWORK_ROLES:
             where = list(args.switch_scopes.of(spec))
             if not where:  # no call of this kind in this estate: no role
@@ -559,13 +562,13 @@ class RecoveryPlan(pulumi.ComponentResource):
                 # Assignment names are unique per tenant, whatever their scope: seeded with the
                 # subscription, the scope and the principal, two stacks (or two subscriptions of
                 # one tenant) never ask for the same name, and a new principal gets a new name.
-                role_assignment_name=pulumi.Output.all(sub, scope, principal, role.id).apply(
+                role_assignment_name=pulumi.Output.all(sub, scope, principal, role).apply(
                     lambda v: _guid("role-assignment", *v)
                 ),
                 principal_id=principal,
                 # Skips the directory lookup that fails while a new identity replicates.
                 principal_type="ServicePrincipal",
-                role_definition_id=role.id,
+                role_definition_id=role,
                 scope=scope,
                 # principalId and scope force a replacement (azure-native's forceNewMap): the old
                 # assignment goes first, so a replacement never holds two for one scope and role.
@@ -578,13 +581,17 @@ class RecoveryPlan(pulumi.ComponentResource):
 
     def _role_definition(
         self, name: str, args: RecoveryPlanArgs, spec: RoleSpec, assignable_scopes: Sequence[pulumi.Input[str]]
-    ) -> authorization.RoleDefinition:
-        """A custom role of this plan, named so that no other stack of the tenant can collide.
+    ) -> pulumi.Input[str]:
+        """The ID of a custom role of this plan: the administrator's, if config names one, or one
+        created here, named so that no other stack of the tenant can collide.
 
         Custom role names are unique per directory and role definition IDs per tenant, so both
         carry the subscription: the same plan name in two subscriptions of one tenant (two
         environments, two copies of this project) gives two roles.
         """
+        given = args.role_definition_ids.get(spec.key)
+        if given is not None:
+            return given
         sub = args.subscription_id
         return authorization.RoleDefinition(
             f"{name}-{spec.key}-role",
@@ -595,4 +602,4 @@ class RecoveryPlan(pulumi.ComponentResource):
             assignable_scopes=list(assignable_scopes),
             scope=args.subscription_scope,
             opts=pulumi.ResourceOptions(parent=self),
-        )
+        ).id

@@ -207,6 +207,9 @@ def recovery_plan_args(
         switch=switch_plan(cfg),
         automation_account_name=ids.automation_account.name,
         automation_account_id=ids.automation_account.id,
+        role_definition_ids={
+            key.replace("_", "-"): value for key, value in rp.role_definition_ids.model_dump().items() if value
+        },
         drill_vnet_keys=list(drill_vnet_keys),
         drill_vnet_ids=drill_vnet_ids,
         authorization_keys=keys,

@@ -22,6 +22,7 @@ from erdr.simulate import SUBSCRIPTION, UNKNOWN, Registration, SimResult, is_sec
 from erdr.stackfiles import load_stack
 from model import identity
 from model.config import ConfigError, Phase, Role, load
+from model.config.models import RoleDefinitionIds
 from model.phases import connection_plan
 from tests.helpers import CONNECTION, GATEWAY, REPLICATED_ITEM, VNET, run_stack, short
 
@@ -410,6 +411,45 @@ def test_new_principal_replaces_assignments_old_first() -> None:
     assert _role_names(before)["roleDefinitionId"] == _role_names(after)["roleDefinitionId"]
 
 
+# --- pre-created roles ---------------------------------------------------------------------------
+
+PRE_CREATED = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{uuid.uuid4()}"
+
+
+def test_every_role_can_be_pre_created_under_its_key() -> None:
+    """recoveryPlan.roleDefinitionIds has one key per role of the component (camelCase of RoleSpec.key)."""
+    fields = {name.replace("_", "-") for name in RoleDefinitionIds.model_fields}
+    assert fields == {spec.key for spec in ROLES}
+
+
+def test_pre_created_roles_are_assigned_and_not_created() -> None:
+    """An administrator's roles (recoveryPlan.roleDefinitionIds): the stack creates none of those
+    kinds and assigns the given IDs at the same scopes; the others it still creates."""
+    given = {
+        "job": PRE_CREATED,
+        "drill": PRE_CREATED.replace(PRE_CREATED[-12:], "0" * 12),
+        "connections": PRE_CREATED.replace(PRE_CREATED[-12:], "1" * 12),
+    }
+    result = run_stack(
+        "dr", overrides={**TOPOLOGIES["single-circuit"], "recoveryPlan": {**PLAN, "roleDefinitionIds": given}}
+    )
+    assert result.error is None, result.error
+    created = {d.plain_inputs["roleName"].split(" (")[0] for d in result.of_type(ROLE_DEF)}
+    assert created == {
+        "expressroute-dr network switch child runbook",
+        "expressroute-dr network switch gateway join",
+        "expressroute-dr network switch circuit join",
+    }
+    by_name = {a.name: a.plain_inputs["roleDefinitionId"] for a in result.of_type(ROLE_ASSIGN)}
+    assert by_name["recovery-plan-automation-account-access"] == given["job"]
+    assert {by_name[f"recovery-plan-drill-{k}-access"] for k in ("hub", "vnet1", "vnet2")} == {given["drill"]}
+    assert by_name["recovery-plan-source-connections-access"] == by_name["recovery-plan-target-connections-access"]
+    assert by_name["recovery-plan-source-connections-access"] == given["connections"]
+    # The same scopes as with roles the stack creates.
+    scopes = {a.name: a.plain_inputs["scope"] for a in result.of_type(ROLE_ASSIGN)}
+    assert scopes == {a.name: a.plain_inputs["scope"] for a in with_plan("single-circuit").of_type(ROLE_ASSIGN)}
+
+
 # --- refresh: the groups Azure returns ----------------------------------------------------------
 
 SPEC_EXAMPLE = json.loads(
@@ -477,6 +517,23 @@ def _load(stack: str, **overrides: Any) -> Any:
         ),
         ("dr", {"recoveryPlan": {"bootGroups": [{"items": []}]}}, "recoveryPlan.bootGroups[0].items", "at least 1"),
         ("dr", {"recoveryPlan": {"bootGroups": [], "retryAttempts": 0}}, "recoveryPlan.retryAttempts", ""),
+        (
+            "dr",
+            {
+                "recoveryPlan": {
+                    **PLAN,
+                    "roleDefinitionIds": {"job": f"/subscriptions/{SUBSCRIPTION}/roleDefinitions/x"},
+                }
+            },
+            "recoveryPlan.roleDefinitionIds.job",
+            "not a role definition ID",
+        ),
+        (
+            "dr",
+            {"recoveryPlan": {**PLAN, "roleDefinitionIds": {"jobs": PRE_CREATED}}},
+            "recoveryPlan.roleDefinitionIds.jobs",
+            "",
+        ),
     ],
 )
 def test_bad_recovery_plan_config_is_named(stack: str, overrides: dict[str, Any], path: str, message: str) -> None:
