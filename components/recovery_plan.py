@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ import pulumi
 from pulumi_azure_native import authorization, automation, recoveryservices, storage
 
 from automation.network_switch import DEFAULT_TIMEOUTS, OUTAGE_VARIABLE
+from model.identity import ResourceId
 from model.phases import SwitchPlan, switch_variables
 from policies.shared.names import NAMESPACE
 
@@ -226,6 +227,19 @@ def runbook_content(source: RunbookSource) -> tuple[str, str]:
     """(text, SHA-256 in upper-case hex, as Automation's contentHash expects)."""
     text = source.file.read_text()
     return text, hashlib.sha256(text.encode()).hexdigest().upper()
+
+
+def _groups_of(scopes: Iterable[str]) -> list[str]:
+    """The resource groups holding ``scopes``: a custom role's assignable scopes must name at least
+    one management group, subscription or resource group, and Microsoft advises against resource
+    instances there ("Azure role definitions", AssignableScopes,
+    https://learn.microsoft.com/azure/role-based-access-control/role-definitions#assignablescopes).
+    What the identity may do is still decided by the assignment's own, narrower scope."""
+    groups: dict[str, str] = {}
+    for scope in scopes:
+        group = ResourceId.parse(scope).group_id
+        groups.setdefault(group.lower(), group)
+    return sorted(groups.values())
 
 
 def _guid(*parts: str) -> str:
@@ -543,11 +557,12 @@ class RecoveryPlan(pulumi.ComponentResource):
             where = list(args.switch_scopes.of(spec))
             if not where:  # no call of this kind in this estate: no role
                 continue
-            role = self._role_definition(name, args, spec, [scope for _, scope in where])
+            role = self._role_definition(name, args, spec, _groups_of(scope for _, scope in where))
             scopes += [(label, scope, role) for label, scope in where]
-        job_role = self._role_definition(name, args, JOB_ROLE, [self.account.id])
+        # The account and its runbooks live in the dr stack's group.
+        job_role = self._role_definition(name, args, JOB_ROLE, [args.resource_group_id])
         scopes.append(("automation-account", self.account.id, job_role))
-        runbook_role = self._role_definition(name, args, CHILD_RUNBOOK_ROLE, [self.account.id])
+        runbook_role = self._role_definition(name, args, CHILD_RUNBOOK_ROLE, [args.resource_group_id])
         scopes.append(("child-runbook", child.id, runbook_role))
         if args.drill_vnet_keys and args.drill_vnet_ids is not None:
             drill_ids = pulumi.Output.from_input(args.drill_vnet_ids)

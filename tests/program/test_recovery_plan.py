@@ -171,14 +171,13 @@ def check_identity_and_roles(topology: str, result: SimResult) -> None:
     for role_name, permissions in actions.items():
         assert permissions == [{"actions": list(specs[role_name].actions), "notActions": []}]
     assert not any("*" in a for spec in ROLES for a in spec.actions)
+    # Assignable at exactly the resource groups of its assignments (never a resource instance:
+    # Microsoft requires a group, subscription or management group there), assigned narrower.
     for d in defs.values():
-        assignable = set(d.plain_inputs["assignableScopes"])
+        assignable = d.plain_inputs["assignableScopes"]
         name = d.plain_inputs["roleName"]
-        assert (
-            by_role[name] <= assignable
-            or (name.startswith("expressroute-dr drill") and assignable == {RG + cfg.resource_group_name(Role.TARGET)})
-            or (name.startswith("expressroute-dr network switch child runbook") and assignable == {account.id})
-        )
+        assert assignable == sorted({identity.ResourceId.parse(scope).group_id for scope in by_role[name]})
+        assert all(identity.ResourceId.parse(a).type == "Microsoft.Resources/resourceGroups" for a in assignable)
 
 
 # One test per topology, so each simulation runs once even when pytest-xdist spreads the tests.
