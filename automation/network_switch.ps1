@@ -103,8 +103,8 @@ $settings = Get-ChildSettings
 $script:CallSeconds = [int]$settings.callSeconds
 $script:CallRetries = [int]$settings.callRetries
 
-$account = "/subscriptions/$($settings.subscriptionId)/resourceGroups/$($settings.resourceGroup)" +
-    "/providers/Microsoft.Automation/automationAccounts/$($settings.automationAccount)"
+# The account's ARM ID as the dr stack resolved it (model/identity.py); this runbook formats none.
+$account = $settings.accountId
 $jobName = [guid]::NewGuid().ToString()
 $jobPath = "$account/jobs/$jobName"
 $jobBody = @{

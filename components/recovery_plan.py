@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ import pulumi
 from pulumi_azure_native import authorization, automation, recoveryservices, storage
 
 from automation.network_switch import DEFAULT_TIMEOUTS, OUTAGE_VARIABLE
+from model.identity import ResourceId
 from model.phases import SwitchPlan, switch_variables
 from policies.shared.names import NAMESPACE
 
@@ -97,32 +98,117 @@ CONTENT_CONTAINER = "runbooks"
 # one would republish on every `pulumi up`). The SAS grants read on one blob of public code.
 CONTENT_LINK_EXPIRY = "2099-12-31T00:00:00Z"
 
-# What the runbook does through ARM, and nothing more (ExpressRoute docs, "About roles and
-# permissions for ExpressRoute circuits and gateways": creating or updating a connection needs
-# connections/write plus join on the gateway and on the circuit).
-SWITCH_ACTIONS = (
-    "Microsoft.Network/connections/read",
-    "Microsoft.Network/connections/write",
-    "Microsoft.Network/connections/delete",
-    "Microsoft.Network/virtualNetworkGateways/read",
-    "Microsoft.Network/virtualNetworkGateways/join/action",
-    "Microsoft.Network/expressRouteCircuits/read",
-    "Microsoft.Network/expressRouteCircuits/join/action",
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """One custom role of the runbooks: the actions of one kind of call, assigned only where those
+    calls land. tests/program/test_runbook_permissions.py maps every action to the code that uses it."""
+
+    key: str  # in the logical name: "<plan component>-<key>-role"
+    kind: str  # in the role's name and in the seed of its GUID
+    description: str
+    actions: tuple[str, ...]
+
+
+# ExpressRoute, "About roles and permissions for ExpressRoute circuits and gateways"
+# (https://learn.microsoft.com/azure/expressroute/roles-permissions): creating or updating a
+# connection needs connections/write on it, virtualNetworkGateways/join/action on its gateway and
+# expressRouteCircuits/join/action on its circuit. A connection that redeems an authorization key
+# needs no right on the circuit: the key is the circuit owner's permission ("Circuit user
+# operations", https://learn.microsoft.com/azure/expressroute/expressroute-howto-linkvnet-arm).
+CONNECTIONS_ROLE = RoleSpec(
+    "connections",
+    "network switch connections",
+    "Site Recovery runbook: create, reweight and remove the hub's ExpressRoute connections in this group.",
+    (
+        "Microsoft.Network/connections/read",
+        "Microsoft.Network/connections/write",
+        "Microsoft.Network/connections/delete",
+    ),
 )
-# The PowerShell action starts the Python child job on its own account and reads how it ended
-# (Automation's "Automation Job Operator" plus "Automation Runbook Operator", narrowed to that).
-JOB_ACTIONS = (
-    "Microsoft.Automation/automationAccounts/runbooks/read",
-    "Microsoft.Automation/automationAccounts/jobs/write",
-    "Microsoft.Automation/automationAccounts/jobs/read",
-    "Microsoft.Automation/automationAccounts/jobs/output/read",
+# A connection present in every phase is only rewritten (its routing weight): read and write on it alone.
+WEIGHTS_ROLE = RoleSpec(
+    "weights",
+    "network switch weights",
+    "Site Recovery runbook: rewrite the routing weight of this ExpressRoute connection.",
+    ("Microsoft.Network/connections/read", "Microsoft.Network/connections/write"),
 )
-# Test failover: read the drill VNets, remove a peering that would break their isolation.
-DRILL_ACTIONS = (
-    "Microsoft.Network/virtualNetworks/read",
-    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read",
-    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/delete",
+GATEWAY_JOIN_ROLE = RoleSpec(
+    "gateway-join",
+    "network switch gateway join",
+    "Site Recovery runbook: name this gateway in the connections it writes.",
+    ("Microsoft.Network/virtualNetworkGateways/join/action",),
 )
+CIRCUIT_JOIN_ROLE = RoleSpec(
+    "circuit-join",
+    "network switch circuit join",
+    "Site Recovery runbook: name this circuit in the connections it writes (no authorization key).",
+    ("Microsoft.Network/expressRouteCircuits/join/action",),
+)
+# The PowerShell action starts the Python child job on its own account and reads how it ended.
+# A job is a child of the account that does not exist before the PUT, so these sit on the account.
+JOB_ROLE = RoleSpec(
+    "job",
+    "network switch job",
+    "Site Recovery runbook action: start the network switch child job and read how it ended.",
+    (
+        "Microsoft.Automation/automationAccounts/jobs/write",
+        "Microsoft.Automation/automationAccounts/jobs/read",
+        "Microsoft.Automation/automationAccounts/jobs/output/read",
+    ),
+)
+# The job PUT names the child runbook. Microsoft documents starting one runbook, and no other, as
+# Automation Job Operator on the account plus Automation Runbook Operator (runbooks/read) on that
+# runbook alone ("Manage role permissions and security in
+# Automation", https://learn.microsoft.com/azure/automation/automation-role-based-access-control,
+# "Configure Azure RBAC for runbooks"). So read sits on the child runbook only: the identity
+# cannot start the action runbook, or any other runbook of the account.
+CHILD_RUNBOOK_ROLE = RoleSpec(
+    "child-runbook",
+    "network switch child runbook",
+    "Site Recovery runbook action: start jobs of this runbook only.",
+    ("Microsoft.Automation/automationAccounts/runbooks/read",),
+)
+# Test failover: read the drill VNets, remove a peering that would break their isolation (and
+# read it until it is gone).
+DRILL_ROLE = RoleSpec(
+    "drill",
+    "drill isolation",
+    "Site Recovery runbook, test failover: check the drill VNets, remove peerings from them.",
+    (
+        "Microsoft.Network/virtualNetworks/read",
+        "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read",
+        "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/delete",
+    ),
+)
+NETWORK_ROLES = (CONNECTIONS_ROLE, WEIGHTS_ROLE, GATEWAY_JOIN_ROLE, CIRCUIT_JOIN_ROLE)
+ROLES = (*NETWORK_ROLES, JOB_ROLE, CHILD_RUNBOOK_ROLE, DRILL_ROLE)
+
+
+@dataclass(frozen=True)
+class SwitchScopes:
+    """(label, ARM scope) where each network role is assigned (program/target.py decides, from the
+    resolved estate and the connections each hub holds in each phase). A hub whose connections no
+    operation changes gets nothing: the runbook never calls ARM for it."""
+
+    # Groups where the runbook creates and deletes connections: a role cannot sit on a resource
+    # that does not exist yet, so the group is the narrowest scope a create allows.
+    connections: Sequence[tuple[str, str]] = ()
+    # Connections present in every phase whose weight the runbook rewrites.
+    weights: Sequence[tuple[str, str]] = ()
+    # The gateways of the hubs whose connections it writes.
+    gateways: Sequence[tuple[str, str]] = ()
+    # The circuits it writes a connection to without an authorization key.
+    circuits: Sequence[tuple[str, str]] = ()
+
+    def of(self, role: RoleSpec) -> Sequence[tuple[str, str]]:
+        return {
+            CONNECTIONS_ROLE.kind: self.connections,
+            WEIGHTS_ROLE.kind: self.weights,
+            GATEWAY_JOIN_ROLE.kind: self.gateways,
+            CIRCUIT_JOIN_ROLE.kind: self.circuits,
+        }[role.kind]
+
 
 # The groups Site Recovery always holds before the Boot groups, in its order.
 AZURE_FIXED_GROUPS = ("Shutdown", "Failover")
@@ -143,6 +229,19 @@ def runbook_content(source: RunbookSource) -> tuple[str, str]:
     return text, hashlib.sha256(text.encode()).hexdigest().upper()
 
 
+def _groups_of(scopes: Iterable[str]) -> list[str]:
+    """The resource groups holding ``scopes``: a custom role's assignable scopes must name at least
+    one management group, subscription or resource group, and Microsoft advises against resource
+    instances there ("Azure role definitions", AssignableScopes,
+    https://learn.microsoft.com/azure/role-based-access-control/role-definitions#assignablescopes).
+    What the identity may do is still decided by the assignment's own, narrower scope."""
+    groups: dict[str, str] = {}
+    for scope in scopes:
+        group = ResourceId.parse(scope).group_id
+        groups.setdefault(group.lower(), group)
+    return sorted(groups.values())
+
+
 def _guid(*parts: str) -> str:
     """Deterministic GUID for role definitions and assignments (their names must be GUIDs)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join((NAMESPACE, *parts))))
@@ -157,15 +256,18 @@ class RecoveryPlanArgs:
     subscription_id: str  # the dr stack's (role names are seeded with it)
     subscription_scope: str  # its ARM scope, where the custom roles are defined
     content_account_name: str  # the storage account serving the runbooks' content
-    # (label, ARM scope) where the network switch role is assigned: the groups of both hubs'
-    # gateways and connections, and the circuits it joins (the resolved estate's).
-    switch_scopes: Sequence[tuple[str, str]] = ()
+    # Where the network roles are assigned (the resolved estate's IDs).
+    switch_scopes: SwitchScopes = field(default_factory=SwitchScopes)
+    # RoleSpec.key -> a role definition an administrator created (recoveryPlan.roleDefinitionIds):
+    # assigned as it is, not created here.
+    role_definition_ids: Mapping[str, str] = field(default_factory=dict[str, str])
     vault_name: pulumi.Input[str]
     primary_fabric_id: pulumi.Input[str]
     recovery_fabric_id: pulumi.Input[str]
     boot_groups: Sequence[Sequence[str]]
     switch: SwitchPlan
     automation_account_name: str
+    automation_account_id: str  # the resolved estate's ARM ID of that account
     # Drill VNet key -> ID (the keys are known before the IDs).
     drill_vnet_keys: Sequence[str] = ()
     drill_vnet_ids: pulumi.Input[Mapping[str, str]] | None = None
@@ -176,6 +278,9 @@ class RecoveryPlanArgs:
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
     # What the plan waits for (the Site Recovery fabrics and containers its items live in).
     depends_on: Sequence[pulumi.Resource] = ()
+    # What the role assignments wait for: this stack's own gateway and connections, which some
+    # of them are scoped to (an assignment needs its scope to exist).
+    assignments_depend_on: Sequence[pulumi.Resource] = ()
 
 
 class RecoveryPlan(pulumi.ComponentResource):
@@ -207,7 +312,7 @@ class RecoveryPlan(pulumi.ComponentResource):
 
         runbook, child = self._runbooks(name, args)
         variables = self._variables(name, args)
-        assignments = self._roles(name, args, principal)
+        assignments = self._roles(name, args, principal, child)
 
         first, *rest = args.boot_groups
         actions: list[recoveryservices.RecoveryPlanActionArgsDict] = [
@@ -384,20 +489,15 @@ class RecoveryPlan(pulumi.ComponentResource):
         if args.drill_vnet_ids is not None:
             values["drill-vnet-ids"] = args.drill_vnet_ids
         values[TIMEOUTS_VARIABLE] = DEFAULT_TIMEOUTS.variable()
-        values[CHILD_VARIABLE] = pulumi.Output.all(
-            args.subscription_id, args.resource_group_name, self.account.name
-        ).apply(
-            lambda v: {
-                "subscriptionId": v[0],
-                "resourceGroup": v[1],
-                "automationAccount": v[2],
-                "runbook": CHILD_RUNBOOK.name,
-                "timeoutSeconds": CHILD_TIMEOUT_SECONDS,
-                "pollSeconds": CHILD_POLL_SECONDS,
-                "callSeconds": CHILD_CALL_SECONDS,
-                "callRetries": CHILD_CALL_RETRIES,
-            }
-        )
+        values[CHILD_VARIABLE] = {
+            # The resolved estate's ID (model/identity.py): the action formats no ARM ID itself.
+            "accountId": args.automation_account_id,
+            "runbook": CHILD_RUNBOOK.name,
+            "timeoutSeconds": CHILD_TIMEOUT_SECONDS,
+            "pollSeconds": CHILD_POLL_SECONDS,
+            "callSeconds": CHILD_CALL_SECONDS,
+            "callRetries": CHILD_CALL_RETRIES,
+        }
         out: list[automation.Variable] = []
         for key, value in values.items():
             out.append(
@@ -449,40 +549,24 @@ class RecoveryPlan(pulumi.ComponentResource):
         return out
 
     def _roles(
-        self, name: str, args: RecoveryPlanArgs, principal: pulumi.Output[str]
+        self, name: str, args: RecoveryPlanArgs, principal: pulumi.Output[str], child: automation.Runbook
     ) -> list[authorization.RoleAssignment]:
         sub = args.subscription_id
-        switch_scopes: list[tuple[str, pulumi.Input[str]]] = list(args.switch_scopes)
-        switch_role = self._role_definition(
-            f"{name}-switch-role",
-            args,
-            kind="network switch",
-            description="Site Recovery runbook: replace or reweight the ExpressRoute connections of the two hubs.",
-            actions=SWITCH_ACTIONS,
-            assignable_scopes=[scope for _, scope in switch_scopes],
-        )
-        scopes: list[tuple[str, pulumi.Input[str], authorization.RoleDefinition]] = [
-            (label, scope, switch_role) for label, scope in switch_scopes
-        ]
-        job_role = self._role_definition(
-            f"{name}-job-role",
-            args,
-            kind="network switch job",
-            description="Site Recovery runbook action: start the network switch child job and read how it ended.",
-            actions=JOB_ACTIONS,
-            assignable_scopes=[self.account.id],
-        )
+        scopes: list[tuple[str, pulumi.Input[str], pulumi.Input[str]]] = []
+        for spec in NETWORK_ROLES:
+            where = list(args.switch_scopes.of(spec))
+            if not where:  # no call of this kind in this estate: no role
+                continue
+            role = self._role_definition(name, args, spec, _groups_of(scope for _, scope in where))
+            scopes += [(label, scope, role) for label, scope in where]
+        # The account and its runbooks live in the dr stack's group.
+        job_role = self._role_definition(name, args, JOB_ROLE, [args.resource_group_id])
         scopes.append(("automation-account", self.account.id, job_role))
+        runbook_role = self._role_definition(name, args, CHILD_RUNBOOK_ROLE, [args.resource_group_id])
+        scopes.append(("child-runbook", child.id, runbook_role))
         if args.drill_vnet_keys and args.drill_vnet_ids is not None:
             drill_ids = pulumi.Output.from_input(args.drill_vnet_ids)
-            drill_role = self._role_definition(
-                f"{name}-drill-role",
-                args,
-                kind="drill isolation",
-                description="Site Recovery runbook, test failover: check the drill VNets, remove peerings from them.",
-                actions=DRILL_ACTIONS,
-                assignable_scopes=[args.resource_group_id],
-            )
+            drill_role = self._role_definition(name, args, DRILL_ROLE, [args.resource_group_id])
             scopes += [
                 (f"drill-{key}", drill_ids.apply(lambda ids, key=key: ids[key]), drill_role)
                 for key in args.drill_vnet_keys
@@ -493,45 +577,44 @@ class RecoveryPlan(pulumi.ComponentResource):
                 # Assignment names are unique per tenant, whatever their scope: seeded with the
                 # subscription, the scope and the principal, two stacks (or two subscriptions of
                 # one tenant) never ask for the same name, and a new principal gets a new name.
-                role_assignment_name=pulumi.Output.all(sub, scope, principal, role.id).apply(
+                role_assignment_name=pulumi.Output.all(sub, scope, principal, role).apply(
                     lambda v: _guid("role-assignment", *v)
                 ),
                 principal_id=principal,
                 # Skips the directory lookup that fails while a new identity replicates.
                 principal_type="ServicePrincipal",
-                role_definition_id=role.id,
+                role_definition_id=role,
                 scope=scope,
                 # principalId and scope force a replacement (azure-native's forceNewMap): the old
                 # assignment goes first, so a replacement never holds two for one scope and role.
-                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+                opts=pulumi.ResourceOptions(
+                    parent=self, delete_before_replace=True, depends_on=list(args.assignments_depend_on)
+                ),
             )
             for label, scope, role in scopes
         ]
 
     def _role_definition(
-        self,
-        resource_name: str,
-        args: RecoveryPlanArgs,
-        *,
-        kind: str,
-        description: str,
-        actions: Sequence[str],
-        assignable_scopes: Sequence[pulumi.Input[str]],
-    ) -> authorization.RoleDefinition:
-        """A custom role of this plan, named so that no other stack of the tenant can collide.
+        self, name: str, args: RecoveryPlanArgs, spec: RoleSpec, assignable_scopes: Sequence[pulumi.Input[str]]
+    ) -> pulumi.Input[str]:
+        """The ID of a custom role of this plan: the administrator's, if config names one, or one
+        created here, named so that no other stack of the tenant can collide.
 
         Custom role names are unique per directory and role definition IDs per tenant, so both
         carry the subscription: the same plan name in two subscriptions of one tenant (two
         environments, two copies of this project) gives two roles.
         """
+        given = args.role_definition_ids.get(spec.key)
+        if given is not None:
+            return given
         sub = args.subscription_id
         return authorization.RoleDefinition(
-            resource_name,
-            role_definition_id=_guid("role-definition", sub, args.plan_name, kind),
-            role_name=f"{NAMESPACE} {kind} ({args.plan_name}, {sub})",
-            description=description,
-            permissions=[{"actions": list(actions), "not_actions": []}],
+            f"{name}-{spec.key}-role",
+            role_definition_id=_guid("role-definition", sub, args.plan_name, spec.kind),
+            role_name=f"{NAMESPACE} {spec.kind} ({args.plan_name}, {sub})",
+            description=spec.description,
+            permissions=[{"actions": list(spec.actions), "not_actions": []}],
             assignable_scopes=list(assignable_scopes),
             scope=args.subscription_scope,
             opts=pulumi.ResourceOptions(parent=self),
-        )
+        ).id

@@ -10,11 +10,11 @@ from pulumi_azure_native import resources
 
 from components.firewall import TargetFirewall
 from components.network import DrillArgs, DrillNetwork, Hub, Spoke
-from components.recovery_plan import RecoveryPlan, RecoveryPlanArgs
+from components.recovery_plan import RecoveryPlan, RecoveryPlanArgs, SwitchScopes
 from components.site_recovery import ReplicationSettings, SiteRecovery, SiteRecoveryArgs
 from model import identity, naming
-from model.config import Role, StackConfig
-from model.phases import switch_plan
+from model.config import Phase, Role, StackConfig
+from model.phases import ConnectionSpec, connection_plan, switch_plan
 from model.spec import NetworkSpec, drill_network
 from program.estate import source_vnet_ids, target_firewall
 from program.outputs import per_vnet
@@ -89,6 +89,8 @@ def build_target_side(
                 drill_vnet_ids=drill.vnet_ids if drill else None,
                 tags=tags,
                 depends_on=[side.recovery],
+                # Some assignments sit on this stack's own gateway and connections.
+                assignments_depend_on=[hub],
             ),
         )
     return side
@@ -105,23 +107,63 @@ def boot_groups(cfg: StackConfig) -> list[list[str]]:
     return groups
 
 
-def switch_scopes(cfg: StackConfig, estate: identity.Estate) -> list[tuple[str, str]]:
-    """Where the network switch role is assigned: the resource groups of both hubs' gateways and
-    connections (in their own subscriptions), and the circuits it joins. A circuit used with an
-    authorization key (another subscription's circuit) needs no join permission: the key is the
-    permission, and the circuit owner's scope is not ours."""
-    keyed = {c for c in ("primary", "secondary") if authorization_key(c) or authorization_key(c, of_source=True)}
-    scopes: dict[str, tuple[str, str]] = {}
-    for role in Role:
-        side = estate.side(role)
-        for rid in (side.gateway, *side.connections.values()):
-            scopes.setdefault(rid.group_id.lower(), (f"{role.value}-rg", rid.group_id))
-    labels: dict[str, int] = {}
+def switch_scopes(cfg: StackConfig, estate: identity.Estate) -> SwitchScopes:
+    """Where the network roles are assigned: only for a hub whose connections some operation
+    changes (model/phases.py's role order; the runbook never calls ARM for another), and there
+    only on what the runbook writes. A connection some phase lacks is created and deleted, so its
+    group gets the connections role; one present in every phase is only reweighted, so it gets the
+    weights role itself. The hub's gateway gets join; a circuit gets join unless every connection
+    the runbook writes to it redeems an authorization key (the key is the circuit owner's
+    permission, and the circuit owner's scope is not ours)."""
+    plan = switch_plan(cfg)
+    touched = [role for role in Role if any(role.value in roles for roles in plan.role_order.values())]
+    # role -> connection name -> spec, over every phase; and the names each role holds in every phase.
+    specs: dict[Role, dict[str, ConnectionSpec]] = {}
+    every: dict[Role, set[str]] = {}
+    for role in touched:
+        held = {phase: {c.name: c for c in connection_plan(cfg, role, phase)} for phase in Phase}
+        every[role] = set.intersection(*(set(h) for h in held.values()))
+        specs[role] = {name: spec for h in held.values() for name, spec in h.items()}
+    groups: dict[str, tuple[str, str]] = {}
+    for role in touched:
+        for name, spec in sorted(specs[role].items()):
+            if name not in every[role]:
+                rid = _connection_id(spec)
+                groups.setdefault(rid.group_id.lower(), (f"{role.value}-connections", rid.group_id))
+    weights: list[tuple[str, str]] = []
+    gateways: list[tuple[str, str]] = []
+    circuits: dict[str, tuple[str, str]] = {}
+    for role in touched:
+        for name in sorted(every[role]):
+            # The runbook writes it whenever it differs from the phase's (weight, tags, drift).
+            rid = _connection_id(specs[role][name])
+            if rid.group_id.lower() not in groups:  # a group's role already covers it
+                weights.append((f"{role.value}-{specs[role][name].circuit}-connection", rid.id))
+        gateways.append((f"{role.value}-gateway", estate.side(role).gateway.id))
+        for spec in specs[role].values():
+            if not authorization_key(spec.circuit, of_source=role is Role.SOURCE):
+                circuit = estate.circuits[spec.circuit]
+                circuits.setdefault(circuit.id.lower(), (f"{spec.circuit}-circuit", circuit.id))
+    return SwitchScopes(
+        connections=_numbered(list(groups.values())),
+        weights=weights,
+        gateways=gateways,
+        circuits=sorted(circuits.values()),
+    )
+
+
+def _connection_id(spec: ConnectionSpec) -> identity.ResourceId:
+    assert spec.id is not None, "connection_plan names each connection's ID (model/identity.py)"
+    return spec.id
+
+
+def _numbered(scopes: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Labels made unique (a hub's connections may sit in several groups)."""
+    seen: dict[str, int] = {}
     out: list[tuple[str, str]] = []
-    for label, scope in scopes.values():
-        labels[label] = labels.get(label, 0) + 1
-        out.append((label if labels[label] == 1 else f"{label}-{labels[label]}", scope))
-    out += [(f"{c}-circuit", rid.id) for c, rid in sorted(estate.circuits.items()) if c not in keyed]
+    for label, scope in scopes:
+        seen[label] = seen.get(label, 0) + 1
+        out.append((label if seen[label] == 1 else f"{label}-{seen[label]}", scope))
     return out
 
 
@@ -137,6 +179,7 @@ def recovery_plan_args(
     drill_vnet_ids: pulumi.Input[Mapping[str, str]] | None = None,
     tags: Mapping[str, str] | None = None,
     depends_on: Sequence[pulumi.Resource] = (),
+    assignments_depend_on: Sequence[pulumi.Resource] = (),
 ) -> RecoveryPlanArgs:
     """Args from the validated config (call only when cfg.recovery_plan lists replicated items)."""
     rp = cfg.recovery_plan
@@ -163,9 +206,14 @@ def recovery_plan_args(
         boot_groups=boot_groups(cfg),
         switch=switch_plan(cfg),
         automation_account_name=ids.automation_account.name,
+        automation_account_id=ids.automation_account.id,
+        role_definition_ids={
+            key.replace("_", "-"): value for key, value in rp.role_definition_ids.model_dump().items() if value
+        },
         drill_vnet_keys=list(drill_vnet_keys),
         drill_vnet_ids=drill_vnet_ids,
         authorization_keys=keys,
         tags=dict(tags or {}),
         depends_on=list(depends_on),
+        assignments_depend_on=list(assignments_depend_on),
     )

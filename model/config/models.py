@@ -10,7 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from model.config.estate import FirewallProvisioning, NamingConfig, NvaLayout, Placement, SourceConfig, Subscriptions
-from model.config.types import Cidr, CircuitId, IpAddress, Name, ProtectedItemId, Region, SubnetId, VnetId
+from model.config.types import (
+    Cidr,
+    CircuitId,
+    IpAddress,
+    Name,
+    ProtectedItemId,
+    Region,
+    RoleDefinitionId,
+    SubnetId,
+    VnetId,
+)
 from policies.shared import azure_facts
 from policies.shared.addrspace import Network, parse_prefix
 from policies.shared.names import NAMESPACE
@@ -206,6 +216,20 @@ class BootGroup(Model):
     )
 
 
+class RoleDefinitionIds(Model):
+    """Custom roles an administrator created beforehand, with exactly the actions
+    docs/recovery-plan.md lists for each: the dr stack assigns these instead of creating its own, so
+    its identity needs no roleDefinitions/write for them."""
+
+    connections: RoleDefinitionId | None = Field(default=None, description="'network switch connections'.")
+    weights: RoleDefinitionId | None = Field(default=None, description="'network switch weights'.")
+    gateway_join: RoleDefinitionId | None = Field(default=None, description="'network switch gateway join'.")
+    circuit_join: RoleDefinitionId | None = Field(default=None, description="'network switch circuit join'.")
+    job: RoleDefinitionId | None = Field(default=None, description="'network switch job'.")
+    child_runbook: RoleDefinitionId | None = Field(default=None, description="'network switch child runbook'.")
+    drill: RoleDefinitionId | None = Field(default=None, description="'drill isolation'.")
+
+
 class RecoveryPlanConfig(Model):
     """Site Recovery recovery plan with the network switch as its first step (components/recovery_plan.py)."""
 
@@ -219,6 +243,10 @@ class RecoveryPlanConfig(Model):
     )
     retry_attempts: int = Field(default=5, ge=1, le=20, description="ARM calls per request before giving up.")
     retry_delay_seconds: int = Field(default=10, ge=1, le=300, description="Pause between retries and polls.")
+    role_definition_ids: RoleDefinitionIds = Field(
+        default_factory=RoleDefinitionIds,
+        description="Pre-created custom roles to assign instead of creating them (docs/operations.md 2.1).",
+    )
 
     @property
     def items(self) -> list[str]:

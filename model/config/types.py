@@ -81,6 +81,11 @@ PROTECTED_ITEM_ID = ArmIdPattern(
     "replicationProtectionContainers/<container>/replicationProtectedItems/<item>",
 )
 
+# A role definition made at a subscription (what `az role definition create` returns as its id).
+ROLE_DEFINITION_ID = ArmIdPattern(
+    "a role definition ID", "/subscriptions/<guid>/providers/Microsoft.Authorization/roleDefinitions/<role>"
+)
+
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ARM_ID = re.compile(r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+(/providers/[^/]+(/[^/]+/[^/]+)+)?$", re.I)
@@ -90,6 +95,13 @@ def _subscription(value: str) -> str:
     if not _GUID.match(value):
         raise ValueError("not a subscription ID (a GUID such as 00000000-0000-0000-0000-000000000000)")
     return value.lower()
+
+
+def _role_definition_id(value: str) -> str:
+    found = ROLE_DEFINITION_ID.match(value)
+    if not found or not _GUID.match(found.group("role")):
+        raise ValueError(f"not {ROLE_DEFINITION_ID.what} ({ROLE_DEFINITION_ID.template}, <role> a GUID)")
+    return value
 
 
 def _arm_id(value: str) -> str:
@@ -114,6 +126,7 @@ VnetId = Annotated[str, AfterValidator(VNET_ID.validator)]
 SubnetId = Annotated[str, AfterValidator(SUBNET_ID.validator)]
 ProtectedItemId = Annotated[str, AfterValidator(PROTECTED_ITEM_ID.validator)]
 FirewallPolicyId = Annotated[str, AfterValidator(FIREWALL_POLICY_ID.validator)]
+RoleDefinitionId = Annotated[str, AfterValidator(_role_definition_id)]
 SubscriptionId = Annotated[str, AfterValidator(_subscription)]
 ArmId = Annotated[str, AfterValidator(_arm_id)]
 Region = Annotated[str, AfterValidator(_region)]

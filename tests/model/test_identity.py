@@ -168,7 +168,16 @@ def test_a_hub_in_its_own_group_and_subscription_is_found_there() -> None:
 
 
 def test_recovery_plan_roles_are_scoped_to_each_hubs_own_subscription_and_group() -> None:
-    settings = invented("dr", recoveryPlan={"bootGroups": [{"items": [REPLICATED_ITEM.format("db")]}]})
+    """One circuit, same IPs: the runbook creates and removes each hub's connection, so its roles sit
+    on each hub's own group and gateway, in the connectivity subscription, never the dr stack's."""
+    # The stack file's circuit (Hong Kong) is outside Europe's geopolitical region: Premium.
+    primary = {**load_stack("dr").config["circuits"]["primary"], "skuTier": "Premium"}
+    settings = invented(
+        "dr",
+        recoveryPlan={"bootGroups": [{"items": [REPLICATED_ITEM.format("db")]}]},
+        topology="single-circuit",
+        circuits={"primary": primary},
+    )
     result = simulate(settings)
     assert result.error is None, result.error
     scopes = {
@@ -176,11 +185,19 @@ def test_recovery_plan_roles_are_scoped_to_each_hubs_own_subscription_and_group(
         for r in result.resources
         if r.type == "azure-native:authorization:RoleAssignment"
     }
-    assert scopes["recovery-plan-source-rg-access"] == f"/subscriptions/{CONNECTIVITY}/resourceGroups/rg-conn-gwc"
-    assert scopes["recovery-plan-target-rg-access"] == f"/subscriptions/{CONNECTIVITY}/resourceGroups/rg-conn-sdc"
-    switch_role = next(r for r in result.resources if r.name == "recovery-plan-switch-role")
-    assert switch_role.plain_inputs["scope"] == f"/subscriptions/{DR_SUB}"
-    assert f"/subscriptions/{CONNECTIVITY}/resourceGroups/rg-conn-gwc" in switch_role.plain_inputs["assignableScopes"]
+    estate = identity.resolve(stack_config(settings))
+    assert (
+        scopes["recovery-plan-source-connections-access"] == f"/subscriptions/{CONNECTIVITY}/resourceGroups/rg-conn-gwc"
+    )
+    assert (
+        scopes["recovery-plan-target-connections-access"] == f"/subscriptions/{CONNECTIVITY}/resourceGroups/rg-conn-sdc"
+    )
+    assert scopes["recovery-plan-source-gateway-access"] == estate.source.gateway.id
+    assert scopes["recovery-plan-target-gateway-access"] == estate.target.gateway.id
+    assert estate.source.gateway.subscription == CONNECTIVITY
+    role = next(r for r in result.resources if r.name == "recovery-plan-connections-role")
+    assert role.plain_inputs["scope"] == f"/subscriptions/{DR_SUB}"
+    assert f"/subscriptions/{CONNECTIVITY}/resourceGroups/rg-conn-gwc" in role.plain_inputs["assignableScopes"]
 
 
 def test_the_runbook_variables_name_each_hubs_real_connections() -> None:

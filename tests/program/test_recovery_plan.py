@@ -14,15 +14,15 @@ from components.recovery_plan import (
     ACTION_RUNBOOK,
     CHILD_RUNBOOK,
     CONTENT_LINK_EXPIRY,
-    DRILL_ACTIONS,
-    JOB_ACTIONS,
+    ROLES,
     RUNBOOKS,
-    SWITCH_ACTIONS,
     RunbookSource,
 )
 from erdr.simulate import SUBSCRIPTION, UNKNOWN, Registration, SimResult, is_secret, simulate
 from erdr.stackfiles import load_stack
+from model import identity
 from model.config import ConfigError, Phase, Role, load
+from model.config.models import RoleDefinitionIds
 from model.phases import connection_plan
 from tests.helpers import CONNECTION, GATEWAY, REPLICATED_ITEM, VNET, run_stack, short
 
@@ -118,6 +118,12 @@ def check_dependencies(result: SimResult) -> None:
     needed = {short(r.urn) for r in result.resources if r.type in (RUNBOOK, VARIABLE, ROLE_ASSIGN)}
     assert needed <= waits
     assert {"asr-source-fabric", "asr-target-fabric", "asr-source-container", "asr-target-container"} <= waits
+    # Some assignments sit on dr's own gateway and connections: each waits for them (the SDK
+    # expands the hub component into its resources), since an assignment needs its scope to exist.
+    scopes = {r.urn for r in result.of_type(GATEWAY)} | {r.urn for r in result.of_type(CONNECTION)}
+    assert len(result.of_type(GATEWAY)) == 1
+    for assignment in result.of_type(ROLE_ASSIGN):
+        assert scopes <= set(assignment.dependencies), assignment.name
 
 
 def check_identity_and_roles(topology: str, result: SimResult) -> None:
@@ -135,27 +141,43 @@ def check_identity_and_roles(topology: str, result: SimResult) -> None:
         assert i["principalId"] not in ("", UNKNOWN)
         assert i["principalId"] == _principal(principal)
         by_role.setdefault(defs[i["roleDefinitionId"]].plain_inputs["roleName"], set()).add(i["scope"])
-    circuits = {cfg.circuits.primary.id} | ({cfg.circuits.secondary.id} if cfg.circuits.secondary else set())
-    switch = {RG + cfg.resource_group_name(Role.SOURCE), RG + cfg.resource_group_name(Role.TARGET), *circuits}
     drill = {r.id for r in result.of_type(VNET) if r.plain_inputs["virtualNetworkName"].endswith("-drill")}
     assert len(drill) == 3
     plan = "erdr-eastasia-to-southeastasia"
-    assert by_role == {
-        f"expressroute-dr network switch ({plan}, {SUBSCRIPTION})": switch,
+    child = runbook_of(result, CHILD_RUNBOOK)
+    expected = {
         f"expressroute-dr network switch job ({plan}, {SUBSCRIPTION})": {account.id},
+        f"expressroute-dr network switch child runbook ({plan}, {SUBSCRIPTION})": {child.id},
         f"expressroute-dr drill isolation ({plan}, {SUBSCRIPTION})": drill,
     }
+    if topology == "single-circuit":
+        # The runbook removes one hub's connection and creates the other's: the connections' groups
+        # (a create needs the group), join on both gateways and on the one circuit.
+        estate = identity.resolve(cfg)
+        gateways = {estate.source.gateway.id, estate.target.gateway.id}
+        assert estate.target.gateway.id in {r.id for r in result.of_type(GATEWAY)}
+        expected |= {
+            f"expressroute-dr network switch connections ({plan}, {SUBSCRIPTION})": {
+                RG + cfg.resource_group_name(Role.SOURCE),
+                RG + cfg.resource_group_name(Role.TARGET),
+            },
+            f"expressroute-dr network switch gateway join ({plan}, {SUBSCRIPTION})": gateways,
+            f"expressroute-dr network switch circuit join ({plan}, {SUBSCRIPTION})": {cfg.circuits.primary.id},
+        }
+    # Two circuits, each hub on its own: no operation changes a connection, so no network role.
+    assert by_role == expected
     actions = {d.plain_inputs["roleName"].split(" (")[0]: d.plain_inputs["permissions"] for d in defs.values()}
-    assert actions["expressroute-dr network switch"] == [{"actions": list(SWITCH_ACTIONS), "notActions": []}]
-    assert actions["expressroute-dr drill isolation"] == [{"actions": list(DRILL_ACTIONS), "notActions": []}]
-    assert actions["expressroute-dr network switch job"] == [{"actions": list(JOB_ACTIONS), "notActions": []}]
-    assert not any("*" in a for a in (*SWITCH_ACTIONS, *DRILL_ACTIONS, *JOB_ACTIONS))
+    specs = {f"expressroute-dr {spec.kind}": spec for spec in ROLES}
+    for role_name, permissions in actions.items():
+        assert permissions == [{"actions": list(specs[role_name].actions), "notActions": []}]
+    assert not any("*" in a for spec in ROLES for a in spec.actions)
+    # Assignable at exactly the resource groups of its assignments (never a resource instance:
+    # Microsoft requires a group, subscription or management group there), assigned narrower.
     for d in defs.values():
-        assignable = set(d.plain_inputs["assignableScopes"])
+        assignable = d.plain_inputs["assignableScopes"]
         name = d.plain_inputs["roleName"]
-        assert by_role[name] <= assignable or (
-            name.startswith("expressroute-dr drill") and assignable == {RG + cfg.resource_group_name(Role.TARGET)}
-        )
+        assert assignable == sorted({identity.ResourceId.parse(scope).group_id for scope in by_role[name]})
+        assert all(identity.ResourceId.parse(a).type == "Microsoft.Resources/resourceGroups" for a in assignable)
 
 
 # One test per topology, so each simulation runs once even when pytest-xdist spreads the tests.
@@ -206,10 +228,9 @@ def check_variables(topology: str, result: SimResult) -> None:
     # The runbook is told what the target's next hop is and the address the UDRs expect of it.
     assert v["erdr-nva"]["kind"] == "appliance"
     assert v["erdr-nva"]["address"]["target"] == cfg.layout.hub.nva_address
+    # The account's ARM ID is the resolved estate's (the action formats no ID of its own).
     assert v["erdr-child-runbook"] == {
-        "subscriptionId": SUBSCRIPTION,
-        "resourceGroup": cfg.resource_group_name(Role.TARGET),
-        "automationAccount": "aa-erdr-southeastasia",
+        "accountId": only(result, AA).id,
         "runbook": CHILD_RUNBOOK.name,
         "timeoutSeconds": 4500,
         "pollSeconds": 15,
@@ -338,7 +359,7 @@ def test_plan_registers_in_preview_with_unknown_ids() -> None:
     plan = only(result, RP)
     actions = plan.inputs["properties"]["groups"][2]["startGroupActions"]
     assert [a["customDetails"].get("runbookId", UNKNOWN) for a in actions] == [UNKNOWN] * 3
-    assert len(result.of_type(ROLE_ASSIGN)) == 8
+    assert len(result.of_type(ROLE_ASSIGN)) == 5  # job, child runbook, three drill VNets
 
 
 # --- role names in a tenant -----------------------------------------------------------------------
@@ -387,6 +408,45 @@ def test_new_principal_replaces_assignments_old_first() -> None:
     assert old.isdisjoint(new) and len(new) == len(old)
     assert all(a.delete_before_replace for a in after.of_type(ROLE_ASSIGN))
     assert _role_names(before)["roleDefinitionId"] == _role_names(after)["roleDefinitionId"]
+
+
+# --- pre-created roles ---------------------------------------------------------------------------
+
+PRE_CREATED = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{uuid.uuid4()}"
+
+
+def test_every_role_can_be_pre_created_under_its_key() -> None:
+    """recoveryPlan.roleDefinitionIds has one key per role of the component (camelCase of RoleSpec.key)."""
+    fields = {name.replace("_", "-") for name in RoleDefinitionIds.model_fields}
+    assert fields == {spec.key for spec in ROLES}
+
+
+def test_pre_created_roles_are_assigned_and_not_created() -> None:
+    """An administrator's roles (recoveryPlan.roleDefinitionIds): the stack creates none of those
+    kinds and assigns the given IDs at the same scopes; the others it still creates."""
+    given = {
+        "job": PRE_CREATED,
+        "drill": PRE_CREATED.replace(PRE_CREATED[-12:], "0" * 12),
+        "connections": PRE_CREATED.replace(PRE_CREATED[-12:], "1" * 12),
+    }
+    result = run_stack(
+        "dr", overrides={**TOPOLOGIES["single-circuit"], "recoveryPlan": {**PLAN, "roleDefinitionIds": given}}
+    )
+    assert result.error is None, result.error
+    created = {d.plain_inputs["roleName"].split(" (")[0] for d in result.of_type(ROLE_DEF)}
+    assert created == {
+        "expressroute-dr network switch child runbook",
+        "expressroute-dr network switch gateway join",
+        "expressroute-dr network switch circuit join",
+    }
+    by_name = {a.name: a.plain_inputs["roleDefinitionId"] for a in result.of_type(ROLE_ASSIGN)}
+    assert by_name["recovery-plan-automation-account-access"] == given["job"]
+    assert {by_name[f"recovery-plan-drill-{k}-access"] for k in ("hub", "vnet1", "vnet2")} == {given["drill"]}
+    assert by_name["recovery-plan-source-connections-access"] == by_name["recovery-plan-target-connections-access"]
+    assert by_name["recovery-plan-source-connections-access"] == given["connections"]
+    # The same scopes as with roles the stack creates.
+    scopes = {a.name: a.plain_inputs["scope"] for a in result.of_type(ROLE_ASSIGN)}
+    assert scopes == {a.name: a.plain_inputs["scope"] for a in with_plan("single-circuit").of_type(ROLE_ASSIGN)}
 
 
 # --- refresh: the groups Azure returns ----------------------------------------------------------
@@ -456,6 +516,23 @@ def _load(stack: str, **overrides: Any) -> Any:
         ),
         ("dr", {"recoveryPlan": {"bootGroups": [{"items": []}]}}, "recoveryPlan.bootGroups[0].items", "at least 1"),
         ("dr", {"recoveryPlan": {"bootGroups": [], "retryAttempts": 0}}, "recoveryPlan.retryAttempts", ""),
+        (
+            "dr",
+            {
+                "recoveryPlan": {
+                    **PLAN,
+                    "roleDefinitionIds": {"job": f"/subscriptions/{SUBSCRIPTION}/roleDefinitions/x"},
+                }
+            },
+            "recoveryPlan.roleDefinitionIds.job",
+            "not a role definition ID",
+        ),
+        (
+            "dr",
+            {"recoveryPlan": {**PLAN, "roleDefinitionIds": {"jobs": PRE_CREATED}}},
+            "recoveryPlan.roleDefinitionIds.jobs",
+            "",
+        ),
     ],
 )
 def test_bad_recovery_plan_config_is_named(stack: str, overrides: dict[str, Any], path: str, message: str) -> None:
