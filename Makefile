@@ -11,7 +11,7 @@ PACK_PY := $(PACK_VENV)/bin/python
 PACK_STAMP := $(PACK_VENV)/.installed-stamp
 SETUP := $(STAMP) $(PACK_STAMP)
 
-.PHONY: setup plan test lint typecheck unit bench clean
+.PHONY: setup azure-cli plan test lint typecheck unit bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt policies/requirements.txt policies/constraints.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,13 @@ $(PACK_STAMP): policies/requirements.txt policies/constraints.txt constraints.tx
 	$(PACK_PY) -m pip install --quiet --disable-pip-version-check -r policies/requirements.txt -c constraints.txt
 	touch $(PACK_STAMP)
 
-setup: $(SETUP)
+# The real Azure CLI the tests parse the runbook's `az` lines with, in its own environment
+# (build/azure-cli-<hash of tests/azure-cli.txt>/, never .venv: its ~150 pins clash with ours).
+# The tests create it when it is missing; this target does it ahead.
+azure-cli: $(STAMP)
+	$(PY) -m tests.azcli
+
+setup: $(SETUP) azure-cli
 
 plan: $(SETUP)
 	$(PY) -m erdr.plan
@@ -41,7 +47,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/pyright
 
-unit: $(SETUP)
+unit: $(SETUP) azure-cli
 	$(VENV)/bin/pytest -n 2 -q
 
 test: lint typecheck unit
