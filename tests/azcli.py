@@ -177,7 +177,7 @@ class AzLine:
     where: str  # "line N (sh block)" / "line N (inline)" / "line N (powershell block)"
 
 
-def _blocks(text: str) -> Iterable[tuple[int, str, list[str]]]:
+def blocks(text: str) -> Iterable[tuple[int, str, list[str]]]:
     """(first line number, language, lines without the block's indent) of each fenced block."""
     lines = text.splitlines()
     i = 0
@@ -195,7 +195,7 @@ def _blocks(text: str) -> Iterable[tuple[int, str, list[str]]]:
         yield start, lang, body
 
 
-def _joined(body: list[str], first: int) -> Iterable[tuple[int, str]]:
+def joined(body: list[str], first: int) -> Iterable[tuple[int, str]]:
     """Logical lines: a line ending with a backslash goes on with the next one."""
     acc, at = "", first
     for n, raw in enumerate(body, first):
@@ -225,8 +225,8 @@ def fill(shown: str, values: Mapping[str, str]) -> str:
 def az_lines(runbook: str, values: Mapping[str, str]) -> list[AzLine]:
     """Every az command the runbook shows: shell blocks, PowerShell blocks and inline code."""
     found: list[AzLine] = []
-    for first, lang, body in _blocks(runbook):
-        for n, logical in _joined(body, first):
+    for first, lang, body in blocks(runbook):
+        for n, logical in joined(body, first):
             stripped = logical.strip()
             if lang in ("sh", "bash", "shell", "console", ""):
                 if stripped.startswith("az "):

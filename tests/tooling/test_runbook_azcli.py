@@ -1,9 +1,8 @@
 """Every `az` line of every generated runbook, through the real Azure CLI (issue #20).
 
-The runbooks: the default stacks, every example, and an invented estate with the hub in its own
-group and subscription, spokes in two landing-zone subscriptions and the dr stack in a third (the
-estate of tests/model/test_identity.py, with an authorization key to join the circuit). Each is
-rendered as `make plan` renders it (the stacks simulated in every phase, erdr.dr_runbook.render).
+The runbooks (tests/runbooks.py): the default stacks, every example, and an invented estate with the
+hub in its own group and subscription, spokes in two landing-zone subscriptions and the dr stack in
+a third, rendered as `make plan` renders them.
 
 Every az command the runbook shows (shell blocks, inline code, any in PowerShell) goes through the
 real CLI's parser (`azure-cli`, pinned in tests/azure-cli.txt, in its own environment: tests/azcli.py):
@@ -14,33 +13,20 @@ the subscription and group the command gives with `--subscription` and `-g`.
 
 from __future__ import annotations
 
-import io
 import re
 import shlex
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from erdr import dr_runbook
-from erdr.plan import Options, Planner, Progress
 from erdr.simulate import SimResult
-from erdr.stackfiles import PROJECT_DIR
-from model.config import Phase, Role
-from policies.shared.names import NAMESPACE
 from tests import azcli
-from tests.model.test_identity import ESTATE
+from tests import runbooks as runbooks_
 
-EXAMPLES = sorted(p.name for p in (PROJECT_DIR / "examples").iterdir() if (p / "Pulumi.prod.yaml").is_file())
-# What an operator substitutes for the runbook's placeholders: a circuit authorization key is a GUID
-# ("az network express-route auth list", https://learn.microsoft.com/cli/azure/network/express-route/auth).
-VALUES = {
-    "primaryAuthorizationKey": "5f1c0d8e-3b7a-4c2e-9d41-6a0b2c3d4e5f",
-    "secondaryAuthorizationKey": "7a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d",
-}
+VALUES = runbooks_.VALUES
+Runbook = runbooks_.Runbook
 ID = re.compile(
     r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Network/"
     r"(?P<type>[^/]+)/(?P<name>[^/\s\"']+)",
@@ -48,45 +34,9 @@ ID = re.compile(
 )
 
 
-@dataclass
-class Runbook:
-    name: str
-    text: str
-    stacks: dict[Role, dr_runbook.StackRuns]
-    lines: list[azcli.AzLine]
-
-
-def _invented_stacks(folder: Path) -> Path:
-    """The invented estate as stack files, with the target's circuit joined by authorization key."""
-    for stack in ("prod", "dr"):
-        doc = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
-        config = doc["config"]
-        config.update({f"{NAMESPACE}:{k}": v for k, v in ESTATE.items() if k != "peerStack"})
-        config[f"{NAMESPACE}:peerStack"] = f"org/{NAMESPACE}/{'dr' if stack == 'prod' else 'prod'}"
-        if stack == "dr":
-            config[f"{NAMESPACE}:primaryAuthorizationKey"] = {"secure": "v1:c2VjcmV0"}
-        (folder / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(doc))
-    return folder
-
-
-def _render(name: str, stacks_dir: Path) -> Runbook:
-    planner = Planner(Options(stacks=["prod", "dr"], stacks_dir=stacks_dir), Progress(0, io.StringIO(), quiet=True))
-    planner.prepare()
-    made: dict[Role, dr_runbook.StackRuns] = {}
-    for p in planner.plans.values():
-        runs = {phase: planner.simulate(p.name, phase, False) for phase in Phase}
-        errors = {phase: r.error for phase, r in runs.items() if r.error}
-        assert not errors, (name, p.name, errors)
-        made[p.cfg.role] = dr_runbook.StackRuns(p.settings, p.cfg, runs)
-    text = dr_runbook.render(made[Role.SOURCE], made[Role.TARGET])
-    return Runbook(name, text, made, azcli.az_lines(text, VALUES))
-
-
 @pytest.fixture(scope="module")
-def runbooks(tmp_path_factory: pytest.TempPathFactory) -> list[Runbook]:
-    invented = _invented_stacks(tmp_path_factory.mktemp("invented"))
-    dirs = {"default": PROJECT_DIR, **{e: PROJECT_DIR / "examples" / e for e in EXAMPLES}, "invented": invented}
-    return [_render(name, folder) for name, folder in dirs.items()]
+def runbooks() -> list[Runbook]:
+    return runbooks_.rendered()
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +46,12 @@ def parsed(runbooks: list[Runbook]) -> dict[str, azcli.Parsed]:
     run = azcli.parse(lines)
     assert run.version == _pinned_version(), run.version
     return {p.line: p for p in run.results}
+
+
+def test_the_prerequisites_name_the_cli_the_lines_are_checked_with(runbooks: list[Runbook]) -> None:
+    assert _pinned_version() == dr_runbook.AZURE_CLI
+    for rb in runbooks:
+        assert f"checked with Azure CLI {_pinned_version()}" in rb.text, rb.name
 
 
 def _pinned_version() -> str:
