@@ -26,11 +26,12 @@ $(PACK_STAMP): policies/requirements.txt policies/constraints.txt constraints.tx
 
 # The real Azure CLI the tests parse the runbook's `az` lines with, in its own environment
 # (build/azure-cli-<hash of tests/azure-cli.txt>/, never .venv: its ~150 pins clash with ours).
-# The tests create it when it is missing; this target does it ahead.
+# `make unit` (and so `make test`) creates it first; the tests create it when it is missing. Not part
+# of `setup`: the deploy jobs run `make setup` and need no test tools.
 azure-cli: $(STAMP)
 	$(PY) -m tests.azcli
 
-setup: $(SETUP) azure-cli
+setup: $(SETUP)
 
 plan: $(SETUP)
 	$(PY) -m erdr.plan

@@ -1,9 +1,9 @@
 """The real Azure CLI, for tests: its own environment (cached), and `az` lines parsed by it.
 
 The CLI (`azure-cli` from PyPI, pinned with every dependency in tests/azure-cli.txt) pulls in some
-650 packages, many of them pinned differently from the program's, so it lives in an environment of
+150 packages, many of them pinned differently from the program's, so it lives in an environment of
 its own, never in .venv: ``build/azure-cli-<hash>/``, the hash taken over the pins and the Python
-version. The first test that needs it creates it (or ``make azure-cli`` / ``make setup`` does,
+version. The first test that needs it creates it (or ``make azure-cli`` does, which ``make unit`` runs:
 ``python -m tests.azcli``); later runs find it ready. Several pytest workers share one creation
 through a lock.
 
