@@ -11,7 +11,8 @@ The same pages for Az 16.2.0 (that repository's HEAD, 94a1a083) differ only by t
 parameters added to Update-AzRecoveryServicesAsrProtectionDirection's A2A sets, so "12.0.0 or later"
 holds for every call here.
 Every cmdlet a runbook's PowerShell block calls (outside the function it defines itself) must be in
-the table, and its parameters, aliases resolved, must fit one parameter set that they complete.
+the table, and its parameters, aliases resolved, must fit one parameter set that they complete; a
+value the page lists "Accepted values" for (-Direction) must be one of them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ from tests import runbooks as runbooks_
 class Cmdlet:
     url: str  # the cmdlet reference on Microsoft Learn
     aliases: dict[str, str] = field(default_factory=dict[str, str])
-    sets: tuple[str, ...] = ()  # "<set name>: -Required [-Optional] ..."; empty for built-ins
+    sets: tuple[str, ...] = ()
+    values: dict[str, tuple[str, ...]] = field(
+        default_factory=dict[str, tuple[str, ...]]
+    )  # "Accepted values"  # "<set name>: -Required [-Optional] ..."; empty for built-ins
 
     def parameter_sets(self) -> dict[str, tuple[set[str], set[str]]]:
         """set name -> (required, allowed), lower-case."""
@@ -139,6 +143,7 @@ AZ = {
     "Start-AzRecoveryServicesAsrUnplannedFailoverJob": Cmdlet(
         "https://learn.microsoft.com/powershell/module/az.recoveryservices/start-azrecoveryservicesasrunplannedfailoverjob?view=azps-12.0.0",
         aliases={"PerformSourceSideActions": "PerformSourceSideAction"},
+        values={"Direction": ("PrimaryToRecovery", "RecoveryToPrimary")},
         sets=(
             "ByRPIObject: -ReplicationProtectedItem -Direction [-PerformSourceSideAction] [-DataEncryptionPrimaryCertFile] [-DataEncryptionSecondaryCertFile] [-RecoveryPoint]",
             "ByRPObject: -RecoveryPlan -Direction [-PerformSourceSideAction] [-DataEncryptionPrimaryCertFile] [-DataEncryptionSecondaryCertFile] [-RecoveryTag] [-MultiVmSyncPoint]",
@@ -156,6 +161,7 @@ AZ = {
     "Start-AzRecoveryServicesAsrTestFailoverJob": Cmdlet(
         "https://learn.microsoft.com/powershell/module/az.recoveryservices/start-azrecoveryservicesasrtestfailoverjob?view=azps-12.0.0",
         aliases={},
+        values={"Direction": ("PrimaryToRecovery", "RecoveryToPrimary")},
         sets=(
             "ByRPIObject: -ReplicationProtectedItem -Direction [-CloudServiceCreationOption] [-DataEncryptionPrimaryCertFile] [-DataEncryptionSecondaryCertFile] [-RecoveryPoint]",
             "ByRPObject: -RecoveryPlan -Direction [-CloudServiceCreationOption] [-DataEncryptionPrimaryCertFile] [-DataEncryptionSecondaryCertFile] [-RecoveryTag] [-MultiVmSyncPoint]",
@@ -177,6 +183,7 @@ AZ = {
     "Update-AzRecoveryServicesAsrProtectionDirection": Cmdlet(
         "https://learn.microsoft.com/powershell/module/az.recoveryservices/update-azrecoveryservicesasrprotectiondirection?view=azps-12.0.0",
         aliases={},
+        values={"Direction": ("PrimaryToRecovery", "RecoveryToPrimary")},
         sets=(
             "ByRPIObject: -ReplicationProtectedItem -Direction",
             "AzureToVMware: [-AzureToVMware] [-Account] -DataStore [-MasterTarget] -ProcessServer -ProtectionContainerMapping -ReplicationProtectedItem -Direction -RetentionVolume",
@@ -208,7 +215,11 @@ BUILTIN_PARAMETERS = {"Start-Sleep": {"seconds"}}
 COMMON = {"defaultprofile", "whatif", "confirm", "erroraction", "warningaction", "verbose", "debug"}
 OPERATORS = {"eq", "ne", "in", "notin", "not", "split", "join", "and", "or", "lt", "gt", "le", "ge", "like", "match"}
 # Tokens of a PowerShell statement: a cmdlet name, a -parameter, or what starts or ends a command.
-TOKEN = re.compile(r"\b([A-Z][A-Za-z]+-[A-Z][A-Za-z]+)\b|(?<![\w.-])-([A-Za-z]+)\b|(\$\(|@\(|[(){}|;])")
+TOKEN = re.compile(
+    r"\b([A-Z][A-Za-z]+-[A-Z][A-Za-z]+)\b"  # a cmdlet
+    r"|(?<![\w.-])-([A-Za-z]+)\b(?:[ \t]+([A-Za-z]\w*)(?![\w(.-]))?"  # a -parameter, and a bare word given to it
+    r"|(\$\(|@\(|[(){}|;])"
+)
 
 
 @dataclass(frozen=True)
@@ -216,26 +227,32 @@ class Call:
     cmdlet: str
     parameters: tuple[str, ...]
     where: str
+    values: tuple[tuple[str, str], ...] = ()  # (parameter, bare-word value)
 
 
-def _statement_calls(line: str) -> list[list[str]]:
-    """[cmdlet, -parameters...] of each call in one logical line. A parenthesis, brace or $( )
-    opens a nested command; a pipe or semicolon ends one."""
-    stack: list[list[str] | None] = [None]
-    found: list[list[str]] = []
+_Open = tuple[str, list[str], list[tuple[str, str]]]
+
+
+def _statement_calls(line: str) -> list[_Open]:
+    """(cmdlet, -parameters, (parameter, bare-word value) pairs) of each call in one logical line. A
+    parenthesis, brace or $( ) opens a nested command; a pipe or semicolon ends one."""
+    stack: list[_Open | None] = [None]
+    found: list[_Open] = []
 
     def close() -> None:
         if stack[-1] is not None:
             found.append(stack[-1])
 
     for m in TOKEN.finditer(line):
-        name, parameter, mark = m[1], m[2], m[3]
+        name, parameter, value, mark = m[1], m[2], m[3], m[4]
         current = stack[-1]
         if name:
             close()
-            stack[-1] = [name]
+            stack[-1] = (name, [], [])
         elif parameter and current is not None and parameter.lower() not in OPERATORS:
-            current.append(parameter)
+            current[1].append(parameter)
+            if value:
+                current[2].append((parameter, value))
         elif mark in ("(", "{", "$(", "@("):
             stack.append(None)
         elif mark in (")", "}"):
@@ -256,7 +273,8 @@ def calls(runbook: str) -> Iterator[Call]:
     for first, lang, body in azcli.blocks(runbook):
         if lang == "powershell":
             for n, line in azcli.joined(body, first):
-                yield from (Call(c[0], tuple(c[1:]), f"line {n}") for c in _statement_calls(line))
+                for cmdlet, parameters, values in _statement_calls(line):
+                    yield Call(cmdlet, tuple(parameters), f"line {n}", tuple(values))
 
 
 def _defined(runbook: str) -> set[str]:
@@ -276,6 +294,11 @@ def problems(call: Call) -> str:
     fits = [name for name, (required, allowed) in spec.parameter_sets().items() if used <= allowed and required <= used]
     if not fits:
         return f"{call.cmdlet} {' '.join('-' + p for p in call.parameters)}: fits no parameter set of {spec.url}"
+    accepted = {k.lower(): v for k, v in spec.values.items()}
+    for parameter, value in call.values:
+        allowed = accepted.get(aliases.get(parameter.lower(), parameter.lower()))
+        if allowed is not None and value.lower() not in {a.lower() for a in allowed}:
+            return f"{call.cmdlet} -{parameter} {value}: accepted values are {', '.join(allowed)} ({spec.url})"
     return ""
 
 
@@ -320,6 +343,7 @@ def test_the_check_catches_an_unknown_parameter_a_missing_one_and_an_unknown_cmd
         "Resume-AzRecoveryServicesAsrJob -JobName x": "fits no parameter set",
         "Start-AzRecoveryServicesAsrFailoverJob -RecoveryPlan $p": "not in the table",
         "Start-Sleep -Second 30": "not in the table: ['second']",
+        "Start-AzRecoveryServicesAsrUnplannedFailoverJob -RecoveryPlan $p -Direction SourceToTarget": "accepted values",
     }
 
     def check(statement: str) -> list[str]:
