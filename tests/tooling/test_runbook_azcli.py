@@ -208,6 +208,32 @@ def test_every_az_line_names_only_what_the_stacks_register(runbooks: list[Runboo
         assert not unknown, f"{rb.name}:\n" + "\n".join(unknown)
 
 
+def _locations(rb: Runbook) -> dict[tuple[str, str, str, str], set[str]]:
+    """Registered resource -> the locations the stacks give it (in any phase)."""
+    out: dict[tuple[str, str, str, str], set[str]] = {}
+    for stack in rb.stacks.values():
+        for run in stack.runs.values():
+            for r in run.resources:
+                if r.custom and (m := ID.fullmatch(r.id)) and isinstance(r.plain_inputs.get("location"), str):
+                    key = _key(m["sub"], m["rg"], m["type"], m["name"])
+                    out.setdefault(key, set()).add(str(r.plain_inputs["location"]).lower())
+    return out
+
+
+def test_a_connection_the_runbook_creates_is_where_the_stack_creates_it(runbooks: list[Runbook]) -> None:
+    """`vpn-connection create --location` is the location the stack registers that connection in."""
+    checked = 0
+    for rb in runbooks:
+        locations = _locations(rb)
+        for a in rb.lines:
+            if a.line.startswith("az network vpn-connection create"):
+                (_, key), *_ = _named(a.line)
+                location = _options(shlex.split(a.line))["--location"].lower()
+                assert locations.get(key) == {location}, (rb.name, a.where, location, locations.get(key))
+                checked += 1
+    assert checked >= 4, checked
+
+
 def test_the_names_check_catches_a_group_or_subscription_the_stacks_do_not_use(runbooks: list[Runbook]) -> None:
     """Control: the same line with another group, another subscription or a made-up name is refused."""
     rb = next(rb for rb in runbooks if rb.name == "invented")
