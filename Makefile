@@ -11,7 +11,7 @@ PACK_PY := $(PACK_VENV)/bin/python
 PACK_STAMP := $(PACK_VENV)/.installed-stamp
 SETUP := $(STAMP) $(PACK_STAMP)
 
-.PHONY: setup plan test lint typecheck unit bench clean
+.PHONY: setup azure-cli plan test lint typecheck unit bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt policies/requirements.txt policies/constraints.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ $(PACK_STAMP): policies/requirements.txt policies/constraints.txt constraints.tx
 	test -x $(PACK_PY) || $(PYTHON) -m venv $(PACK_VENV)
 	$(PACK_PY) -m pip install --quiet --disable-pip-version-check -r policies/requirements.txt -c constraints.txt
 	touch $(PACK_STAMP)
+
+# The real Azure CLI the tests parse the runbook's `az` lines with, in its own environment
+# (build/azure-cli-<hash of tests/azure-cli.txt>/, never .venv: its ~150 pins clash with ours).
+# `make unit` (and so `make test`) creates it first; the tests create it when it is missing. Not part
+# of `setup`: the deploy jobs run `make setup` and need no test tools.
+azure-cli: $(STAMP)
+	$(PY) -m tests.azcli
 
 setup: $(SETUP)
 
@@ -41,7 +48,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/pyright
 
-unit: $(SETUP)
+unit: $(SETUP) azure-cli
 	$(VENV)/bin/pytest -n 2 -q
 
 test: lint typecheck unit

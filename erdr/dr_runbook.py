@@ -109,6 +109,19 @@ _NICE_TYPE = {
 }
 
 
+# The tools the runbook's commands are checked against (tests/tooling/test_runbook_azcli.py parses every
+# az line with this Azure CLI; tests/tooling/test_runbook_powershell.py holds every cmdlet and parameter
+# to the Az 12.0.0 cmdlet reference). Az 12.0.0 ships Az.Accounts 3.0.0 and Az.RecoveryServices 7.0.0
+# ("Azure PowerShell release notes", 12.0.0 - May 2024,
+# https://learn.microsoft.com/powershell/azure/release-notes-azureps).
+AZURE_CLI = "2.91.0"
+AZ_POWERSHELL = "Az 12.0.0"
+AZ_POWERSHELL_TEXT = (
+    "Az PowerShell module 12.0.0 or later (its Az.Accounts 3.0.0 and Az.RecoveryServices 7.0.0 or later: "
+    "`Get-Module -ListAvailable Az.RecoveryServices`)"
+)
+
+
 @dataclass
 class StackRuns:
     """One stack: its settings, config, and `up` simulations of the phases the runbook walks."""
@@ -321,7 +334,8 @@ def _prerequisites(design: phases.Design, source: StackRuns, target: StackRuns) 
         "## Before you need it",
         "",
         "- **Tools** on the machine you will work from (not in the source region): the Pulumi CLI, the Azure "
-        "CLI, the Az PowerShell module (Site Recovery commands), and this repository at the commit that was "
+        f"CLI (every `az` command here is checked with Azure CLI {AZURE_CLI}), the {AZ_POWERSHELL_TEXT} "
+        "(Site Recovery commands), and this repository at the commit that was "
         "last deployed, set up with `make plan` once (it creates `.venv`, which the failover command uses).",
         "- **Sign-in and state**: `az login` (an identity that may write connections in both network resource "
         "groups, join the circuits, and run Site Recovery in the vault), then `pulumi login` to the state "
