@@ -21,6 +21,7 @@ import pytest
 
 from erdr import failover
 from erdr.failover import AutomationError, PlannedStep, PolicyFinding, PreviewReport, RunState, state_path
+from erdr.pulumi_cli import StackHealth
 from erdr.stackfiles import load_stack
 from model.config import Addressing, ConfigError, Phase, Role, StackConfig, Topology, load
 from model.phases import connection_plan
@@ -88,6 +89,8 @@ class World:
         self.findings: dict[str, list[PolicyFinding]] = {}  # policy findings of a stack's preview
         self.lingering: set[str] = set()  # connection IDs Azure still has although the state has not
         self.azure_reads: list[str] = []
+        self.health_of: dict[str, StackHealth] = {}  # what an interrupted update left in a stack
+        self.health_reads: list[str] = []
 
     def _cfg(self, stack: str) -> StackConfig:
         c = self.config[stack]
@@ -196,6 +199,10 @@ class World:
 
     def refresh(self, stack: str) -> None:
         self._engine("refresh", stack)
+
+    def health(self, stack: str) -> StackHealth:
+        self.health_reads.append(stack)  # read-only, kept out of `calls`
+        return self.health_of.get(stack, StackHealth(stack))
 
     # --- Azure, as the connection probe reads it ---
     def connection_state(self, connection_id: str) -> str | None:
@@ -429,6 +436,9 @@ class Renamed:
 
     def refresh(self, stack: str) -> None:
         self.world.refresh(self._short(stack))
+
+    def health(self, stack: str) -> StackHealth:
+        return self.world.health(self._short(stack))
 
 
 def test_stack_names_reach_the_boundary_and_the_plan(tmp_path: Path) -> None:
