@@ -23,12 +23,13 @@ except when the source region is declared unreachable.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -700,7 +701,8 @@ class Runner:
             stopped += f"; step {number} had finished"
         self.state.status = "interrupted"
         self.state.failed_step = None if done else number
-        self.state.error = stopped if done or not cause else f"{stopped}\n{cause}"
+        last = [line.strip() for line in (cause or "").splitlines() if line.strip()][-1:]
+        self.state.error = stopped if done or not last else f"{stopped}; pulumi said: {last[0]}"
         self.state.save(self.state_file)
         self.journal.write(
             "interrupted",
@@ -858,6 +860,78 @@ def _resume_hint(operation: Operation, argv_extra: Iterable[str]) -> str:
 
 
 @dataclass
+class PairLock:
+    """The stack pair's lock (:mod:`erdr.lock`, shared with CI's deploys) as this run holds it.
+
+    A run that stops half-way keeps it: a deploy in between would apply the committed phases over
+    a failover in progress. ``--resume`` takes it back with the token left beside the log."""
+
+    lock: Any
+    token: str
+    token_file: Path
+    fresh: bool  # taken by this run, not taken back from a stopped one
+    stacks: tuple[str, str]
+
+    def release(self) -> None:
+        from erdr.lock import LockError
+
+        try:
+            self.lock.release(self.token)
+        except LockError:
+            return  # released by hand meanwhile (erdr.lock release --force); the token is stale
+        self.token_file.unlink(missing_ok=True)
+
+    def release_command(self) -> str:
+        prod, dr = self.stacks
+        return f"python -m erdr.lock release --stacks prod={prod},dr={dr} --token-file {self.token_file}"
+
+
+def take_pair_lock(stacks: Mapping[Role, str], operation: Operation, log: Path) -> PairLock:
+    """The stack pair's lock, or FailoverError naming who holds it. A token left by a stopped run
+    (beside the same log) takes it back; no other run of this command can be using that token,
+    since one run per log is enforced before (:func:`_one_run_per_log`)."""
+    from erdr.lock import LockError, LockHeld, lock_for, new_info, read_token, write_token
+
+    prod, dr = stacks[Role.SOURCE], stacks[Role.TARGET]
+    token_file = log.with_name(log.stem + ".lock-token")
+    try:
+        lock = lock_for(prod, dr)
+        old = read_token(token_file)
+        token = old or uuid.uuid4().hex
+        lock.acquire(new_info(prod, dr, None, f"erdr.failover {operation.value}"), token)
+        write_token(token_file, token)
+    except LockHeld as exc:
+        raise FailoverError(f"nothing was started: {exc}") from None
+    except LockError as exc:
+        raise FailoverError(f"the stack pair's lock could not be taken, so nothing was started: {exc}") from None
+    return PairLock(lock, token, token_file, old is None, (prod, dr))
+
+
+@contextlib.contextmanager
+def _one_run_per_log(log: Path) -> Iterator[None]:
+    """One run at a time per log (and state file) on this machine: an OS lock on a file beside it,
+    released by the OS however the process ends."""
+    import fcntl
+
+    path = log.with_name(log.stem + ".run.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            raise FailoverError(
+                f"another erdr.failover (pid {other}) is running with {log}; wait for it to finish"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+@dataclass
 class Prepared:
     operation: Operation
     stacks: dict[Role, str]
@@ -866,7 +940,9 @@ class Prepared:
     steps: list[Step]
     state: RunState
     resuming: bool
+    pair: PairLock
     notes: list[str] = field(default_factory=list[str])  # what could not be checked, and how to
+    started: bool = False  # the steps began to run
 
 
 def prepare(
@@ -893,6 +969,25 @@ def prepare(
         prior = None
         source_reachable = not args.source_unreachable
     auto = auto_factory(args)
+    pair = take_pair_lock(stacks, operation, Path(args.log))
+    try:
+        return _prepare_locked(args, auto, operation, stacks, state_file, prior, source_reachable, pair)
+    except BaseException:
+        if pair.fresh:
+            pair.release()
+        raise
+
+
+def _prepare_locked(
+    args: argparse.Namespace,
+    auto: Automation,
+    operation: Operation,
+    stacks: dict[Role, str],
+    state_file: Path,
+    prior: RunState | None,
+    source_reachable: bool,
+    pair: PairLock,
+) -> tuple[Prepared, Automation]:
     design = read_design(auto, stacks)
     topology, addressing = design.topology, design.addressing
     steps = procedure(operation, design, source_reachable)
@@ -909,7 +1004,7 @@ def prepare(
             {r.value: n for r, n in stacks.items()},
             keys,
         )
-        return Prepared(operation, stacks, topology, addressing, steps, state, resuming=False, notes=notes), auto
+        return Prepared(operation, stacks, topology, addressing, steps, state, False, pair, notes), auto
     if (prior.topology, prior.addressing) != (topology.value, addressing.value):
         raise FailoverError(
             f"the stacks now say topology={topology.value} addressing={addressing.value}, but the interrupted run "
@@ -920,7 +1015,7 @@ def prepare(
             "the procedure changed since the interrupted run (model/phases.py), so resuming is not safe. "
             f"Finish by hand from step {prior.completed + 1} (see {args.log}), then delete {state_file}."
         )
-    return Prepared(operation, stacks, topology, addressing, steps, prior, resuming=True, notes=notes), auto
+    return Prepared(operation, stacks, topology, addressing, steps, prior, True, pair, notes), auto
 
 
 def run(
@@ -952,16 +1047,42 @@ def _run(
     probe: Callable[[], ConnectionProbe] | None,
 ) -> int:
     log = Path(args.log)
-    state_file = state_path(log)
     try:
-        azure = probe() if probe is not None else _azure_probe(args, os.environ)
-        p, auto = prepare(args, automation)
+        with _one_run_per_log(log):
+            azure = probe() if probe is not None else _azure_probe(args, os.environ)
+            p, auto = prepare(args, automation)
+            try:
+                code = _execute(args, p, auto, azure, ask, say)
+            except BaseException:
+                if not p.started and p.pair.fresh:
+                    p.pair.release()  # no step ran: the lock goes back
+                raise
+            if p.state.status == "completed" or (not p.started and p.pair.fresh):
+                p.pair.release()
+            elif code != 0:
+                say(
+                    f"The stack pair stays locked for this {p.operation.value}, so no deploy runs in between; "
+                    f"--resume takes the lock back. To abandon the run instead: {p.pair.release_command()}"
+                )
+            return code
     except (FailoverError, AutomationError, ArmEndpointError) as exc:
         if INTERRUPTS.requested:
             say(f"\nInterrupted (Ctrl-C) before any step ran: nothing was changed.\n({exc})")
             return 130
         say(f"error: {exc}")
         return 2
+
+
+def _execute(
+    args: argparse.Namespace,
+    p: Prepared,
+    auto: Automation,
+    azure: ConnectionProbe,
+    ask: Ask,
+    say: Say,
+) -> int:
+    log = Path(args.log)
+    state_file = state_path(log)
     op, state, steps = p.operation, p.state, p.steps
 
     journal = Journal(log, uuid.uuid4().hex[:12])
@@ -990,6 +1111,7 @@ def _run(
     # One folder of reviewed plans per run: another run (another operator) never overwrites them.
     plans = log.with_name(log.stem + "-plans") / journal.run_id
     runner = Runner(auto, journal, state, state_file, p.stacks, args.yes, ask, say, azure, plans)
+    p.started = True
     try:
         ok = runner.run(steps)
     except (KeyboardInterrupt, Interrupted):
@@ -1139,6 +1261,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log", default=str(DEFAULT_LOG), help=f"JSON-lines log (default {DEFAULT_LOG})")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its failed step")
     p.add_argument(
+        "--project-dir",
+        type=Path,
+        default=PROJECT_DIR,
+        help="the Pulumi project (Pulumi.yaml and the stack files the phase is written to); default: this checkout",
+    )
+    p.add_argument(
         "--arm-endpoint",
         help=f"Azure Resource Manager endpoint for the connection check (a sovereign cloud; a local fake in tests), "
         f"with the bearer token in {TOKEN_ENV}; default {ARM_ENDPOINT} with DefaultAzureCredential",
@@ -1155,7 +1283,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _pulumi(args: argparse.Namespace) -> Automation:
-    return PulumiAutomation(policy_pack_configs=args.policy_pack_config)
+    _require_cli()
+    return PulumiAutomation(work_dir=args.project_dir, policy_pack_configs=args.policy_pack_config)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,6 +64,15 @@ def stack_config(
 SUB = "00000000-0000-0000-0000-000000000000"
 
 
+@pytest.fixture(autouse=True)
+def pair_lock_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A local backend in the test's folder, so the stack pair's lock (erdr.lock) is a file there."""
+    backend = tmp_path / "backend"
+    monkeypatch.setenv("PULUMI_BACKEND_URL", backend.as_uri())
+    monkeypatch.delenv("ERDR_LOCK_URL", raising=False)
+    return backend
+
+
 class World:
     """Fake Automation: two stacks, their config, what is deployed, every call in order."""
 
