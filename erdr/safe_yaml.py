@@ -47,13 +47,14 @@ class LimitedLoader(yaml.SafeLoader):
             if self._aliases > MAX_ALIASES:
                 raise YamlLimitError(None, None, f"more than {MAX_ALIASES} aliases", event.start_mark)
             return super().compose_node(parent, index)  # type: ignore[no-any-return]
-        self._depth += 1
+        nests = isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent))
+        self._depth += nests
         try:
             if self._depth > MAX_DEPTH:
                 raise YamlLimitError(None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
             return super().compose_node(parent, index)  # type: ignore[no-any-return]
         finally:
-            self._depth -= 1
+            self._depth -= nests
 
     def compose_document(self) -> Node | None:  # type: ignore[override]
         node: Node | None = super().compose_document()  # type: ignore[no-untyped-call]
@@ -94,7 +95,7 @@ def _expanded_size(root: Node) -> int:
         if key in open_nodes:
             raise YamlLimitError(None, None, "an alias refers to its own anchor (a cycle)", node.start_mark)
         if key not in measured:
-            if depth > MAX_DEPTH:
+            if depth - 1 > MAX_DEPTH:  # depth - 1 collections above this node
                 raise YamlLimitError(
                     None, None, f"nested deeper than {MAX_DEPTH} levels once its aliases are expanded", node.start_mark
                 )
@@ -104,7 +105,7 @@ def _expanded_size(root: Node) -> int:
                 children = list(node.value)
             elif isinstance(node, MappingNode):
                 children = [n for pair in node.value for n in pair]
-            total, height = 1, 1
+            total, height = 1, int(isinstance(node, (SequenceNode, MappingNode)))  # levels of collections
             for child in children:
                 size, child_height = visit(child, depth + 1)
                 total, height = total + size, max(height, child_height + 1)
