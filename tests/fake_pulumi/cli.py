@@ -13,7 +13,8 @@ the state meanwhile; the stack is locked during ``up``.
 
 Signals as the real CLI handles them (``pkg/backend/cancellation_scope.go``): the first SIGINT
 lets the operation in flight finish, starts no other, saves the state, releases the lock and
-exits with "update canceled"; a second SIGINT terminates at once (the operation stays pending).
+exits with "update canceled"; a second SIGINT terminates at once (the operation stays pending). With
+``FAKE_PULUMI_CANCEL_SECONDS``, the operation in flight ends exactly that long after the first SIGINT.
 Writing progress to a closed stdout kills it on the spot, lock and pending operation left behind,
 as SIGPIPE kills a Go program writing to a broken stdout.
 
@@ -360,9 +361,13 @@ def sigints() -> int:
     return len(_record["signals"])
 
 
+_first_sigint: list[float] = []  # time.monotonic() of the first SIGINT
+
+
 def _on_sigint(signum: int, frame: object) -> None:
     _record["signals"].append([time.time(), sigints() + 1])
     if sigints() == 1:
+        _first_sigint.append(time.monotonic())
         say("^C received; cancelling. If you would like to terminate immediately, press ^C again.")
         say("Note that terminating immediately may lead to orphaned resources and other inconsistencies.")
     else:
@@ -391,6 +396,9 @@ def cmd_up() -> None:
     _record["lock"] = str(lock)
     group = after["resourceGroupName"]
     seconds = float(os.environ.get("FAKE_PULUMI_OP_SECONDS", "0.2"))
+    # Set: the operation in flight at the first SIGINT ends exactly this long after it (the CLI's
+    # own time to a graceful stop, for erdr's measurements); unset: at its scheduled end.
+    cancel = os.environ.get("FAKE_PULUMI_CANCEL_SECONDS")
     say(f"Updating ({stack}):")
     latest = deployment(data)
     done_ops: list[tuple[str, str]] = []
@@ -404,6 +412,8 @@ def cmd_up() -> None:
         _record.setdefault("ops", []).append([op, name, time.time()])
         end = time.monotonic() + seconds
         while time.monotonic() < end:  # the Azure call: cannot be cut short by a graceful cancel
+            if cancel is not None and _first_sigint:
+                end = _first_sigint[0] + float(cancel)
             say(f"   {op} {name} ...")
             time.sleep(min(0.05, max(0.0, end - time.monotonic())))
         resources = [r for r in latest["resources"] if r.get("urn") != urn(stack, name)]
