@@ -29,6 +29,8 @@ from typing import Any, cast
 
 import yaml
 
+from erdr import safe_yaml
+
 Path = tuple[str | int, ...]
 
 
@@ -183,7 +185,9 @@ def parse_value(text: str, *, top_level: bool) -> Any:
         return None
     if stripped[:1] in ("{", "["):
         try:
-            return yaml.safe_load(stripped)
+            return safe_yaml.loads(stripped, "the value")
+        except safe_yaml.YamlLimitError as exc:
+            raise ConfigKeyError(f"the value is refused: {exc.problem}") from None
         except yaml.YAMLError as exc:
             raise ConfigKeyError(f"the value starts like JSON but is not valid JSON or YAML ({exc})") from None
     return text if top_level else coerce(text)
@@ -198,7 +202,7 @@ def _decode(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("{", "["):
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # nested too deep to be config: left as text
             return value
     return value
 

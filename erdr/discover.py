@@ -4,9 +4,10 @@
         --target-region southeastasia [--secondary-circuit <circuit ID>] [--mode adopted|external|managed] \\
         [--out FILE] [--stacks-dir DIR] [--arm-endpoint URL]
 
-It reads the live network through Microsoft's SDKs (``azure-identity``'s ``DefaultAzureCredential``,
-``azure-mgmt-network``'s ``NetworkManagementClient``, which pages through ``nextLink`` and retries
-throttled requests after ``Retry-After``): the hub's address space and subnets, its GatewaySubnet,
+It reads the live network through the pipeline of Microsoft's SDK (``azure-identity``'s
+``DefaultAzureCredential``, ``azure-mgmt-network``'s client: bearer token, retries after
+``Retry-After``, the timeouts and token guard of :mod:`erdr.arm`) and reads each answer itself
+(:class:`Arm`: JSON of the expected shape, pages that stay on the endpoint and end): the hub's address space and subnets, its GatewaySubnet,
 the next hop (Azure Firewall in ``AzureFirewallSubnet``, or the appliance the UDRs point at), every
 peered spoke in whatever subscription it lives in, their subnets, route tables and service
 endpoints, the ExpressRoute gateway, its connections, their circuits and routing weights.
@@ -31,29 +32,47 @@ config, ready for ``python -m erdr.plan --stacks-dir DIR``.
 the bearer token in ``ERDR_ARM_TOKEN``; plain ``http://`` is accepted for loopback addresses only.
 
 Exit codes: 0 described; 1 described, but something could not be read (see ``problems``);
-2 nothing written (bad arguments, the hub unreadable).
+2 nothing written (bad arguments, the hub unreadable, or any answer malformed: not JSON, a
+resource without ``id``/``name``, a field of the wrong type, a list whose ``nextLink`` repeats,
+leaves the endpoint or runs past 200 pages; the message names the resource).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
-from urllib.parse import urlsplit
+from typing import Any, TextIO, cast
 
 import yaml
-from azure.core.credentials import AccessToken, TokenCredential
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-from azure.core.pipeline import PipelineRequest
-from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    map_error,
+)
+from azure.core.rest import HttpRequest
+from azure.mgmt.core.exceptions import ARMErrorFormat
 from azure.mgmt.network import NetworkManagementClient
 
+from erdr.arm import (
+    ARM_ENDPOINT,
+    CALL_TIMEOUTS,
+    TOKEN_ENV,
+    ArmEndpointError,
+    ArmRefused,
+    check_endpoint,
+    client_options,
+    credential_for,
+    origin,
+)
 from model.identity import Logical, ResourceId
 from model.naming import RESOURCE_GROUPS, TargetNaming
 from policies.shared import azure_facts
@@ -68,9 +87,7 @@ from policies.shared.names import (
 )
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 2
-TOKEN_ENV = "ERDR_ARM_TOKEN"
 SERVICE_SUBNETS = frozenset(s.lower() for s in AZURE_SERVICE_SUBNETS)
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class DiscoverError(Exception):
@@ -79,25 +96,8 @@ class DiscoverError(Exception):
 
 # --- reading ARM ---------------------------------------------------------------------------------
 
-
-class StaticTokenCredential(TokenCredential):
-    """A bearer token handed in from outside (``ERDR_ARM_TOKEN``), for ``--arm-endpoint``."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        del scopes, kwargs
-        return AccessToken(self._token, int(time.time()) + 3600)
-
-
-class _LoopbackHttp(SansIOHTTPPolicy[Any, Any]):
-    """azure-core sends bearer tokens over HTTPS only; a loopback test endpoint speaks HTTP.
-    The authentication policy reads this per-request option (azure/core/pipeline/policies/
-    _authentication.py, ``_enforce_https``)."""
-
-    def on_request(self, request: PipelineRequest[Any]) -> None:
-        request.context.options["enforce_https"] = False
+API_VERSION = "2024-05-01"  # what azure-mgmt-network 28.1.0 sends for these operations (and azure-native v3 uses)
+MAX_PAGES = 200  # of one list: a VNet has at most 500 peerings (Azure's limit), ARM pages them by the hundred
 
 
 def parse_id(arm_id: str) -> dict[str, str]:
@@ -105,9 +105,9 @@ def parse_id(arm_id: str) -> dict[str, str]:
     parts = [p for p in arm_id.split("/") if p]
     lower = [p.lower() for p in parts]
     out = {
-        "subscription": parts[lower.index("subscriptions") + 1] if "subscriptions" in lower else "",
-        "group": parts[lower.index("resourcegroups") + 1] if "resourcegroups" in lower else "",
-        "name": parts[-1],
+        "subscription": parts[lower.index("subscriptions") + 1] if "subscriptions" in lower[:-1] else "",
+        "group": parts[lower.index("resourcegroups") + 1] if "resourcegroups" in lower[:-1] else "",
+        "name": parts[-1] if parts else "",
         "type": lower[-2] if len(parts) >= 2 else "",
     }
     return out
@@ -121,57 +121,236 @@ def _ref(value: object) -> str:
     return str(value.get("id", "")) if isinstance(value, Mapping) else ""
 
 
+# What the walk reads of each answer, and its JSON type: anything else is a malformed answer.
+# {"__named__": True}: the object must carry "id" and "name" (a resource or a child resource).
+_REF: dict[str, Any] = {"id": str}
+_SUBNET: dict[str, Any] = {
+    "__named__": True,
+    "id": str,
+    "name": str,
+    "properties": {
+        "addressPrefix": str,
+        "routeTable": _REF,
+        "networkSecurityGroup": _REF,
+        "natGateway": _REF,
+        "delegations": [{"name": str, "properties": {"serviceName": str}}],
+        "privateEndpoints": [_REF],
+        "serviceEndpoints": [{"service": str}],
+        "ipConfigurations": [_REF],
+    },
+}
+_IP_CONFIGS: list[Any] = [{"id": str, "properties": {"publicIPAddress": _REF, "privateIPAddress": str}}]
+SHAPES: dict[str, dict[str, Any]] = {
+    "virtualnetworks": {
+        "__named__": True,
+        "id": str,
+        "name": str,
+        "location": str,
+        "properties": {
+            "addressSpace": {"addressPrefixes": [str]},
+            "dhcpOptions": {"dnsServers": [str]},
+            "subnets": [_SUBNET],
+        },
+    },
+    "virtualnetworkpeerings": {
+        "__named__": True,
+        "id": str,
+        "name": str,
+        "properties": {
+            "remoteVirtualNetwork": _REF,
+            "remoteAddressSpace": {"addressPrefixes": [str]},
+            "allowGatewayTransit": bool,
+            "allowForwardedTraffic": bool,
+            "useRemoteGateways": bool,
+        },
+    },
+    "routetables": {
+        "__named__": True,
+        "id": str,
+        "name": str,
+        "properties": {
+            "disableBgpRoutePropagation": bool,
+            "routes": [
+                {
+                    "__named__": True,
+                    "id": str,
+                    "name": str,
+                    "properties": {"addressPrefix": str, "nextHopType": str, "nextHopIpAddress": str},
+                }
+            ],
+        },
+    },
+    "virtualnetworkgateways": {
+        "__named__": True,
+        "id": str,
+        "name": str,
+        "sku": {"name": str},
+        "properties": {"gatewayType": str, "ipConfigurations": _IP_CONFIGS, "sku": {"name": str}},
+    },
+    "connections": {
+        "__named__": True,
+        "id": str,
+        "name": str,
+        "properties": {"connectionType": str, "peer": _REF, "routingWeight": int},
+    },
+    "expressroutecircuits": {
+        "__named__": True,
+        "id": str,
+        "name": str,
+        "sku": {"tier": str, "family": str},
+        "properties": {
+            "serviceProviderProperties": {"peeringLocation": str, "bandwidthInMbps": int},
+            "bandwidthInGbps": (int, float),
+        },
+    },
+    "azurefirewalls": {
+        "__named__": True,
+        "id": str,
+        "name": str,
+        "properties": {"ipConfigurations": _IP_CONFIGS, "sku": {"tier": str}, "firewallPolicy": _REF},
+    },
+}
+_TYPE_NAMES = {str: "a string", bool: "true or false", int: "a number", dict: "an object", list: "a list"}
+
+
+def shape_problem(value: Any, shape: Any, where: str = "") -> str | None:
+    """Why ``value`` does not have ``shape`` (None: it has). Keys a shape does not name are not
+    checked (ARM adds fields); ``null`` stands for an absent value, as ARM omits them."""
+    if value is None:
+        return "the body is null, expected an object" if not where else None
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return f"{where or 'the body'} is {_kind(value)}, expected an object"
+        obj = cast(dict[str, Any], value)
+        if shape.get("__named__"):
+            for key in ("id", "name"):
+                if not isinstance(obj.get(key), str) or not obj[key]:
+                    return f"{where + '.' if where else ''}{key} is missing"
+        for key, sub in shape.items():
+            if key != "__named__" and key in obj:
+                problem = shape_problem(obj[key], sub, f"{where}.{key}" if where else key)
+                if problem:
+                    return problem
+        return None
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return f"{where} is {_kind(value)}, expected a list"
+        for i, item in enumerate(cast(list[Any], value)):
+            problem = shape_problem(item, shape[0], f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    wanted = shape if isinstance(shape, tuple) else (shape,)
+    if isinstance(value, bool) and bool not in wanted:
+        return f"{where} is {_kind(value)}, expected {_TYPE_NAMES.get(wanted[0], wanted[0].__name__)}"
+    if not isinstance(value, wanted):
+        return f"{where} is {_kind(value)}, expected {_TYPE_NAMES.get(wanted[0], wanted[0].__name__)}"
+    return None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    for t, name in _TYPE_NAMES.items():
+        if isinstance(value, t):
+            text = json.dumps(value) if t in (str, int) else ""
+            return f"{text[:40]} ({name})" if text else name
+    return type(value).__name__
+
+
 class Arm:
-    """ARM reads through azure-mgmt-network, one client per subscription; failures by subscription."""
+    """ARM reads through azure-mgmt-network's client pipeline (bearer token, retries honouring
+    ``Retry-After``, :mod:`erdr.arm`'s timeouts and token guard), one client per subscription.
+
+    This class reads the answers itself: each must be JSON of the shape the walk relies on
+    (:data:`SHAPES`), or the read stops with :class:`DiscoverError` naming the resource. Lists
+    are followed page by page through ``nextLink``, which must stay on the endpoint, never repeat,
+    and end within :data:`MAX_PAGES` pages. An error status raises the SDK's exception
+    (``HttpResponseError`` with ARM's error code), which the walk reports per subscription.
+    """
 
     def __init__(self, credential: TokenCredential, endpoint: str | None = None) -> None:
         self.credential = credential
-        self.endpoint = endpoint
+        self.endpoint = check_endpoint(endpoint) if endpoint else ARM_ENDPOINT
         self._clients: dict[str, NetworkManagementClient] = {}
         self.read: list[str] = []
 
     def client(self, subscription: str) -> NetworkManagementClient:
         if subscription not in self._clients:
-            kwargs: dict[str, Any] = {}
-            if self.endpoint:
-                kwargs["base_url"] = self.endpoint
-                if urlsplit(self.endpoint).scheme == "http":
-                    kwargs["per_call_policies"] = [_LoopbackHttp()]
-            self._clients[subscription] = NetworkManagementClient(self.credential, subscription, **kwargs)
+            options = client_options(self.endpoint, CALL_TIMEOUTS)
+            self._clients[subscription] = NetworkManagementClient(self.credential, subscription or "-", **options)
         return self._clients[subscription]
 
-    def _body(self, model: Any) -> dict[str, Any]:
-        """The resource as ARM sent it (camelCase, ``properties`` nested), read-only values kept."""
-        if hasattr(model, "serialize"):  # azure-mgmt-network's msrest models
-            return model.serialize(keep_readonly=True)
-        return model.as_dict() if hasattr(model, "as_dict") else dict(model)
+    def _answer(self, url: str, subscription: str, what: str) -> Any:
+        """GET ``url`` (absolute, on the endpoint), the answer's JSON; errors as described above."""
+        if origin(url) != origin(self.endpoint) or any(c in url for c in "{}"):
+            raise DiscoverError(f"{what}: ARM pointed to {url[:200]!r}, which is not on the endpoint {self.endpoint}")
+        try:
+            response = self.client(subscription)._send_request(HttpRequest("GET", url))  # pyright: ignore[reportPrivateUsage]
+        except ArmRefused as exc:
+            raise DiscoverError(f"{what}: {exc}") from None
+        if response.status_code != 200:
+            map_error(response.status_code, response, {401: ClientAuthenticationError, 404: ResourceNotFoundError})
+            raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+        kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        try:
+            if kind != "application/json" and not kind.endswith("+json"):
+                raise ValueError(f"content type {kind or 'missing'}")
+            return json.loads(response.text())
+        except (ValueError, RecursionError) as exc:
+            raise DiscoverError(f"{what}: ARM's answer is not JSON ({_one_line(exc)}); nothing was written") from None
+
+    def _resource_url(self, arm_id: str, tail: str = "") -> str:
+        return f"{self.endpoint}/{arm_id.strip('/')}{tail}?api-version={API_VERSION}"
 
     def get(self, arm_id: str) -> dict[str, Any]:
         p = parse_id(arm_id)
-        c = self.client(p["subscription"])
-        getters = {
-            "virtualnetworks": lambda: c.virtual_networks.get(p["group"], p["name"]),
-            "routetables": lambda: c.route_tables.get(p["group"], p["name"]),
-            "virtualnetworkgateways": lambda: c.virtual_network_gateways.get(p["group"], p["name"]),
-            "connections": lambda: c.virtual_network_gateway_connections.get(p["group"], p["name"]),
-            "expressroutecircuits": lambda: c.express_route_circuits.get(p["group"], p["name"]),
-            "azurefirewalls": lambda: c.azure_firewalls.get(p["group"], p["name"]),
-        }
-        if p["type"] not in getters:
+        if p["type"] not in SHAPES or p["type"] == "virtualnetworkpeerings" or not p["subscription"]:
             raise DiscoverError(f"{arm_id}: not a resource type erdr.discover reads")
-        body = self._body(getters[p["type"]]())
+        body = self._answer(self._resource_url(arm_id), p["subscription"], arm_id)
+        problem = shape_problem(body, SHAPES[p["type"]])
+        if problem is None and str(body.get("id", "")).strip("/").lower() != arm_id.strip("/").lower():
+            problem = f"it describes {str(body.get('id'))[:200]!r}, not the resource asked for"
+        if problem:
+            raise DiscoverError(f"{arm_id}: ARM's answer is malformed ({problem}); nothing was written")
         self.read.append(arm_id)
-        return body
+        return cast(dict[str, Any], body)
+
+    def _list(self, owner: str, tail: str, shape: dict[str, Any]) -> list[dict[str, Any]]:
+        p = parse_id(owner)
+        what = f"{owner}{tail}"
+        url: str | None = self._resource_url(owner, tail)
+        seen: set[str] = set()
+        items: list[dict[str, Any]] = []
+        pages = 0
+        while url:
+            if url in seen:
+                raise DiscoverError(f"{what}: ARM sent the same nextLink twice ({url[:200]}); nothing was written")
+            if pages >= MAX_PAGES:
+                raise DiscoverError(f"{what}: more than {MAX_PAGES} pages; nothing was written")
+            seen.add(url)
+            pages += 1
+            page = self._answer(url, p["subscription"], what)
+            problem = shape_problem(page, {"value": [shape], "nextLink": str})
+            if problem is None and not isinstance(page.get("value"), list):
+                problem = "value is missing"
+            if problem:
+                raise DiscoverError(f"{what}: ARM's answer is malformed ({problem}); nothing was written")
+            items += page["value"]
+            url = page.get("nextLink") or None
+        return items
 
     def peerings(self, vnet_id: str) -> list[dict[str, Any]]:
-        p = parse_id(vnet_id)
-        pages = self.client(p["subscription"]).virtual_network_peerings.list(p["group"], p["name"])
-        return [self._body(x) for x in pages]
+        return self._list(vnet_id, "/virtualNetworkPeerings", SHAPES["virtualnetworkpeerings"])
 
     def gateway_connections(self, gateway_id: str) -> list[dict[str, Any]]:
-        p = parse_id(gateway_id)
-        pages = self.client(p["subscription"]).virtual_network_gateways.list_connections(p["group"], p["name"])
-        return [self._body(x) for x in pages]
+        # VirtualNetworkGateways_ListConnections: entities with an id (read one by one after).
+        return self._list(gateway_id, "/connections", {"__named__": True, "id": str, "name": str})
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] or type(exc).__name__
 
 
 def describe_error(exc: Exception) -> str:
@@ -451,9 +630,21 @@ class Discoverer:
                 "no UDR in the hub sends traffic to a virtual appliance, and there is no Azure Firewall"
             )
         address = max(hops, key=lambda h: hops[h])
+        try:
+            hop_ip = parse_address(address)
+        except ValueError:
+            raise DiscoverError(
+                f"the hub's UDRs send traffic to {address[:60]!r}, which is not an IP address"
+            ) from None
         for sub in subnets.values():
             prefix = _props(sub).get("addressPrefix")
-            if prefix and parse_address(address) in parse_prefix(prefix):
+            try:
+                inside = bool(prefix) and hop_ip in parse_prefix(str(prefix))
+            except ValueError:
+                raise DiscoverError(
+                    f"{sub['id']}: ARM's answer is malformed (addressPrefix {str(prefix)[:60]!r} is not a prefix)"
+                ) from None
+            if inside:
                 self.out.discovered["nva"] = {"address": address, "subnet": sub["id"]}
                 return sub, address, {"kind": "appliance"}
         raise DiscoverError(f"the UDRs' next hop {address} lies in none of the hub's subnets")
@@ -726,19 +917,10 @@ def render(found: Discovery, hub_id: str) -> str:
 
 
 def _credential(endpoint: str | None, environ: Mapping[str, str]) -> TokenCredential:
-    if endpoint:
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise DiscoverError(f"--arm-endpoint {endpoint!r}: expected https://host[:port]")
-        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-            raise DiscoverError(f"--arm-endpoint {endpoint!r}: plain http only for loopback addresses; use https")
-        token = environ.get(TOKEN_ENV)
-        if not token:
-            raise DiscoverError(f"--arm-endpoint needs a bearer token in {TOKEN_ENV}")
-        return StaticTokenCredential(token)
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential()
+    try:
+        return credential_for(endpoint, environ)
+    except ArmEndpointError as exc:
+        raise DiscoverError(str(exc)) from None
 
 
 _CODE = re.compile(r"^[A-Za-z0-9]{1,16}$")
@@ -806,7 +988,7 @@ def main(
             _subscription(args.target_subscription),
         )
         found = discover(arm, opts)
-    except (DiscoverError, HttpResponseError, ClientAuthenticationError) as exc:
+    except (DiscoverError, AzureError) as exc:
         text = describe_error(exc) if not isinstance(exc, DiscoverError) else str(exc)
         stderr.write(f"error: {text}\nnothing was written.\n")
         return EXIT_ERROR

@@ -23,20 +23,37 @@ except when the source region is declared unreachable.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
 import sys
+import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from erdr.arm import (
+    ARM_ENDPOINT,
+    CALL_TIMEOUTS,
+    TOKEN_ENV,
+    ArmDeadline,
+    ArmEndpointError,
+    ArmRefused,
+    CallTimeouts,
+    check_endpoint,
+    client_options,
+    credential_for,
+    within,
+)
 from erdr.engine_view import physical_name
+from erdr.pulumi_cli import INTERRUPTS, StackHealth, clearing_commands, read_health
 from erdr.stackfiles import PROJECT_DIR
 from model import identity
-from model.config import Addressing, ConfigError, Phase, Role, StackConfig, Topology
+from model.config import SECRET_KEYS, Addressing, ConfigError, Phase, Role, StackConfig, Topology
 from model.identity import ResourceId, load
 from model.phases import Action, Design, Operation, Step, connection_plan, procedure
 from policies.shared.names import CONNECTION, NAMESPACE
@@ -47,6 +64,9 @@ STATE_VERSION = 1
 # Outputs worth keeping in the log: what the runbook's checks read.
 LOGGED_OUTPUTS = ("role", "phase", "circuitConnections", "connectionRoutingWeights")
 OPERATOR_ACTION = "operator action required"
+# The whole Azure check before a connection that must never coexist with the other hub's: every
+# read together (each read is bounded by erdr.arm.CALL_TIMEOUTS.deadline on its own).
+CHECK_DEADLINE = 90.0
 
 Ask = Callable[[str], str]
 Say = Callable[[str], None]
@@ -103,6 +123,10 @@ class Automation(Protocol):
 
     def refresh(self, stack: str) -> None: ...
 
+    def health(self, stack: str) -> StackHealth:
+        """Pending operations in the stack's state and locks of its backend."""
+        ...
+
 
 class ProbeError(Exception):
     """Azure could not be asked (credentials, network, an error answer): never read as 'gone'."""
@@ -114,29 +138,38 @@ class ConnectionProbe(Protocol):
     def connection_state(self, connection_id: str) -> str | None: ...
 
 
-ARM_ENDPOINT = "https://management.azure.com"
-
-
 class AzureConnectionProbe:
     """The ARM read, through Microsoft's SDK (``azure-mgmt-network``): ``GET
     /subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Network/connections/{name}``
     (``VirtualNetworkGatewayConnections_Get``; azure-mgmt-network 28.1.0, pinned with the
-    conformance oracle, sends api-version 2024-05-01: the version azure-native uses), which
-    answers 404 once the connection is gone. ``credential`` is any
-    ``TokenCredential`` (``DefaultAzureCredential`` by default: the Azure CLI's login, OIDC in CI);
-    ``base_url`` the ARM endpoint (another cloud, or a local fake in tests); ``client_options``
-    go to the client (e.g. ``connection_verify``).
+    conformance oracle, sends api-version 2024-05-01: the version azure-native uses).
+
+    Only ARM's own "not found" answer means gone: a 404 whose body is ARM's error object with code
+    ``ResourceNotFound`` (or ``NotFound``, ``ResourceGroupNotFound``). Anything else fails closed
+    (:class:`ProbeError`): an error status, a 404 from something that is not ARM (a proxy's page),
+    a body that is not the connection asked for, no answer within the deadline.
+
+    ``credential`` is any ``TokenCredential`` (``DefaultAzureCredential`` by default: the Azure
+    CLI's login, OIDC in CI); ``base_url`` the ARM endpoint (another cloud, or a local fake in
+    tests), which alone receives the token; ``timeouts`` bound each call and the whole read
+    (:mod:`erdr.arm`); ``client_options`` go to the client (e.g. ``connection_verify``).
     """
 
-    def __init__(self, credential: Any = None, base_url: str = ARM_ENDPOINT, **client_options: Any) -> None:
+    GONE_CODES = frozenset({"resourcenotfound", "notfound", "resourcegroupnotfound"})
+
+    def __init__(
+        self,
+        credential: Any = None,
+        base_url: str = ARM_ENDPOINT,
+        timeouts: CallTimeouts = CALL_TIMEOUTS,
+        **client_options: Any,
+    ) -> None:
         self._credential = credential
         self._base_url = base_url
+        self._timeouts = timeouts
         self._options = client_options
 
     def connection_state(self, connection_id: str) -> str | None:
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
-        from azure.mgmt.network import NetworkManagementClient
-
         parts = connection_id.strip("/").split("/")
         lowered = [p.lower() for p in parts]
         try:
@@ -145,20 +178,61 @@ class AzureConnectionProbe:
             name = parts[lowered.index("connections") + 1]
         except (ValueError, IndexError):
             raise ProbeError(f"not a connection ID: {connection_id}") from None
+        deadline = self._timeouts.deadline
         try:
-            credential = self._credential
-            if credential is None:
-                from azure.identity import DefaultAzureCredential
-
-                credential = DefaultAzureCredential()
-            client = NetworkManagementClient(credential, subscription, base_url=self._base_url, **self._options)
-            found = client.virtual_network_gateway_connections.get(group, name)
-        except ResourceNotFoundError:
-            return None
-        except AzureError as exc:
-            raise ProbeError(f"reading {connection_id} from Azure failed: {exc}") from exc
-        state = found.provisioning_state
+            found = within(deadline, connection_id, lambda: self._get(subscription, group, name))
+        except ArmDeadline:
+            raise ProbeError(
+                f"Azure Resource Manager ({self._base_url}) did not answer within {deadline:g} s; "
+                "check the network path to it and the Azure status page, then resume"
+            ) from None
+        except ArmRefused as exc:
+            raise ProbeError(str(exc)) from None
+        except Exception as exc:
+            gone = self._not_found(exc)
+            if gone is True:
+                return None
+            raise ProbeError(f"reading {connection_id} from Azure failed: {gone or _one_line(exc)}") from exc
+        answered = str(getattr(found, "id", "") or "")
+        if answered.lower() != "/" + "/".join(lowered):
+            raise ProbeError(
+                f"reading {connection_id} from Azure failed: the answer is not that connection "
+                f"(id {answered[:200] or 'missing'}); not taken as gone"
+            )
+        state = getattr(found, "provisioning_state", None)
         return str(getattr(state, "value", state) or "unknown")  # the SDK's enum, or a string
+
+    def _get(self, subscription: str, group: str, name: str) -> Any:
+        from azure.mgmt.network import NetworkManagementClient
+
+        credential = self._credential
+        if credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+        options = {**client_options(self._base_url, self._timeouts), **self._options}
+        client = NetworkManagementClient(credential, subscription, **options)
+        return client.virtual_network_gateway_connections.get(group, name)
+
+    @classmethod
+    def _not_found(cls, exc: Exception) -> bool | str | None:
+        """True for ARM's own not-found answer; a reason for a 404 that is not ARM's; else None."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        if not isinstance(exc, ResourceNotFoundError):
+            return None
+        code = str(getattr(getattr(exc, "error", None), "code", "") or "")
+        if code.lower() in cls.GONE_CODES:
+            return True
+        return (
+            f"HTTP 404 without ARM's ResourceNotFound error body (code {code or 'none'}): "
+            "something other than Azure Resource Manager answered; not taken as gone"
+        )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return (text[:300] + "...") if len(text) > 300 else text or type(exc).__name__
 
 
 class PulumiAutomation:
@@ -181,10 +255,32 @@ class PulumiAutomation:
     ) -> None:
         self._work_dir = work_dir
         self._say = say
-        self._select = select or _select_stack
+        self._select = select or self._select_with_cli
+        self._command: Any = None
         self._stacks: dict[str, Any] = {}
         self._packs = [str(p) for p in policy_packs]
         self._pack_configs = [str(p) for p in policy_pack_configs]
+
+    def _select_with_cli(self, name: str, work_dir: str) -> Any:
+        """The stack, with every CLI command run by :class:`erdr.pulumi_cli.InterruptibleCommand`."""
+        from pulumi import automation as auto
+
+        from erdr.pulumi_cli import InterruptibleCommand
+
+        _require_cli()
+        if self._command is None:
+            self._command = InterruptibleCommand()
+        options = auto.LocalWorkspaceOptions(pulumi_command=self._command)
+        return auto.select_stack(stack_name=name, work_dir=work_dir, opts=options)
+
+    def _cli(self, stack: str, args: list[str]) -> str:
+        """A CLI command the Automation API has no method for (or only one that decrypts secrets),
+        run as its workspace runs commands (``LocalWorkspace._run_pulumi_cmd_sync``); its stdout."""
+        s = self._stack(stack)
+        ws = s.workspace
+        env = {**({"PULUMI_HOME": ws.pulumi_home} if ws.pulumi_home else {}), **ws.env_vars}
+        result = self._call(f"pulumi {' '.join(args)}", lambda: ws.pulumi_command.run(list(args), ws.work_dir, env))
+        return str(result.stdout)
 
     def _stack(self, name: str) -> Any:
         if name not in self._stacks:
@@ -211,9 +307,12 @@ class PulumiAutomation:
 
         s = self._stack(stack)
         try:
-            return s.get_config(key).value
+            value = s.get_config(key)
         except auto.CommandError:
             return None  # `pulumi config get` exits non-zero for a key that is not set
+        if value.secret:
+            raise AutomationError(_secret_elsewhere(stack, key))
+        return value.value
 
     def set_config(self, stack: str, key: str, value: str) -> None:
         from pulumi import automation as auto
@@ -224,19 +323,38 @@ class PulumiAutomation:
         )
 
     def stack_config(self, stack: str) -> StackConfig:
-        s = self._stack(stack)
-        every = self._call(f"pulumi config --stack {stack}", s.get_all_config)
+        """The validated model, from ``pulumi config --json`` *without* ``--show-secrets``: the CLI
+        then leaves every secret's value out (``pkg/cmd/pulumi/config/config.go``, ``listConfig``),
+        an object holding a secret anywhere inside included (``object.Secure``). So no secret is
+        ever read here, whatever its key is called. An authorization key stands in as a marker
+        (the program reads the real one, as a secret, at the preview); a secret under any other
+        key is refused, naming the key."""
+        every = json.loads(self._cli(stack, ["config", "--json", "--stack", stack]) or "{}")
         prefix = NAMESPACE + ":"
-        raw = {k[len(prefix) :]: v.value for k, v in every.items() if k.startswith(prefix)}
-        secrets = frozenset(k[len(prefix) :] for k, v in every.items() if k.startswith(prefix) and v.secret)
+        raw: dict[str, Any] = {}
+        secrets: set[str] = set()
+        for full, entry in every.items():
+            if not full.startswith(prefix) or not isinstance(entry, dict):
+                continue
+            name = full[len(prefix) :]
+            if entry.get("secret"):
+                if name not in SECRET_KEYS:
+                    raise AutomationError(_secret_elsewhere(stack, full))
+                raw[name] = f"[secret {name}]"
+                secrets.add(name)
+            else:
+                raw[name] = entry.get("value")
         try:
-            return load(stack, raw, secrets)
+            return load(stack, raw, frozenset(secrets))
         except ConfigError as exc:
             raise AutomationError(str(exc)) from exc
 
     def outputs(self, stack: str) -> dict[str, Any]:
         s = self._stack(stack)
-        return {k: v.value for k, v in self._call(f"pulumi stack output --stack {stack}", s.outputs).items()}
+        return _plain_outputs(self._call(f"pulumi stack output --stack {stack}", s.outputs))
+
+    def health(self, stack: str) -> StackHealth:
+        return read_health(stack, NAMESPACE, lambda args: self._cli(stack, args))
 
     def preview(self, stack: str, plan: Path) -> PreviewReport:
         from pulumi import automation as auto
@@ -265,6 +383,9 @@ class PulumiAutomation:
         except auto.CommandError as exc:
             report.error = _tail(exc)
             return report
+        except RuntimeError as exc:  # the SDK's "summary event never found": the preview did not finish
+            report.error = str(exc)
+            return report
         report.summary = {str(getattr(op, "value", op)): int(n) for op, n in result.change_summary.items()}
         return report
 
@@ -274,7 +395,7 @@ class PulumiAutomation:
             f"pulumi up --stack {stack} --plan {plan}",
             lambda: s.up(on_output=self._say, plan=str(plan), **self._policy_options()),
         )
-        return {k: v.value for k, v in result.outputs.items()}
+        return _plain_outputs(result.outputs)
 
     def refresh(self, stack: str) -> None:
         s = self._stack(stack)
@@ -298,9 +419,7 @@ def _planned_step(metadata: Any) -> PlannedStep:
     return PlannedStep(op, metadata.urn, metadata.type, name)
 
 
-def _select_stack(name: str, work_dir: str) -> Any:
-    from pulumi import automation as auto
-
+def _require_cli() -> None:
     if shutil.which("pulumi") is None:
         # The Automation API runs the CLI; without it every call would end in a traceback.
         raise FailoverError(
@@ -308,7 +427,20 @@ def _select_stack(name: str, work_dir: str) -> Any:
             "(https://www.pulumi.com/docs/install/), `pulumi login` to the stacks' backend and `az login`, then "
             "run this again; `python -m erdr.plan` shows the same procedure offline, without the CLI."
         )
-    return auto.select_stack(stack_name=name, work_dir=work_dir)
+
+
+def _secret_elsewhere(stack: str, key: str) -> str:
+    return (
+        f"stack '{stack}': config {key} holds a secret (set with --secret), but only the circuit authorization "
+        f"keys ({', '.join(sorted(SECRET_KEYS))}, at the top level) are secrets in this program: a misspelt or "
+        f"misplaced key? Its value is not shown. Move the key where it belongs (pulumi config rm {key} --stack "
+        f"{stack}; pulumi config set --secret {NAMESPACE}:<key> <value> --stack {stack}), then run this again."
+    )
+
+
+def _plain_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Stack outputs by value, a secret one (Pulumi's flag) as "[secret]": never logged in clear."""
+    return {k: "[secret]" if getattr(v, "secret", False) else v.value for k, v in outputs.items()}
 
 
 class FailoverError(Exception):
@@ -317,6 +449,11 @@ class FailoverError(Exception):
 
 class StepFailed(Exception):
     """A step did not reach its expected result."""
+
+
+class Interrupted(Exception):
+    """The operator pressed Ctrl-C while a CLI command ran; the CLI has exited and the state and
+    journal say where the run stopped."""
 
 
 # --- state and log ------------------------------------------------------------------------------
@@ -591,18 +728,54 @@ class Runner:
             try:
                 detail = self._execute(step, number)
             except (AutomationError, StepFailed) as exc:
+                if INTERRUPTS.requested:  # the CLI stopped because the operator asked it to
+                    self._interrupted(number, step, done=False, cause=str(exc))
+                    raise Interrupted from None
                 self._fail(number, step, str(exc))
                 return False
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # Ctrl-C while no CLI ran: nothing is left half-done in Pulumi
                 self._fail(number, step, "interrupted by the operator (Ctrl-C)")
+                self.journal.write("interrupted", step=number, title=step.title, during=None, step_completed=False)
                 raise
             self.state.completed = number
             self.state.history.append({"step": number, "key": step_key(step), **detail})
             self.state.save(self.state_file)
             self.journal.write("step-done", step=number, **detail)
+            if INTERRUPTS.requested and number < len(steps):  # Ctrl-C after the CLI's last operation
+                self._interrupted(number, step, done=True, cause=None)
+                raise Interrupted
         self.state.status = "completed"
         self.state.save(self.state_file)
         return True
+
+    def _interrupted(self, number: int, step: Step, *, done: bool, cause: str | None) -> None:
+        """Ctrl-C reached a CLI command of this step and the CLI has exited: record where it stopped."""
+        seen = INTERRUPTS.interruption
+        assert seen is not None
+        stopped = (
+            f"interrupted by the operator (Ctrl-C) during `{seen.command}`: pulumi stopped "
+            f"{seen.seconds_to_stop} s after the first Ctrl-C (exit code {seen.exit_code}, Ctrl-C x{seen.signals})"
+        )
+        if done:
+            stopped += f"; step {number} had finished"
+        self.state.status = "interrupted"
+        self.state.failed_step = None if done else number
+        last = [line.strip() for line in (cause or "").splitlines() if line.strip()][-1:]
+        self.state.error = stopped if done or not last else f"{stopped}; pulumi said: {last[0]}"
+        self.state.save(self.state_file)
+        self.journal.write(
+            "interrupted",
+            step=number,
+            title=step.title,
+            stack=self.stacks[step.role] if step.role is not None else None,
+            during=seen.command,
+            signals=seen.signals,
+            cli_exit_code=seen.exit_code,
+            seconds_to_stop=seen.seconds_to_stop,
+            step_completed=done,
+            resume_from=number + 1 if done else number,
+            graceful=seen.signals == 1,
+        )
 
     def _execute(self, step: Step, number: int) -> dict[str, Any]:
         if step.action is Action.MANUAL:
@@ -680,8 +853,22 @@ class Runner:
         outputs = self.auto.outputs(peer)
         for problem in identity_disagreements(peer, outputs, ids):
             raise StepFailed(problem)
+        started = time.monotonic()
         for conn in ids.exclusive:
-            state = self._probe(conn.id)
+            remaining = CHECK_DEADLINE - (time.monotonic() - started)
+            if remaining <= 0:
+                raise StepFailed(
+                    f"cannot confirm in Azure that {conn.id} is gone: the check ran past its {CHECK_DEADLINE:g} s "
+                    "deadline; check the connection in the portal or with `az network vpn-connection show --ids`, "
+                    "then resume"
+                )
+            try:
+                state = within(remaining, conn.id, lambda conn=conn: self._probe(conn.id))
+            except ArmDeadline as exc:
+                raise StepFailed(
+                    f"cannot confirm in Azure that {conn.id} is gone: no answer within the check's "
+                    f"{CHECK_DEADLINE:g} s deadline ({exc}); resume once Azure answers"
+                ) from exc
             self.journal.write("azure-check", step=number, connection=conn.id, state=state or "absent")
             if state is not None:
                 raise StepFailed(
@@ -749,6 +936,78 @@ def _resume_hint(operation: Operation, argv_extra: Iterable[str]) -> str:
 
 
 @dataclass
+class PairLock:
+    """The stack pair's lock (:mod:`erdr.lock`, shared with CI's deploys) as this run holds it.
+
+    A run that stops half-way keeps it: a deploy in between would apply the committed phases over
+    a failover in progress. ``--resume`` takes it back with the token left beside the log."""
+
+    lock: Any
+    token: str
+    token_file: Path
+    fresh: bool  # taken by this run, not taken back from a stopped one
+    stacks: tuple[str, str]
+
+    def release(self) -> None:
+        from erdr.lock import LockError
+
+        try:
+            self.lock.release(self.token)
+        except LockError:
+            return  # released by hand meanwhile (erdr.lock release --force); the token is stale
+        self.token_file.unlink(missing_ok=True)
+
+    def release_command(self) -> str:
+        prod, dr = self.stacks
+        return f"python -m erdr.lock release --stacks prod={prod},dr={dr} --token-file {self.token_file}"
+
+
+def take_pair_lock(stacks: Mapping[Role, str], operation: Operation, log: Path) -> PairLock:
+    """The stack pair's lock, or FailoverError naming who holds it. A token left by a stopped run
+    (beside the same log) takes it back; no other run of this command can be using that token,
+    since one run per log is enforced before (:func:`_one_run_per_log`)."""
+    from erdr.lock import LockError, LockHeld, lock_for, new_info, read_token, write_token
+
+    prod, dr = stacks[Role.SOURCE], stacks[Role.TARGET]
+    token_file = log.with_name(log.stem + ".lock-token")
+    try:
+        lock = lock_for(prod, dr)
+        old = read_token(token_file)
+        token = old or uuid.uuid4().hex
+        lock.acquire(new_info(prod, dr, None, f"erdr.failover {operation.value}"), token)
+        write_token(token_file, token)
+    except LockHeld as exc:
+        raise FailoverError(f"nothing was started: {exc}") from None
+    except LockError as exc:
+        raise FailoverError(f"the stack pair's lock could not be taken, so nothing was started: {exc}") from None
+    return PairLock(lock, token, token_file, old is None, (prod, dr))
+
+
+@contextlib.contextmanager
+def _one_run_per_log(log: Path) -> Iterator[None]:
+    """One run at a time per log (and state file) on this machine: an OS lock on a file beside it,
+    released by the OS however the process ends."""
+    import fcntl
+
+    path = log.with_name(log.stem + ".run.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            raise FailoverError(
+                f"another erdr.failover (pid {other}) is running with {log}; wait for it to finish"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+@dataclass
 class Prepared:
     operation: Operation
     stacks: dict[Role, str]
@@ -757,6 +1016,9 @@ class Prepared:
     steps: list[Step]
     state: RunState
     resuming: bool
+    pair: PairLock
+    notes: list[str] = field(default_factory=list[str])  # what could not be checked, and how to
+    started: bool = False  # the steps began to run
 
 
 def prepare(
@@ -783,11 +1045,31 @@ def prepare(
         prior = None
         source_reachable = not args.source_unreachable
     auto = auto_factory(args)
+    pair = take_pair_lock(stacks, operation, Path(args.log))
+    try:
+        return _prepare_locked(args, auto, operation, stacks, state_file, prior, source_reachable, pair)
+    except BaseException:
+        if pair.fresh:
+            pair.release()
+        raise
+
+
+def _prepare_locked(
+    args: argparse.Namespace,
+    auto: Automation,
+    operation: Operation,
+    stacks: dict[Role, str],
+    state_file: Path,
+    prior: RunState | None,
+    source_reachable: bool,
+    pair: PairLock,
+) -> tuple[Prepared, Automation]:
     design = read_design(auto, stacks)
     topology, addressing = design.topology, design.addressing
     steps = procedure(operation, design, source_reachable)
     if design.exclusive:
         require_gate(auto, stacks, steps)
+    notes = require_clear_stacks(auto, stacks, steps[prior.completed if prior else 0 :])
     keys = [step_key(s) for s in steps]
     if prior is None:
         state = RunState(
@@ -798,7 +1080,7 @@ def prepare(
             {r.value: n for r, n in stacks.items()},
             keys,
         )
-        return Prepared(operation, stacks, topology, addressing, steps, state, resuming=False), auto
+        return Prepared(operation, stacks, topology, addressing, steps, state, False, pair, notes), auto
     if (prior.topology, prior.addressing) != (topology.value, addressing.value):
         raise FailoverError(
             f"the stacks now say topology={topology.value} addressing={addressing.value}, but the interrupted run "
@@ -809,7 +1091,7 @@ def prepare(
             "the procedure changed since the interrupted run (model/phases.py), so resuming is not safe. "
             f"Finish by hand from step {prior.completed + 1} (see {args.log}), then delete {state_file}."
         )
-    return Prepared(operation, stacks, topology, addressing, steps, prior, resuming=True), auto
+    return Prepared(operation, stacks, topology, addressing, steps, prior, True, pair, notes), auto
 
 
 def run(
@@ -817,18 +1099,66 @@ def run(
     automation: Callable[[argparse.Namespace], Automation],
     ask: Ask = input,
     say: Say = print,
-    probe: Callable[[], ConnectionProbe] = AzureConnectionProbe,
+    probe: Callable[[], ConnectionProbe] | None = None,
 ) -> int:
     """The whole command; ``automation`` builds the boundary from the arguments, ``probe`` the
-    Azure read (both faked in tests). Returns the exit code."""
+    Azure read (both faked in tests; by default :class:`AzureConnectionProbe` on ``--arm-endpoint``).
+    Ctrl-C while a CLI command runs is handed to the CLI (:mod:`erdr.pulumi_cli`). Returns the exit
+    code."""
     args = _parser().parse_args(argv)
+    INTERRUPTS.reset(say)
+    with INTERRUPTS.installed():
+        try:
+            return _run(args, automation, ask, say, probe)
+        except KeyboardInterrupt:
+            say("\nInterrupted (Ctrl-C) before any step ran: nothing was changed.")
+            return 130
+
+
+def _run(
+    args: argparse.Namespace,
+    automation: Callable[[argparse.Namespace], Automation],
+    ask: Ask,
+    say: Say,
+    probe: Callable[[], ConnectionProbe] | None,
+) -> int:
     log = Path(args.log)
-    state_file = state_path(log)
     try:
-        p, auto = prepare(args, automation)
-    except FailoverError as exc:
+        with _one_run_per_log(log):
+            azure = probe() if probe is not None else _azure_probe(args, os.environ)
+            p, auto = prepare(args, automation)
+            try:
+                code = _execute(args, p, auto, azure, ask, say)
+            except BaseException:
+                if not p.started and p.pair.fresh:
+                    p.pair.release()  # no step ran: the lock goes back
+                raise
+            if p.state.status == "completed" or (not p.started and p.pair.fresh):
+                p.pair.release()
+            elif code != 0:
+                say(
+                    f"The stack pair stays locked for this {p.operation.value}, so no deploy runs in between; "
+                    f"--resume takes the lock back. To abandon the run instead: {p.pair.release_command()}"
+                )
+            return code
+    except (FailoverError, AutomationError, ArmEndpointError) as exc:
+        if INTERRUPTS.requested:
+            say(f"\nInterrupted (Ctrl-C) before any step ran: nothing was changed.\n({exc})")
+            return 130
         say(f"error: {exc}")
         return 2
+
+
+def _execute(
+    args: argparse.Namespace,
+    p: Prepared,
+    auto: Automation,
+    azure: ConnectionProbe,
+    ask: Ask,
+    say: Say,
+) -> int:
+    log = Path(args.log)
+    state_file = state_path(log)
     op, state, steps = p.operation, p.state, p.steps
 
     journal = Journal(log, uuid.uuid4().hex[:12])
@@ -844,6 +1174,8 @@ def run(
     )
     journal.write("plan", steps=[{"step": i, **_describe(s, p.stacks)} for i, s in enumerate(steps, 1)])
     say(render_plan(op, steps, p.stacks, p.topology, p.addressing, state.source_reachable, state.completed))
+    for note in p.notes:
+        say(f"note: not checked here: {note}")
     if not args.yes:
         answer = _ask(ask, f"\nType '{op.value}' to run steps {state.completed + 1}-{len(steps)}: ")
         if answer != op.value:
@@ -852,11 +1184,13 @@ def run(
             return 1
         journal.write("confirmed")
 
-    plans = log.with_name(log.stem + "-plans")
-    runner = Runner(auto, journal, state, state_file, p.stacks, args.yes, ask, say, probe(), plans)
+    # One folder of reviewed plans per run: another run (another operator) never overwrites them.
+    plans = log.with_name(log.stem + "-plans") / journal.run_id
+    runner = Runner(auto, journal, state, state_file, p.stacks, args.yes, ask, say, azure, plans)
+    p.started = True
     try:
         ok = runner.run(steps)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         say(_failure_message(state, steps, op, state_file, log, args))
         return 130
     if not ok:
@@ -869,6 +1203,12 @@ def run(
         files = " ".join(f"Pulumi.{n.rsplit('/', 1)[-1]}.yaml" for n in changed)
         say(f"Commit the phase change now, so the next deploy keeps it: git commit -m '{op.value}' {files}")
     return 0
+
+
+def _azure_probe(args: argparse.Namespace, environ: Mapping[str, str]) -> ConnectionProbe:
+    endpoint = args.arm_endpoint
+    credential = credential_for(endpoint, environ) if endpoint else None  # DefaultAzureCredential, lazily
+    return AzureConnectionProbe(credential, check_endpoint(endpoint) if endpoint else ARM_ENDPOINT)
 
 
 def _check_resumable(
@@ -900,14 +1240,53 @@ def _failure_message(
     number = state.failed_step or state.completed + 1
     step = steps[number - 1]
     done = ", ".join(str(i) for i in range(1, state.completed + 1)) or "none"
+    if state.status == "interrupted":
+        head = (
+            f"INTERRUPTED at step {number}/{len(steps)}"
+            if state.failed_step
+            else f"INTERRUPTED before step {number}/{len(steps)}"
+        )
+        fix = (
+            f"Continue from step {number} when ready (it first lists anything the interrupted update left "
+            "behind in the state or the backend, and how to clear it):"
+        )
+    else:
+        head, fix = f"STOPPED at step {number}/{len(steps)}", f"Fix the cause, then continue from step {number} with:"
     return (
-        f"\n{operation.value} STOPPED at step {number}/{len(steps)}: {step.title}\n"
+        f"\n{operation.value} {head}: {step.title}\n"
         f"  error: {state.error}\n"
         f"  completed steps: {done} (they will not be run again)\n"
         f"  state: {state_file}\n  log: {log}\n"
-        f"Fix the cause, then continue from step {number} with:\n"
+        f"{fix}\n"
         f"  {_resume_hint(operation, _log_args(args))}"
     )
+
+
+def require_clear_stacks(auto: Automation, stacks: Mapping[Role, str], steps: list[Step]) -> list[str]:
+    """Every stack the remaining steps update must be free of what an interrupted update leaves
+    behind: pending operations in its state (the engine would warn and go on, on resources in an
+    unknown state) and a held lock of its backend. Stops with the commands that clear them;
+    returns notes on what could not be checked."""
+    touched = list(
+        dict.fromkeys(stacks[s.role] for s in steps if s.action in (Action.UP, Action.REFRESH) and s.role is not None)
+    )
+    problems: list[str] = []
+    notes: list[str] = []
+    for name in touched:
+        try:
+            health = auto.health(name)
+        except AutomationError as exc:
+            problems.append(f"stack '{name}': its state could not be read ({exc}); check the backend login")
+            continue
+        if not health.clear:
+            problems += [f"stack '{name}':", *(f"  {line}" for line in clearing_commands(health))]
+        notes += health.unknown
+    if problems:
+        raise FailoverError(
+            "an earlier update was interrupted and left this behind; clear it first, then run this again:\n"
+            + "\n".join(problems)
+        )
+    return notes
 
 
 def require_gate(auto: Automation, stacks: Mapping[Role, str], steps: list[Step]) -> None:
@@ -958,6 +1337,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log", default=str(DEFAULT_LOG), help=f"JSON-lines log (default {DEFAULT_LOG})")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its failed step")
     p.add_argument(
+        "--project-dir",
+        type=Path,
+        default=PROJECT_DIR,
+        help="the Pulumi project (Pulumi.yaml and the stack files the phase is written to); default: this checkout",
+    )
+    p.add_argument(
+        "--arm-endpoint",
+        help=f"Azure Resource Manager endpoint for the connection check (a sovereign cloud; a local fake in tests), "
+        f"with the bearer token in {TOKEN_ENV}; default {ARM_ENDPOINT} with DefaultAzureCredential",
+    )
+    p.add_argument(
         "--policy-pack-config",
         type=Path,
         action="append",
@@ -969,7 +1359,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _pulumi(args: argparse.Namespace) -> Automation:
-    return PulumiAutomation(policy_pack_configs=args.policy_pack_config)
+    _require_cli()
+    return PulumiAutomation(work_dir=args.project_dir, policy_pack_configs=args.policy_pack_config)
 
 
 def main(argv: list[str] | None = None) -> int:

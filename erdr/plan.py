@@ -62,6 +62,7 @@ from erdr.stackfiles import (
     stack_config,
 )
 from model.config import ConfigError, Phase, Role, StackConfig
+from model.config.errors import show
 from model.config.pair import StackSide, pair_issues
 from model.phases import connection_plan
 from policies.shared.names import NAMESPACE
@@ -99,7 +100,7 @@ def parse_set(items: Sequence[str], project: str = NAMESPACE) -> list[Override]:
             key = parse_config_key(key_text, project)
             value = parse_value(text, top_level=len(key.path) == 1)
         except ConfigKeyError as exc:
-            raise PlanError(f"--set {item!r}: {exc} (e.g. --set topology=single-circuit)") from None
+            raise PlanError(f"--set {show(item)}: {exc} (e.g. --set topology=single-circuit)") from None
         out.append(Override(key, value, item))
     return out
 
@@ -991,7 +992,7 @@ def options_from(args: argparse.Namespace) -> Options:
         if item.key.namespace != NAMESPACE and item.key.namespace in {*stacks, *DEFAULT_STACKS}:
             key = item.text.split(":", 1)[1]
             raise PlanError(
-                f"--set {item.text!r}: '{item.key.namespace}' is a stack, not a config namespace; "
+                f"--set {show(item.text)}: '{item.key.namespace}' is a stack, not a config namespace; "
                 f"to set a key on one stack: --stack-set {item.key.namespace} {key}"
             )
     per_stack: dict[str, list[Override]] = {}

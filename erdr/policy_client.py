@@ -36,11 +36,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import grpc
-import yaml
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from erdr import engine_view
+from erdr import engine_view, safe_yaml
 from erdr.engine_view import EngineResource
 from erdr.simulate import SimResult
 from erdr.stackfiles import PROJECT_DIR, StackSettings
@@ -114,7 +113,7 @@ def language_host_launch(
     ``resolveVirtualEnvironmentPath``); without one, the ``python3`` on PATH.
     """
     root = Path(pack).resolve()
-    project = yaml.safe_load((root / "PulumiPolicy.yaml").read_text()) or {}
+    project = safe_yaml.load_file(root / "PulumiPolicy.yaml") or {}
     runtime = project.get("runtime")
     options = runtime.get("options") or {} if isinstance(runtime, dict) else {}
     base = dict(os.environ if environ is None else environ)

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from erdr import safe_yaml
 from erdr.config_keys import ConfigKey, ConfigKeyError, format_path, parse_config_key, parse_key, remove_path
 from erdr.config_keys import set_path as _set_at
 from model.config import StackConfig
+from model.config.errors import SHOWN
 from model.identity import load
 from policies.shared.names import NAMESPACE
 
@@ -134,11 +134,11 @@ def load_stack(
     stack_file: Path | None = None,
     overrides: Mapping[str, Any] | Sequence[Override] | None = None,
 ) -> StackSettings:
-    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    project = safe_yaml.load_file(project_dir / "Pulumi.yaml")
     name = project["name"]
     merged = _project_config(project, name)
     path = stack_file or project_dir / f"Pulumi.{stack}.yaml"
-    doc = yaml.safe_load(path.read_text()) or {}
+    doc = safe_yaml.load_file(path) or {}
     if not isinstance(doc, dict) or not isinstance(doc.get("config") or {}, dict):
         raise StackFileError(f"{path.name}: expected a mapping with a `config:` mapping of <namespace>:<name> keys")
     secrets: set[str] = set()
@@ -158,7 +158,8 @@ def load_stack(
         try:
             apply_override(settings, item)
         except ConfigKeyError as exc:
-            raise ConfigKeyError(f"{item.text or format_path(item.key.path)}: {exc}") from None
+            where = item.text if len(item.text) <= SHOWN else item.text[: SHOWN - 3] + "..."
+            raise ConfigKeyError(f"{where or format_path(item.key.path)}: {exc}") from None
     return settings
 
 

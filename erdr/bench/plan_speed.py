@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from erdr import safe_yaml
 from erdr.bench.stacks import scaled_layout
 from erdr.bench.stats import median
 from erdr.plan import PARALLEL_FROM_VNETS, default_jobs
@@ -64,7 +65,7 @@ def write_estate(folder: Path, spokes: int) -> None:
     """The project's prod and dr stack files with the layout scaled to ``spokes`` spokes."""
     layout = scaled_layout(load_stack("prod").config["layout"], spokes)
     for stack in ("prod", "dr"):
-        doc = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
+        doc = safe_yaml.load_file(PROJECT_DIR / f"Pulumi.{stack}.yaml")
         doc["config"]["expressroute-dr:layout"] = layout
         (folder / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 

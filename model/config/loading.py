@@ -95,7 +95,7 @@ def _normalise(raw: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if isinstance(value, str) and value[:1] in ("{", "["):
-            with contextlib.suppress(json.JSONDecodeError):
+            with contextlib.suppress(json.JSONDecodeError, RecursionError):  # too deep: stays text
                 value = json.loads(value)
         out[key] = value
     return out

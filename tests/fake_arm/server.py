@@ -10,6 +10,11 @@ Behaves as ARM does where the discover command depends on it:
 - a subscription in ``estate.forbidden`` answers 403 ``AuthorizationFailed`` with ARM's message;
 - anything else unknown is 404 ``ResourceNotFound``.
 
+And lies, for the tests of a malformed answer: ``bodies`` replaces the JSON answer of a path,
+``html`` answers a path with a 200 HTML page (a portal or proxy), ``next_links`` sets the
+``nextLink`` of a list's pages (``{self}``: the page's own URL); every request's Authorization
+header is kept in ``auth``.
+
 Loopback only; the server stops with the context manager.
 """
 
@@ -37,6 +42,10 @@ class FakeArm:
     retry_after: int = 1
     requests: list[tuple[str, int]] = field(default_factory=list[tuple[str, int]])  # (path, status)
     url: str = ""
+    bodies: dict[str, Any] = field(default_factory=dict[str, Any])  # lower-case path -> JSON answer
+    html: set[str] = field(default_factory=set[str])  # lower-case paths answered with an HTML page
+    next_links: dict[str, str] = field(default_factory=dict[str, str])  # lower-case list path -> nextLink
+    auth: list[tuple[str, str | None]] = field(default_factory=list[tuple[str, str | None]])
 
     def _list(self, path: str) -> list[dict[str, Any]] | None:
         lower = path.lower()
@@ -83,12 +92,16 @@ class FakeArm:
                 {"Retry-After": str(self.retry_after)},
                 _error("TooManyRequests", "Number of read requests for subscription exceeded the limit."),
             )
+        if lower in self.bodies:
+            return 200, {}, self.bodies[lower]
         items = self._list(path)
         if items is not None:
             start = int(parse_qs(parts.query).get("$skipToken", ["0"])[0])
             page: dict[str, Any] = {"value": items[start : start + PAGE]}
             if start + PAGE < len(items):
                 page["nextLink"] = f"{self.url}{path}?api-version=2024-05-01&$skipToken={start + PAGE}"
+            if lower in self.next_links:
+                page["nextLink"] = self.next_links[lower].replace("{self}", f"{self.url}{raw_path}")
             return 200, {}, page
         body = self.estate.resources.get(lower)
         if body is None:
@@ -110,8 +123,19 @@ def serve(arm: FakeArm) -> Iterator[FakeArm]:
             self._reply("PUT")
 
         def _reply(self, method: str) -> None:
+            path = urlsplit(self.path).path
+            arm.auth.append((path, self.headers.get("Authorization")))
+            if path.lower().rstrip("/") in arm.html:
+                arm.requests.append((path, 200))
+                page = b"<html><head><title>Sign in</title></head><body>Proxy</body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                return
             status, headers, body = arm.answer(method, self.path, self.headers.get("Authorization"))
-            arm.requests.append((urlsplit(self.path).path, status))
+            arm.requests.append((path, status))
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")

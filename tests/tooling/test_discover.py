@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from erdr import discover
+from erdr.arm import StaticTokenCredential
 from erdr.plan import EXIT_OK, Options, run_plan, stack_config
 from model.config import Role
 from tests.fake_arm.discovered import Run, discovered, run_discover
@@ -136,7 +137,7 @@ def test_throttled_request_is_retried_after_retry_after() -> None:
     with serve(arm):
         start = time.monotonic()
         found = discover.discover(
-            discover.Arm(discover.StaticTokenCredential(TOKEN), arm.url),
+            discover.Arm(StaticTokenCredential(TOKEN), arm.url),
             discover.Options(HUB_ID, "southeastasia"),
         )
         waited = time.monotonic() - start

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import pytest
 
 from erdr import failover
 from erdr.failover import AutomationError, PlannedStep, PolicyFinding, PreviewReport, RunState, state_path
+from erdr.pulumi_cli import StackHealth
 from erdr.stackfiles import load_stack
 from model import identity
 from model.config import Addressing, ConfigError, Phase, Role, StackConfig, Topology, load
@@ -68,6 +70,15 @@ def stack_config(
 SUB = "00000000-0000-0000-0000-000000000000"
 
 
+@pytest.fixture(autouse=True)
+def pair_lock_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A local backend in the test's folder, so the stack pair's lock (erdr.lock) is a file there."""
+    backend = tmp_path / "backend"
+    monkeypatch.setenv("PULUMI_BACKEND_URL", backend.as_uri())
+    monkeypatch.delenv("ERDR_LOCK_URL", raising=False)
+    return backend
+
+
 class World:
     """Fake Automation: two stacks, their config, what is deployed, every call in order."""
 
@@ -102,6 +113,8 @@ class World:
         self.lingering: set[str] = set()  # connection IDs Azure still has although the state has not
         self.reported: dict[str, dict[str, Any]] = {}  # outputs a stack reports whatever is deployed
         self.azure_reads: list[str] = []
+        self.health_of: dict[str, StackHealth] = {}  # what an interrupted update left in a stack
+        self.health_reads: list[str] = []
 
     def _cfg(self, stack: str) -> StackConfig:
         c = self.config[stack]
@@ -209,6 +222,10 @@ class World:
 
     def refresh(self, stack: str) -> None:
         self._engine("refresh", stack)
+
+    def health(self, stack: str) -> StackHealth:
+        self.health_reads.append(stack)  # read-only, kept out of `calls`
+        return self.health_of.get(stack, StackHealth(stack))
 
     # --- Azure, as the connection probe reads it ---
     def connection_state(self, connection_id: str) -> str | None:
@@ -442,6 +459,9 @@ class Renamed:
 
     def refresh(self, stack: str) -> None:
         self.world.refresh(self._short(stack))
+
+    def health(self, stack: str) -> StackHealth:
+        return self.world.health(self._short(stack))
 
 
 def test_stack_names_reach_the_boundary_and_the_plan(tmp_path: Path) -> None:
@@ -908,4 +928,26 @@ def test_an_azure_read_that_fails_is_never_taken_for_gone(tmp_path: Path) -> Non
     rc = failover.run(argv, lambda _args: world, say=out.append, probe=BrokenProbe)
     text = "\n".join(out)
     assert rc == 1 and "cannot confirm in Azure that" in text and "AADSTS700016" in text
+    assert ("preview", "dr") not in world.calls and world.deployed["dr"]["circuitConnections"] == []
+
+
+class HangingProbe:
+    def connection_state(self, connection_id: str) -> str | None:
+        time.sleep(30)
+        return None
+
+
+def test_the_azure_check_has_one_deadline_for_all_its_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ARM that never answers stops the step at the check's own deadline, fail closed (no
+    connection created), however many connections it has to read."""
+    monkeypatch.setattr(failover, "CHECK_DEADLINE", 0.5)
+    world = World(*SS)
+    out: list[str] = []
+    argv = ["failover", "--yes", "--log", str(tmp_path / "failover.jsonl")]
+    started = time.monotonic()
+    rc = failover.run(argv, lambda _args: world, say=out.append, probe=HangingProbe)
+    elapsed = time.monotonic() - started
+    text = "\n".join(out)
+    assert rc == 1 and "cannot confirm in Azure that" in text and "deadline" in text, text
+    assert elapsed < 20
     assert ("preview", "dr") not in world.calls and world.deployed["dr"]["circuitConnections"] == []

@@ -87,6 +87,28 @@ PREVIEW_EVENTS = [
 ]
 
 
+class StubWorkspace:
+    """The part of LocalWorkspace the adapter runs its own CLI commands through."""
+
+    def __init__(self, stack: StubStack) -> None:
+        self.stack = stack
+        self.work_dir = str(PROJECT_DIR)
+        self.pulumi_home = None
+        self.env_vars: dict[str, str] = {}
+        self.pulumi_command = self
+
+    def run(self, args: list[str], cwd: str, env: dict[str, str]) -> auto.CommandResult:
+        self.stack.calls.append(("cli", args))
+        if args[:2] == ["config", "--json"] and "--show-secrets" not in args:
+            # `pulumi config --json` leaves a secret's value out (pkg/cmd/pulumi/config/config.go).
+            listed = {
+                k: {"secret": True} if k.endswith("AuthorizationKey") else {"value": v, "secret": False}
+                for k, v in self.stack.config.items()
+            }
+            return auto.CommandResult(json.dumps(listed), "", 0)
+        raise AssertionError(f"unexpected CLI command {args}")
+
+
 class StubStack:
     """Stands in for automation.Stack: same method names, canned results, records calls."""
 
@@ -94,6 +116,7 @@ class StubStack:
         self.name = name
         self.fail = fail
         self.calls: list[tuple[str, Any]] = []
+        self.workspace = StubWorkspace(self)
         self.config = {
             "expressroute-dr:topology": "single-circuit",
             "aws:region": "elsewhere",
