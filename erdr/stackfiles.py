@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,8 +17,17 @@ from model.config import StackConfig, load
 from policies.shared.names import NAMESPACE
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-# Stands in for a `secure:` value, which only the stack's secrets provider can decrypt.
+# Stands in for a `secure:` value, which only the stack's secrets provider can decrypt. Each
+# ciphertext gets its own placeholder: a secrets provider encrypts every value with a fresh nonce,
+# so two different ciphertexts say nothing about the plaintexts, while one ciphertext copied to
+# two keys is one value twice (and rules such as "one key, one connection" must still see that).
 SECRET_PLACEHOLDER = "offline-placeholder-secret"
+
+
+def secret_placeholder(ciphertext: object) -> str:
+    """The plain value the offline run uses for one ``secure:`` value: distinct per ciphertext."""
+    digest = hashlib.sha256(str(ciphertext).encode()).hexdigest()[:16]
+    return f"{SECRET_PLACEHOLDER}-{digest}"
 
 
 class StackFileError(Exception):
@@ -132,7 +142,7 @@ def load_stack(
             raise StackFileError(f"{path.name}: {exc}") from None
         key = _local_key(name, namespace, key_name)
         if isinstance(value, dict) and set(value) == {"secure"}:
-            value = SECRET_PLACEHOLDER
+            value = secret_placeholder(value["secure"])
             secrets.add(key)
         merged[key] = value
     settings = StackSettings(project=name, stack=stack, config=merged, secret_keys=secrets, source=path)

@@ -496,3 +496,43 @@ def test_runbook_of_the_default_stacks(default_plan: tuple[Path, int, str, str])
     assert "raise its bandwidth with the provider" in text  # 500 Mbps secondary vs 1000 Mbps primary
     assert "- `vnet1`: 172.16.1.0/24" in text
     assert Phase.FAILBACK.value in text
+
+
+def _recovery_plan_estate(tmp_path: Path, own: str, source: str) -> Path:
+    """examples/single-circuit-new-ip with a recovery plan on dr: dr connects to the circuit with its
+    own key and holds prod's key for the runbook, both `secure:` values (README step 5)."""
+    from tests.helpers import RECOVERY_PLAN
+
+    stacks = tmp_path / "stacks"
+    stacks.mkdir(parents=True)
+    example = PROJECT_DIR / "examples" / "single-circuit-new-ip"
+    (stacks / "Pulumi.prod.yaml").write_text(
+        (example / "Pulumi.prod.yaml").read_text()
+        + "  expressroute-dr:primaryAuthorizationKey:\n    secure: v1:cHJvZA==:AAAAcHJvZCBrZXk=\n"
+    )
+    (stacks / "Pulumi.dr.yaml").write_text(
+        (example / "Pulumi.dr.yaml").read_text()
+        + f"  expressroute-dr:recoveryPlan: {json.dumps(RECOVERY_PLAN)}\n"
+        + f"  expressroute-dr:primaryAuthorizationKey:\n    secure: {own}\n"
+        + f"  expressroute-dr:sourcePrimaryAuthorizationKey:\n    secure: {source}\n"
+    )
+    return stacks
+
+
+def test_distinct_secure_values_plan_as_distinct_keys(tmp_path: Path) -> None:
+    """Each `secure:` value stands for its own plaintext offline, so a dr with a recovery plan, its
+    own key and prod's key (two authorizations of one circuit) plans; the same ciphertext under both
+    keys is one key twice, which the one-key-one-connection rule refuses (the control)."""
+    stacks = _recovery_plan_estate(tmp_path, "v1:ZHI=:AAAAZHIga2V5", "v1:cHJvZA==:AAAAcHJvZCBrZXk=")
+    out = tmp_path / "plan"
+    quick = ["--no-images", "--no-runbook", "--compare-phase", "none", "-q"]
+    code, stdout, stderr = _run(["--stacks-dir", str(stacks), "--out", str(out), *quick])
+    assert code == plan.EXIT_OK, stdout + stderr
+    dr = _load(out / "dr.json")
+    assert dr["config"]["expressroute-dr:sourcePrimaryAuthorizationKey"] == SECRET_TEXT
+    assert "offline-placeholder-secret" not in json.dumps(dr) + (out / "dr.state.json").read_text()
+
+    same = _recovery_plan_estate(tmp_path / "same", "v1:ZHI=:AAAAZHIga2V5", "v1:ZHI=:AAAAZHIga2V5")
+    code, _, stderr = _run(["--stacks-dir", str(same), "--out", str(tmp_path / "p2"), *quick])
+    assert code == plan.EXIT_CONFIG
+    assert "primaryAuthorizationKey" in stderr and "is the same key as sourcePrimaryAuthorizationKey" in stderr
