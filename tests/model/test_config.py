@@ -342,3 +342,34 @@ def test_any_layout_valid_then_each_fault_caught(layout, fault):
     message = error_of(raw)
     assert path in message  # an overlap names both sides; the inner one leads the line
     assert all(line.startswith("stack 'prod': config expressroute-dr:layout.") for line in message.splitlines())
+
+
+def _one_location_cross_connect(stack: str) -> dict[str, Any]:
+    raw = base(stack)
+    raw.update(
+        topology="two-circuits-one-location",
+        addressing="translated",
+        crossConnect=True,
+        targetAddressPlan={"hub": ["10.20.10.0/24"], "vnet1": ["10.21.0.0/24"], "vnet2": ["10.22.0.0/24"]},
+    )
+    raw["circuits"]["secondary"]["peeringLocation"] = "Hong Kong"
+    return raw
+
+
+def test_cross_connect_at_one_peering_location_up_to_microsofts_limit():
+    """Two circuits of one peering location on one hub are within the ExpressRoute FAQ's four."""
+    from model.config.models import Role
+    from model.config.rules.circuits import hub_links_by_location, location_link_issues
+
+    for stack in ("prod", "dr"):
+        cfg = load(stack, _one_location_cross_connect(stack))
+        assert cfg.cross_connect
+        links = hub_links_by_location(cfg)
+        assert links == {(Role.SOURCE, "hongkong"): ["primary", "secondary"], (Role.TARGET, "hongkong"): ["primary", "secondary"]}
+    assert "has no other circuit" in error_of({**with_("topology", "single-circuit"), "crossConnect": True})
+    # The limit itself, past what two circuits can reach: four pass, the fifth is the error.
+    four = {(Role.TARGET, "hongkong"): ["primary", "secondary", "c3", "c4"]}
+    assert list(location_link_issues(four)) == []
+    five = {(Role.TARGET, "hongkong"): ["primary", "secondary", "c3", "c4", "c5"]}
+    (issue,) = location_link_issues(five)
+    assert issue.path == "circuits.c5" and "connection 5 from one peering location to the target hub" in issue.message

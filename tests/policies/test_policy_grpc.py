@@ -121,7 +121,7 @@ def test_analyzer_info_and_config_schema(pack: PolicyPackClient) -> None:
         assert p.description and p.remediation_steps and p.severity, p.name
         assert "onUnknown" in json_format.MessageToDict(p.configSchema.properties), p.name
     levels = pack.default_levels()
-    assert levels["circuits-same-peering-location"] == "advisory"
+    assert levels["circuits-same-peering-location"] == "mandatory"
     assert levels["expressroute-gateway-zone-redundant"] == "advisory"
     assert levels["vnet-address-space-overlap"] == "mandatory"
 
@@ -386,8 +386,14 @@ VARIANTS: dict[str, tuple[Variant, str, dict[str, Any]]] = {
         "expressroute-premium-outside-geopolitical-region",
         {},
     ),
-    "two-circuits-one-location-one-vnet": (
-        lambda rs, ctx: connection_to(rs, ctx["primary"], "primary"),
+    # Both circuits of one location on the hub pass (up to four do, the ExpressRoute FAQ); a fifth
+    # is refused. An ErGw3AZ gateway takes the five connections (16), so only the location limit trips.
+    "five-circuits-one-location-one-vnet": (
+        lambda rs, ctx: edit(
+            extra_connections(connection_to(rs, ctx["primary"], "primary"), 3),
+            "hub-gateway",
+            lambda p: p.update(sku={"name": "ErGw3AZ", "tier": "ErGw3AZ"}),
+        ),
         "circuits-same-peering-location",
         {"same-location": True},
     ),
@@ -436,6 +442,8 @@ def test_broken_variant_is_caught_by_its_rule(pack: PolicyPackClient, variant: s
     extra: dict[str, Any] = {}
     if flags.get("same-location"):
         moved = [{**c, "peeringLocation": "Singapore"} for c in circuits]
+        secondary = next(c for c in moved if c["name"] == "secondary")
+        moved += [{**secondary, "name": f"extra{i}", "id": secondary["id"] + f"-extra{i}"} for i in range(3)]
         extra = {"circuits-same-peering-location": {"circuits": moved}}
     if flags.get("external"):
         external = {"name": "prod", "circuitIds": prod.outputs["circuitConnections"]}

@@ -536,3 +536,22 @@ def test_distinct_secure_values_plan_as_distinct_keys(tmp_path: Path) -> None:
     code, _, stderr = _run(["--stacks-dir", str(same), "--out", str(tmp_path / "p2"), *quick])
     assert code == plan.EXIT_CONFIG
     assert "primaryAuthorizationKey" in stderr and "is the same key as sourcePrimaryAuthorizationKey" in stderr
+
+
+def test_cross_connect_at_one_peering_location_plans(tmp_path: Path) -> None:
+    """Two circuits of one peering location on each hub, within the ExpressRoute FAQ's four per
+    VNet: the plan builds both connections on each gateway and the pack passes it (exit 0)."""
+    out = tmp_path / "plan"
+    args = ["--stacks-dir", str(PROJECT_DIR / "examples" / "one-location-new-ip"), "--out", str(out)]
+    args += ["--set", "crossConnect=true", "--set", "drill.enabled=false", "--set", "siteRecovery.enabled=false"]
+    code, stdout, stderr = _run([*args, "--no-images", "--no-runbook", "--compare-phase", "none", "-q"])
+    assert code == plan.EXIT_OK, stdout + stderr
+    for stack in ("prod", "dr"):
+        digest = _load(out / f"{stack}.json")
+        peers = sorted(
+            s["newState"]["inputs"]["peer"]["id"].rsplit("/", 1)[-1]
+            for s in digest["steps"]
+            if s["newState"]["type"] == "azure-native:network:VirtualNetworkGatewayConnection"
+        )
+        assert len(peers) == 2 and len(set(peers)) == 2, peers
+        assert not [v for v in digest["policyViolations"] if v["policyName"] == "circuits-same-peering-location"]
