@@ -53,7 +53,9 @@ from erdr.plan_json import (
 )
 from erdr.simulate import SimResult, physical_name, simulate
 from erdr.stackfiles import (
+    MERGED,
     PROJECT_DIR,
+    STACK_FILE,
     Override,
     StackFileError,
     StackSettings,
@@ -87,11 +89,14 @@ class PlanCrash(Exception):
 # --- inputs ----------------------------------------------------------------------------------
 
 
-def parse_set(items: Sequence[str], project: str = NAMESPACE) -> list[Override]:
-    """``--set KEY=VALUE`` in ``pulumi config set --path`` terms (:mod:`erdr.config_keys`): the key
-    is a property path (``a.b[0]``, ``a["x.y"]``), optionally ``namespace:``-prefixed; the value
+def parse_set(items: Sequence[str], project: str = NAMESPACE, *, scope: str = STACK_FILE) -> list[Override]:
+    """``--set KEY=VALUE`` as ``pulumi config set --path KEY VALUE`` (:mod:`erdr.config_keys`): the
+    key is a property path (``a.b[0]``, ``a["x.y"]``), optionally ``namespace:``-prefixed; the value
     is a string at the top level, below it ``true``/``false`` and integers are typed as the CLI
-    types them; ``{...}``/``[...]`` is JSON (or YAML flow); ``null`` unsets the key."""
+    types them; ``{...}``/``[...]`` is JSON (or YAML flow); ``null`` removes the key (``config rm
+    --path``). It is written to each stack file's config, before Pulumi.yaml's values are merged in.
+    ``scope=MERGED`` (``--override``) edits the merged config instead: not a CLI command."""
+    flag = "--set" if scope == STACK_FILE else "--override"
     out: list[Override] = []
     for item in items:
         try:
@@ -99,8 +104,8 @@ def parse_set(items: Sequence[str], project: str = NAMESPACE) -> list[Override]:
             key = parse_config_key(key_text, project)
             value = parse_value(text, top_level=len(key.path) == 1)
         except ConfigKeyError as exc:
-            raise PlanError(f"--set {item!r}: {exc} (e.g. --set topology=single-circuit)") from None
-        out.append(Override(key, value, item))
+            raise PlanError(f"{flag} {item!r}: {exc} (e.g. {flag} topology=single-circuit)") from None
+        out.append(Override(key, value, item, scope))
     return out
 
 
@@ -390,6 +395,8 @@ class Planner:
         problems: list[str] = []
         for stack in self.opts.stacks:
             settings = load_settings(self.opts, stack)
+            for warning in settings.warnings:
+                self.progress.stream.write(f"warning: {warning}\n")
             try:
                 cfg = stack_config(settings)
             except ConfigError as exc:
@@ -921,10 +928,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="set a config key on every stack, as `pulumi config set --path KEY VALUE` would: KEY is a "
-        "path (routingWeights.preferred, 'circuits.primary.onPremPrefixes[0]', [\"a.b\"]), optionally "
-        "namespace:-prefixed; VALUE true/false and integers are typed below the top level, {...} or [...] "
-        "is JSON, null unsets the key",
+        help="set a config key on every stack, as `pulumi config set --path KEY VALUE --stack <stack>` "
+        "would: in the stack file, where a key replaces Pulumi.yaml's whole value (a warning says when). KEY "
+        "is a path (routingWeights.preferred, 'recoveryPlan.bootGroups[0].items[0]', [\"a.b\"]), optionally "
+        "namespace:-prefixed; VALUE true/false and integers are typed below the top level; not the CLI's: "
+        "{...} or [...] is JSON, null removes the key (`pulumi config rm --path`)",
+    )
+    parser.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="not a CLI command: change KEY in the config every stack's program reads (Pulumi.yaml's value "
+        "merged with the stack file's), as if the file holding it said so; same KEY and VALUE syntax as --set, "
+        "e.g. --override circuits.secondary=null",
     )
     parser.add_argument(
         "--stack-set",
@@ -986,12 +1003,13 @@ def options_from(args: argparse.Namespace) -> Options:
         raise PlanError("--stack-file needs exactly one --stack (the stack it holds)")
     if args.stack_file is not None and args.stacks_dir is not None:
         raise PlanError("use --stack-file or --stacks-dir, not both")
-    overrides = parse_set(args.set)
+    overrides = [*parse_set(args.set), *parse_set(args.override, scope=MERGED)]
     for item in overrides:
         if item.key.namespace != NAMESPACE and item.key.namespace in {*stacks, *DEFAULT_STACKS}:
             key = item.text.split(":", 1)[1]
             raise PlanError(
-                f"--set {item.text!r}: '{item.key.namespace}' is a stack, not a config namespace; "
+                f"{'--set' if item.scope == STACK_FILE else '--override'} {item.text!r}: "
+                f"'{item.key.namespace}' is a stack, not a config namespace; "
                 f"to set a key on one stack: --stack-set {item.key.namespace} {key}"
             )
     per_stack: dict[str, list[Override]] = {}

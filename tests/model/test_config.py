@@ -356,20 +356,13 @@ def _one_location_cross_connect(stack: str) -> dict[str, Any]:
     return raw
 
 
-def test_cross_connect_at_one_peering_location_up_to_microsofts_limit():
-    """Two circuits of one peering location on one hub are within the ExpressRoute FAQ's four."""
-    from model.config.models import Role
-    from model.config.rules.circuits import hub_links_by_location, location_link_issues
-
+def test_cross_connect_at_one_peering_location_is_valid():
+    """Two circuits of one peering location on each hub: within the ExpressRoute FAQ's four per VNet."""
     for stack in ("prod", "dr"):
         cfg = load(stack, _one_location_cross_connect(stack))
-        assert cfg.cross_connect
-        links = hub_links_by_location(cfg)
-        assert links == {(Role.SOURCE, "hongkong"): ["primary", "secondary"], (Role.TARGET, "hongkong"): ["primary", "secondary"]}
+        assert cfg.cross_connect and cfg.topology.value == "two-circuits-one-location"
     assert "has no other circuit" in error_of({**with_("topology", "single-circuit"), "crossConnect": True})
-    # The limit itself, past what two circuits can reach: four pass, the fifth is the error.
-    four = {(Role.TARGET, "hongkong"): ["primary", "secondary", "c3", "c4"]}
-    assert list(location_link_issues(four)) == []
-    five = {(Role.TARGET, "hongkong"): ["primary", "secondary", "c3", "c4", "c5"]}
-    (issue,) = location_link_issues(five)
-    assert issue.path == "circuits.c5" and "connection 5 from one peering location to the target hub" in issue.message
+    same_ips = _one_location_cross_connect("dr")
+    same_ips["addressing"] = "same"
+    del same_ips["targetAddressPlan"]
+    assert "use addressing 'translated'" in error_of(same_ips, "dr")

@@ -392,7 +392,7 @@ def test_bad_config_gives_the_programs_error_and_writes_nothing(tmp_path: Path) 
     out = tmp_path / "plan"
     out.mkdir()
     (out / "keep.txt").write_text("from an earlier run")
-    code, stdout, stderr = _run(["--out", str(out), "--set", "layout.hub.nvaAddress=10.10.10.200", "-q"])
+    code, stdout, stderr = _run(["--out", str(out), "--override", "layout.hub.nvaAddress=10.10.10.200", "-q"])
     assert code == plan.EXIT_CONFIG
     assert stdout == ""
     # one line per problem naming stack, key and value, as model.config.ConfigError words it

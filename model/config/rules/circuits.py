@@ -3,11 +3,10 @@ on-premises prefixes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 
 from model.config.errors import Issue
-from model.config.models import Circuit, Role, StackConfig, Topology
-from model.config.rules.keys import circuits_of
+from model.config.models import Circuit, StackConfig, Topology
 from model.config.rules.layout import layout_vnets
 from policies.shared import azure_facts
 from policies.shared.addrspace import find_overlaps, parse_prefix
@@ -50,7 +49,6 @@ def circuit_issues(cfg: StackConfig) -> Iterator[Issue]:
                 secondary.peering_location,
                 f"differs from the primary's ({primary.peering_location}): use topology 'two-circuits-two-locations'",
             )
-    yield from location_link_issues(hub_links_by_location(cfg))
     # A Standard circuit reaches only VNets in its own geopolitical region.
     reach: list[tuple[str, Circuit, list[str]]] = [("primary", primary, [cfg.regions.source])]
     if secondary is None:
@@ -91,33 +89,3 @@ def circuit_issues(cfg: StackConfig) -> Iterator[Issue]:
             path, other = (a_path, b_path) if a_owner.startswith("on-prem") else (b_path, a_path)
             net = ov.outer if a_owner.startswith("on-prem") else ov.inner
             yield Issue(path, str(net), f"on-premises prefix overlaps {other}; the circuit could not route both")
-
-
-def hub_links_by_location(cfg: StackConfig) -> dict[tuple[Role, str], list[str]]:
-    """(hub, peering location) -> the circuits of that location the hub connects to in some phase
-    (each circuit its own connection; with crossConnect a hub holds both circuits)."""
-    out: dict[tuple[Role, str], list[str]] = {}
-    for role in Role:
-        for label in sorted(circuits_of(cfg, role)):
-            circuit = cfg.circuits.primary if label == "primary" else cfg.circuits.secondary
-            if circuit is not None:
-                out.setdefault((role, circuit.peering_location.casefold().replace(" ", "")), []).append(label)
-    return out
-
-
-def location_link_issues(links: Mapping[tuple[Role, str], Sequence[str]]) -> Iterator[Issue]:
-    """Microsoft's limit on connections from one peering location to one VNet: "up to four
-    connections from the same peering location can be connected to the same virtual network"
-    (ExpressRoute FAQ, https://learn.microsoft.com/azure/expressroute/expressroute-faqs; the
-    limits page says 4 too, policies/shared/azure_facts.py). The one past it is refused."""
-    limit = azure_facts.MAX_CIRCUITS_SAME_PEERING_LOCATION_PER_VNET
-    for (role, _location), circuits in links.items():
-        if len(circuits) > limit:
-            label = circuits[limit]
-            yield Issue(
-                f"circuits.{label}",
-                label,
-                f"would be connection {limit + 1} from one peering location to the {role.value} hub; "
-                f"Azure allows {limit} circuits of one peering location per VNet (ExpressRoute FAQ): "
-                "connect it to the other hub or use a circuit at another peering location",
-            )

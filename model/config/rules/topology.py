@@ -23,6 +23,12 @@ def topology_issues(cfg: StackConfig) -> Iterator[Issue]:
             "with a single circuit and the same IPs the target cannot be connected before failover "
             "(two VNets with one address space on one circuit); use addressing 'translated' or leave it false",
         )
+    # crossConnect with two circuits of one peering location gives each hub both circuits of that
+    # location: two connections, within Microsoft's "up to four connections from the same peering
+    # location ... to the same virtual network" (ExpressRoute FAQ,
+    # https://learn.microsoft.com/azure/expressroute/expressroute-faqs). The config cannot declare
+    # more circuits than two; the policy pack (circuits-same-peering-location) refuses a fifth in
+    # any estate.
     if cfg.cross_connect and cfg.topology is Topology.SINGLE_CIRCUIT:
         yield Issue(
             "crossConnect",
