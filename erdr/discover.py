@@ -25,7 +25,11 @@ It writes (YAML on stdout, or ``--out FILE``):
   described.
 
 ``--stacks-dir DIR`` also writes ``DIR/Pulumi.prod.yaml`` and ``DIR/Pulumi.dr.yaml`` with the whole
-config, ready for ``python -m erdr.plan --stacks-dir DIR``.
+config, ready for ``python -m erdr.plan --stacks-dir DIR``, and beside them ``DIR/observed-state.json``:
+every resource as ARM returned it (ID -> body, ``properties`` nested, read-only values kept; the
+subnets and peerings of each VNet under their own IDs). The offline plan reads it as the import
+step's Read (and as the live network an ``external`` dr stack checks), so its verdicts on adopted
+resources are the ones a real preview gives (docs/estates.md).
 
 ``--arm-endpoint URL`` reads another ARM endpoint (a sovereign cloud, a recorded or fake one) with
 the bearer token in ``ERDR_ARM_TOKEN``; plain ``http://`` is accepted for loopback addresses only.
@@ -37,6 +41,7 @@ Exit codes: 0 described; 1 described, but something could not be read (see ``pro
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -126,6 +131,19 @@ class Arm:
         self.endpoint = endpoint
         self._clients: dict[str, NetworkManagementClient] = {}
         self.read: list[str] = []
+        # ARM ID -> the body ARM returned for it (the observed state): every resource read, and
+        # the subnets and peerings a VNet body holds, each as a GET of its own ID returns it.
+        self.observed: dict[str, dict[str, Any]] = {}
+
+    def observe(self, body: Mapping[str, Any]) -> None:
+        arm_id = str(body.get("id") or "")
+        if not arm_id:
+            return
+        self.observed[arm_id] = dict(body)
+        props = _props(body)
+        for child in [*(props.get("subnets") or []), *(props.get("virtualNetworkPeerings") or [])]:
+            if isinstance(child, Mapping) and child.get("id"):
+                self.observed[str(child["id"])] = dict(child)
 
     def client(self, subscription: str) -> NetworkManagementClient:
         if subscription not in self._clients:
@@ -158,12 +176,16 @@ class Arm:
             raise DiscoverError(f"{arm_id}: not a resource type erdr.discover reads")
         body = self._body(getters[p["type"]]())
         self.read.append(arm_id)
+        self.observe(body)
         return body
 
     def peerings(self, vnet_id: str) -> list[dict[str, Any]]:
         p = parse_id(vnet_id)
         pages = self.client(p["subscription"]).virtual_network_peerings.list(p["group"], p["name"])
-        return [self._body(x) for x in pages]
+        found = [self._body(x) for x in pages]
+        for body in found:
+            self.observe(body)
+        return found
 
     def gateway_connections(self, gateway_id: str) -> list[dict[str, Any]]:
         p = parse_id(gateway_id)
@@ -703,6 +725,20 @@ def stack_files(found: Discovery) -> dict[str, str]:
     return out
 
 
+OBSERVED_STATE = "observed-state.json"
+
+
+def observed_state(arm: Arm, hub_id: str) -> str:
+    """The observed-state file: what ARM returned, by ARM ID, in a stable order."""
+    document = {
+        "writtenBy": "python -m erdr.discover",
+        "hub": hub_id,
+        "note": "ARM bodies as read (GET), by ID; erdr.plan imports adopted resources from these",
+        "resources": {k: arm.observed[k] for k in sorted(arm.observed, key=str.lower)},
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
 def render(found: Discovery, hub_id: str) -> str:
     return HEADER.format(hub=hub_id) + yaml.safe_dump(found.document(), sort_keys=False, width=120)
 
@@ -772,6 +808,7 @@ def main(
         args.stacks_dir.mkdir(parents=True, exist_ok=True)
         for name, content in stack_files(found).items():
             (args.stacks_dir / name).write_text(content)
+        (args.stacks_dir / OBSERVED_STATE).write_text(observed_state(arm, args.hub_id))
     for f in found.problems:
         stderr.write(f"could not read {f.resource}: {f.what}: {f.why}\n")
     summary = (

@@ -131,6 +131,18 @@ class Options:
     runbook: bool = True
     jobs: int | None = 1  # None: worker processes for a large estate only (auto_jobs)
     show_sames: bool = False
+    # erdr.discover's record of Azure's state; None: observed-state.json beside the stack files.
+    observed_state: Path | None = None
+
+
+def observed_state_path(opts: Options) -> Path | None:
+    if opts.observed_state is not None:
+        if not opts.observed_state.is_file():
+            raise PlanError(f"--observed-state {opts.observed_state}: no such file")
+        return opts.observed_state
+    base = opts.stacks_dir or (opts.stack_file.parent if opts.stack_file is not None else PROJECT_DIR)
+    found = base / OBSERVED_STATE
+    return found if found.is_file() else None
 
 
 def _stack_path(opts: Options, stack: str) -> Path:
@@ -227,9 +239,56 @@ def _warm_worker() -> None:
     import erdr.simulate  # noqa: F401 - the SDK imports once per worker, while the planner validates
 
 
-def _simulate_job(settings: StackSettings, preview: bool, peers: dict[str, Any]) -> tuple[SimResult, float]:
+OBSERVED_STATE = "observed-state.json"  # erdr.discover writes it beside the stack files
+
+
+def read_observed(path: Path | None) -> dict[str, dict[str, Any]] | None:
+    """ARM ID -> body from an observed-state file (erdr.discover); None without one."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        resources = data["resources"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise PlanError(f"{path}: not an observed-state file written by erdr.discover ({exc})") from None
+    if not isinstance(resources, dict):
+        raise PlanError(f"{path}: `resources` must map ARM IDs to resource bodies")
+    return {str(k): v for k, v in resources.items() if isinstance(v, dict)}
+
+
+def declared_network(cfg: StackConfig) -> dict[str, dict[str, Any]]:
+    """The source VNets as layout declares them, as ARM bodies: what an ``external`` dr stack's
+    read-only lookups find when no observed state says what Azure holds (a provisional verdict)."""
+    from erdr.engine_view import SUBSCRIPTION
+    from model.spec import network_for
+
+    net = network_for(cfg, Role.SOURCE)
+    out: dict[str, dict[str, Any]] = {}
+    for v in net.vnets:
+        vnet_id = (
+            f"/subscriptions/{v.subscription_id or SUBSCRIPTION}/resourceGroups/{v.resource_group or net.resource_group}"
+            f"/providers/Microsoft.Network/virtualNetworks/{v.azure_name}"
+        )
+        subnets = [
+            {"id": f"{vnet_id}/subnets/{s.name}", "name": s.name, "properties": {"addressPrefix": s.prefix}}
+            for s in v.subnets
+        ]
+        out[vnet_id] = {
+            "id": vnet_id,
+            "name": v.azure_name,
+            "properties": {"addressSpace": {"addressPrefixes": list(v.address_space)}, "subnets": subnets},
+        }
+    return out
+
+
+def _simulate_job(
+    settings: StackSettings, preview: bool, peers: dict[str, Any], observed: dict[str, dict[str, Any]] | None = None
+) -> tuple[SimResult, float]:
     start = time.perf_counter()
-    result = simulate(settings, preview=preview, peer_outputs=peers)
+    live = observed
+    if observed is None and stack_config(settings).source.mode.value == "external":
+        live = declared_network(stack_config(settings))
+    result = simulate(settings, preview=preview, peer_outputs=peers, live=live, observed=observed)
     return result, time.perf_counter() - start
 
 
@@ -251,11 +310,13 @@ class Work:
         else:
             self.waiters = self.tools = _Immediate()
 
-    def simulate(self, settings: StackSettings, preview: bool, peers: dict[str, Any]) -> tuple[SimResult, float]:
+    def simulate(
+        self, settings: StackSettings, preview: bool, peers: dict[str, Any], observed: dict[str, Any] | None = None
+    ) -> tuple[SimResult, float]:
         """The run's result and how long it took (in its worker, not counting the wait for one)."""
         if self.processes is None:
-            return _simulate_job(settings, preview, peers)
-        return self.processes.submit(_simulate_job, settings, preview, peers).result()
+            return _simulate_job(settings, preview, peers, observed)
+        return self.processes.submit(_simulate_job, settings, preview, peers, observed).result()
 
     def close(self) -> None:
         if self.processes is not None:
@@ -324,6 +385,8 @@ class Planner:
         self._lock = threading.Lock()
         # (stack, phase, preview) -> the peer outputs its StackReference was answered with
         self.peers_used: dict[SimKey, dict[str, Any]] = {}
+        self.observed_path = observed_state_path(opts)
+        self.observed = read_observed(self.observed_path)
 
     # -- reading and checking the input ------------------------------------------------------
 
@@ -482,7 +545,7 @@ class Planner:
                 assert cfg.peer_stack is not None
                 peers = {cfg.peer_stack: peer_future.result().outputs}
                 self.peers_used[key] = peers
-            result, seconds = self.work.simulate(settings, preview, peers)
+            result, seconds = self.work.simulate(settings, preview, peers, self.observed)
             self.progress.report(
                 f"{stack}: run the program, phase {phase.value} ({mode})", _describe_run(result), seconds
             )
@@ -652,6 +715,34 @@ def _findings(plan: StackPlan, compare_phase: Phase | None, names: dict[str, str
         where = display_name(names.get(urn), urn.rsplit("::", 1)[-1]) if urn else "the stack"
         lines.append(f"{plan.name}: [{level}] {policy} on {where}, in {' and '.join(phases)}: {message}")
     return lines + errors
+
+
+def provisional(plans: Sequence[StackPlan], observed: Path | None) -> list[str]:
+    """What the plan judged without Azure's state: adopted resources imported with the program's
+    own inputs (the real import reads Azure, and ignore_changes keeps what it finds), and an
+    external source checked against its own declaration."""
+    lines: list[str] = []
+    hint = (
+        "run `python -m erdr.discover ... --stacks-dir <dir>`, which writes observed-state.json beside the stack files"
+    )
+    for p in plans:
+        run = p.runs.get((p.cfg.phase, True))
+        if run is None:
+            continue
+        missing = [r.name for r in run.resources if r.observed is False]
+        if missing:
+            shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+            where = f"{observed} does not hold them" if observed is not None else f"no observed state: {hint}"
+            lines.append(
+                f"{p.name}: provisional: {len(missing)} adopted resources ({shown}) were judged on the program's "
+                f"inputs, not on what Azure holds, where a real preview may find more (an NSG, a route): {where}"
+            )
+        if p.cfg.role is Role.TARGET and p.cfg.source.mode.value == "external" and observed is None:
+            lines.append(
+                f"{p.name}: provisional: the external source network was checked against its own declaration "
+                f"(layout), not Azure's state: {hint}"
+            )
+    return lines
 
 
 def summary(plans: Sequence[StackPlan], compare_phase: Phase | None) -> str:
@@ -876,6 +967,8 @@ def _run(opts: Options, progress: Progress, planner: Planner, stdout: TextIO) ->
         raise
 
     stdout.write(summary(plans, compare_phase) + "\n")
+    for line in provisional(plans, planner.observed_path):
+        stdout.write(line + "\n")
     try:
         shown = opts.out.relative_to(Path.cwd())
     except ValueError:
@@ -957,6 +1050,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[p.value for p in Phase] + ["none"],
         help="phase to compare each stack's configured phase with (default: failover)",
     )
+    parser.add_argument(
+        "--observed-state",
+        type=Path,
+        metavar="FILE",
+        help=f"what Azure returned for the existing estate (erdr.discover writes {OBSERVED_STATE} beside the stack "
+        "files; read from there by default): adopted resources are imported from it, as the real import reads "
+        "Azure, and an external source is checked against it; without it those verdicts are provisional",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default: build/plan)")
     parser.add_argument("--no-images", action="store_true", help="write the DOT sources but no SVG/PNG")
     parser.add_argument("--no-policy", action="store_true", help="do not run the policy pack")
@@ -1031,6 +1132,7 @@ def options_from(args: argparse.Namespace) -> Options:
         runbook=not args.no_runbook,
         jobs=args.jobs,
         show_sames=args.show_sames,
+        observed_state=args.observed_state,
     )
 
 

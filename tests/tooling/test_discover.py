@@ -5,6 +5,8 @@ an appliance hub; paged lists, throttling with Retry-After, a 403 on one subscri
 from __future__ import annotations
 
 import io
+import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -214,3 +216,79 @@ def test_the_landing_zone_example_is_what_discover_writes() -> None:
         written = (run.stacks_dir / f"Pulumi.{stack}.yaml").read_text().split("\n", 1)[1]
         committed = (example / f"Pulumi.{stack}.yaml").read_text()
         assert committed.endswith(written), stack
+    observed = discover.OBSERVED_STATE
+    assert (example / observed).read_text() == (run.stacks_dir / observed).read_text()
+
+
+# --- the observed state: what Azure returned, as the plan's import step reads it -------------------
+
+
+def test_discover_records_what_azure_returned_beside_the_config() -> None:
+    run = discovered("firewall")
+    observed = json.loads((run.stacks_dir / discover.OBSERVED_STATE).read_text())["resources"]
+    assert observed[HUB_ID] == run.estate.get(HUB_ID)  # the body as ARM sent it, read-only values kept
+    gateway_subnet = f"{HUB_ID}/subnets/GatewaySubnet"
+    assert observed[gateway_subnet]["properties"]["addressPrefix"] == "10.100.0.0/26"  # under its own ID
+    assert any("/virtualNetworkPeerings/" in k for k in observed)
+    assert PRIMARY_CIRCUIT_ID in observed
+
+
+def _plan_prod(stacks: Path, out: Path) -> tuple[int, str]:
+    from erdr import plan
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    args = ["--stacks-dir", str(stacks), "--stack", "prod", "--out", str(out), "--no-images", "--no-runbook"]
+    code = plan.main([*args, "--compare-phase", "none", "-q", "--jobs", "1"], stdout, stderr)
+    return code, stdout.getvalue() + stderr.getvalue()
+
+
+def test_an_nsg_azure_holds_on_the_adopted_gateway_subnet_fails_the_plan(tmp_path: Path) -> None:
+    """The landing-zone estate with an NSG on its GatewaySubnet, which the layout does not model:
+    the real import reads the subnet, ignore_changes keeps Azure's networkSecurityGroup, and the
+    pack sees it. The plan imports from discover's observed state, so gateway-subnet fails it (exit
+    1); the same estate without the NSG passes (the control)."""
+    from erdr import plan
+    from tests.fake_arm.discovered import run_discover
+
+    broken = run_discover("firewall", throttle=False, gateway_nsg=True)
+    code, text = _plan_prod(broken.stacks_dir, tmp_path / "broken")
+    assert code == plan.EXIT_POLICY, text
+    digest = json.loads((tmp_path / "broken" / "prod.json").read_text())
+    found = [v for v in digest["policyViolations"] if v["enforcementLevel"] == "mandatory"]
+    assert [(v["policyName"], v["resourceUrn"].rsplit("::", 1)[-1]) for v in found] == [
+        ("gateway-subnet", "vnet-hub-GatewaySubnet")
+    ]
+    assert "has a network security group" in found[0]["message"]
+    subnet = next(s for s in digest["steps"] if s["urn"].endswith("::vnet-hub-GatewaySubnet"))
+    assert subnet["newState"]["inputs"]["networkSecurityGroup"]["id"].endswith("/nsg-gateway")  # what Analyze saw
+    clean = discovered("firewall")
+    code, text = _plan_prod(clean.stacks_dir, tmp_path / "clean")
+    assert code == plan.EXIT_OK, text
+    # The layout and config are the same either way: only Azure's state differs.
+    for stack in ("prod", "dr"):
+        name = f"Pulumi.{stack}.yaml"
+        assert (broken.stacks_dir / name).read_text() == (clean.stacks_dir / name).read_text()
+    # Without the observed state the broken estate passes on the program's inputs, and the plan
+    # says its verdicts on the adopted resources are provisional, and how to get Azure's state.
+    (broken.stacks_dir / discover.OBSERVED_STATE).unlink()
+    code, text = _plan_prod(broken.stacks_dir, tmp_path / "provisional")
+    assert code == plan.EXIT_OK, text
+    imports = len(_config(broken)["source"]["imports"])
+    assert re.search(rf"prod: provisional: {imports} adopted resources \(network-rg, ", text), text
+    assert "no observed state: run `python -m erdr.discover" in text
+
+
+def test_external_dr_checks_the_observed_network_else_says_provisional(tmp_path: Path) -> None:
+    from erdr import plan
+
+    run = discovered("firewall", mode="external")
+    args = ["--stacks-dir", str(run.stacks_dir), "--stack", "dr", "--no-images", "--no-runbook", "--no-policy"]
+    args += ["--compare-phase", "none", "-q", "--jobs", "1"]
+    stdout = io.StringIO()
+    assert plan.main([*args, "--out", str(tmp_path / "a")], stdout, io.StringIO()) == plan.EXIT_OK
+    assert "provisional" not in stdout.getvalue()
+    stdout = io.StringIO()
+    missing = tmp_path / "none.json"
+    missing.write_text(json.dumps({"resources": {}}))
+    code = plan.main([*args, "--out", str(tmp_path / "b"), "--observed-state", str(missing)], stdout, io.StringIO())
+    assert code == plan.EXIT_CRASH  # the observed network lacks the declared VNets: the program refuses
