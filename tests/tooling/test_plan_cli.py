@@ -227,7 +227,7 @@ def test_a_crash_exits_three_with_one_line_and_the_traceback_in_a_file(
 
 
 def test_a_program_failure_exits_three(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def failing(settings: object, *, preview: bool, peer_outputs: object) -> SimResult:
+    def failing(settings: object, *, preview: bool, peer_outputs: object, **_: object) -> SimResult:
         return SimResult(stack="prod", preview=preview, error="boom: the provider said no\nsecond line")
 
     monkeypatch.setattr(plan, "simulate", failing)
