@@ -171,6 +171,7 @@ class Arm:
             "connections": lambda: c.virtual_network_gateway_connections.get(p["group"], p["name"]),
             "expressroutecircuits": lambda: c.express_route_circuits.get(p["group"], p["name"]),
             "azurefirewalls": lambda: c.azure_firewalls.get(p["group"], p["name"]),
+            "publicipaddresses": lambda: c.public_ip_addresses.get(p["group"], p["name"]),
         }
         if p["type"] not in getters:
             raise DiscoverError(f"{arm_id}: not a resource type erdr.discover reads")
@@ -414,6 +415,8 @@ class Discoverer:
         for cfg in _props(found).get("ipConfigurations") or []:
             pip = _ref(_props(cfg).get("publicIPAddress"))
             if pip:
+                # Read for the observed state: the plan imports the adopted IP from what Azure holds.
+                self.arm.get(pip)
                 self.imports[f"{hub_key}-gateway-ip"] = pip
         return found
 

@@ -21,6 +21,7 @@ from tests.fake_arm.estate import (
     CONNECTIVITY,
     FIREWALL_IP,
     FIREWALL_POLICY_ID,
+    GATEWAY_IP_ID,
     HUB_ID,
     LZ_APP1,
     LZ_APP2,
@@ -231,6 +232,9 @@ def test_discover_records_what_azure_returned_beside_the_config() -> None:
     assert observed[gateway_subnet]["properties"]["addressPrefix"] == "10.100.0.0/26"  # under its own ID
     assert any("/virtualNetworkPeerings/" in k for k in observed)
     assert PRIMARY_CIRCUIT_ID in observed
+    # The gateway's own public IP, imported as vnet-hub-gateway-ip, is read too: not provisional.
+    assert observed[GATEWAY_IP_ID]["properties"]["ipAddress"] == "20.2.0.10"
+    assert _config(run)["source"]["imports"]["vnet-hub-gateway-ip"] == GATEWAY_IP_ID
 
 
 def _plan_prod(stacks: Path, out: Path) -> tuple[int, str]:
