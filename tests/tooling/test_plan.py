@@ -117,8 +117,8 @@ def test_progress_and_summary(default_plan: tuple[Path, int, str, str]) -> None:
     # What the first `pulumi up` of a new stack creates, apart from what the phase change does:
     # two pre-connected circuits, so the failover changes nothing in Azure (on-premises routing moves).
     for row, cells in (
-        (prod_row, ["prod", "source", "standby", "18", "pass (2 left to up)", "pass", "+0 ~0 -0"]),
-        (dr_row, ["dr", "target", "standby", "38", "pass (2 left to up)", "pass", "+0 ~0 -0"]),
+        (prod_row, ["prod", "source", "standby", "17", "pass (2 left to up)", "pass", "+0 ~0 -0"]),
+        (dr_row, ["dr", "target", "standby", "37", "pass (2 left to up)", "pass", "+0 ~0 -0"]),
     ):
         assert re.split(r" {2,}", row) == cells
     assert "~ update" not in stdout
@@ -128,7 +128,7 @@ def test_progress_and_summary(default_plan: tuple[Path, int, str, str]) -> None:
 # --- preview JSON -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("stack", "custom"), [("prod", 18), ("dr", 38)])
+@pytest.mark.parametrize(("stack", "custom"), [("prod", 17), ("dr", 37)])
 def test_preview_json_shape(default_plan: tuple[Path, int, str, str], stack: str, custom: int) -> None:
     out = default_plan[0]
     digest = _load(out / f"{stack}.json")

@@ -270,7 +270,7 @@ def test_summary_separates_the_first_up_from_the_phase_change_and_prints_each_ad
     )
     assert code == plan.EXIT_OK, stdout + stderr
     row = next(line for line in stdout.splitlines() if line.startswith("prod "))
-    assert row.split()[:5] == ["prod", "source", "standby", "18", "pass"]
+    assert row.split()[:5] == ["prod", "source", "standby", "17", "pass"]
     findings = [line for line in stdout.splitlines() if "expressroute-gateway-zone-redundant" in line]
     assert len(findings) == 1, stdout
     assert findings[0].startswith(
