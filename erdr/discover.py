@@ -612,6 +612,13 @@ class Discoverer:
                     f"another ExpressRoute connection to {circuit_id}",
                     "the source hub holds one circuit here",
                 )
+                # It stays on the gateway: the plan counts its circuit's peering location against
+                # Azure's limit per VNet (erdr.plan observed_link_issues), so read the circuit too.
+                try:
+                    if circuit_id:
+                        self.arm.get(circuit_id)
+                except HttpResponseError as exc:
+                    self.note(circuit_id, f"circuit not readable ({describe_error(exc)})", "not counted by the plan")
                 continue
             circuits["primary"] = self._circuit(circuit_id)
             self.imports[f"{hub_key}-primary-connection"] = conn["id"]

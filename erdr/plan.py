@@ -64,8 +64,11 @@ from erdr.stackfiles import (
     stack_config,
 )
 from model.config import ConfigError, Phase, Role, StackConfig
+from model.config.errors import Issue
 from model.config.pair import StackSide, pair_issues
+from model.config.rules.keys import circuits_of
 from model.phases import connection_plan
+from policies.shared import azure_facts
 from policies.shared.names import NAMESPACE
 
 DEFAULT_STACKS: tuple[str, ...] = ("prod", "dr")
@@ -254,6 +257,63 @@ def read_observed(path: Path | None) -> dict[str, dict[str, Any]] | None:
     if not isinstance(resources, dict):
         raise PlanError(f"{path}: `resources` must map ARM IDs to resource bodies")
     return {str(k): v for k, v in resources.items() if isinstance(v, dict)}
+
+
+def _ref_id(value: Any) -> str:
+    return str(value.get("id") or "") if isinstance(value, dict) else ""
+
+
+def observed_link_issues(cfg: StackConfig, observed: dict[str, dict[str, Any]]) -> list[Issue]:
+    """Connections past Microsoft's limit of circuits of one peering location per VNet ("up to four
+    connections from the same peering location can be connected to the same virtual network",
+    ExpressRoute FAQ, https://learn.microsoft.com/azure/expressroute/expressroute-faqs), counting
+    the ExpressRoute connections Azure already holds on the adopted source gateway (erdr.discover's
+    observed state: connections the layout does not model stay in Azure) with the program's. The
+    config alone holds two circuits, so only an adopted gateway can reach the fifth."""
+    if cfg.role is not Role.SOURCE or cfg.source.mode.value != "adopted":
+        return []
+    hub = cfg.layout.hub.name
+    gateway_id = cfg.source.imports.get(f"{hub}-gateway", "").lower()
+    if not gateway_id:
+        return []
+    by_id = {k.lower(): v for k, v in observed.items()}
+    imported = {v.lower() for v in cfg.source.imports.values()}
+    mine = {
+        label: circuit
+        for label in sorted(circuits_of(cfg, Role.SOURCE))
+        if (circuit := cfg.circuits.primary if label == "primary" else cfg.circuits.secondary) is not None
+    }
+    mine_ids = {c.id.lower() for c in mine.values()}
+    held: dict[str, set[str]] = {}  # peering location -> circuits Azure connects the gateway to already
+    for conn_id, body in by_id.items():
+        props = body.get("properties") or {}
+        if "/connections/" not in conn_id or conn_id in imported or props.get("connectionType") != "ExpressRoute":
+            continue
+        if _ref_id(props.get("virtualNetworkGateway1")).lower() != gateway_id:
+            continue
+        peer = _ref_id(props.get("peer")).lower()
+        provider = ((by_id.get(peer) or {}).get("properties") or {}).get("serviceProviderProperties") or {}
+        if peer in mine_ids or not provider.get("peeringLocation"):
+            continue  # the program's own circuit, or a circuit discover could not read
+        held.setdefault(provider["peeringLocation"].casefold().replace(" ", ""), set()).add(peer.rsplit("/", 1)[-1])
+    limit = azure_facts.MAX_CIRCUITS_SAME_PEERING_LOCATION_PER_VNET
+    out: list[Issue] = []
+    counted: dict[str, int] = {k: len(v) for k, v in held.items()}
+    for label, circuit in mine.items():
+        location = circuit.peering_location.casefold().replace(" ", "")
+        counted[location] = counted.get(location, 0) + 1
+        if counted[location] > limit and location in held:
+            out.append(
+                Issue(
+                    f"circuits.{label}.id",
+                    circuit.id,
+                    f"would be connection {counted[location]} from peering location {circuit.peering_location} "
+                    f"to the source hub's gateway, which Azure already connects to {', '.join(sorted(held[location]))} "
+                    f"(observed state); Azure allows {limit} circuits of one peering location per VNet "
+                    "(ExpressRoute FAQ): use a circuit at another peering location or remove a connection first",
+                )
+            )
+    return out
 
 
 def declared_network(cfg: StackConfig) -> dict[str, dict[str, Any]]:
@@ -466,6 +526,9 @@ class Planner:
                 problems.append(str(exc))
                 continue
             self.plans[stack] = StackPlan(settings, cfg)
+        if self.observed is not None:
+            for plan in self.plans.values():
+                problems += [issue.line(plan.name) for issue in observed_link_issues(plan.cfg, self.observed)]
         if problems:
             raise PlanError("\n".join(problems))
         for plan in list(self.plans.values()):

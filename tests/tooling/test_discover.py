@@ -282,6 +282,61 @@ def test_an_nsg_azure_holds_on_the_adopted_gateway_subnet_fails_the_plan(tmp_pat
     assert "no observed state: run `python -m erdr.discover" in text
 
 
+def _with_circuits_at_hong_kong(extra: int, out: Path) -> Path:
+    """The landing-zone estate whose production gateway Azure also connects to ``extra`` other
+    circuits at Hong Kong (connections the layout does not model): discover's stack files."""
+    from tests.fake_arm.estate import CIRCUIT_RG, GATEWAY_ID, HUB_RG, REGION, _resource, rid
+
+    estate = build()
+    for i in range(extra):
+        circuit = rid(CONNECTIVITY, CIRCUIT_RG, f"expressRouteCircuits/er-hongkong-{i}")
+        provider = {"serviceProviderName": "Equinix", "peeringLocation": "Hong Kong", "bandwidthInMbps": 200}
+        estate.add(
+            _resource(circuit, "Microsoft.Network/expressRouteCircuits", {"serviceProviderProperties": provider})
+        )
+        estate.add(
+            _resource(
+                rid(CONNECTIVITY, HUB_RG, f"connections/conn-hub-eastasia-er-hongkong-{i}"),
+                "Microsoft.Network/connections",
+                {
+                    "connectionType": "ExpressRoute",
+                    "virtualNetworkGateway1": {"id": GATEWAY_ID},
+                    "peer": {"id": circuit},
+                },
+                location=REGION,
+            )
+        )
+    arm = FakeArm(estate)
+    args = ["--hub-id", HUB_ID, "--target-region", "southeastasia", "--stacks-dir", str(out)]
+    with serve(arm):
+        code, err = _main(
+            [*args, "--secondary-circuit", SECONDARY_CIRCUIT_ID, "--arm-endpoint", arm.url], {"ERDR_ARM_TOKEN": TOKEN}
+        )
+    assert code == 0, err
+    return out
+
+
+def test_a_fifth_circuit_of_one_location_on_the_adopted_gateway_is_a_config_error(tmp_path: Path) -> None:
+    """Azure allows four circuits of one peering location per VNet (ExpressRoute FAQ). The config
+    holds two circuits; the others come from Azure: connections on the adopted production gateway
+    that the layout does not model stay there. With three of them at Hong Kong the primary is the
+    fourth and the estate plans; with four it would be the fifth, a config error naming the key."""
+    from erdr import plan
+
+    code, text = _plan_prod(_with_circuits_at_hong_kong(3, tmp_path / "estate4"), tmp_path / "four")
+    assert code == plan.EXIT_OK, text
+    code, text = _plan_prod(_with_circuits_at_hong_kong(4, tmp_path / "estate5"), tmp_path / "five")
+    assert code == plan.EXIT_CONFIG, text
+    (line,) = [ln for ln in text.splitlines() if "peering location" in ln]
+    # The key, then the value (long IDs are shortened like every config error's value).
+    assert line.startswith(
+        f"error: stack 'prod': config expressroute-dr:circuits.primary.id = '{PRIMARY_CIRCUIT_ID[:100]}"
+    )
+    assert "would be connection 5 from peering location Hong Kong" in line
+    assert "er-hongkong-0, er-hongkong-1, er-hongkong-2, er-hongkong-3" in line and "Azure allows 4" in line
+    assert not (tmp_path / "five").exists()
+
+
 def test_external_dr_checks_the_observed_network_else_says_provisional(tmp_path: Path) -> None:
     from erdr import plan
 
