@@ -17,13 +17,28 @@ Each function follows one piece of the CLI's source (github.com/pulumi/pulumi):
   container is created from the next accessor, an array grows by one at most, a scalar at the
   first level is replaced, a type clash deeper down is an error.
 
-One addition of this tool: a value starting with ``{`` or ``[`` is read as JSON (or YAML flow),
-which ``pulumi config set`` can only do for a whole key with ``set-all --json``.
+Where a value lands follows the CLI too:
+
+- :func:`config_set` / :func:`config_rm`: ``pulumi config set --path`` and ``pulumi config rm
+  --path`` (pkg/cmd/pulumi/config/config.go, ``configSetCmd.Run``: ``ps.Config.Set(key, v, path)``
+  then ``SaveProjectStack``) read and write the *stack file's* config only; Pulumi.yaml is never
+  consulted or changed;
+- :func:`merge_project`: ``mergeConfig`` (pkg/workspace/config.go): a project value (``value`` or
+  ``default``) applies only to a key the stack does not set; a stack value replaces the project
+  value whole. So ``pulumi config set --path circuits.primary.bandwidthMbps 2000`` on a stack
+  without ``circuits`` writes ``circuits: {primary: {bandwidthMbps: 2000}}`` to the stack file, and
+  Pulumi.yaml's ``circuits`` (ids, locations, the secondary) no longer reach that stack:
+  :func:`config_set` says so in a warning.
+
+Two additions of this tool, neither ``config set``'s: a value starting with ``{`` or ``[`` is read
+as JSON (or YAML flow), as ``pulumi config set-all --json`` stores an object value; and ``null``
+removes the key as ``pulumi config rm --path`` does.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -264,3 +279,52 @@ def remove_path(config: dict[str, Any], path: Path) -> None:
             return
         slot[accessor] = _decode(slot[accessor])
         node = slot[accessor]
+
+
+def merge_project(stack: Mapping[str, Any], project: Mapping[str, Any]) -> dict[str, Any]:
+    """``mergeConfig``: the stack's keys as they are, and a project value for each key the stack
+    does not set (never merged into a stack value)."""
+    return {**dict(project), **dict(stack)}
+
+
+def _wiped(path: Path, project_value: Any) -> str:
+    shown = format_path(path[:1])
+    if isinstance(project_value, dict):
+        lost = ", ".join(sorted(str(k) for k in project_value if not (len(path) > 1 and k == path[1])))
+        return f"{shown} (its {lost})" if lost else shown
+    return shown
+
+
+def config_set(stack: dict[str, Any], project: Mapping[str, Any], path: Path, value: Any, *, where: str) -> str | None:
+    """``pulumi config set --path`` on the stack file's config ``stack`` (keys without the project's
+    namespace). Returns a warning when the write replaces a project value the stack did not set
+    before: the CLI writes the same, and the stack then no longer sees the rest of that value.
+    ``where`` names the stack file in the warning."""
+    key = path[0]
+    assert isinstance(key, str)
+    fresh = key not in stack
+    set_path(stack, path, value)
+    if fresh and key in project and len(path) > 1:
+        return (
+            f"{where}: {format_path(path)} is written to the stack file as `pulumi config set --path` "
+            f"writes it, so {format_path(path[:1])} there replaces Pulumi.yaml's whole value and "
+            f"{_wiped(path, _decode(project[key]))} no longer apply to this stack; to change one field "
+            "of a project value edit Pulumi.yaml, or plan it with --override"
+        )
+    return None
+
+
+def config_rm(stack: dict[str, Any], project: Mapping[str, Any], path: Path, *, where: str) -> str | None:
+    """``pulumi config rm --path`` on the stack file's config. Returns a warning when the key is
+    not in the stack file but in Pulumi.yaml: the CLI removes nothing then, and the project value
+    stays."""
+    key = path[0]
+    assert isinstance(key, str)
+    if key not in stack and key in project:
+        remove_path(stack, path)
+        return (
+            f"{where}: {format_path(path)} is not in the stack file, so `pulumi config rm --path` removes "
+            f"nothing and Pulumi.yaml's {format_path(path[:1])} still applies; to plan without it use --override"
+        )
+    remove_path(stack, path)
+    return None

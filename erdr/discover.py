@@ -26,7 +26,11 @@ It writes (YAML on stdout, or ``--out FILE``):
   described.
 
 ``--stacks-dir DIR`` also writes ``DIR/Pulumi.prod.yaml`` and ``DIR/Pulumi.dr.yaml`` with the whole
-config, ready for ``python -m erdr.plan --stacks-dir DIR``.
+config, ready for ``python -m erdr.plan --stacks-dir DIR``, and beside them ``DIR/observed-state.json``:
+every resource as ARM returned it (ID -> body, ``properties`` nested, read-only values kept; the
+subnets and peerings of each VNet under their own IDs). The offline plan reads it as the import
+step's Read (and as the live network an ``external`` dr stack checks), so its verdicts on adopted
+resources are the ones a real preview gives (docs/estates.md).
 
 ``--arm-endpoint URL`` reads another ARM endpoint (a sovereign cloud, a recorded or fake one) with
 the bearer token in ``ERDR_ARM_TOKEN``; plain ``http://`` is accepted for loopback addresses only.
@@ -203,6 +207,13 @@ SHAPES: dict[str, dict[str, Any]] = {
             "bandwidthInGbps": (int, float),
         },
     },
+    "publicipaddresses": {
+        "__named__": True,
+        "id": str,
+        "name": str,
+        "sku": {"name": str, "tier": str},
+        "properties": {"publicIPAllocationMethod": str, "ipAddress": str},
+    },
     "azurefirewalls": {
         "__named__": True,
         "id": str,
@@ -274,6 +285,19 @@ class Arm:
         self.endpoint = check_endpoint(endpoint) if endpoint else ARM_ENDPOINT
         self._clients: dict[str, NetworkManagementClient] = {}
         self.read: list[str] = []
+        # ARM ID -> the body ARM returned for it (the observed state): every resource read, and
+        # the subnets and peerings a VNet body holds, each as a GET of its own ID returns it.
+        self.observed: dict[str, dict[str, Any]] = {}
+
+    def observe(self, body: Mapping[str, Any]) -> None:
+        arm_id = str(body.get("id") or "")
+        if not arm_id:
+            return
+        self.observed[arm_id] = dict(body)
+        props = _props(body)
+        for child in [*(props.get("subnets") or []), *(props.get("virtualNetworkPeerings") or [])]:
+            if isinstance(child, Mapping) and child.get("id"):
+                self.observed[str(child["id"])] = dict(child)
 
     def client(self, subscription: str) -> NetworkManagementClient:
         if subscription not in self._clients:
@@ -314,6 +338,7 @@ class Arm:
         if problem:
             raise DiscoverError(f"{arm_id}: ARM's answer is malformed ({problem}); nothing was written")
         self.read.append(arm_id)
+        self.observe(body)
         return cast(dict[str, Any], body)
 
     def _list(self, owner: str, tail: str, shape: dict[str, Any]) -> list[dict[str, Any]]:
@@ -341,7 +366,10 @@ class Arm:
         return items
 
     def peerings(self, vnet_id: str) -> list[dict[str, Any]]:
-        return self._list(vnet_id, "/virtualNetworkPeerings", SHAPES["virtualnetworkpeerings"])
+        found = self._list(vnet_id, "/virtualNetworkPeerings", SHAPES["virtualnetworkpeerings"])
+        for body in found:
+            self.observe(body)
+        return found
 
     def gateway_connections(self, gateway_id: str) -> list[dict[str, Any]]:
         # VirtualNetworkGateways_ListConnections: entities with an id (read one by one after).
@@ -577,6 +605,8 @@ class Discoverer:
         for cfg in _props(found).get("ipConfigurations") or []:
             pip = _ref(_props(cfg).get("publicIPAddress"))
             if pip:
+                # Read for the observed state: the plan imports the adopted IP from what Azure holds.
+                self.arm.get(pip)
                 self.imports[f"{hub_key}-gateway-ip"] = pip
         return found
 
@@ -784,6 +814,13 @@ class Discoverer:
                     f"another ExpressRoute connection to {circuit_id}",
                     "the source hub holds one circuit here",
                 )
+                # It stays on the gateway: the plan counts its circuit's peering location against
+                # Azure's limit per VNet (erdr.plan observed_link_issues), so read the circuit too.
+                try:
+                    if circuit_id:
+                        self.arm.get(circuit_id)
+                except HttpResponseError as exc:
+                    self.note(circuit_id, f"circuit not readable ({describe_error(exc)})", "not counted by the plan")
                 continue
             circuits["primary"] = self._circuit(circuit_id)
             self.imports[f"{hub_key}-primary-connection"] = conn["id"]
@@ -909,6 +946,20 @@ def stack_files(found: Discovery) -> dict[str, str]:
     return out
 
 
+OBSERVED_STATE = "observed-state.json"
+
+
+def observed_state(arm: Arm, hub_id: str) -> str:
+    """The observed-state file: what ARM returned, by ARM ID, in a stable order."""
+    document = {
+        "writtenBy": "python -m erdr.discover",
+        "hub": hub_id,
+        "note": "ARM bodies as read (GET), by ID; erdr.plan imports adopted resources from these",
+        "resources": {k: arm.observed[k] for k in sorted(arm.observed, key=str.lower)},
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
 def render(found: Discovery, hub_id: str) -> str:
     return HEADER.format(hub=hub_id) + yaml.safe_dump(found.document(), sort_keys=False, width=120)
 
@@ -1001,6 +1052,7 @@ def main(
         args.stacks_dir.mkdir(parents=True, exist_ok=True)
         for name, content in stack_files(found).items():
             (args.stacks_dir / name).write_text(content)
+        (args.stacks_dir / OBSERVED_STATE).write_text(observed_state(arm, args.hub_id))
     for f in found.problems:
         stderr.write(f"could not read {f.resource}: {f.what}: {f.why}\n")
     summary = (

@@ -345,8 +345,10 @@ def manual_detail(names: Names, step: Step) -> Detail:
         circuit = "secondary" if to_target else "primary"
         return Detail(
             manual=(
-                f"# on the edge routers facing the {circuit} circuit: raise the BGP local preference of the "
-                f"Azure routes learned over it (or lower it / prepend AS-path on the other circuit)",
+                f"# on-premises to Azure: on the edge routers, set a higher BGP local preference on the Azure "
+                f"routes learned over the {circuit} circuit than over the other one",
+                "# Azure to on-premises (return direction): prepend AS-path on the on-premises prefixes "
+                "advertised over the other circuit",
             ),
             check=(
                 f"az network vnet-gateway list-learned-routes {az_target(names.gateway(role))} -o table",

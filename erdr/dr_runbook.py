@@ -78,7 +78,9 @@ _ARTICLE_SAYS = {
     Topology.TWO_CIRCUITS_ONE_LOCATION: (
         "protects against the failure of the primary circuit, not of the peering location; "
         "simultaneous connections are allowed, on-premises routing must use only the secondary "
-        "circuit after failover, and both circuits cannot be connected to the same VNet."
+        "circuit after failover, and both circuits cannot be connected to the same VNet (the ExpressRoute "
+        "FAQ now allows up to four circuits of one peering location per VNet, so crossConnect may use "
+        "both: https://learn.microsoft.com/azure/expressroute/expressroute-faqs)."
     ),
     Topology.SINGLE_CIRCUIT: (
         "gives no resilience if the peering location goes down. With the same address space the "
@@ -362,7 +364,9 @@ def _prerequisites(design: phases.Design, source: StackRuns, target: StackRuns) 
                 else "the target's prefixes over the secondary circuit and the source's over the primary"
             )
             + "): prefer the **primary** circuit for the Azure prefixes, with a higher BGP local preference on "
-            "routes learned over the primary (or AS-path prepending on the secondary). At failover that "
+            "routes learned over the primary (local preference steers on-premises' path to Azure; AS-path "
+            "prepending on the on-premises prefixes advertised over the secondary steers the return direction, "
+            "Azure to on-premises). At failover that "
             "preference moves to the secondary: that is the step that moves traffic. Routing weights in Azure "
             "only choose among the connections of one gateway and cannot do this for you "
             "(https://learn.microsoft.com/azure/expressroute/expressroute-optimize-routing)."

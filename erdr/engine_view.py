@@ -404,6 +404,105 @@ def applied_outputs(type_: str, inputs: Mapping[str, Any], resource_id: str) -> 
     return annotate_secrets(out, inputs)
 
 
+# --- an import: what the engine makes of a resource that exists -----------------------------------
+#
+# pulumi/pulumi pkg/resource/deploy/step_generator.go and step.go: a registration with an import ID
+# becomes an ImportStep, which calls the provider's Read (in a preview too). azure-native's Read of
+# a resource with no old state (provider.go, Read) GETs it and returns ``outputs`` =
+# ResponseBodyToSdkOutputs(response) and ``inputs`` = ResponseToSdkInputs(path items, response).
+# The step generator then (continueStepsFromImport) copies every ``ignoreChanges`` property from
+# those read inputs into the program's inputs (processIgnoreChanges: the old value where it has
+# one, else the property is removed), runs Analyze on the result, and diffs it against the read
+# inputs: no difference resolves the registration with the imported state (the read outputs);
+# a difference is an update step, whose preview outputs azure-native's Update builds from the new
+# inputs (PreviewOutputs plus the old name and location).
+
+
+def flatten(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """An ARM resource body in the SDK's shape: ``properties`` lifted to the top, recursively
+    (sub-resources such as subnets carry their own ``properties``)."""
+    out: dict[str, Any] = {}
+    for key, value in resource.items():
+        if key == "properties" and isinstance(value, Mapping):
+            out.update(flatten(value))
+        elif isinstance(value, Mapping):
+            out[key] = flatten(value)
+        elif isinstance(value, list):
+            out[key] = [flatten(v) if isinstance(v, Mapping) else v for v in value]
+        else:
+            out[key] = value
+    return out
+
+
+def path_parameters(type_: str, resource_id: str) -> dict[str, str]:
+    """The path parameters (``resourceGroupName``, ``virtualNetworkName``...) in an ARM ID, read
+    with the type's path template (what ``resources.ParseResourceID`` gives ResponseToSdkInputs)."""
+    entry = _ARM_PATHS.get(type_)
+    if entry is None:
+        return {}
+    template = entry[0].replace("{rg}", "/resourceGroups/{resourceGroupName}")
+    if not template.startswith("{scope}"):
+        template = "/subscriptions/{subscriptionId}" + template
+    names = re.findall(r"{(\w+)}", template)
+    pattern = "^" + re.sub(r"{\w+}", "([^/]+)", re.escape(template).replace(r"\{", "{").replace(r"\}", "}")) + "$"
+    found = re.match(pattern, resource_id, flags=re.IGNORECASE)
+    if found is None:
+        return {}
+    return {n: v for n, v in zip(names, found.groups(), strict=True) if n != "subscriptionId"}
+
+
+def read_state(type_: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(inputs, outputs) azure-native's Read returns for an existing resource whose ARM body (as
+    ``GET`` returns it) is ``body``: the outputs in the SDK's output shape with the ARM ``id`` and
+    the API version; the inputs the body's properties in the SDK's (flattened) shape, plus the path
+    parameters its ID holds."""
+    flat = flatten(body)
+    resource_id = str(body.get("id", ""))
+    types = output_types(type_)
+    outputs = _object(flat, types, preview=False) if types else dict(flat)
+    outputs["id"] = resource_id
+    version = api_version(type_)
+    if version is not None and types:
+        outputs["azureApiVersion"] = version
+    inputs = {k: v for k, v in flat.items() if k not in ("id", "etag", "type", "provisioningState")}
+    inputs.pop("name", None)  # the resource's name is a path parameter, not a body input
+    inputs.update(path_parameters(type_, resource_id))
+    return inputs, outputs
+
+
+def process_ignore_changes(news: Mapping[str, Any], olds: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
+    """``processIgnoreChanges`` for top-level property paths: each ignored property takes the old
+    (read) value, or is dropped when the old inputs have none."""
+    out = dict(news)
+    for path in paths:
+        key = path.split(".", 1)[0].split("[", 1)[0]
+        if key in olds:
+            out[key] = olds[key]
+        else:
+            out.pop(key, None)
+    return out
+
+
+def _same(new: Any, old: Any) -> bool:
+    """Whether the program's value ``new`` matches what Azure holds: objects key by key on the
+    keys the program sets (Azure adds read-only fields the inputs do not have), lists item by item."""
+    new, old = unwrap_secrets(new), unwrap_secrets(old)
+    if isinstance(new, dict):
+        return isinstance(old, dict) and all(_same(v, old.get(k)) for k, v in new.items() if v is not None)
+    if isinstance(new, list):
+        return (
+            isinstance(old, list) and len(new) == len(old) and all(_same(a, b) for a, b in zip(new, old, strict=True))
+        )
+    if isinstance(new, str) and isinstance(old, str) and new.startswith("/subscriptions/"):
+        return new.lower() == old.lower()  # ARM IDs compare without case
+    return new == old
+
+
+def import_changes(news: Mapping[str, Any], olds: Mapping[str, Any]) -> list[str]:
+    """The properties the first update after an import would change (empty: the import is all)."""
+    return sorted(k for k, v in news.items() if v is not None and v != UNKNOWN and not _same(v, olds.get(k)))
+
+
 def stack_reference_outputs(name: str, outputs: Mapping[str, Any]) -> dict[str, Any]:
     """A StackReference's state: what it read from the other stack (in preview too)."""
     return {"name": name, "outputs": dict(outputs), "secretOutputNames": []}

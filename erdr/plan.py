@@ -53,7 +53,9 @@ from erdr.plan_json import (
 )
 from erdr.simulate import SimResult, physical_name, simulate
 from erdr.stackfiles import (
+    MERGED,
     PROJECT_DIR,
+    STACK_FILE,
     Override,
     StackFileError,
     StackSettings,
@@ -62,9 +64,11 @@ from erdr.stackfiles import (
     stack_config,
 )
 from model.config import ConfigError, Phase, Role, StackConfig
-from model.config.errors import show
+from model.config.errors import Issue, show
 from model.config.pair import StackSide, pair_issues
+from model.config.rules.keys import circuits_of
 from model.phases import connection_plan
+from policies.shared import azure_facts
 from policies.shared.names import NAMESPACE
 
 DEFAULT_STACKS: tuple[str, ...] = ("prod", "dr")
@@ -88,11 +92,14 @@ class PlanCrash(Exception):
 # --- inputs ----------------------------------------------------------------------------------
 
 
-def parse_set(items: Sequence[str], project: str = NAMESPACE) -> list[Override]:
-    """``--set KEY=VALUE`` in ``pulumi config set --path`` terms (:mod:`erdr.config_keys`): the key
-    is a property path (``a.b[0]``, ``a["x.y"]``), optionally ``namespace:``-prefixed; the value
+def parse_set(items: Sequence[str], project: str = NAMESPACE, *, scope: str = STACK_FILE) -> list[Override]:
+    """``--set KEY=VALUE`` as ``pulumi config set --path KEY VALUE`` (:mod:`erdr.config_keys`): the
+    key is a property path (``a.b[0]``, ``a["x.y"]``), optionally ``namespace:``-prefixed; the value
     is a string at the top level, below it ``true``/``false`` and integers are typed as the CLI
-    types them; ``{...}``/``[...]`` is JSON (or YAML flow); ``null`` unsets the key."""
+    types them; ``{...}``/``[...]`` is JSON (or YAML flow); ``null`` removes the key (``config rm
+    --path``). It is written to each stack file's config, before Pulumi.yaml's values are merged in.
+    ``scope=MERGED`` (``--override``) edits the merged config instead: not a CLI command."""
+    flag = "--set" if scope == STACK_FILE else "--override"
     out: list[Override] = []
     for item in items:
         try:
@@ -100,8 +107,8 @@ def parse_set(items: Sequence[str], project: str = NAMESPACE) -> list[Override]:
             key = parse_config_key(key_text, project)
             value = parse_value(text, top_level=len(key.path) == 1)
         except ConfigKeyError as exc:
-            raise PlanError(f"--set {show(item)}: {exc} (e.g. --set topology=single-circuit)") from None
-        out.append(Override(key, value, item))
+            raise PlanError(f"{flag} {show(item)}: {exc} (e.g. {flag} topology=single-circuit)") from None
+        out.append(Override(key, value, item, scope))
     return out
 
 
@@ -127,6 +134,18 @@ class Options:
     runbook: bool = True
     jobs: int | None = 1  # None: worker processes for a large estate only (auto_jobs)
     show_sames: bool = False
+    # erdr.discover's record of Azure's state; None: observed-state.json beside the stack files.
+    observed_state: Path | None = None
+
+
+def observed_state_path(opts: Options) -> Path | None:
+    if opts.observed_state is not None:
+        if not opts.observed_state.is_file():
+            raise PlanError(f"--observed-state {opts.observed_state}: no such file")
+        return opts.observed_state
+    base = opts.stacks_dir or (opts.stack_file.parent if opts.stack_file is not None else PROJECT_DIR)
+    found = base / OBSERVED_STATE
+    return found if found.is_file() else None
 
 
 def _stack_path(opts: Options, stack: str) -> Path:
@@ -223,9 +242,113 @@ def _warm_worker() -> None:
     import erdr.simulate  # noqa: F401 - the SDK imports once per worker, while the planner validates
 
 
-def _simulate_job(settings: StackSettings, preview: bool, peers: dict[str, Any]) -> tuple[SimResult, float]:
+OBSERVED_STATE = "observed-state.json"  # erdr.discover writes it beside the stack files
+
+
+def read_observed(path: Path | None) -> dict[str, dict[str, Any]] | None:
+    """ARM ID -> body from an observed-state file (erdr.discover); None without one."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        resources = data["resources"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise PlanError(f"{path}: not an observed-state file written by erdr.discover ({exc})") from None
+    if not isinstance(resources, dict):
+        raise PlanError(f"{path}: `resources` must map ARM IDs to resource bodies")
+    return {str(k): v for k, v in resources.items() if isinstance(v, dict)}
+
+
+def _ref_id(value: Any) -> str:
+    return str(value.get("id") or "") if isinstance(value, dict) else ""
+
+
+def observed_link_issues(cfg: StackConfig, observed: dict[str, dict[str, Any]]) -> list[Issue]:
+    """Connections past Microsoft's limit of circuits of one peering location per VNet ("up to four
+    connections from the same peering location can be connected to the same virtual network",
+    ExpressRoute FAQ, https://learn.microsoft.com/azure/expressroute/expressroute-faqs), counting
+    the ExpressRoute connections Azure already holds on the adopted source gateway (erdr.discover's
+    observed state: connections the layout does not model stay in Azure) with the program's. The
+    config alone holds two circuits, so only an adopted gateway can reach the fifth."""
+    if cfg.role is not Role.SOURCE or cfg.source.mode.value != "adopted":
+        return []
+    hub = cfg.layout.hub.name
+    gateway_id = cfg.source.imports.get(f"{hub}-gateway", "").lower()
+    if not gateway_id:
+        return []
+    by_id = {k.lower(): v for k, v in observed.items()}
+    imported = {v.lower() for v in cfg.source.imports.values()}
+    mine = {
+        label: circuit
+        for label in sorted(circuits_of(cfg, Role.SOURCE))
+        if (circuit := cfg.circuits.primary if label == "primary" else cfg.circuits.secondary) is not None
+    }
+    mine_ids = {c.id.lower() for c in mine.values()}
+    held: dict[str, set[str]] = {}  # peering location -> circuits Azure connects the gateway to already
+    for conn_id, body in by_id.items():
+        props = body.get("properties") or {}
+        if "/connections/" not in conn_id or conn_id in imported or props.get("connectionType") != "ExpressRoute":
+            continue
+        if _ref_id(props.get("virtualNetworkGateway1")).lower() != gateway_id:
+            continue
+        peer = _ref_id(props.get("peer")).lower()
+        provider = ((by_id.get(peer) or {}).get("properties") or {}).get("serviceProviderProperties") or {}
+        if peer in mine_ids or not provider.get("peeringLocation"):
+            continue  # the program's own circuit, or a circuit discover could not read
+        held.setdefault(provider["peeringLocation"].casefold().replace(" ", ""), set()).add(peer.rsplit("/", 1)[-1])
+    limit = azure_facts.MAX_CIRCUITS_SAME_PEERING_LOCATION_PER_VNET
+    out: list[Issue] = []
+    counted: dict[str, int] = {k: len(v) for k, v in held.items()}
+    for label, circuit in mine.items():
+        location = circuit.peering_location.casefold().replace(" ", "")
+        counted[location] = counted.get(location, 0) + 1
+        if counted[location] > limit and location in held:
+            out.append(
+                Issue(
+                    f"circuits.{label}.id",
+                    circuit.id,
+                    f"would be connection {counted[location]} from peering location {circuit.peering_location} "
+                    f"to the source hub's gateway, which Azure already connects to {', '.join(sorted(held[location]))} "
+                    f"(observed state); Azure allows {limit} circuits of one peering location per VNet "
+                    "(ExpressRoute FAQ): use a circuit at another peering location or remove a connection first",
+                )
+            )
+    return out
+
+
+def declared_network(cfg: StackConfig) -> dict[str, dict[str, Any]]:
+    """The source VNets as layout declares them, as ARM bodies: what an ``external`` dr stack's
+    read-only lookups find when no observed state says what Azure holds (a provisional verdict)."""
+    from erdr.engine_view import SUBSCRIPTION
+    from model.spec import network_for
+
+    net = network_for(cfg, Role.SOURCE)
+    out: dict[str, dict[str, Any]] = {}
+    for v in net.vnets:
+        vnet_id = (
+            f"/subscriptions/{v.subscription_id or SUBSCRIPTION}/resourceGroups/{v.resource_group or net.resource_group}"
+            f"/providers/Microsoft.Network/virtualNetworks/{v.azure_name}"
+        )
+        subnets = [
+            {"id": f"{vnet_id}/subnets/{s.name}", "name": s.name, "properties": {"addressPrefix": s.prefix}}
+            for s in v.subnets
+        ]
+        out[vnet_id] = {
+            "id": vnet_id,
+            "name": v.azure_name,
+            "properties": {"addressSpace": {"addressPrefixes": list(v.address_space)}, "subnets": subnets},
+        }
+    return out
+
+
+def _simulate_job(
+    settings: StackSettings, preview: bool, peers: dict[str, Any], observed: dict[str, dict[str, Any]] | None = None
+) -> tuple[SimResult, float]:
     start = time.perf_counter()
-    result = simulate(settings, preview=preview, peer_outputs=peers)
+    live = observed
+    if observed is None and stack_config(settings).source.mode.value == "external":
+        live = declared_network(stack_config(settings))
+    result = simulate(settings, preview=preview, peer_outputs=peers, live=live, observed=observed)
     return result, time.perf_counter() - start
 
 
@@ -247,11 +370,13 @@ class Work:
         else:
             self.waiters = self.tools = _Immediate()
 
-    def simulate(self, settings: StackSettings, preview: bool, peers: dict[str, Any]) -> tuple[SimResult, float]:
+    def simulate(
+        self, settings: StackSettings, preview: bool, peers: dict[str, Any], observed: dict[str, Any] | None = None
+    ) -> tuple[SimResult, float]:
         """The run's result and how long it took (in its worker, not counting the wait for one)."""
         if self.processes is None:
-            return _simulate_job(settings, preview, peers)
-        return self.processes.submit(_simulate_job, settings, preview, peers).result()
+            return _simulate_job(settings, preview, peers, observed)
+        return self.processes.submit(_simulate_job, settings, preview, peers, observed).result()
 
     def close(self) -> None:
         if self.processes is not None:
@@ -320,6 +445,8 @@ class Planner:
         self._lock = threading.Lock()
         # (stack, phase, preview) -> the peer outputs its StackReference was answered with
         self.peers_used: dict[SimKey, dict[str, Any]] = {}
+        self.observed_path = observed_state_path(opts)
+        self.observed = read_observed(self.observed_path)
 
     # -- reading and checking the input ------------------------------------------------------
 
@@ -391,12 +518,17 @@ class Planner:
         problems: list[str] = []
         for stack in self.opts.stacks:
             settings = load_settings(self.opts, stack)
+            for warning in settings.warnings:
+                self.progress.stream.write(f"warning: {warning}\n")
             try:
                 cfg = stack_config(settings)
             except ConfigError as exc:
                 problems.append(str(exc))
                 continue
             self.plans[stack] = StackPlan(settings, cfg)
+        if self.observed is not None:
+            for plan in self.plans.values():
+                problems += [issue.line(plan.name) for issue in observed_link_issues(plan.cfg, self.observed)]
         if problems:
             raise PlanError("\n".join(problems))
         for plan in list(self.plans.values()):
@@ -476,7 +608,7 @@ class Planner:
                 assert cfg.peer_stack is not None
                 peers = {cfg.peer_stack: peer_future.result().outputs}
                 self.peers_used[key] = peers
-            result, seconds = self.work.simulate(settings, preview, peers)
+            result, seconds = self.work.simulate(settings, preview, peers, self.observed)
             self.progress.report(
                 f"{stack}: run the program, phase {phase.value} ({mode})", _describe_run(result), seconds
             )
@@ -646,6 +778,34 @@ def _findings(plan: StackPlan, compare_phase: Phase | None, names: dict[str, str
         where = display_name(names.get(urn), urn.rsplit("::", 1)[-1]) if urn else "the stack"
         lines.append(f"{plan.name}: [{level}] {policy} on {where}, in {' and '.join(phases)}: {message}")
     return lines + errors
+
+
+def provisional(plans: Sequence[StackPlan], observed: Path | None) -> list[str]:
+    """What the plan judged without Azure's state: adopted resources imported with the program's
+    own inputs (the real import reads Azure, and ignore_changes keeps what it finds), and an
+    external source checked against its own declaration."""
+    lines: list[str] = []
+    hint = (
+        "run `python -m erdr.discover ... --stacks-dir <dir>`, which writes observed-state.json beside the stack files"
+    )
+    for p in plans:
+        run = p.runs.get((p.cfg.phase, True))
+        if run is None:
+            continue
+        missing = [r.name for r in run.resources if r.observed is False]
+        if missing:
+            shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+            where = f"{observed} does not hold them" if observed is not None else f"no observed state: {hint}"
+            lines.append(
+                f"{p.name}: provisional: {len(missing)} adopted resources ({shown}) were judged on the program's "
+                f"inputs, not on what Azure holds, where a real preview may find more (an NSG, a route): {where}"
+            )
+        if p.cfg.role is Role.TARGET and p.cfg.source.mode.value == "external" and observed is None:
+            lines.append(
+                f"{p.name}: provisional: the external source network was checked against its own declaration "
+                f"(layout), not Azure's state: {hint}"
+            )
+    return lines
 
 
 def summary(plans: Sequence[StackPlan], compare_phase: Phase | None) -> str:
@@ -870,6 +1030,8 @@ def _run(opts: Options, progress: Progress, planner: Planner, stdout: TextIO) ->
         raise
 
     stdout.write(summary(plans, compare_phase) + "\n")
+    for line in provisional(plans, planner.observed_path):
+        stdout.write(line + "\n")
     try:
         shown = opts.out.relative_to(Path.cwd())
     except ValueError:
@@ -922,10 +1084,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="set a config key on every stack, as `pulumi config set --path KEY VALUE` would: KEY is a "
-        "path (routingWeights.preferred, 'circuits.primary.onPremPrefixes[0]', [\"a.b\"]), optionally "
-        "namespace:-prefixed; VALUE true/false and integers are typed below the top level, {...} or [...] "
-        "is JSON, null unsets the key",
+        help="set a config key on every stack, as `pulumi config set --path KEY VALUE --stack <stack>` "
+        "would: in the stack file, where a key replaces Pulumi.yaml's whole value (a warning says when). KEY "
+        "is a path (routingWeights.preferred, 'recoveryPlan.bootGroups[0].items[0]', [\"a.b\"]), optionally "
+        "namespace:-prefixed; VALUE true/false and integers are typed below the top level; not the CLI's: "
+        "{...} or [...] is JSON, null removes the key (`pulumi config rm --path`)",
+    )
+    parser.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="not a CLI command: change KEY in the config every stack's program reads (Pulumi.yaml's value "
+        "merged with the stack file's), as if the file holding it said so; same KEY and VALUE syntax as --set, "
+        "e.g. --override circuits.secondary=null",
     )
     parser.add_argument(
         "--stack-set",
@@ -940,6 +1112,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=Phase.FAILOVER.value,
         choices=[p.value for p in Phase] + ["none"],
         help="phase to compare each stack's configured phase with (default: failover)",
+    )
+    parser.add_argument(
+        "--observed-state",
+        type=Path,
+        metavar="FILE",
+        help=f"what Azure returned for the existing estate (erdr.discover writes {OBSERVED_STATE} beside the stack "
+        "files; read from there by default): adopted resources are imported from it, as the real import reads "
+        "Azure, and an external source is checked against it; without it those verdicts are provisional",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default: build/plan)")
     parser.add_argument("--no-images", action="store_true", help="write the DOT sources but no SVG/PNG")
@@ -987,12 +1167,13 @@ def options_from(args: argparse.Namespace) -> Options:
         raise PlanError("--stack-file needs exactly one --stack (the stack it holds)")
     if args.stack_file is not None and args.stacks_dir is not None:
         raise PlanError("use --stack-file or --stacks-dir, not both")
-    overrides = parse_set(args.set)
+    overrides = [*parse_set(args.set), *parse_set(args.override, scope=MERGED)]
     for item in overrides:
         if item.key.namespace != NAMESPACE and item.key.namespace in {*stacks, *DEFAULT_STACKS}:
             key = item.text.split(":", 1)[1]
             raise PlanError(
-                f"--set {show(item.text)}: '{item.key.namespace}' is a stack, not a config namespace; "
+                f"{'--set' if item.scope == STACK_FILE else '--override'} {show(item.text)}: "
+                f"'{item.key.namespace}' is a stack, not a config namespace; "
                 f"to set a key on one stack: --stack-set {item.key.namespace} {key}"
             )
     per_stack: dict[str, list[Override]] = {}
@@ -1014,6 +1195,7 @@ def options_from(args: argparse.Namespace) -> Options:
         runbook=not args.no_runbook,
         jobs=args.jobs,
         show_sames=args.show_sames,
+        observed_state=args.observed_state,
     )
 
 

@@ -23,7 +23,7 @@ import logging
 import runpy
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,10 @@ class Registration:
     # The engine never deletes a retained resource from the cloud (destroy, replace, removal).
     retain_on_delete: bool = False
     provider: str = ""  # "<provider URN>::<ID>" when the resource names an explicit provider
+    # An import: True when it was read from the observed state (discover's record of what Azure
+    # returned), False when no observed state had it and its outputs are the program's inputs
+    # (the verdicts on it are provisional); None for anything not imported.
+    observed: bool | None = None
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -159,22 +163,6 @@ class SimResult:
         return out + [self._engine_resource(r, dict(r.outputs)) for r in self.resources]
 
 
-def _flatten(resource: Mapping[str, Any]) -> dict[str, Any]:
-    """An ARM resource body as azure-native's invokes return it: ``properties`` lifted to the top,
-    recursively (sub-resources such as subnets carry their own ``properties``)."""
-    out: dict[str, Any] = {}
-    for key, value in resource.items():
-        if key == "properties" and isinstance(value, Mapping):
-            out.update(_flatten(value))
-        elif isinstance(value, Mapping):
-            out[key] = _flatten(value)
-        elif isinstance(value, list):
-            out[key] = [_flatten(v) if isinstance(v, Mapping) else v for v in value]
-        else:
-            out[key] = value
-    return out
-
-
 # Read-only lookups the program makes (invoke token -> ARM path template over the invoke's args).
 _LOOKUPS: dict[str, str] = {
     "azure-native:network:getVirtualNetwork": (
@@ -196,6 +184,7 @@ class _Mocks(mocks.Mocks):
         prior: SimResult | None = None,
         subscription: str = SUBSCRIPTION,
         live: Mapping[str, Mapping[str, Any]] | None = None,
+        observed: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.preview = preview
         self.peer_outputs = peer_outputs
@@ -203,6 +192,8 @@ class _Mocks(mocks.Mocks):
         self.subscription = subscription
         # ARM ID (lower-case) -> ARM resource body: the estate read-only lookups see.
         self.live = {k.lower(): v for k, v in (live or {}).items()}
+        # ARM ID (lower-case) -> ARM resource body: what an import's Read finds (observed state).
+        self.observed = {k.lower(): v for k, v in (observed or {}).items()}
         # explicit provider name -> its subscription
         self.subscriptions: dict[str, str] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -214,7 +205,48 @@ class _Mocks(mocks.Mocks):
         urn = provider_ref.rsplit("::", 1)[0]
         return self.subscriptions.get(urn.rsplit("::", 1)[-1], self.subscription)
 
+    def imported(
+        self, type_: str, inputs: dict[str, Any], import_id: str, ignore_changes: list[str], old: Registration | None
+    ) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+        """An import as the engine runs it (:mod:`erdr.engine_view`, "an import"): Read from the
+        observed state, ignored properties taken from it, then the import alone or an update.
+        None when the observed state does not hold the resource."""
+        body = self.observed.get(import_id.lower())
+        if body is None:
+            return None
+        read_inputs, read_outputs = engine_view.read_state(type_, body)
+        news = engine_view.process_ignore_changes(inputs, read_inputs, ignore_changes)
+        rid = str(body.get("id") or import_id)
+        del old  # the step's name stays the registration's (create or update); the outputs change
+        if not engine_view.import_changes(news, read_inputs):
+            return rid, engine_view.annotate_secrets(read_outputs, news), news
+        if self.preview:
+            return rid, engine_view.update_preview_outputs(type_, news, read_outputs), news
+        return rid, {**read_outputs, **engine_view.applied_outputs(type_, news, rid)}, news
+
     def register(
+        self,
+        type_: str,
+        name: str,
+        urn: str,
+        inputs: dict[str, Any],
+        custom: bool,
+        import_id: str,
+        provider: str = "",
+        ignore_changes: list[str] | None = None,
+    ) -> tuple[str, dict[str, Any], str, dict[str, Any], bool | None]:
+        """(ID, outputs, step, inputs as Analyze sees them, observed) for a RegisterResource
+        request; ``inputs`` as on the wire."""
+        id_, outputs, op = self._register(type_, name, urn, inputs, custom, import_id, provider)
+        if not custom or type_ == T.PROVIDER or not import_id or op == "same":
+            return id_, outputs, op, inputs, None
+        found = self.imported(type_, inputs, import_id, ignore_changes or [], self.prior.get(urn))
+        if found is None:
+            return id_, outputs, op, inputs, False
+        rid, outputs, news = found
+        return rid, outputs, op, news, True
+
+    def _register(
         self, type_: str, name: str, urn: str, inputs: dict[str, Any], custom: bool, import_id: str, provider: str = ""
     ) -> tuple[str, dict[str, Any], str]:
         """(ID, outputs, step) for a RegisterResource request; ``inputs`` as on the wire."""
@@ -254,7 +286,7 @@ class _Mocks(mocks.Mocks):
             if found is None:
                 # What azure-native reports for a 404 from ARM.
                 raise Exception(f'Status=404 Code="ResourceNotFound" Message="{path} was not found"')
-            return _flatten(found), []
+            return engine_view.flatten(found), []
         if args.token == "azure-native:authorization:getClientConfig":
             return (
                 {"subscriptionId": self.subscription, "tenantId": TENANT, "clientId": "mock", "objectId": "mock"},
@@ -288,8 +320,15 @@ class _RecordingMonitor(mocks.MockMonitor):
             return response
         urn = self.make_urn(request.parent, request.type, request.name)
         inputs = _struct(request.object)
-        id_, state, op = self.model.register(
-            request.type, request.name, urn, inputs, bool(request.custom), request.importId, request.provider
+        id_, state, op, inputs, observed = self.model.register(
+            request.type,
+            request.name,
+            urn,
+            inputs,
+            bool(request.custom),
+            request.importId,
+            request.provider,
+            list(request.ignoreChanges),
         )
         obj = struct_pb2.Struct()
         obj.update(state)
@@ -320,6 +359,7 @@ class _RecordingMonitor(mocks.MockMonitor):
             op=op,
             retain_on_delete=bool(request.retainOnDelete),
             provider=request.provider,
+            observed=observed,
         )
         self.result.resources.append(reg)
         self.by_urn[urn] = reg
@@ -376,12 +416,13 @@ def _run(
     prior: SimResult | None,
     subscription: str,
     live: Mapping[str, Mapping[str, Any]] | None = None,
+    observed: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SimResult:
     result = SimResult(stack=settings_.stack, preview=preview, project=settings_.project)
     logger = logging.getLogger(f"erdr.simulate.{settings_.stack}.{id(result)}")
     logger.propagate = False
     logger.addHandler(_LogCapture(result))
-    mocked = _Mocks(preview, peer_outputs, prior, subscription, live)
+    mocked = _Mocks(preview, peer_outputs, prior, subscription, live, observed)
     monitor = _RecordingMonitor(mocked, result)
     mock_settings = mocks.MockSettings(
         monitor=monitor,
@@ -457,6 +498,7 @@ def simulate(
     prior: SimResult | None = None,
     subscription: str | None = None,
     live: Mapping[str, Mapping[str, Any]] | None = None,
+    observed: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SimResult:
     """Run the program once for ``stack``, isolated from any other run in this process.
 
@@ -469,11 +511,19 @@ def simulate(
 
     ``prior``: the stack as deployed (an ``up`` run); the run then previews or applies a change
     to it instead of creating everything.
+
+    ``observed``: ARM ID -> ARM resource body as Azure returned it (erdr.discover's observed
+    state): an import reads its resource there, as the engine's import step reads Azure, and the
+    resources not found there are imported with the program's inputs (``Registration.observed``
+    False: verdicts on them are provisional).
     """
     if prior is not None and prior.preview:
         raise ValueError("prior must be an `up` run: a deployed stack has known IDs and outputs")
     ctx = contextvars.Context()
     sub = subscription or stack.deploy_subscription() or SUBSCRIPTION
-    run: Callable[[], SimResult] = lambda: _run(stack, preview, peer_outputs or {}, program, prior, sub, live)  # noqa: E731
+
+    def run() -> SimResult:
+        return _run(stack, preview, peer_outputs or {}, program, prior, sub, live, observed)
+
     with _fewer_collections():
         return ctx.run(run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -9,7 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from erdr import safe_yaml
-from erdr.config_keys import ConfigKey, ConfigKeyError, format_path, parse_config_key, parse_key, remove_path
+from erdr.config_keys import (
+    ConfigKey,
+    ConfigKeyError,
+    config_rm,
+    config_set,
+    format_path,
+    merge_project,
+    parse_config_key,
+    parse_key,
+    remove_path,
+)
 from erdr.config_keys import set_path as _set_at
 from model.config import StackConfig
 from model.config.errors import SHOWN
@@ -17,8 +28,17 @@ from model.identity import load
 from policies.shared.names import NAMESPACE
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-# Stands in for a `secure:` value, which only the stack's secrets provider can decrypt.
+# Stands in for a `secure:` value, which only the stack's secrets provider can decrypt. Each
+# ciphertext gets its own placeholder: a secrets provider encrypts every value with a fresh nonce,
+# so two different ciphertexts say nothing about the plaintexts, while one ciphertext copied to
+# two keys is one value twice (and rules such as "one key, one connection" must still see that).
 SECRET_PLACEHOLDER = "offline-placeholder-secret"
+
+
+def secret_placeholder(ciphertext: object) -> str:
+    """The plain value the offline run uses for one ``secure:`` value: distinct per ciphertext."""
+    digest = hashlib.sha256(str(ciphertext).encode()).hexdigest()[:16]
+    return f"{SECRET_PLACEHOLDER}-{digest}"
 
 
 class StackFileError(Exception):
@@ -35,6 +55,9 @@ class StackSettings:
     secret_keys: set[str] = field(default_factory=set[str])
     # The stack file read, for messages that name it (None: config built in code).
     source: Path | None = None
+    # What a `--set` did that a user may not expect (a project value replaced whole, a removal
+    # that removed nothing), one line each.
+    warnings: list[str] = field(default_factory=list[str])
 
     @property
     def file_label(self) -> str:
@@ -77,13 +100,21 @@ class StackSettings:
         return {k: v for k, v in self.config.items() if ":" in k}
 
 
+# Where an override lands: "stack" is `pulumi config set --path` (or `config rm --path` for None)
+# on the stack file, before Pulumi.yaml's values are merged in; "merged" edits the config the
+# program reads, after the merge (as if the file holding the key said so): not a CLI command.
+STACK_FILE, MERGED = "stack", "merged"
+
+
 @dataclass(frozen=True)
 class Override:
-    """One ``--set``: a key (namespace and path) and its value; ``None`` unsets it."""
+    """One ``--set`` (scope "stack") or ``--override`` (scope "merged"): a key (namespace and
+    path) and its value; ``None`` unsets it."""
 
     key: ConfigKey
     value: Any
     text: str = ""
+    scope: str = MERGED
 
 
 def _local_key(project: str, namespace: str, name: str) -> str:
@@ -123,6 +154,23 @@ def apply_override(settings: StackSettings, override: Override) -> None:
     settings.secret_keys.discard(top)
 
 
+def _stack_file_set(
+    stack_file: dict[str, Any], project: Mapping[str, Any], settings: StackSettings, override: Override
+) -> None:
+    """``pulumi config set --path`` / ``config rm --path`` on the stack file's config."""
+    key = override.key
+    top = _local_key(settings.project, key.namespace, str(key.path[0]))
+    path = (top, *key.path[1:])
+    where = f"stack '{settings.stack}': --set {override.text or format_path(key.path)!r} ({settings.file_label})"
+    if override.value is None:
+        warning = config_rm(stack_file, project, path, where=where)
+    else:
+        warning = config_set(stack_file, project, path, override.value, where=where)
+    settings.secret_keys.discard(top)  # a value given here is plain text, as `config set` without --secret
+    if warning:
+        settings.warnings.append(warning)
+
+
 def overrides_from(mapping: Mapping[str, Any], project: str = NAMESPACE) -> list[Override]:
     """``{"a.b": value}`` (paths of the project's namespace unless they name one) as overrides."""
     return [Override(parse_config_key(k, project), v, k) for k, v in mapping.items()]
@@ -136,12 +184,13 @@ def load_stack(
 ) -> StackSettings:
     project = safe_yaml.load_file(project_dir / "Pulumi.yaml")
     name = project["name"]
-    merged = _project_config(project, name)
+    project_values = _project_config(project, name)
     path = stack_file or project_dir / f"Pulumi.{stack}.yaml"
     doc = safe_yaml.load_file(path) or {}
     if not isinstance(doc, dict) or not isinstance(doc.get("config") or {}, dict):
         raise StackFileError(f"{path.name}: expected a mapping with a `config:` mapping of <namespace>:<name> keys")
     secrets: set[str] = set()
+    own: dict[str, Any] = {}
     for full_key, value in (doc.get("config") or {}).items():
         try:
             namespace, key_name = parse_key(str(full_key))
@@ -149,12 +198,18 @@ def load_stack(
             raise StackFileError(f"{path.name}: {exc}") from None
         key = _local_key(name, namespace, key_name)
         if isinstance(value, dict) and set(value) == {"secure"}:
-            value = SECRET_PLACEHOLDER
+            value = secret_placeholder(value["secure"])
             secrets.add(key)
-        merged[key] = value
-    settings = StackSettings(project=name, stack=stack, config=merged, secret_keys=secrets, source=path)
+        own[key] = value
+    settings = StackSettings(project=name, stack=stack, config={}, secret_keys=secrets, source=path)
     items = overrides_from(overrides, name) if isinstance(overrides, Mapping) else list(overrides or [])
-    for item in items:
+    for item in (i for i in items if i.scope == STACK_FILE):
+        try:
+            _stack_file_set(own, project_values, settings, item)
+        except ConfigKeyError as exc:
+            raise ConfigKeyError(f"{item.text or format_path(item.key.path)}: {exc}") from None
+    settings.config = merge_project(own, project_values)
+    for item in (i for i in items if i.scope != STACK_FILE):
         try:
             apply_override(settings, item)
         except ConfigKeyError as exc:

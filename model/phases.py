@@ -217,9 +217,11 @@ def _switch_step(design: Design, operation: Operation) -> Step:
         circuit, other = ("secondary", "primary") if to_target else ("primary", "secondary")
         return Step(
             Action.MANUAL,
-            f"Switch on-premises routing to the {circuit} circuit: prefer the Azure routes learned over it "
-            f"(raise BGP local preference on the {circuit}, or lower it / prepend AS-path on the {other}), "
-            "as the article requires with both circuits connected",
+            f"Switch on-premises routing to the {circuit} circuit: give the Azure routes learned over the "
+            f"{circuit} a higher BGP local preference than those over the {other} (local preference decides "
+            "on-premises' path to Azure); for the return direction, Azure to on-premises, prepend AS-path "
+            f"on the on-premises prefixes advertised over the {other}. The article requires this with both "
+            "circuits connected",
             check=f"On-premises routers show the Azure prefixes via the {circuit} circuit as best path; "
             f"traceroute from on-premises reaches a {'target' if to_target else 'source'} VM.",
             switch=True,

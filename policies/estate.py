@@ -667,7 +667,25 @@ class Estate:
         for urn in self.deps(r, prop):
             if urn in subs:
                 return subs[urn]
+        for urn in self.deps(r, prop):
+            # A VNet that declares its subnets inline: the reference is one of them (a first preview
+            # leaves the subnet's ID unknown, but the engine records the dependency on the VNet).
+            vnet = self.vnet_by_urn(urn)
+            if vnet is not None:
+                return self._inline_subnet_of(vnet, prop) or vnet
         return UNKNOWN if id_value is UNKNOWN else None
+
+    def _inline_subnet_of(self, vnet: Vnet, prop: str) -> Subnet | None:
+        """The inline subnet of ``vnet`` a reference through ``prop`` must mean: for a gateway's
+        ``ipConfigurations`` the one named GatewaySubnet (Azure places a gateway nowhere else)."""
+        if prop != "ipConfigurations":
+            return None
+        named = [
+            s
+            for s in self.subnets
+            if s.inline and s.vnet is vnet and isinstance(s.name, str) and s.name.lower() == GATEWAY_SUBNET.lower()
+        ]
+        return named[0] if len(named) == 1 else None
 
     # --- peerings ---------------------------------------------------------------------------
 

@@ -181,7 +181,11 @@ class GatewayConfig(Model):
         default=None,
         description="ExpressRoute gateway SKU; default ErGw1AZ where the region has zones.",
     )
-    public_ip: Literal["auto", "always", "never"] = "auto"
+    public_ip: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="auto/never: no public IP of the program's, Azure assigns and manages the gateway's "
+        "(network API 2024-05-01); always: a Standard, static IP (docs/safety.md, section 5).",
+    )
 
 
 class RoutingWeights(Model):

@@ -84,16 +84,16 @@ def check_same_location(ctx: Context, estate: Estate) -> None:
         seen = per_vnet.setdefault(id(vnet), (vnet, {}))[1].setdefault(location, [])
         if all(f.key != fact.key for f in seen):
             seen.append(fact)
+    limit = azure_facts.MAX_CIRCUITS_SAME_PEERING_LOCATION_PER_VNET
     for vnet, by_location in per_vnet.values():
         for circuits in by_location.values():
-            if len(circuits) > 1:
-                names = " and ".join(f"'{f.label}'" for f in circuits)
+            if len(circuits) > limit:
+                names = ", ".join(f"'{f.label}'" for f in circuits)
                 ctx.violation(
-                    f"VNet '{vnet.label}' is connected to circuits {names}, all at peering location "
-                    f"{circuits[0].peering_location}. The DR article says both circuits of one location "
-                    "can't be connected to one VNet; the limits page allows up to "
-                    f"{azure_facts.MAX_CIRCUITS_SAME_PEERING_LOCATION_PER_VNET}. Connect the second "
-                    "circuit to the target region's VNet instead, or confirm with Azure support.",
+                    f"VNet '{vnet.label}' is connected to {len(circuits)} circuits at peering location "
+                    f"{circuits[0].peering_location} ({names}); Azure allows {limit} circuits of one "
+                    "peering location per VNet (ExpressRoute FAQ). Connect the others to another VNet's "
+                    "gateway, or use circuits at other peering locations.",
                     vnet.urn,
                 )
 
@@ -171,15 +171,15 @@ PREMIUM_RULE = Rule(
 
 SAME_LOCATION_RULE = Rule(
     name="circuits-same-peering-location",
-    display_name="Two circuits of one peering location on one VNet",
+    display_name="Circuits of one peering location on one VNet, within Azure's limit",
     description=(
-        "Two ExpressRoute circuits at the same peering location should not both be connected to "
-        "one virtual network. Advisory because Microsoft's documents disagree: the Site Recovery "
-        "article says it can't be done, the ExpressRoute limits allow up to four."
+        "At most four ExpressRoute circuits of one peering location may be connected to one virtual "
+        "network (ExpressRoute FAQ, https://learn.microsoft.com/azure/expressroute/expressroute-faqs, "
+        "and the ExpressRoute limits); Azure refuses the fifth connection."
     ),
-    severity=Severity.MEDIUM,
-    level=EnforcementLevel.ADVISORY,
-    remediation="Connect the second circuit to the target region's hub, not to the same VNet.",
+    severity=Severity.HIGH,
+    level=EnforcementLevel.MANDATORY,
+    remediation="Connect the extra circuit to another VNet's gateway, or use a circuit at another peering location.",
     check=check_same_location,
     options={"circuits": CIRCUITS_SCHEMA},
     defaults={"onUnknown": "advise"},

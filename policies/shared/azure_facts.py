@@ -504,16 +504,41 @@ ALL_GATEWAY_SKUS: Final[frozenset[str]] = frozenset(
 # learn.microsoft.com/azure/expressroute/expressroute-howto-add-gateway-portal-resource-manager
 # (ms.date 2024-12-05). Read 2026-11-24.
 #
-# Which API versions assign the IP (issue #14): the statement names PowerShell and the CLI, not
-# an API version, and the network API version azure-native v3 sends (2024-05-01) is older than
-# the feature's announcement. A request without a public IP therefore relies on behaviour
-# Microsoft has not stated for that version, while a Standard, static public IP is what the
-# how-to above tells customers to associate. So `auto` creates one until an API version is
-# confirmed here; `never` is the Azure-managed path for those who have checked it.
+# Which API versions assign the IP (issue #14, #24). Microsoft's statement names PowerShell and
+# the CLI, not an API version; Microsoft's own clients show which versions take a gateway
+# ipConfiguration without publicIPAddress:
+#   - 2024-05-01, the version azure-native v3 sends for VirtualNetworkGateway (its SDK docstring,
+#     "Uses Azure REST API version 2024-05-01"): Azure Verified Modules' Bicep module
+#     avm/res/network/virtual-network-gateway (github.com/Azure/bicep-registry-modules, commit
+#     77b2677c7a, PR #6029, 2025-10-02, "Fixed ExpressRoute gateway deployments by setting
+#     publicIPAddress to null when gatewayType is ExpressRoute, as Azure now manages these IPs
+#     automatically") deploys `Microsoft.Network/virtualNetworkGateways@2024-05-01` with
+#     `publicIPAddress: isExpressRoute ? null : {...}` and no public IP resource; its e2e test
+#     tests/e2e/expressRoute deploys an ErGw1AZ gateway that way.
+#   - 2024-07-01: `az network vnet-gateway create` (aaz `_create.py` "version") builds an
+#     ipConfiguration with only the subnet when no --public-ip-address is given
+#     (github.com/Azure/azure-cli PR #32161, merged 2025-09-24); Azure Verified Modules' Terraform
+#     module Azure/terraform-azurerm-avm-ptn-vnetgateway (commit 172e80f, 2025-07-01, main.tf)
+#     sends `Microsoft.Network/virtualNetworkGateways@2024-07-01` with public_ip_address_id null
+#     when hosted_on_behalf_of_public_ip_enabled.
+# The spec makes publicIPAddress optional in VirtualNetworkGatewayIPConfigurationPropertiesFormat
+# (azure-mgmt-network 28.1.0, generated from 2024-05-01: no validation entry for it), and
+# azure-native's VirtualNetworkGatewayIPConfigurationArgs.public_ip_address is Optional, so
+# azure-native sends the body without it. No adminState, autoScaleConfiguration or resiliencyModel
+# is needed for the managed IP (the AVM Bicep module sends adminState/resiliencyModel defaults of
+# its own; the CLI and the Terraform module send neither); the program sends none of them.
+# A customer IP is now the risky path: since August 2025 an ExpressRoute gateway created with one
+# does not return it (hashicorp/terraform-provider-azurerm PR #31084, merged 2025-11-12, at
+# 2024-05-01), so the IP resource is left unused and billed, and IaC modules report creation
+# failures with one associated (PaloAltoNetworks/terraform-azurerm-swfw-modules PR #204,
+# 2026-04-30). Decision: `auto` sends no public IP on these versions; `always` keeps a Standard,
+# static IP for those who need one (a gateway deployed with one: changing an existing gateway's IP
+# configuration is refused, Azure/terraform-azurerm-avm-ptn-vnetgateway
+# examples/default-with-hobo-ip); docs/safety.md shows the request body.
 # ---------------------------------------------------------------------------------------------
 GATEWAY_SKUS_REQUIRING_PUBLIC_IP: Final[frozenset[str]] = frozenset()
-# The network API versions with a Microsoft statement that they assign the gateway's IP: none yet.
-NETWORK_API_VERSIONS_ASSIGNING_GATEWAY_IP: Final[frozenset[str]] = frozenset()
+# The network API versions shown above to create an ExpressRoute gateway without a public IP.
+NETWORK_API_VERSIONS_ASSIGNING_GATEWAY_IP: Final[frozenset[str]] = frozenset({"2024-05-01", "2024-07-01"})
 # The network API version azure-native v3 uses (its SDK: "Uses Azure REST API version 2024-05-01").
 NETWORK_API_VERSION: Final = "2024-05-01"
 GATEWAY_PUBLIC_IP_SKU_IF_SUPPLIED: Final = "Standard"

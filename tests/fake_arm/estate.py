@@ -196,8 +196,12 @@ def _group(subscription: str, group: str) -> dict[str, Any]:
     }
 
 
-def build(*, nva: str = "firewall", forbidden: tuple[str, ...] = ()) -> Estate:
-    """The estate; ``nva``: ``firewall`` (Azure Firewall hub) or ``appliance`` (an NVA VM)."""
+GATEWAY_NSG_ID = rid(CONNECTIVITY, HUB_RG, "networkSecurityGroups/nsg-gateway")
+
+
+def build(*, nva: str = "firewall", forbidden: tuple[str, ...] = (), gateway_nsg: bool = False) -> Estate:
+    """The estate; ``nva``: ``firewall`` (Azure Firewall hub) or ``appliance`` (an NVA VM);
+    ``gateway_nsg``: someone put an NSG on the GatewaySubnet (which breaks the gateway)."""
     e = Estate(forbidden=set(forbidden))
     e.add(_group(CONNECTIVITY, HUB_RG))
     hop = FIREWALL_IP if nva == "firewall" else NVA_IP
@@ -224,6 +228,7 @@ def build(*, nva: str = "firewall", forbidden: tuple[str, ...] = ()) -> Estate:
             "GatewaySubnet",
             "10.100.0.0/26",
             table=gateway_table,
+            **({"networkSecurityGroup": {"id": GATEWAY_NSG_ID}} if gateway_nsg else {}),
             ipConfigurations=[
                 {"id": f"{GATEWAY_ID}/ipConfigurations/default"},
                 {"id": f"{VPN_GATEWAY_ID}/ipConfigurations/default"},

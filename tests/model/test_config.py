@@ -342,3 +342,27 @@ def test_any_layout_valid_then_each_fault_caught(layout, fault):
     message = error_of(raw)
     assert path in message  # an overlap names both sides; the inner one leads the line
     assert all(line.startswith("stack 'prod': config expressroute-dr:layout.") for line in message.splitlines())
+
+
+def _one_location_cross_connect(stack: str) -> dict[str, Any]:
+    raw = base(stack)
+    raw.update(
+        topology="two-circuits-one-location",
+        addressing="translated",
+        crossConnect=True,
+        targetAddressPlan={"hub": ["10.20.10.0/24"], "vnet1": ["10.21.0.0/24"], "vnet2": ["10.22.0.0/24"]},
+    )
+    raw["circuits"]["secondary"]["peeringLocation"] = "Hong Kong"
+    return raw
+
+
+def test_cross_connect_at_one_peering_location_is_valid():
+    """Two circuits of one peering location on each hub: within the ExpressRoute FAQ's four per VNet."""
+    for stack in ("prod", "dr"):
+        cfg = load(stack, _one_location_cross_connect(stack))
+        assert cfg.cross_connect and cfg.topology.value == "two-circuits-one-location"
+    assert "has no other circuit" in error_of({**with_("topology", "single-circuit"), "crossConnect": True})
+    same_ips = _one_location_cross_connect("dr")
+    same_ips["addressing"] = "same"
+    del same_ips["targetAddressPlan"]
+    assert "use addressing 'translated'" in error_of(same_ips, "dr")

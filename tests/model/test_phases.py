@@ -13,8 +13,8 @@ from model.phases import Action, Design, Kind, Operation, procedure, role_order,
 DESIGNS = [
     Design(t, a, pre, cross)
     for t, a, pre, cross in itertools.product(Topology, Addressing, (None, False), (False, True))
-    # crossConnect needs two peering locations and translated addresses (config validation).
-    if not cross or (t is Topology.TWO_CIRCUITS_TWO_LOCATIONS and a is Addressing.TRANSLATED)
+    # crossConnect needs two circuits (at one or two peering locations) and translated addresses.
+    if not cross or (t is not Topology.SINGLE_CIRCUIT and a is Addressing.TRANSLATED)
     # the exclusive design cannot pre-connect; None is its default.
     if not (t is Topology.SINGLE_CIRCUIT and a is Addressing.SAME and pre is not None)
 ]

@@ -103,8 +103,14 @@ class Estate:
     # --- resources --------------------------------------------------------------------------
 
     def vnet(
-        self, name: str, prefixes: Sequence[str], location: str = "eastasia", tags: Mapping[str, str] | None = None
+        self,
+        name: str,
+        prefixes: Sequence[str],
+        location: str = "eastasia",
+        tags: Mapping[str, str] | None = None,
+        subnets: Sequence[tuple[str, str]] = (),
     ) -> str:
+        """A VNet; ``subnets`` (name, prefix) declared inline, in its own ``subnets`` property."""
         props: dict[str, Any] = {
             "virtualNetworkName": name,
             "resourceGroupName": self.rg,
@@ -113,7 +119,30 @@ class Estate:
         }
         if tags:
             props["tags"] = dict(tags)
+        if subnets:
+            props["subnets"] = [{"name": n, "addressPrefix": p} for n, p in subnets]
         return self.add(N + "VirtualNetwork", name, props)
+
+    def gateway_on_inline_subnet(self, vnet: str, subnet: str = "GatewaySubnet", sku: str = "ErGw1AZ") -> str:
+        """A gateway whose ipConfigurations name a subnet declared inline on ``vnet`` (the program
+        writes ``vnet.subnets[i].id``): in a first preview an unknown ID that depends on the VNet."""
+        vnet_name = self.props(vnet)["virtualNetworkName"]
+        subnet_id = self.ident(f"virtualNetworks/{vnet_name}/subnets/{subnet}")
+        urn = self.add(
+            N + "VirtualNetworkGateway",
+            f"{vnet_name}-gateway",
+            {
+                "virtualNetworkGatewayName": f"ergw-{vnet_name}",
+                "resourceGroupName": self.rg,
+                "location": self.props(vnet)["location"],
+                "gatewayType": "ExpressRoute",
+                "sku": {"name": sku, "tier": sku},
+                "ipConfigurations": [{"name": "default", "subnet": {"id": subnet_id}}],
+            },
+            {"ipConfigurations": self.dep(vnet)},
+        )
+        self.gateway_of[vnet] = urn
+        return urn
 
     def route_table(self, name: str, routes: Iterable[tuple[str, str]] = (), disable_bgp: bool = False) -> str:
         return self.add(
@@ -281,5 +310,19 @@ def article_estate(preview: bool = False, circuit: str = ER_HK) -> tuple[Estate,
         names[f"vnet{i}-workload"] = e.subnet(
             spoke, "workload", prefix, route_table=spoke_routes, endpoints=["Microsoft.Storage"]
         )
+        e.hub_and_spoke(hub, spoke)
+    return e, names
+
+
+def inline_subnet_estate(preview: bool = True) -> tuple[Estate, dict[str, str]]:
+    """The article's hub and spokes written in the inline-subnet style: each VNet declares its
+    subnets in ``subnets``, the hub gateway's ipConfigurations point at the inline GatewaySubnet."""
+    e = Estate(preview=preview)
+    hub = e.vnet("hub", ["10.10.10.0/24"], subnets=[("nva", "10.10.10.0/25"), ("GatewaySubnet", "10.10.10.128/25")])
+    e.gateway_on_inline_subnet(hub)
+    names = {"hub": hub, "connection": e.connect(hub, ER_HK, key="key-1")}
+    for i, prefix in ((1, "10.1.0.0/24"), (2, "10.2.0.0/24")):
+        spoke = e.vnet(f"vnet{i}", [prefix], subnets=[("workload", prefix)])
+        names[f"vnet{i}"] = spoke
         e.hub_and_spoke(hub, spoke)
     return e, names

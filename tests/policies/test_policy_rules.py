@@ -282,13 +282,21 @@ def test_premium_outside_the_geopolitical_region(preview: bool) -> None:
     assert len(run("expressroute-premium-outside-geopolitical-region", estate, {"requireCircuitFacts": True})) == 1
 
 
-def test_two_circuits_of_one_peering_location_on_one_vnet(preview: bool) -> None:
+def test_circuits_of_one_peering_location_on_one_vnet_up_to_azures_limit(preview: bool) -> None:
+    """Up to four circuits of one peering location on one VNet (ExpressRoute FAQ); a fifth is refused."""
     estate, n = article_estate(preview)
     estate.connect(n["hub"], ER_SG)
-    assert run("circuits-same-peering-location", estate, CIRCUITS) == []
-    same = {"circuits": [HK, {**SG, "peeringLocation": "Hong Kong"}]}
-    found = run("circuits-same-peering-location", estate, same)
-    assert len(found) == 1 and "all at peering location Hong Kong" in found[0]
+    same = [HK, {**SG, "peeringLocation": "Hong Kong"}]
+    found = run("circuits-same-peering-location", estate, {"circuits": same})
+    assert found == []  # two: allowed now
+    for i in range(3):
+        extra = f"{ER_HK}-extra{i}"
+        estate.connect(n["hub"], extra)
+        same.append({**HK, "id": extra, "name": f"er-extra{i}"})
+        found = run("circuits-same-peering-location", estate, {"circuits": same})
+        assert found == [] if len(same) <= 4 else len(found) == 1, (len(same), found)
+    assert "connected to 5 circuits at peering location Hong Kong" in found[0]
+    assert "Azure allows 4" in found[0]
 
 
 def test_storage_endpoint_behind_an_nva_default_route(preview: bool) -> None:

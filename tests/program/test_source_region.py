@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import json
+import re
+from pathlib import Path
+
 import pytest
 
 from erdr.simulate import is_secret
@@ -45,7 +50,6 @@ def test_resource_counts(prod):
         SUBNET: 4,
         ROUTES: 3,
         GATEWAY: 1,
-        PIP: 1,
         CONNECTION: 1,
         PEERING: 4,
     }
@@ -165,19 +169,19 @@ def test_expressroute_gateway(prod):
     assert gw.inputs["virtualNetworkGatewayName"] == "ergw-hub-eastasia"
     assert gw.custom_timeouts == {"create": "90m", "update": "90m", "delete": "60m"}
     assert "hub-GatewaySubnet" in deps(gw)
-    # Network API 2024-05-01 is not stated to assign the IP: the default creates a Standard one
-    # (policies/shared/azure_facts.py).
-    (pip,) = prod.of_type(PIP)
-    assert "publicIPAddress" in gw.inputs["ipConfigurations"][0]
-    assert "hub-gateway-ip" in deps(gw)
-    assert pip.inputs["publicIpAddressName"] == "pip-ergw-hub-eastasia"
+    # Network API 2024-05-01 takes the gateway without a public IP and Azure assigns one
+    # (policies/shared/azure_facts.py): the default creates none.
+    assert not prod.of_type(PIP)
+    (ip_config,) = gw.inputs["ipConfigurations"]
+    assert sorted(ip_config) == ["name", "subnet"] and "hub-GatewaySubnet" in deps(gw)
 
 
-@pytest.mark.parametrize("mode", ["auto", "always"])
-def test_standard_static_public_ip_by_default_and_when_asked_for(mode: str):
-    result = run_stack("prod", overrides={"gateway": {"publicIp": mode}})
+def test_standard_static_public_ip_when_asked_for():
+    result = run_stack("prod", overrides={"gateway": {"publicIp": "always"}})
     assert result.error is None
     (pip,) = result.of_type(PIP)
+    assert pip.inputs["publicIpAddressName"] == "pip-ergw-hub-eastasia"
+    assert "hub-gateway-ip" in deps(result.by_name("hub-gateway"))
     assert pip.inputs["sku"] == {"name": "Standard", "tier": "Regional"}
     assert pip.inputs["publicIPAllocationMethod"] == "Static"
     assert pip.inputs["zones"] == ["1", "2", "3"], "zone-redundant like the ErGw1AZ gateway"
@@ -186,17 +190,48 @@ def test_standard_static_public_ip_by_default_and_when_asked_for(mode: str):
     assert gw.inputs["ipConfigurations"][0]["publicIPAddress"] == {"id": pip.id}
 
 
-def test_azure_managed_public_ip_when_asked_for():
-    result = run_stack("prod", overrides={"gateway": {"publicIp": "never"}})
+@pytest.mark.parametrize("mode", ["auto", "never"])
+def test_azure_managed_public_ip_by_default_and_when_asked_for(mode: str):
+    result = run_stack("prod", overrides={"gateway": {"publicIp": mode}})
     assert result.error is None
     assert not result.of_type(PIP)
     assert "publicIPAddress" not in result.by_name("hub-gateway").inputs["ipConfigurations"][0]
 
 
-def test_auto_creates_an_ip_until_the_api_version_is_known_to_assign_one():
-    assert not azure_facts.NETWORK_API_VERSIONS_ASSIGNING_GATEWAY_IP
-    assert azure_facts.gateway_needs_public_ip("ErGw1AZ")
-    assert not azure_facts.gateway_needs_public_ip("ErGw1AZ", "never")
+def test_auto_creates_an_ip_only_on_an_api_version_not_known_to_assign_one():
+    assert azure_facts.NETWORK_API_VERSION in azure_facts.NETWORK_API_VERSIONS_ASSIGNING_GATEWAY_IP
+    for sku in sorted(azure_facts.ALL_GATEWAY_SKUS):
+        assert not azure_facts.gateway_needs_public_ip(sku), sku
+        assert azure_facts.gateway_needs_public_ip(sku, "always"), sku
+    # An API version without Microsoft's evidence (2024-03-01 predates the feature) keeps the IP.
+    assert azure_facts.gateway_needs_public_ip("ErGw1AZ", "auto", api_version="2024-03-01")
+
+
+def test_the_network_api_version_is_the_one_azure_native_sends():
+    module = importlib.import_module("pulumi_azure_native.network.virtual_network_gateway")
+    text = Path(module.__file__ or "").read_text()
+    assert f"Uses Azure REST API version {azure_facts.NETWORK_API_VERSION}." in text
+
+
+def test_the_documented_gateway_request_is_what_the_program_sends():
+    """docs/safety.md shows the PUT azure-native sends for the default gateway: built from the
+    registration as the provider builds it and checked against Microsoft's 2024-05-01 SDK."""
+    from tests import arm_oracle as oracle
+
+    doc = (Path(__file__).parents[2] / "docs" / "safety.md").read_text()
+    section = doc.split("## 5. The ExpressRoute gateway's public IP", 1)[1]
+    put = re.search(r"^PUT `([^`?]+)\?api-version=([0-9-]+)`$", section, re.M)
+    block = re.search(r"^```json\n(.*?)^```", section, re.M | re.S)
+    assert put and block
+    (request,) = oracle.requests_for(run_stack("prod").by_name("hub-gateway"))
+    assert request.problems == []
+    assert put.group(2) == azure_facts.NETWORK_API_VERSION == oracle.SURFACES[GATEWAY].native_version
+    path = request.api.path.replace("{subscriptionId}", "00000000-0000-0000-0000-000000000000")
+    for name, value in request.path_params.items():
+        path = path.replace("{" + name + "}", value)
+    assert put.group(1) == path
+    assert json.loads(block.group(1)) == request.body
+    assert "publicIPAddress" not in json.dumps(request.body)
 
 
 def test_gateway_sku_without_zones_defaults_to_standard():
@@ -261,7 +296,6 @@ def test_protected_by_default(prod):
         "vnet1-vnet",
         "vnet2-vnet",
         "hub-gateway",
-        "hub-gateway-ip",
         "hub-primary-connection",
     }
 

@@ -205,3 +205,106 @@ def test_overrides_reach_the_merged_stack_config_and_unset_with_none() -> None:
     assert settings.config["azure-native:location"] == "southeastasia"
     assert settings.config["tags"] == {"owner": "netops"}
     assert settings.engine_config()["azure-native:location"] == "southeastasia"
+
+
+# --- where --set lands: the stack file, merged with Pulumi.yaml as the CLI merges ------------------
+#
+# pulumi/pulumi pkg/cmd/pulumi/config/config.go (configSetCmd.Run: ps.Config.Set on the stack file,
+# then SaveProjectStack) and its tests TestConfigSet, TestConfigSetTypes, TestConfigPathOperations;
+# pkg/workspace/config.go (mergeConfig) and its tests TestStackConfigIsInheritedFromProjectConfig,
+# TestUntypedProjectConfigObjectValuesPassedDownToStack.
+
+from erdr.config_keys import config_rm, config_set, merge_project  # noqa: E402
+from erdr.stackfiles import STACK_FILE, Override  # noqa: E402
+
+
+def _cli(key: str, value: Any) -> Override:
+    return Override(parse_config_key(key, "expressroute-dr"), value, f"{key}={value}", STACK_FILE)
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "stored"),
+    [
+        ("test", "true", "true"),  # "toplevel bool": config:\n  testProject:test: "true"
+        ("test", "123", "123"),  # "toplevel int"
+        ("test", "123.456", "123.456"),  # "toplevel float"
+        ("test[0]", "true", [True]),  # "path'd bool": - true
+        ("test[0]", "123", [123]),  # "path'd int": - 123
+        ("test[0]", "123.456", ["123.456"]),  # "path'd float": - "123.456"
+    ],
+)
+def test_config_set_writes_what_the_cli_writes(key: str, text: str, stored: Any) -> None:
+    """TestConfigSet: an empty stack file after one `pulumi config set [--path]`."""
+    stack: dict[str, Any] = {}
+    path = parse_config_key(key, "testProject").path
+    assert config_set(stack, {}, path, parse_value(text, top_level=len(path) == 1), where="w") is None
+    assert stack == {"test": stored}
+
+
+def test_config_path_operations_in_sequence() -> None:
+    """TestConfigPathOperations' first group: top-level values (one of them a secret) overwritten by
+    path sets, each becoming the object or array the CLI stores."""
+    stack: dict[str, Any] = {}
+    steps = [
+        ("aConfigValue", "this value is a value", "aConfigValue", "this value is a value"),
+        ("anotherConfigValue", "this value is another value", "anotherConfigValue", "this value is another value"),
+        ("aConfigValue.inner", "new value", "aConfigValue", {"inner": "new value"}),
+        ("anotherConfigValue[0]", "new value", "anotherConfigValue", ["new value"]),
+        ("names[0]", "a", "names", ["a"]),
+        ("names[1]", "b", "names", ["a", "b"]),
+        ('nested["test.Key"]', "nested test key value", "nested", {"test.Key": "nested test key value"}),
+    ]
+    for key, text, top, expected in steps:
+        path = parse_config_key(key, "testProject").path
+        config_set(stack, {}, path, parse_value(text, top_level=len(path) == 1), where="w")
+        assert stack[top] == expected, key
+    for bad in ("outer[0]", "names[5]", "names.nested"):
+        stack["outer"] = {"inner": "value"}
+        with pytest.raises(ConfigKeyError):
+            config_set(stack, {}, parse_config_key(bad, "testProject").path, "v", where="w")
+
+
+def test_project_values_reach_a_stack_only_where_it_sets_nothing() -> None:
+    """mergeConfig: a project value applies to a key the stack lacks; a stack value replaces it whole
+    (TestStackConfigIsInheritedFromProjectConfig, TestUntypedProjectConfigObjectValuesPassedDownToStack)."""
+    project = {"regions": {"source": "eastasia", "target": "southeastasia"}, "layout": {"hub": {"name": "hub"}}}
+    assert merge_project({}, project) == project
+    merged = merge_project({"regions": {"target": "japaneast"}}, project)
+    assert merged["regions"] == {"target": "japaneast"} and merged["layout"] == project["layout"]
+
+
+def test_set_on_a_project_key_replaces_the_whole_value_with_a_warning() -> None:
+    stack: dict[str, Any] = {}
+    project = {"circuits": {"primary": {"id": "/x", "bandwidthMbps": 1000}, "secondary": {"id": "/y"}}}
+    warning = config_set(stack, project, ("circuits", "primary", "bandwidthMbps"), 2000, where="stack 'dr'")
+    assert stack == {"circuits": {"primary": {"bandwidthMbps": 2000}}}
+    assert merge_project(stack, project)["circuits"] == {"primary": {"bandwidthMbps": 2000}}
+    assert warning is not None and "stack 'dr': circuits.primary.bandwidthMbps" in warning
+    assert "replaces Pulumi.yaml's whole value and circuits (its secondary) no longer apply" in warning
+    # Control: once the stack file holds the key, a second path set merges into it, silently.
+    assert config_set(stack, project, ("circuits", "primary", "id"), "/z", where="w") is None
+    assert stack == {"circuits": {"primary": {"bandwidthMbps": 2000, "id": "/z"}}}
+    # A key Pulumi.yaml does not declare, and a whole-key set, replace nothing unexpected.
+    assert config_set({}, project, ("drill", "enabled"), False, where="w") is None
+    assert config_set({}, project, ("circuits",), {"primary": {"id": "/x"}}, where="w") is None
+
+
+def test_rm_removes_from_the_stack_file_only() -> None:
+    project = {"circuits": {"primary": {"id": "/x"}, "secondary": {"id": "/y"}}}
+    stack: dict[str, Any] = {}
+    warning = config_rm(stack, project, ("circuits", "secondary"), where="w")
+    assert stack == {} and merge_project(stack, project)["circuits"]["secondary"] == {"id": "/y"}
+    assert warning is not None and "removes nothing and Pulumi.yaml's circuits still applies" in warning
+    stack = {"targetAddressPlan": {"hub": ["10.20.10.0/24"]}}
+    assert config_rm(stack, project, ("targetAddressPlan",), where="w") is None and stack == {}
+
+
+def test_set_through_load_stack_is_the_cli_and_override_the_merged_edit() -> None:
+    cli = load_stack("dr", overrides=[_cli("circuits.secondary.bandwidthMbps", 2000)])
+    assert cli.config["circuits"] == {"secondary": {"bandwidthMbps": 2000}}
+    assert len(cli.warnings) == 1 and "Pulumi.dr.yaml" in cli.warnings[0]
+    merged = load_stack("dr", overrides={"circuits.secondary.bandwidthMbps": 2000})
+    assert merged.config["circuits"]["secondary"]["bandwidthMbps"] == 2000
+    assert merged.config["circuits"]["primary"]["peeringLocation"] == "Hong Kong" and merged.warnings == []
+    # A stack key: both mean the same, and nothing is wiped.
+    assert load_stack("dr", overrides=[_cli("drill.enabled", False)]).warnings == []

@@ -5,6 +5,8 @@ an appliance hub; paged lists, throttling with Retry-After, a 403 on one subscri
 from __future__ import annotations
 
 import io
+import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from tests.fake_arm.estate import (
     CONNECTIVITY,
     FIREWALL_IP,
     FIREWALL_POLICY_ID,
+    GATEWAY_IP_ID,
     HUB_ID,
     LZ_APP1,
     LZ_APP2,
@@ -215,3 +218,137 @@ def test_the_landing_zone_example_is_what_discover_writes() -> None:
         written = (run.stacks_dir / f"Pulumi.{stack}.yaml").read_text().split("\n", 1)[1]
         committed = (example / f"Pulumi.{stack}.yaml").read_text()
         assert committed.endswith(written), stack
+    observed = discover.OBSERVED_STATE
+    assert (example / observed).read_text() == (run.stacks_dir / observed).read_text()
+
+
+# --- the observed state: what Azure returned, as the plan's import step reads it -------------------
+
+
+def test_discover_records_what_azure_returned_beside_the_config() -> None:
+    run = discovered("firewall")
+    observed = json.loads((run.stacks_dir / discover.OBSERVED_STATE).read_text())["resources"]
+    assert observed[HUB_ID] == run.estate.get(HUB_ID)  # the body as ARM sent it, read-only values kept
+    gateway_subnet = f"{HUB_ID}/subnets/GatewaySubnet"
+    assert observed[gateway_subnet]["properties"]["addressPrefix"] == "10.100.0.0/26"  # under its own ID
+    assert any("/virtualNetworkPeerings/" in k for k in observed)
+    assert PRIMARY_CIRCUIT_ID in observed
+    # The gateway's own public IP, imported as vnet-hub-gateway-ip, is read too: not provisional.
+    assert observed[GATEWAY_IP_ID]["properties"]["ipAddress"] == "20.2.0.10"
+    assert _config(run)["source"]["imports"]["vnet-hub-gateway-ip"] == GATEWAY_IP_ID
+
+
+def _plan_prod(stacks: Path, out: Path) -> tuple[int, str]:
+    from erdr import plan
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    args = ["--stacks-dir", str(stacks), "--stack", "prod", "--out", str(out), "--no-images", "--no-runbook"]
+    code = plan.main([*args, "--compare-phase", "none", "-q", "--jobs", "1"], stdout, stderr)
+    return code, stdout.getvalue() + stderr.getvalue()
+
+
+def test_an_nsg_azure_holds_on_the_adopted_gateway_subnet_fails_the_plan(tmp_path: Path) -> None:
+    """The landing-zone estate with an NSG on its GatewaySubnet, which the layout does not model:
+    the real import reads the subnet, ignore_changes keeps Azure's networkSecurityGroup, and the
+    pack sees it. The plan imports from discover's observed state, so gateway-subnet fails it (exit
+    1); the same estate without the NSG passes (the control)."""
+    from erdr import plan
+    from tests.fake_arm.discovered import run_discover
+
+    broken = run_discover("firewall", throttle=False, gateway_nsg=True)
+    code, text = _plan_prod(broken.stacks_dir, tmp_path / "broken")
+    assert code == plan.EXIT_POLICY, text
+    digest = json.loads((tmp_path / "broken" / "prod.json").read_text())
+    found = [v for v in digest["policyViolations"] if v["enforcementLevel"] == "mandatory"]
+    assert [(v["policyName"], v["resourceUrn"].rsplit("::", 1)[-1]) for v in found] == [
+        ("gateway-subnet", "vnet-hub-GatewaySubnet")
+    ]
+    assert "has a network security group" in found[0]["message"]
+    subnet = next(s for s in digest["steps"] if s["urn"].endswith("::vnet-hub-GatewaySubnet"))
+    assert subnet["newState"]["inputs"]["networkSecurityGroup"]["id"].endswith("/nsg-gateway")  # what Analyze saw
+    clean = discovered("firewall")
+    code, text = _plan_prod(clean.stacks_dir, tmp_path / "clean")
+    assert code == plan.EXIT_OK, text
+    # The layout and config are the same either way: only Azure's state differs.
+    for stack in ("prod", "dr"):
+        name = f"Pulumi.{stack}.yaml"
+        assert (broken.stacks_dir / name).read_text() == (clean.stacks_dir / name).read_text()
+    # Without the observed state the broken estate passes on the program's inputs, and the plan
+    # says its verdicts on the adopted resources are provisional, and how to get Azure's state.
+    (broken.stacks_dir / discover.OBSERVED_STATE).unlink()
+    code, text = _plan_prod(broken.stacks_dir, tmp_path / "provisional")
+    assert code == plan.EXIT_OK, text
+    imports = len(_config(broken)["source"]["imports"])
+    assert re.search(rf"prod: provisional: {imports} adopted resources \(network-rg, ", text), text
+    assert "no observed state: run `python -m erdr.discover" in text
+
+
+def _with_circuits_at_hong_kong(extra: int, out: Path) -> Path:
+    """The landing-zone estate whose production gateway Azure also connects to ``extra`` other
+    circuits at Hong Kong (connections the layout does not model): discover's stack files."""
+    from tests.fake_arm.estate import CIRCUIT_RG, GATEWAY_ID, HUB_RG, REGION, _resource, rid
+
+    estate = build()
+    for i in range(extra):
+        circuit = rid(CONNECTIVITY, CIRCUIT_RG, f"expressRouteCircuits/er-hongkong-{i}")
+        provider = {"serviceProviderName": "Equinix", "peeringLocation": "Hong Kong", "bandwidthInMbps": 200}
+        estate.add(
+            _resource(circuit, "Microsoft.Network/expressRouteCircuits", {"serviceProviderProperties": provider})
+        )
+        estate.add(
+            _resource(
+                rid(CONNECTIVITY, HUB_RG, f"connections/conn-hub-eastasia-er-hongkong-{i}"),
+                "Microsoft.Network/connections",
+                {
+                    "connectionType": "ExpressRoute",
+                    "virtualNetworkGateway1": {"id": GATEWAY_ID},
+                    "peer": {"id": circuit},
+                },
+                location=REGION,
+            )
+        )
+    arm = FakeArm(estate)
+    args = ["--hub-id", HUB_ID, "--target-region", "southeastasia", "--stacks-dir", str(out)]
+    with serve(arm):
+        code, err = _main(
+            [*args, "--secondary-circuit", SECONDARY_CIRCUIT_ID, "--arm-endpoint", arm.url], {"ERDR_ARM_TOKEN": TOKEN}
+        )
+    assert code == 0, err
+    return out
+
+
+def test_a_fifth_circuit_of_one_location_on_the_adopted_gateway_is_a_config_error(tmp_path: Path) -> None:
+    """Azure allows four circuits of one peering location per VNet (ExpressRoute FAQ). The config
+    holds two circuits; the others come from Azure: connections on the adopted production gateway
+    that the layout does not model stay there. With three of them at Hong Kong the primary is the
+    fourth and the estate plans; with four it would be the fifth, a config error naming the key."""
+    from erdr import plan
+
+    code, text = _plan_prod(_with_circuits_at_hong_kong(3, tmp_path / "estate4"), tmp_path / "four")
+    assert code == plan.EXIT_OK, text
+    code, text = _plan_prod(_with_circuits_at_hong_kong(4, tmp_path / "estate5"), tmp_path / "five")
+    assert code == plan.EXIT_CONFIG, text
+    (line,) = [ln for ln in text.splitlines() if "peering location" in ln]
+    # The key, then the value (long IDs are shortened like every config error's value).
+    assert line.startswith(
+        f"error: stack 'prod': config expressroute-dr:circuits.primary.id = '{PRIMARY_CIRCUIT_ID[:100]}"
+    )
+    assert "would be connection 5 from peering location Hong Kong" in line
+    assert "er-hongkong-0, er-hongkong-1, er-hongkong-2, er-hongkong-3" in line and "Azure allows 4" in line
+    assert not (tmp_path / "five").exists()
+
+
+def test_external_dr_checks_the_observed_network_else_says_provisional(tmp_path: Path) -> None:
+    from erdr import plan
+
+    run = discovered("firewall", mode="external")
+    args = ["--stacks-dir", str(run.stacks_dir), "--stack", "dr", "--no-images", "--no-runbook", "--no-policy"]
+    args += ["--compare-phase", "none", "-q", "--jobs", "1"]
+    stdout = io.StringIO()
+    assert plan.main([*args, "--out", str(tmp_path / "a")], stdout, io.StringIO()) == plan.EXIT_OK
+    assert "provisional" not in stdout.getvalue()
+    stdout = io.StringIO()
+    missing = tmp_path / "none.json"
+    missing.write_text(json.dumps({"resources": {}}))
+    code = plan.main([*args, "--out", str(tmp_path / "b"), "--observed-state", str(missing)], stdout, io.StringIO())
+    assert code == plan.EXIT_CRASH  # the observed network lacks the declared VNets: the program refuses

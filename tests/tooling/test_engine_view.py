@@ -155,3 +155,63 @@ def test_a_preview_against_the_deployed_stack_takes_same_update_and_create_steps
     assert {r.op for r in plain.resources if r.custom} == {"same"}
     with pytest.raises(ValueError, match="prior must be an `up` run"):
         simulate(settings, preview=True, prior=run_stack("dr", preview=True))
+
+
+# --- an import, as the engine's import step runs it ------------------------------------------------
+
+
+def test_read_state_is_azure_natives_read_of_a_body() -> None:
+    from erdr.engine_view import read_state
+
+    sub_id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/GatewaySubnet"
+    body = {
+        "id": sub_id,
+        "name": "GatewaySubnet",
+        "etag": 'W/"1"',
+        "type": "Microsoft.Network/virtualNetworks/subnets",
+        "properties": {
+            "addressPrefix": "10.0.0.0/27",
+            "networkSecurityGroup": {
+                "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n"
+            },
+            "provisioningState": "Succeeded",
+        },
+    }
+    inputs, outputs = read_state("azure-native:network:Subnet", body)
+    # Inputs: the body's properties flattened, with the path parameters its ID holds.
+    assert inputs == {
+        "addressPrefix": "10.0.0.0/27",
+        "networkSecurityGroup": body["properties"]["networkSecurityGroup"],
+        "resourceGroupName": "rg",
+        "virtualNetworkName": "v",
+        "subnetName": "GatewaySubnet",
+    }
+    # Outputs: the SDK's output shape, Azure's ID, and the read-only values.
+    assert outputs["id"] == sub_id and outputs["name"] == "GatewaySubnet"
+    assert outputs["provisioningState"] == "Succeeded" and outputs["networkSecurityGroup"]["id"].endswith("/n")
+
+
+def test_ignore_changes_take_the_read_value_or_drop_the_property() -> None:
+    """processIgnoreChanges (pulumi/pulumi step_generator.go): an ignored property gets the old
+    (read) value, and is removed when the old inputs lack it."""
+    from erdr.engine_view import process_ignore_changes
+
+    news = {"addressPrefix": "10.0.0.0/27", "serviceEndpoints": [{"service": "Microsoft.Storage"}], "natGateway": None}
+    olds = {"addressPrefix": "10.0.0.0/27", "networkSecurityGroup": {"id": "/n"}}
+    got = process_ignore_changes(news, olds, ["networkSecurityGroup", "serviceEndpoints", "natGateway"])
+    assert got == {"addressPrefix": "10.0.0.0/27", "networkSecurityGroup": {"id": "/n"}}
+    assert process_ignore_changes(news, olds, []) == news  # control: nothing ignored, nothing taken
+
+
+def test_an_import_is_a_change_only_where_the_program_sets_another_value() -> None:
+    from erdr.engine_view import import_changes
+
+    olds = {
+        "routes": [{"name": "r", "addressPrefix": "0.0.0.0/0", "provisioningState": "Succeeded"}],
+        "routeTable": {"id": "/subscriptions/S/x"},
+        "tags": {"owner": "netops"},
+    }
+    same = {"routes": [{"name": "r", "addressPrefix": "0.0.0.0/0"}], "routeTable": {"id": "/subscriptions/s/X"}}
+    assert import_changes(same, olds) == []  # read-only extras and the case of an ARM ID do not count
+    changed = {"routes": [{"name": "r", "addressPrefix": "10.0.0.0/8"}], "routeTable": {"id": "/subscriptions/s/x"}}
+    assert import_changes(changed, olds) == ["routes"]

@@ -117,8 +117,8 @@ def test_progress_and_summary(default_plan: tuple[Path, int, str, str]) -> None:
     # What the first `pulumi up` of a new stack creates, apart from what the phase change does:
     # two pre-connected circuits, so the failover changes nothing in Azure (on-premises routing moves).
     for row, cells in (
-        (prod_row, ["prod", "source", "standby", "18", "pass (2 left to up)", "pass", "+0 ~0 -0"]),
-        (dr_row, ["dr", "target", "standby", "40", "pass (2 left to up)", "pass", "+0 ~0 -0"]),
+        (prod_row, ["prod", "source", "standby", "17", "pass (2 left to up)", "pass", "+0 ~0 -0"]),
+        (dr_row, ["dr", "target", "standby", "39", "pass (2 left to up)", "pass", "+0 ~0 -0"]),
     ):
         assert re.split(r" {2,}", row) == cells
     assert "~ update" not in stdout
@@ -128,7 +128,7 @@ def test_progress_and_summary(default_plan: tuple[Path, int, str, str]) -> None:
 # --- preview JSON -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("stack", "custom"), [("prod", 18), ("dr", 40)])
+@pytest.mark.parametrize(("stack", "custom"), [("prod", 17), ("dr", 39)])
 def test_preview_json_shape(default_plan: tuple[Path, int, str, str], stack: str, custom: int) -> None:
     out = default_plan[0]
     digest = _load(out / f"{stack}.json")
@@ -392,7 +392,7 @@ def test_bad_config_gives_the_programs_error_and_writes_nothing(tmp_path: Path) 
     out = tmp_path / "plan"
     out.mkdir()
     (out / "keep.txt").write_text("from an earlier run")
-    code, stdout, stderr = _run(["--out", str(out), "--set", "layout.hub.nvaAddress=10.10.10.200", "-q"])
+    code, stdout, stderr = _run(["--out", str(out), "--override", "layout.hub.nvaAddress=10.10.10.200", "-q"])
     assert code == plan.EXIT_CONFIG
     assert stdout == ""
     # one line per problem naming stack, key and value, as model.config.ConfigError words it
@@ -496,3 +496,62 @@ def test_runbook_of_the_default_stacks(default_plan: tuple[Path, int, str, str])
     assert "raise its bandwidth with the provider" in text  # 500 Mbps secondary vs 1000 Mbps primary
     assert "- `vnet1`: 172.16.1.0/24" in text
     assert Phase.FAILBACK.value in text
+
+
+def _recovery_plan_estate(tmp_path: Path, own: str, source: str) -> Path:
+    """examples/single-circuit-new-ip with a recovery plan on dr: dr connects to the circuit with its
+    own key and holds prod's key for the runbook, both `secure:` values (README step 5)."""
+    from tests.helpers import RECOVERY_PLAN
+
+    stacks = tmp_path / "stacks"
+    stacks.mkdir(parents=True)
+    example = PROJECT_DIR / "examples" / "single-circuit-new-ip"
+    (stacks / "Pulumi.prod.yaml").write_text(
+        (example / "Pulumi.prod.yaml").read_text()
+        + "  expressroute-dr:primaryAuthorizationKey:\n    secure: v1:cHJvZA==:AAAAcHJvZCBrZXk=\n"
+    )
+    (stacks / "Pulumi.dr.yaml").write_text(
+        (example / "Pulumi.dr.yaml").read_text()
+        + f"  expressroute-dr:recoveryPlan: {json.dumps(RECOVERY_PLAN)}\n"
+        + f"  expressroute-dr:primaryAuthorizationKey:\n    secure: {own}\n"
+        + f"  expressroute-dr:sourcePrimaryAuthorizationKey:\n    secure: {source}\n"
+    )
+    return stacks
+
+
+def test_distinct_secure_values_plan_as_distinct_keys(tmp_path: Path) -> None:
+    """Each `secure:` value stands for its own plaintext offline, so a dr with a recovery plan, its
+    own key and prod's key (two authorizations of one circuit) plans; the same ciphertext under both
+    keys is one key twice, which the one-key-one-connection rule refuses (the control)."""
+    stacks = _recovery_plan_estate(tmp_path, "v1:ZHI=:AAAAZHIga2V5", "v1:cHJvZA==:AAAAcHJvZCBrZXk=")
+    out = tmp_path / "plan"
+    quick = ["--no-images", "--no-runbook", "--compare-phase", "none", "-q"]
+    code, stdout, stderr = _run(["--stacks-dir", str(stacks), "--out", str(out), *quick])
+    assert code == plan.EXIT_OK, stdout + stderr
+    dr = _load(out / "dr.json")
+    assert dr["config"]["expressroute-dr:sourcePrimaryAuthorizationKey"] == SECRET_TEXT
+    assert "offline-placeholder-secret" not in json.dumps(dr) + (out / "dr.state.json").read_text()
+
+    same = _recovery_plan_estate(tmp_path / "same", "v1:ZHI=:AAAAZHIga2V5", "v1:ZHI=:AAAAZHIga2V5")
+    code, _, stderr = _run(["--stacks-dir", str(same), "--out", str(tmp_path / "p2"), *quick])
+    assert code == plan.EXIT_CONFIG
+    assert "primaryAuthorizationKey" in stderr and "is the same key as sourcePrimaryAuthorizationKey" in stderr
+
+
+def test_cross_connect_at_one_peering_location_plans(tmp_path: Path) -> None:
+    """Two circuits of one peering location on each hub, within the ExpressRoute FAQ's four per
+    VNet: the plan builds both connections on each gateway and the pack passes it (exit 0)."""
+    out = tmp_path / "plan"
+    args = ["--stacks-dir", str(PROJECT_DIR / "examples" / "one-location-new-ip"), "--out", str(out)]
+    args += ["--set", "crossConnect=true", "--set", "drill.enabled=false", "--set", "siteRecovery.enabled=false"]
+    code, stdout, stderr = _run([*args, "--no-images", "--no-runbook", "--compare-phase", "none", "-q"])
+    assert code == plan.EXIT_OK, stdout + stderr
+    for stack in ("prod", "dr"):
+        digest = _load(out / f"{stack}.json")
+        peers = sorted(
+            s["newState"]["inputs"]["peer"]["id"].rsplit("/", 1)[-1]
+            for s in digest["steps"]
+            if s["newState"]["type"] == "azure-native:network:VirtualNetworkGatewayConnection"
+        )
+        assert len(peers) == 2 and len(set(peers)) == 2, peers
+        assert not [v for v in digest["policyViolations"] if v["policyName"] == "circuits-same-peering-location"]

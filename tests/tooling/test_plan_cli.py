@@ -139,7 +139,7 @@ def test_a_key_without_a_namespace_is_refused_as_the_cli_refuses_it(tmp_path: Pa
 def test_the_readme_single_circuit_example_names_the_phase_and_then_plans_with_stack_set(tmp_path: Path) -> None:
     """Single circuit with the same IPs needs peerStack for the failover the plan compares with:
     the message says so, in that phase, instead of naming a phase the stack file does not hold."""
-    base = ["--set", "topology=single-circuit", "--set", "circuits.secondary=null", "--out", str(tmp_path / "p")]
+    base = ["--set", "topology=single-circuit", "--override", "circuits.secondary=null", "--out", str(tmp_path / "p")]
     code, _, stderr = _run([*base, *QUICK])
     assert code == plan.EXIT_CONFIG
     assert (
@@ -165,7 +165,7 @@ def test_set_takes_the_path_form_and_json_and_null(tmp_path: Path) -> None:
         [
             "--set",
             "targetAddressPlan=null",  # allowed by the docs: no plan with addressing 'same'
-            "--set",
+            "--override",  # a project key: --set would replace Pulumi.yaml's whole circuits, as the CLI does
             "circuits.primary.onPremPrefixes=[192.168.0.0/16]",
             "--stack-set",
             "dr",
@@ -192,11 +192,13 @@ def test_set_errors_are_config_errors(tmp_path: Path) -> None:
             "dr:peerStack=x",
             "'dr' is a stack, not a config namespace; to set a key on one stack: --stack-set dr peerStack=x",
         ),
-        ("layout.spokes[9].name=x", "layout.spokes[9]: array index out of range"),
         ("topology", "config value must be in the form [key]=[value]"),
     ):
         code, _, stderr = _run(["--set", item, "--out", str(tmp_path / "p"), *QUICK])
         assert code == plan.EXIT_CONFIG and message in stderr, stderr
+    # In the merged config layout.spokes has two items: index 9 is past the one an array may grow by.
+    code, _, stderr = _run(["--override", "layout.spokes[9].name=x", "--out", str(tmp_path / "p"), *QUICK])
+    assert code == plan.EXIT_CONFIG and "layout.spokes[9]: array index out of range" in stderr, stderr
     code, _, stderr = _run(["--stack-set", "staging", "drill.enabled=false", "--out", str(tmp_path / "p"), *QUICK])
     assert code == plan.EXIT_CONFIG and "--stack-set staging: no stack of that name in this plan (dr, prod)" in stderr
 
@@ -225,7 +227,7 @@ def test_a_crash_exits_three_with_one_line_and_the_traceback_in_a_file(
 
 
 def test_a_program_failure_exits_three(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def failing(settings: object, *, preview: bool, peer_outputs: object) -> SimResult:
+    def failing(settings: object, *, preview: bool, peer_outputs: object, **_: object) -> SimResult:
         return SimResult(stack="prod", preview=preview, error="boom: the provider said no\nsecond line")
 
     monkeypatch.setattr(plan, "simulate", failing)
@@ -268,7 +270,7 @@ def test_summary_separates_the_first_up_from_the_phase_change_and_prints_each_ad
     )
     assert code == plan.EXIT_OK, stdout + stderr
     row = next(line for line in stdout.splitlines() if line.startswith("prod "))
-    assert row.split()[:5] == ["prod", "source", "standby", "18", "pass"]
+    assert row.split()[:5] == ["prod", "source", "standby", "17", "pass"]
     findings = [line for line in stdout.splitlines() if "expressroute-gateway-zone-redundant" in line]
     assert len(findings) == 1, stdout
     assert findings[0].startswith(
@@ -357,3 +359,20 @@ def test_worker_processes_only_for_a_large_layout() -> None:
     big = stack_config(big_settings)
     assert plan.auto_jobs([small]) == 1
     assert plan.auto_jobs([small, big]) == plan.default_jobs()
+
+
+def test_set_on_a_project_key_is_the_clis_whole_value_replace_and_warns(tmp_path: Path) -> None:
+    """`--set circuits.primary.bandwidthMbps=2000` writes what `pulumi config set --path` writes to
+    each stack file: a `circuits` without IDs, which replaces Pulumi.yaml's; the plan warns, then
+    refuses the config as the program would. `--override` edits the merged value instead."""
+    out = tmp_path / "p"
+    code, _, stderr = _run(["--set", "circuits.primary.bandwidthMbps=2000", "--out", str(out), *QUICK])
+    assert code == plan.EXIT_CONFIG
+    assert "warning: stack 'prod': --set 'circuits.primary.bandwidthMbps=2000' (Pulumi.prod.yaml)" in stderr
+    assert "replaces Pulumi.yaml's whole value and circuits (its secondary) no longer apply" in stderr
+    assert "config expressroute-dr:circuits.primary.id = null" in stderr
+    code, _, stderr = _run(
+        ["--override", "circuits.primary.bandwidthMbps=2000", "--out", str(out), "--stack", "prod", *QUICK]
+    )
+    assert code == plan.EXIT_OK, stderr
+    assert "warning" not in stderr

@@ -23,11 +23,17 @@ def topology_issues(cfg: StackConfig) -> Iterator[Issue]:
             "with a single circuit and the same IPs the target cannot be connected before failover "
             "(two VNets with one address space on one circuit); use addressing 'translated' or leave it false",
         )
-    if cfg.cross_connect and cfg.topology is not Topology.TWO_CIRCUITS_TWO_LOCATIONS:
+    # crossConnect with two circuits of one peering location gives each hub both circuits of that
+    # location: two connections, within Microsoft's "up to four connections from the same peering
+    # location ... to the same virtual network" (ExpressRoute FAQ,
+    # https://learn.microsoft.com/azure/expressroute/expressroute-faqs). The config cannot declare
+    # more circuits than two; the policy pack (circuits-same-peering-location) refuses a fifth in
+    # any estate.
+    if cfg.cross_connect and cfg.topology is Topology.SINGLE_CIRCUIT:
         yield Issue(
             "crossConnect",
             True,
-            "connecting one VNet to both circuits is only allowed with circuits at two peering locations",
+            "connects each hub to the other circuit as well, and topology 'single-circuit' has no other circuit",
         )
     if cfg.cross_connect and cfg.addressing is Addressing.SAME:
         yield Issue(
