@@ -319,18 +319,15 @@ def observed_link_issues(cfg: StackConfig, observed: dict[str, dict[str, Any]]) 
 def declared_network(cfg: StackConfig) -> dict[str, dict[str, Any]]:
     """The source VNets as layout declares them, as ARM bodies: what an ``external`` dr stack's
     read-only lookups find when no observed state says what Azure holds (a provisional verdict)."""
-    from erdr.engine_view import SUBSCRIPTION
     from model.spec import network_for
 
     net = network_for(cfg, Role.SOURCE)
     out: dict[str, dict[str, Any]] = {}
     for v in net.vnets:
-        vnet_id = (
-            f"/subscriptions/{v.subscription_id or SUBSCRIPTION}/resourceGroups/{v.resource_group or net.resource_group}"
-            f"/providers/Microsoft.Network/virtualNetworks/{v.azure_name}"
-        )
+        assert v.id is not None  # network_for resolves every VNet through model/identity.py
+        vnet_id = v.id.id
         subnets = [
-            {"id": f"{vnet_id}/subnets/{s.name}", "name": s.name, "properties": {"addressPrefix": s.prefix}}
+            {"id": v.id.child("subnets", s.name).id, "name": s.name, "properties": {"addressPrefix": s.prefix}}
             for s in v.subnets
         ]
         out[vnet_id] = {
