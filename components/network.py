@@ -236,6 +236,7 @@ class Hub(pulumi.ComponentResource):
         if workload:
             hub_routes = default_route_table(at, Logical.workload_routes(name), spec, args.tags)
             tables.update({s.name: hub_routes for s in workload})
+        tables.update(service_route_tables(at, name, spec.hub, spec, args.tags))
         self.subnets = _subnets(at, name, self.vnet, spec.hub, tables)
         gateway_subnet = self.subnets[GATEWAY_SUBNET]
 
@@ -356,6 +357,41 @@ def default_route_table(
     )
 
 
+def service_route_tables(
+    at: Placed, key: str, vnet: VnetSpec, spec: NetworkSpec, tags: Mapping[str, str]
+) -> dict[str, network.RouteTable]:
+    """The tables Azure service subnets ask for: AzureFirewallManagementSubnet's "only route allowed
+    on this subnet is a default route to the Internet, and BGP route propagation must be disabled"
+    (learn.microsoft.com/azure/firewall/forced-tunneling). Other service subnets get none."""
+    out: dict[str, network.RouteTable] = {}
+    for sub in vnet.subnets:
+        if not sub.internet_default:
+            continue
+        name = Logical.service_routes(key, sub.name)
+        out[sub.name] = at.create(
+            network.RouteTable,
+            name,
+            route_table_name=at.name(name),
+            resource_group_name=at.group(name),
+            location=spec.region,
+            disable_bgp_route_propagation=True,
+            routes=_routes(
+                at,
+                name,
+                [
+                    {
+                        "name": spec.route_name(name, DEFAULT_ROUTE, to_internet=True),
+                        "address_prefix": DEFAULT_ROUTE,
+                        "next_hop_type": "Internet",
+                    }
+                ],
+            ),
+            tags=dict(tags),
+            options={"delete_before_replace": True},
+        )
+    return out
+
+
 @dataclass(kw_only=True)
 class SpokeArgs(NetworkArgs):
     vnet: VnetSpec
@@ -379,6 +415,7 @@ class Spoke(pulumi.ComponentResource):
         if routed:
             table = default_route_table(at, Logical.spoke_routes(name), net, args.tags)
             tables = {s.name: table for s in routed}
+        tables.update(service_route_tables(at, name, spec, net, args.tags))
         self.subnets = _subnets(at, name, self.vnet, spec, tables)
         # A peering write while either VNet still has a subnet write in flight fails.
         settled = [*self.subnets.values(), *hub.subnets.values()]

@@ -29,6 +29,7 @@ from model.config.estate import Placement, SourceMode
 from model.links import links
 from policies.shared import azure_facts
 from policies.shared.names import GATEWAY_SUBNET
+from policies.shared.service_subnets import RouteRule, routed_through_nva, service_subnet
 
 # --- one resource ---------------------------------------------------------------------------------
 
@@ -130,6 +131,12 @@ class Logical:
         return f"{hub}-workload-routes"
 
     @staticmethod
+    def service_routes(key: str, subnet: str) -> str:
+        """The route table an Azure service subnet asks for (AzureFirewallManagementSubnet:
+        0.0.0.0/0 -> Internet; policies/shared/service_subnets.py)."""
+        return f"{key}-{subnet}-routes"
+
+    @staticmethod
     def gateway(hub: str) -> str:
         return f"{hub}-gateway"
 
@@ -168,6 +175,8 @@ class VnetIds:
     route_table: ResourceId | None = None
     # The placement names a subscription (the program writes it through an explicit provider).
     placed_subscription: str | None = None
+    # subnet name -> the route table its Azure service asks for (policies/shared/service_subnets.py).
+    service_route_tables: dict[str, ResourceId] = field(default_factory=dict[str, ResourceId])
 
     def subnet(self, name: str) -> ResourceId:
         return self.subnets[name]
@@ -222,6 +231,7 @@ class Side:
             out |= {Logical.subnet(v.key, name): sub for name, sub in v.subnets.items()}
             if v.route_table is not None:
                 out[Logical.workload_routes(hub) if v is self.hub else Logical.spoke_routes(v.key)] = v.route_table
+            out |= {Logical.service_routes(v.key, name): t for name, t in v.service_route_tables.items()}
         out[Logical.gateway_routes(hub)] = self.gateway_routes
         out[Logical.gateway(hub)] = self.gateway
         if self.gateway_ip is not None:
@@ -429,13 +439,26 @@ def _vnet_ids(
             vnet.resource_group,
             key=vnet.key,
         )
-    return VnetIds(key, vnet, subnets, table, loc.subscription_id)
+    service_tables: dict[str, ResourceId] = {}
+    for s in subnet_names:
+        rule = service_subnet(s)
+        if rule is None or rule.route is not RouteRule.INTERNET_DEFAULT:
+            continue
+        logical = Logical.service_routes(key, s)
+        service_tables[s] = _from_import(adopted.get(logical), f"source.imports.{logical}") or ResourceId(
+            naming.ROUTE_TABLES,
+            naming.service_route_table_name(vnet.name, s),
+            vnet.subscription,
+            vnet.resource_group,
+            key=vnet.key,
+        )
+    return VnetIds(key, vnet, subnets, table, loc.subscription_id, service_tables)
 
 
 def _hub(cfg: StackConfig, role: Role) -> VnetIds:
     hub = cfg.layout.hub
     subnets = [GATEWAY_SUBNET, hub.nva_subnet.name, *(s.name for s in hub.extra_subnets)]
-    table = Logical.workload_routes(hub.name) if hub.extra_subnets else None
+    table = Logical.workload_routes(hub.name) if any(routed_through_nva(s.name) for s in hub.extra_subnets) else None
     return _vnet_ids(cfg, role, hub.name, "layout.hub", hub.placement, subnets, table)
 
 
@@ -477,7 +500,7 @@ def _side(cfg: StackConfig, role: Role) -> Side:
             f"layout.spokes[{i}]",
             s.placement,
             [n.name for n in s.subnets],
-            Logical.spoke_routes(s.name),
+            Logical.spoke_routes(s.name) if any(routed_through_nva(n.name) for n in s.subnets) else None,
         )
         for i, s in enumerate(layout.spokes)
     )

@@ -160,6 +160,10 @@ def default_vnet_name(key: str, region: str) -> str:
     return f"{key}-{region}"
 
 
+# The 0.0.0.0/0 -> Internet route of a service subnet's own table (AzureFirewallManagementSubnet).
+INTERNET_ROUTE = "default-to-internet"
+
+
 def route_name(prefix: str) -> str:
     """A UDR's name: ``default-to-nva`` for 0.0.0.0/0, ``to-<prefix>`` (``/`` and ``:`` replaced,
     which a name may not hold) for the GatewaySubnet's routes to each spoke prefix."""
@@ -171,6 +175,12 @@ def route_name(prefix: str) -> str:
 def route_table_name(vnet: str) -> str:
     """The route table of a VNet's workload subnets (0.0.0.0/0 -> the NVA)."""
     return f"{ROUTE_TABLE_PREFIX}{vnet}"
+
+
+def service_route_table_name(vnet: str, subnet: str) -> str:
+    """The route table an Azure service subnet asks for (AzureFirewallManagementSubnet's
+    0.0.0.0/0 -> Internet)."""
+    return f"{ROUTE_TABLE_PREFIX}{vnet}-{subnet.lower()}"
 
 
 def gateway_route_table_name(hub_vnet: str) -> str:

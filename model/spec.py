@@ -25,6 +25,7 @@ from policies.shared.addrspace import (
     translate_prefix,
 )
 from policies.shared.names import GATEWAY_SUBNET, STORAGE_ENDPOINT
+from policies.shared.service_subnets import RouteRule, ServiceSubnet, routed_through_nva, service_subnet
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,17 @@ class SubnetSpec:
     routed_to_nva: bool
     service_endpoints: tuple[str, ...] = ()
     adopt_id: str | None = None
+
+    @property
+    def service(self) -> ServiceSubnet | None:
+        """The Azure service this subnet is reserved for, recognised by its name (never routed
+        through the NVA; its route table is the service's own rule)."""
+        return service_subnet(self.name)
+
+    @property
+    def internet_default(self) -> bool:
+        """The subnet's service asks for a table of its own: 0.0.0.0/0 -> Internet, BGP off."""
+        return self.service is not None and self.service.route is RouteRule.INTERNET_DEFAULT
 
 
 @dataclass(frozen=True)
@@ -94,10 +106,11 @@ class NetworkSpec:
         """The identity of the resource the stack registers as ``logical`` (model/identity.py)."""
         return self.ids[logical]
 
-    def route_name(self, table: str, prefix: str) -> str:
+    def route_name(self, table: str, prefix: str, *, to_internet: bool = False) -> str:
         """The route for ``prefix`` in the table registered as ``table``: an adopted route keeps
         its existing name (source.routeNames)."""
-        return self.route_names.get(table, {}).get(prefix) or naming.route_name(prefix)
+        fresh = naming.INTERNET_ROUTE if to_internet else naming.route_name(prefix)
+        return self.route_names.get(table, {}).get(prefix) or fresh
 
 
 def firewall_present(nva: NvaSpec | None, phase: Phase) -> bool:
@@ -155,6 +168,8 @@ def _build(
     adopt = cfg.adopt if role is Role.TARGET and routed else {}
 
     def subnet(name: str, prefix: str, to_nva: bool, extra: list[str], vnet: str) -> SubnetSpec:
+        # Azure's service subnets keep their service's routing: never 0.0.0.0/0 -> NVA.
+        to_nva = to_nva and routed_through_nva(name)
         endpoints = list(dict.fromkeys(extra + ([STORAGE_ENDPOINT] if to_nva else [])))
         adopted = adopt[vnet].subnets.get(name) if vnet in adopt else None
         return SubnetSpec(name, tr.prefix(prefix), to_nva and routed, tuple(endpoints), adopted)

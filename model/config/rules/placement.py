@@ -15,6 +15,7 @@ from model.config.models import Role, StackConfig
 from policies.shared import azure_facts
 from policies.shared.addrspace import parse_prefix
 from policies.shared.names import AZURE_FIREWALL_SUBNET, GATEWAY_SUBNET, NAMESPACE
+from policies.shared.service_subnets import RouteRule, routed_through_nva, service_subnet
 
 
 def subscription_issues(cfg: StackConfig, foreign: Mapping[str, object] | None = None) -> Iterator[Issue]:
@@ -117,27 +118,32 @@ def vnet_locations(cfg: StackConfig, role: Role) -> dict[str, VnetLocation]:
     return out
 
 
+def _own_table(subnet: str) -> bool:
+    """Whether the subnet's Azure service asks for a route table of its own."""
+    rule = service_subnet(subnet)
+    return rule is not None and rule.route is RouteRule.INTERNET_DEFAULT
+
+
 def source_resource_names(cfg: StackConfig) -> frozenset[str]:
     """The names the prod stack gives the production network's resources (``__main__.py`` and
     components/network.py; tests/program/test_estate.py holds the two to the same list)."""
     hub = cfg.layout.hub
     names = {"network-rg", f"{hub.name}-vnet", f"{hub.name}-gateway", f"{hub.name}-gateway-routes"}
     names |= {f"{hub.name}-{s}" for s in (GATEWAY_SUBNET, hub.nva_subnet.name, *(x.name for x in hub.extra_subnets))}
-    if hub.extra_subnets:
+    if any(routed_through_nva(x.name) for x in hub.extra_subnets):
         names.add(f"{hub.name}-workload-routes")
+    names |= {f"{hub.name}-{x.name}-routes" for x in hub.extra_subnets if _own_table(x.name)}
     if azure_facts.gateway_needs_public_ip(cfg.gateway_sku, cfg.gateway.public_ip):
         names.add(f"{hub.name}-gateway-ip")
     names.add(f"{hub.name}-primary-connection")
     if cfg.cross_connect:
         names.add(f"{hub.name}-secondary-connection")
     for spoke in cfg.layout.spokes:
-        names |= {
-            f"{spoke.name}-vnet",
-            f"{spoke.name}-routes",
-            f"{hub.name}-to-{spoke.name}",
-            f"{spoke.name}-to-{hub.name}",
-        }
+        names |= {f"{spoke.name}-vnet", f"{hub.name}-to-{spoke.name}", f"{spoke.name}-to-{hub.name}"}
+        if any(routed_through_nva(s.name) for s in spoke.subnets):
+            names.add(f"{spoke.name}-routes")
         names |= {f"{spoke.name}-{s.name}" for s in spoke.subnets}
+        names |= {f"{spoke.name}-{s.name}-routes" for s in spoke.subnets if _own_table(s.name)}
     return frozenset(names)
 
 

@@ -1,0 +1,79 @@
+"""Azure's service subnets in the layout: each keeps the routing Microsoft documents for it
+(policies/shared/service_subnets.py), never the 0.0.0.0/0 -> NVA table, on both stacks; hub
+workload subnets are routed symmetrically through the NVA."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from erdr.simulate import SimResult
+from tests.helpers import NO_PEER_CONNECTIONS, ROUTES, SUBNET, run_stack, short
+
+# A hub with room for a workload subnet (a DNS resolver's inbound endpoint) and the service subnets
+# a landing zone's hub carries.
+HUB_EXTRAS: dict[str, Any] = {
+    "layout.hub.addressSpace": ["10.10.10.0/24", "10.10.12.0/22"],
+    "layout.hub.extraSubnets": [
+        {"name": "snet-dns-in", "prefix": "10.10.12.0/28"},
+        {"name": "AzureFirewallManagementSubnet", "prefix": "10.10.13.0/26"},
+        {"name": "AzureBastionSubnet", "prefix": "10.10.13.64/26"},
+        {"name": "RouteServerSubnet", "prefix": "10.10.13.128/26"},
+    ],
+}
+SERVICE = ("AzureFirewallManagementSubnet", "AzureBastionSubnet", "RouteServerSubnet")
+
+
+def run(stack: str, phase: str = "standby", **extra: Any) -> SimResult:
+    result = run_stack(stack, overrides={**HUB_EXTRAS, "phase": phase, **extra}, peer_outputs=NO_PEER_CONNECTIONS)
+    assert result.error is None, result.error
+    return result
+
+
+def subnet(result: SimResult, name: str) -> dict[str, Any]:
+    return result.by_name(f"hub-{name}").plain_inputs
+
+
+def table_of(result: SimResult, name: str) -> dict[str, Any] | None:
+    """The registered route table the subnet ``name`` points at, by the URN it waits for."""
+    reg = result.by_name(f"hub-{name}")
+    urns = reg.property_dependencies.get("routeTable") or []
+    if not urns:
+        assert reg.plain_inputs.get("routeTable") is None
+        return None
+    (urn,) = urns
+    return result.by_urn(urn).plain_inputs
+
+
+@pytest.mark.parametrize("stack", ["prod", "dr"])
+def test_service_subnets_keep_their_services_routing(stack: str) -> None:
+    result = run(stack)
+    for name in SERVICE:
+        endpoints = [e["service"] for e in subnet(result, name).get("serviceEndpoints") or []]
+        assert "Microsoft.Storage" not in endpoints, name
+    # "UDR isn't supported on an Azure Bastion subnet"; Route Server supports no UDR either.
+    assert table_of(result, "AzureBastionSubnet") is None
+    assert table_of(result, "RouteServerSubnet") is None
+    # "The only route allowed on this subnet is a default route to the Internet, and BGP route
+    # propagation must be disabled."
+    management = table_of(result, "AzureFirewallManagementSubnet")
+    assert management is not None and management["disableBgpRoutePropagation"] is True
+    assert [(r["addressPrefix"], r["nextHopType"]) for r in management["routes"]] == [("0.0.0.0/0", "Internet")]
+    # The workload subnet beside them is routed through the NVA, with its endpoint.
+    workload = table_of(result, "snet-dns-in")
+    assert workload is not None
+    assert [(r["addressPrefix"], r["nextHopType"]) for r in workload["routes"]] == [("0.0.0.0/0", "VirtualAppliance")]
+    assert "Microsoft.Storage" in [e["service"] for e in subnet(result, "snet-dns-in")["serviceEndpoints"]]
+
+
+def test_no_nva_route_reaches_a_service_subnet_anywhere() -> None:
+    """Every subnet of both stacks that points at a table with a route to the NVA is a workload subnet."""
+    for stack in ("prod", "dr"):
+        result = run(stack)
+        for reg in result.of_type(SUBNET):
+            for urn in reg.property_dependencies.get("routeTable") or []:
+                routes = result.by_urn(urn).plain_inputs["routes"]
+                if any(r["nextHopType"] == "VirtualAppliance" for r in routes):
+                    assert reg.plain_inputs["subnetName"] not in SERVICE, short(reg.urn)
+        assert {short(r.urn) for r in result.of_type(ROUTES)} >= {"hub-AzureFirewallManagementSubnet-routes"}
