@@ -205,8 +205,9 @@ class Hub(pulumi.ComponentResource):
         self.placement = at
         self.vnet = _vnet(at, name, spec.hub, spec.region, args.tags, args.protect)
 
-        # The GatewaySubnet sends spoke traffic through the NVA; no default route (it would
-        # break the gateway) and BGP propagation stays on (the gateway needs on-prem routes).
+        # The GatewaySubnet sends traffic for the spokes and the hub's workload subnets through
+        # the NVA, the way their replies leave; no default route (it would break the gateway) and
+        # BGP propagation stays on (the gateway needs on-prem routes).
         table_name = Logical.gateway_routes(name)
         gateway_routes = at.create(
             network.RouteTable,
@@ -225,7 +226,7 @@ class Hub(pulumi.ComponentResource):
                         "next_hop_type": "VirtualAppliance",
                         "next_hop_ip_address": spec.nva_address,
                     }
-                    for prefix in spec.spoke_prefixes
+                    for prefix in spec.gateway_nva_prefixes
                 ],
             ),
             tags=dict(args.tags),

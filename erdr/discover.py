@@ -329,8 +329,10 @@ class Discoverer:
 
         spokes, spoke_prefixes = self._spokes(hub, hub_key, region)
         gateway_table = _ref(_props(gateway_subnet).get("routeTable"))
+        # The hub's workload subnets reply through the NVA, so the gateway sends their traffic there too.
+        returned = [*spoke_prefixes, *(str(_props(s).get("addressPrefix")) for s in extras)]
         if gateway_table:
-            self._check_table(f"{hub_key}-gateway-routes", gateway_table, spoke_prefixes, nva_address, bgp_off=False)
+            self._check_table(f"{hub_key}-gateway-routes", gateway_table, returned, nva_address, bgp_off=False)
         else:
             self.differ(
                 gateway_subnet["id"],

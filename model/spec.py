@@ -102,6 +102,15 @@ class NetworkSpec:
     def vnets(self) -> tuple[VnetSpec, ...]:
         return (self.hub, *self.spokes)
 
+    @property
+    def gateway_nva_prefixes(self) -> tuple[str, ...]:
+        """What the GatewaySubnet's table sends to the NVA: every spoke prefix and every hub
+        subnet whose replies leave through the NVA (0.0.0.0/0 -> NVA). Without a hub subnet here,
+        on-premises traffic would reach it directly while its reply crosses the stateful NVA,
+        which drops it ("Integrate Azure Firewall with Azure Standard Load Balancer",
+        learn.microsoft.com/azure/firewall/integrate-lb#asymmetric-routing)."""
+        return (*self.spoke_prefixes, *(s.prefix for s in self.hub.subnets if s.routed_to_nva))
+
     def name(self, logical: str) -> ResourceId:
         """The identity of the resource the stack registers as ``logical`` (model/identity.py)."""
         return self.ids[logical]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from erdr.simulate import SimResult
-from tests.helpers import NO_PEER_CONNECTIONS, ROUTES, SUBNET, run_stack, short
+from tests.helpers import NO_PEER_CONNECTIONS, ROUTES, SUBNET, VNET, run_stack, short
 
 # A hub with room for a workload subnet (a DNS resolver's inbound endpoint) and the service subnets
 # a landing zone's hub carries.
@@ -77,3 +77,33 @@ def test_no_nva_route_reaches_a_service_subnet_anywhere() -> None:
                 if any(r["nextHopType"] == "VirtualAppliance" for r in routes):
                     assert reg.plain_inputs["subnetName"] not in SERVICE, short(reg.urn)
         assert {short(r.urn) for r in result.of_type(ROUTES)} >= {"hub-AzureFirewallManagementSubnet-routes"}
+
+
+PHASES = ("standby", "failover", "failback")
+
+
+@pytest.mark.parametrize("stack", ["prod", "dr"])
+@pytest.mark.parametrize("phase", PHASES)
+def test_gateway_routes_every_subnet_that_replies_through_the_nva(stack: str, phase: str) -> None:
+    """Read from what is registered: every hub subnet whose table sends 0.0.0.0/0 to the NVA is
+    routed to the NVA by the GatewaySubnet's table too, beside every spoke's address space."""
+    result = run(stack, phase)
+    gateway = table_of(result, "GatewaySubnet")
+    assert gateway is not None
+    to_nva = {r["addressPrefix"] for r in gateway["routes"] if r["nextHopType"] == "VirtualAppliance"}
+    replies_via_nva = set()
+    for reg in result.of_type(SUBNET):
+        if not short(reg.urn).startswith("hub-"):
+            continue
+        for urn in reg.property_dependencies.get("routeTable") or []:
+            routes = result.by_urn(urn).plain_inputs["routes"]
+            if any(r["addressPrefix"] == "0.0.0.0/0" and r["nextHopType"] == "VirtualAppliance" for r in routes):
+                replies_via_nva.add(reg.plain_inputs["addressPrefix"])
+    assert replies_via_nva == {"10.10.12.0/28"}
+    spokes = {
+        p
+        for reg in result.of_type(VNET)
+        if short(reg.urn) in ("vnet1-vnet", "vnet2-vnet")
+        for p in reg.plain_inputs["addressSpace"]["addressPrefixes"]
+    }
+    assert to_nva == replies_via_nva | spokes
