@@ -8,6 +8,7 @@ from .rules.circuits import AUTHORIZATION_KEY_RULE, PREMIUM_RULE, SAME_LOCATION_
 from .rules.gateways import GATEWAY_SUBNET_RULE, LINK_LIMITS_RULE, ZONE_REDUNDANT_RULE
 from .rules.peerings import DRILL_RULE, PEERING_RULE
 from .rules.routing import UDR_NEXT_HOP_RULE
+from .rules.symmetry import SYMMETRY_RULE
 from .shared.names import NAMESPACE
 
 PACK_NAME = NAMESPACE
@@ -25,6 +26,7 @@ RULES: tuple[Rule, ...] = (
     AUTHORIZATION_KEY_RULE,
     LINK_LIMITS_RULE,
     UDR_NEXT_HOP_RULE,
+    SYMMETRY_RULE,
 )
 
 BY_NAME = {rule.name: rule for rule in RULES}
