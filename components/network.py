@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import network
 
+from model import naming
 from model.identity import Logical
 from model.phases import ConnectionSpec
 from model.spec import NetworkSpec, SubnetSpec, VnetSpec
@@ -109,6 +110,7 @@ def _subnets(
     vnet: network.VirtualNetwork,
     spec: VnetSpec,
     route_tables: Mapping[str, network.RouteTable],
+    tags: Mapping[str, str] | None = None,
 ) -> dict[str, network.Subnet]:
     """Subnets of one VNet, created one after another: Azure rejects concurrent subnet writes
     on a VNet (AnotherOperationInProgress)."""
@@ -120,6 +122,19 @@ def _subnets(
         if sub.adopt_id:
             options["import_"] = sub.adopt_id
         logical = Logical.subnet(prefix, sub.name)
+        nsg_ref: dict[str, Any] | None = {"id": sub.nsg_id} if sub.nsg_id else None
+        if sub.nsg_rules is not None:
+            nsg_name = Logical.subnet_nsg(prefix, sub.name)
+            nsg = at.create(
+                network.NetworkSecurityGroup,
+                nsg_name,
+                network_security_group_name=at.name(nsg_name),
+                resource_group_name=at.group(nsg_name),
+                location=at.network.region,
+                security_rules=list(sub.nsg_rules),
+                tags=dict(tags or {}),
+            )
+            nsg_ref = {"id": nsg.id}
         subnet: network.Subnet = at.create(
             network.Subnet,
             logical,
@@ -129,6 +144,11 @@ def _subnets(
             address_prefix=sub.prefix,
             route_table={"id": table.id} if table is not None else None,
             service_endpoints=[{"service": s} for s in sub.service_endpoints] or None,
+            network_security_group=nsg_ref,
+            delegations=[{"name": naming.delegation_name(d), "service_name": d} for d in sub.delegations] or None,
+            private_endpoint_network_policies=sub.private_endpoint_network_policies,
+            private_link_service_network_policies=sub.private_link_service_network_policies,
+            default_outbound_access=sub.default_outbound_access,
             # Azure fills in each endpoint's locations, which the program cannot know; erdr.discover
             # reports an adopted routed subnet that lacks Microsoft.Storage.
             kept_when_adopted=["service_endpoints"],
@@ -227,6 +247,14 @@ class Hub(pulumi.ComponentResource):
                         "next_hop_ip_address": spec.nva_address,
                     }
                     for prefix in spec.gateway_nva_prefixes
+                ]
+                + [
+                    {
+                        "name": spec.route_name(table_name, prefix),
+                        "address_prefix": prefix,
+                        "next_hop_type": "VnetLocal",
+                    }
+                    for prefix in spec.gateway_direct_prefixes
                 ],
             ),
             tags=dict(args.tags),
@@ -238,7 +266,7 @@ class Hub(pulumi.ComponentResource):
             hub_routes = default_route_table(at, Logical.workload_routes(name), spec, args.tags)
             tables.update({s.name: hub_routes for s in workload})
         tables.update(service_route_tables(at, name, spec.hub, spec, args.tags))
-        self.subnets = _subnets(at, name, self.vnet, spec.hub, tables)
+        self.subnets = _subnets(at, name, self.vnet, spec.hub, tables, args.tags)
         gateway_subnet = self.subnets[GATEWAY_SUBNET]
 
         ip_config: network.VirtualNetworkGatewayIPConfigurationArgsDict = {
@@ -417,7 +445,7 @@ class Spoke(pulumi.ComponentResource):
             table = default_route_table(at, Logical.spoke_routes(name), net, args.tags)
             tables = {s.name: table for s in routed}
         tables.update(service_route_tables(at, name, spec, net, args.tags))
-        self.subnets = _subnets(at, name, self.vnet, spec, tables)
+        self.subnets = _subnets(at, name, self.vnet, spec, tables, args.tags)
         # A peering write while either VNet still has a subnet write in flight fails.
         settled = [*self.subnets.values(), *hub.subnets.values()]
         hub_name = net.hub.key

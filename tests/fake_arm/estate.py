@@ -206,7 +206,8 @@ def build(*, nva: str = "firewall", forbidden: tuple[str, ...] = ()) -> Estate:
     e.add(
         _route_table(
             gateway_table,
-            [(f"to-{s.name.split('-')[1]}", s.prefix) for s in SPOKES],
+            # The spokes and the hub's shared-services subnet, whose replies leave through the NVA.
+            [(f"to-{s.name.split('-')[1]}", s.prefix) for s in SPOKES] + [("to-shared", "10.100.1.0/24")],
             hop,
             disable_bgp=False,
         )

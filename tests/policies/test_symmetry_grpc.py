@@ -137,3 +137,23 @@ def test_unknown_route_table_in_preview_is_advised_not_failed(pack: PolicyPackCl
     configure(pack, settings)
     found = [d for d in check_simulation(pack, broken) if d.policy == RULE]
     assert [d.level for d in found] == ["advisory"] and NOTE in found[0].message
+
+
+@pytest.mark.parametrize("name", ["prod", "dr"])
+def test_private_endpoint_subnet_without_a_table_is_symmetric(pack: PolicyPackClient, name: str) -> None:
+    """A spoke subnet with routeTable 'none' is sent straight to its VNet by the GatewaySubnet's
+    table (VnetLocal), so neither direction crosses the NVA; without that route it fails."""
+    from tests.program.test_subnet_properties import SPOKE
+
+    settings = load_stack(name, overrides=dict(SPOKE))
+    result = simulate(settings, preview=False, peer_outputs=NO_PEER_CONNECTIONS)
+    assert result.error is None, result.error
+    configure(pack, settings)
+    assert findings(check_simulation(pack, result)) == []
+    bypass_dropped = edit(
+        result,
+        "hub-gateway-routes",
+        lambda p: p.update(routes=[r for r in p["routes"] if r["nextHopType"] != "VnetLocal"]),
+    )
+    found = findings(check_simulation(pack, bypass_dropped))
+    assert {d.policy for d in found} == {RULE} and any(d.urn.endswith("::vnet1-pe") for d in found)

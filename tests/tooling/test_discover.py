@@ -120,11 +120,8 @@ def test_adopted_mode_lists_an_import_for_every_production_resource() -> None:
     assert imports["vnet-app1-to-vnet-hub"].startswith(f"/subscriptions/{LZ_APP1}/")
     assert source["routeNames"]["vnet-app2-routes"] == {"0.0.0.0/0": "default-route"}
     assert source["routeNames"]["vnet-hub-gateway-routes"]["10.110.0.0/24"] == "to-app1"
-    # The hub's shared-services subnet replies through the firewall (0.0.0.0/0 -> firewall) while
-    # the gateway sends its traffic straight to it: the one thing the design changes (issue #21).
-    assert [(d["resource"].rsplit("/", 1)[-1], d["what"]) for d in run.document["differences"]] == [
-        ("rt-hub-gateway", "no route 10.100.1.0/24 -> 10.100.0.68")
-    ]
+    assert source["routeNames"]["vnet-hub-gateway-routes"]["10.100.1.0/24"] == "to-shared"  # the hub workload
+    assert run.document["differences"] == []
 
 
 def test_lists_are_followed_across_pages() -> None:

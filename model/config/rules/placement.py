@@ -11,7 +11,7 @@ from model.config.estate import (
     FirewallProvisioning,
     SourceMode,
 )
-from model.config.models import Role, StackConfig
+from model.config.models import Role, StackConfig, SubnetLayout
 from policies.shared import azure_facts
 from policies.shared.addrspace import parse_prefix
 from policies.shared.names import AZURE_FIREWALL_SUBNET, GATEWAY_SUBNET, NAMESPACE
@@ -118,6 +118,12 @@ def vnet_locations(cfg: StackConfig, role: Role) -> dict[str, VnetLocation]:
     return out
 
 
+def nva_routed(subnet: SubnetLayout) -> bool:
+    """Whether a layout subnet gets the 0.0.0.0/0 -> NVA table: a workload subnet whose
+    ``routeTable`` is not 'none'."""
+    return routed_through_nva(subnet.name) and subnet.route_table != "none"
+
+
 def _own_table(subnet: str) -> bool:
     """Whether the subnet's Azure service asks for a route table of its own."""
     rule = service_subnet(subnet)
@@ -130,7 +136,7 @@ def source_resource_names(cfg: StackConfig) -> frozenset[str]:
     hub = cfg.layout.hub
     names = {"network-rg", f"{hub.name}-vnet", f"{hub.name}-gateway", f"{hub.name}-gateway-routes"}
     names |= {f"{hub.name}-{s}" for s in (GATEWAY_SUBNET, hub.nva_subnet.name, *(x.name for x in hub.extra_subnets))}
-    if any(routed_through_nva(x.name) for x in hub.extra_subnets):
+    if any(nva_routed(x) for x in hub.extra_subnets):
         names.add(f"{hub.name}-workload-routes")
     names |= {f"{hub.name}-{x.name}-routes" for x in hub.extra_subnets if _own_table(x.name)}
     if azure_facts.gateway_needs_public_ip(cfg.gateway_sku, cfg.gateway.public_ip):
@@ -140,7 +146,7 @@ def source_resource_names(cfg: StackConfig) -> frozenset[str]:
         names.add(f"{hub.name}-secondary-connection")
     for spoke in cfg.layout.spokes:
         names |= {f"{spoke.name}-vnet", f"{hub.name}-to-{spoke.name}", f"{spoke.name}-to-{hub.name}"}
-        if any(routed_through_nva(s.name) for s in spoke.subnets):
+        if any(nva_routed(s) for s in spoke.subnets):
             names.add(f"{spoke.name}-routes")
         names |= {f"{spoke.name}-{s.name}" for s in spoke.subnets}
         names |= {f"{spoke.name}-{s.name}-routes" for s in spoke.subnets if _own_table(s.name)}
