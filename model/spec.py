@@ -82,7 +82,8 @@ class NvaSpec:
     replicated_item: str | None = None
     firewall_sku: str = "Standard"
     provisioning: FirewallProvisioning = FirewallProvisioning.PRE_PROVISIONED
-    base_policy_id: str | None = None
+    base_policy_id: str | None = None  # the source region's policy (for the runbook)
+    target_base_policy_id: str | None = None  # the target policy's parent, in the target region
 
     @property
     def firewall(self) -> bool:
@@ -311,6 +312,7 @@ def _nva(nva: NvaLayout, subnet: str, address: str) -> NvaSpec:
         nva.firewall_sku,
         nva.provisioning,
         nva.base_policy_id,
+        nva.target_base_policy_id,
     )
 
 

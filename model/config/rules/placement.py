@@ -77,10 +77,30 @@ def nva_issues(cfg: StackConfig) -> Iterator[Issue]:
                 "the recovery plan would boot VMs behind a firewall that only `pulumi up` in phase failover "
                 "creates; use preProvisioned with a recovery plan",
             )
+        if (
+            nva.target_base_policy_id
+            and nva.base_policy_id
+            and nva.target_base_policy_id.lower() == nva.base_policy_id.lower()
+        ):
+            yield Issue(
+                "layout.hub.nva.targetBasePolicyId",
+                nva.target_base_policy_id,
+                "is the source region's policy (basePolicyId); a parent policy must be in the same region as "
+                "the child (learn.microsoft.com/azure/firewall-manager/policy-overview): give a policy in the "
+                "target region with the same rules",
+            )
         return
-    if nva.provisioning is not FirewallProvisioning.PRE_PROVISIONED or nva.base_policy_id:
-        key = "provisioning" if nva.provisioning is not FirewallProvisioning.PRE_PROVISIONED else "basePolicyId"
-        value = nva.provisioning.value if key == "provisioning" else nva.base_policy_id
+    if nva.provisioning is not FirewallProvisioning.PRE_PROVISIONED or nva.base_policy_id or nva.target_base_policy_id:
+        key = (
+            "provisioning"
+            if nva.provisioning is not FirewallProvisioning.PRE_PROVISIONED
+            else "basePolicyId"
+            if nva.base_policy_id
+            else "targetBasePolicyId"
+        )
+        value = {"provisioning": nva.provisioning.value, "basePolicyId": nva.base_policy_id}.get(
+            key, nva.target_base_policy_id
+        )
         yield Issue(f"layout.hub.nva.{key}", value, "only used with layout.hub.nva.kind 'azureFirewall'")
     if nva.replicated_item and cfg.recovery_plan is not None:
         for g, group in enumerate(cfg.recovery_plan.boot_groups):
