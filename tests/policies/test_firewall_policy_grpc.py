@@ -65,7 +65,7 @@ def test_a_source_region_parent_fails_and_the_target_one_passes(preview: bool) -
 
 def test_a_parent_in_the_stack_in_another_region_fails() -> None:
     """General, without stack config: a parent registered in the stack, in another location."""
-    settings, result = run(False)
+    _, result = run(False)
     out = copy.deepcopy(result)
     parent = out.by_name(POLICY)
     moved = copy.deepcopy(parent)
