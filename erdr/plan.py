@@ -62,6 +62,8 @@ from erdr.stackfiles import (
     stack_config,
 )
 from model.config import ConfigError, Phase, Role, StackConfig
+from model.config.estate import SourceMode
+from model.spec import network_for
 from model.config.pair import StackSide, pair_issues
 from model.phases import connection_plan
 from policies.shared.names import NAMESPACE
@@ -222,9 +224,37 @@ def _warm_worker() -> None:
     import erdr.simulate  # noqa: F401 - the SDK imports once per worker, while the planner validates
 
 
+def declared_production(settings: StackSettings) -> dict[str, dict[str, Any]] | None:
+    """For a dr stack whose production is ``source.mode: external``: the production VNets as the
+    layout declares them (what erdr.discover observed), as ARM would return them to the dr
+    stack's read-only lookups. Offline there is no Azure to read; the real preview reads it and
+    stops on drift (program/estate.py). None for every other stack."""
+    try:
+        cfg = stack_config(settings)
+    except ConfigError:
+        return None  # the run itself reports it
+    if cfg.role is not Role.TARGET or cfg.source.mode is not SourceMode.EXTERNAL:
+        return None
+    net = network_for(cfg, Role.SOURCE)
+    out: dict[str, dict[str, Any]] = {}
+    for v in net.vnets:
+        assert v.id is not None, "the resolved estate names every source VNet"
+        subnets = [
+            {"id": v.id.child("subnets", s.name).id, "name": s.name, "properties": {"addressPrefix": s.prefix}}
+            for s in v.subnets
+        ]
+        out[v.id.id.lower()] = {
+            "id": v.id.id,
+            "name": v.azure_name,
+            "location": net.region,
+            "properties": {"addressSpace": {"addressPrefixes": list(v.address_space)}, "subnets": subnets},
+        }
+    return out
+
+
 def _simulate_job(settings: StackSettings, preview: bool, peers: dict[str, Any]) -> tuple[SimResult, float]:
     start = time.perf_counter()
-    result = simulate(settings, preview=preview, peer_outputs=peers)
+    result = simulate(settings, preview=preview, peer_outputs=peers, live=declared_production(settings))
     return result, time.perf_counter() - start
 
 
