@@ -63,9 +63,9 @@ from erdr.stackfiles import (
 )
 from model.config import ConfigError, Phase, Role, StackConfig
 from model.config.estate import SourceMode
-from model.spec import network_for
 from model.config.pair import StackSide, pair_issues
 from model.phases import connection_plan
+from model.spec import network_for
 from policies.shared.names import NAMESPACE
 
 DEFAULT_STACKS: tuple[str, ...] = ("prod", "dr")
