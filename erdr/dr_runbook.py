@@ -370,6 +370,15 @@ def _prerequisites(design: phases.Design, source: StackRuns, target: StackRuns) 
             "- **Bandwidth**: the secondary circuit is smaller than the primary; agree beforehand how to raise it "
             "with the provider at a disaster."
         )
+    lines.append(
+        "- **What the replica does not carry** (recreate or provide it in the target yourself): private endpoints "
+        "and the private DNS records pointing at them, NAT gateways, custom DNS servers of the VNets, Azure "
+        "service subnets that the layout does not list (erdr.discover leaves AzureBastionSubnet, RouteServerSubnet "
+        "and AzureFirewallManagementSubnet out and names them under `notModelled`) and the services in them, "
+        "and the rules of the firewall policy unless `layout.hub.nva.targetBasePolicyId` names a copy in the "
+        "target region. Subnet NSGs, delegations, network policies and `defaultOutboundAccess` are replicated "
+        "as the layout declares them (erdr.discover copies each NSG's rules)."
+    )
     lines.append("")
     return lines
 
