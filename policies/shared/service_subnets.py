@@ -127,3 +127,54 @@ def service_subnet(name: object) -> ServiceSubnet | None:
 def routed_through_nva(name: object) -> bool:
     """Whether a subnet of this name may get the 0.0.0.0/0 -> NVA route table: workload subnets only."""
     return service_subnet(name) is None
+
+
+# The rules an NSG on AzureBastionSubnet must carry (learn.microsoft.com/azure/bastion/bastion-nsg,
+# "AzureBastionSubnet"): (direction, the peer's prefix or service tag, port). Inbound: HTTPS from
+# the Internet, from GatewayManager and from AzureLoadBalancer, the data plane (8080, 5701) within
+# the VirtualNetwork. Outbound: SSH and RDP to the VirtualNetwork, the data plane, HTTPS to
+# AzureCloud, HTTP to the Internet.
+BASTION_NSG_RULES: Final = (
+    ("Inbound", "Internet", "443"),
+    ("Inbound", "GatewayManager", "443"),
+    ("Inbound", "AzureLoadBalancer", "443"),
+    ("Inbound", "VirtualNetwork", "8080"),
+    ("Inbound", "VirtualNetwork", "5701"),
+    ("Outbound", "VirtualNetwork", "22"),
+    ("Outbound", "VirtualNetwork", "3389"),
+    ("Outbound", "VirtualNetwork", "8080"),
+    ("Outbound", "VirtualNetwork", "5701"),
+    ("Outbound", "AzureCloud", "443"),
+    ("Outbound", "Internet", "80"),
+)
+
+
+def _port_in(port: str, ranges: list[str]) -> bool:
+    for r in ranges:
+        if r == "*":
+            return True
+        low, _, high = r.partition("-")
+        if low.isdigit() and (high or low).isdigit() and int(low) <= int(port) <= int(high or low):
+            return True
+    return False
+
+
+def missing_bastion_rules(rules: list[dict[str, object]]) -> list[str]:
+    """The required Bastion rules that no Allow rule covers, as 'direction peer:port'. A rule is
+    (direction, access, peers (its source for Inbound, its destination for Outbound), ports)."""
+    missing: list[str] = []
+    for direction, peer, port in BASTION_NSG_RULES:
+        covered = False
+        for rule in rules:
+            if rule.get("direction") != direction or rule.get("access") != "Allow":
+                continue
+            peers = rule.get("peers")
+            ports = rule.get("ports")
+            if not isinstance(peers, list) or not isinstance(ports, list):
+                continue
+            if any(p in ("*", peer) for p in peers) and _port_in(port, [str(x) for x in ports]):
+                covered = True
+                break
+        if not covered:
+            missing.append(f"{direction} {peer}:{port}")
+    return missing

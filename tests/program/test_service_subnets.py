@@ -107,3 +107,42 @@ def test_gateway_routes_every_subnet_that_replies_through_the_nva(stack: str, ph
         for p in reg.plain_inputs["addressSpace"]["addressPrefixes"]
     }
     assert to_nva == replies_via_nva | spokes
+
+
+def _rule(name: str, priority: int, direction: str, peer: str, ports: list[str]) -> dict[str, Any]:
+    inbound = direction == "Inbound"
+    return {
+        "name": name,
+        "priority": priority,
+        "direction": direction,
+        "access": "Allow",
+        "protocol": "*",
+        "sourceAddressPrefixes": [peer if inbound else "*"],
+        "destinationAddressPrefixes": ["*" if inbound else peer],
+        "destinationPortRanges": ports,
+    }
+
+
+# The rules learn.microsoft.com/azure/bastion/bastion-nsg lists for AzureBastionSubnet.
+BASTION_RULES = [
+    _rule("in-https-internet", 120, "Inbound", "Internet", ["443"]),
+    _rule("in-gateway-manager", 130, "Inbound", "GatewayManager", ["443"]),
+    _rule("in-load-balancer", 140, "Inbound", "AzureLoadBalancer", ["443"]),
+    _rule("in-data-plane", 150, "Inbound", "VirtualNetwork", ["8080", "5701"]),
+    _rule("out-ssh-rdp", 100, "Outbound", "VirtualNetwork", ["22", "3389"]),
+    _rule("out-azure-cloud", 110, "Outbound", "AzureCloud", ["443"]),
+    _rule("out-data-plane", 120, "Outbound", "VirtualNetwork", ["8080", "5701"]),
+    _rule("out-session", 130, "Outbound", "Internet", ["80"]),
+]
+
+
+def test_bastion_subnet_takes_an_nsg_with_the_documented_rules() -> None:
+    extras = [
+        {**s, "nsg": {"rules": BASTION_RULES}} if s["name"] == "AzureBastionSubnet" else s
+        for s in HUB_EXTRAS["layout.hub.extraSubnets"]
+    ]
+    result = run("dr", **{"layout.hub.extraSubnets": extras})
+    bastion = result.by_name("hub-AzureBastionSubnet")
+    (nsg,) = result.of_type("azure-native:network:NetworkSecurityGroup")
+    assert nsg.urn in bastion.property_dependencies["networkSecurityGroup"]
+    assert len(nsg.plain_inputs["securityRules"]) == len(BASTION_RULES)

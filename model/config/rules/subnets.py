@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from model.config.errors import Issue
 from model.config.models import Role, StackConfig, SubnetLayout
-from policies.shared.service_subnets import NsgRule, service_subnet
+from policies.shared.service_subnets import BASTION_NSG_DOC, NsgRule, missing_bastion_rules, service_subnet
 
 
 def _layout_subnets(cfg: StackConfig) -> Iterator[tuple[str, SubnetLayout]]:
@@ -36,6 +36,25 @@ def subnet_issues(cfg: StackConfig) -> Iterator[Issue]:
                     sub.nsg.model_dump(by_alias=True, exclude_none=True),
                     f"Azure does not support a network security group on {rule.name} ({rule.url}); remove it",
                 )
+            if sub.nsg is not None and sub.nsg.rules is not None and rule.nsg is NsgRule.BASTION_RULES:
+                shaped: list[dict[str, object]] = [
+                    {
+                        "direction": r.direction,
+                        "access": r.access,
+                        "peers": r.source_address_prefixes
+                        if r.direction == "Inbound"
+                        else r.destination_address_prefixes,
+                        "ports": r.destination_port_ranges,
+                    }
+                    for r in sub.nsg.rules
+                ]
+                missing = missing_bastion_rules(shaped)
+                if missing:
+                    yield Issue(
+                        f"{path}.nsg.rules",
+                        [r.name for r in sub.nsg.rules],
+                        f"an NSG on AzureBastionSubnet needs the rules of {BASTION_NSG_DOC}; missing: {', '.join(missing)}",
+                    )
             if sub.delegations:
                 yield Issue(
                     f"{path}.delegations",
