@@ -25,7 +25,7 @@ HUB_EXTRAS: dict[str, Any] = {
 SERVICE = ("AzureFirewallManagementSubnet", "AzureBastionSubnet", "RouteServerSubnet")
 
 
-def run(stack: str, phase: str = "standby", **extra: Any) -> SimResult:
+def run(stack: str, phase: str = "standby", **extra: object) -> SimResult:
     result = run_stack(stack, overrides={**HUB_EXTRAS, "phase": phase, **extra}, peer_outputs=NO_PEER_CONNECTIONS)
     assert result.error is None, result.error
     return result
@@ -141,7 +141,7 @@ def test_bastion_subnet_takes_an_nsg_with_the_documented_rules() -> None:
         {**s, "nsg": {"rules": BASTION_RULES}} if s["name"] == "AzureBastionSubnet" else s
         for s in HUB_EXTRAS["layout.hub.extraSubnets"]
     ]
-    result = run("dr", **{"layout.hub.extraSubnets": extras})
+    result = run("dr", "standby", **{"layout.hub.extraSubnets": extras})
     bastion = result.by_name("hub-AzureBastionSubnet")
     (nsg,) = result.of_type("azure-native:network:NetworkSecurityGroup")
     assert nsg.urn in bastion.property_dependencies["networkSecurityGroup"]
