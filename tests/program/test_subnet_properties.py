@@ -80,3 +80,20 @@ def test_private_endpoint_subnet_without_a_table_bypasses_the_nva_both_ways() ->
             r["addressPrefix"]: r["nextHopType"] for r in result.by_name("hub-gateway-routes").plain_inputs["routes"]
         }
         assert routes["10.1.0.128/26"] == "VnetLocal" and routes["10.1.0.0/24"] == "VirtualAppliance"
+
+
+def test_copied_rules_follow_a_translated_plan() -> None:
+    """With translated addressing the target NSG's rules name the target prefixes; on-premises
+    prefixes and service tags stay as they are."""
+    from erdr.simulate import simulate
+    from erdr.stackfiles import PROJECT_DIR, load_stack
+
+    example = PROJECT_DIR / "examples" / "two-locations-new-ip"
+    settings = load_stack("dr", stack_file=example / "Pulumi.dr.yaml", overrides=SPOKE)
+    result = simulate(settings, peer_outputs=NO_PEER_CONNECTIONS)
+    assert result.error is None, result.error
+    (nsg,) = result.of_type("azure-native:network:NetworkSecurityGroup")
+    (rule,) = nsg.plain_inputs["securityRules"]
+    assert rule["destinationAddressPrefixes"] == ["10.21.0.0/25"]  # vnet1 10.1.0.0/24 -> 10.21.0.0/24
+    assert rule["sourceAddressPrefixes"] == ["192.168.0.0/16"]
+    assert result.by_name("vnet1-web").plain_inputs["addressPrefix"] == "10.21.0.0/25"
