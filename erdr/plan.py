@@ -254,7 +254,9 @@ def declared_production(settings: StackSettings) -> dict[str, dict[str, Any]] | 
 
 def _simulate_job(settings: StackSettings, preview: bool, peers: dict[str, Any]) -> tuple[SimResult, float]:
     start = time.perf_counter()
-    result = simulate(settings, preview=preview, peer_outputs=peers, live=declared_production(settings))
+    live = declared_production(settings)
+    extra: dict[str, Any] = {"live": live} if live is not None else {}
+    result = simulate(settings, preview=preview, peer_outputs=peers, **extra)
     return result, time.perf_counter() - start
 
 
