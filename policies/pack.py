@@ -9,6 +9,7 @@ from .rules.firewall import FIREWALL_BASE_POLICY_RULE
 from .rules.gateways import GATEWAY_SUBNET_RULE, LINK_LIMITS_RULE, ZONE_REDUNDANT_RULE
 from .rules.peerings import DRILL_RULE, PEERING_RULE
 from .rules.routing import UDR_NEXT_HOP_RULE
+from .rules.service_subnets import SERVICE_SUBNET_RULE
 from .rules.symmetry import SYMMETRY_RULE
 from .shared.names import NAMESPACE
 
@@ -29,6 +30,7 @@ RULES: tuple[Rule, ...] = (
     UDR_NEXT_HOP_RULE,
     SYMMETRY_RULE,
     FIREWALL_BASE_POLICY_RULE,
+    SERVICE_SUBNET_RULE,
 )
 
 BY_NAME = {rule.name: rule for rule in RULES}

@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 
 from erdr import engine_view
-from erdr.policy_client import Diagnostic, PolicyPackClient, appliance_subnets, check_simulation, circuits_config
+from erdr.policy_client import (
+    Diagnostic,
+    PolicyPackClient,
+    appliance_subnets,
+    check_simulation,
+    circuits_config,
+    stack_env,
+)
 from erdr.simulate import SimResult, simulate
 from erdr.stackfiles import StackSettings, load_stack
 from tests.helpers import NO_PEER_CONNECTIONS
@@ -157,3 +164,36 @@ def test_private_endpoint_subnet_without_a_table_is_symmetric(pack: PolicyPackCl
     )
     found = findings(check_simulation(pack, bypass_dropped))
     assert {d.policy for d in found} == {RULE} and any(d.urn.endswith("::vnet1-pe") for d in found)
+
+
+# --- azure-service-subnets, on the same estate -----------------------------------------------------
+
+SERVICE_RULE = "azure-service-subnets"
+
+
+def with_workload_table(result: SimResult, subnet: str) -> SimResult:
+    """``subnet`` given the hub's 0.0.0.0/0 -> NVA table, as the program did before issue #21."""
+    out = copy.deepcopy(result)
+    reg, table = out.by_name(subnet), out.by_name("hub-workload-routes")
+    reg.inputs["routeTable"] = {"id": table.id or engine_view.UNKNOWN}
+    reg.property_dependencies["routeTable"] = [table.urn]
+    reg.outputs = engine_view.outputs_for(reg.type, reg.inputs, preview=out.preview, resource_id=reg.id)
+    return out
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
+def test_service_subnets_with_the_nva_table_fail(preview: bool) -> None:
+    """With the stack config the CLI passes, names unknown in a first preview come from the layout."""
+    settings, result = stack("dr", preview)
+    with PolicyPackClient(env=stack_env(settings, preview=preview)) as own:
+        configure(own, settings)
+        assert [d for d in check_simulation(own, result) if d.policy == SERVICE_RULE] == []
+        bastion = [d for d in check_simulation(own, with_workload_table(result, "hub-AzureBastionSubnet"))]
+        bgp_on = edit(
+            result, "hub-AzureFirewallManagementSubnet-routes", lambda p: p.update(disableBgpRoutePropagation=False)
+        )
+        management = list(check_simulation(own, bgp_on))
+    found = [d for d in bastion if d.policy == SERVICE_RULE]
+    assert [d.level for d in found] == ["mandatory"] and "AzureBastionSubnet" in found[0].message
+    found = [d for d in management if d.policy == SERVICE_RULE]
+    assert [d.level for d in found] == ["mandatory"] and "propagation must be disabled" in found[0].message
