@@ -21,6 +21,12 @@ def _layout_subnets(cfg: StackConfig) -> Iterator[tuple[str, SubnetLayout]]:
 
 def subnet_issues(cfg: StackConfig) -> Iterator[Issue]:
     for path, sub in _layout_subnets(cfg):
+        if sub is cfg.layout.hub.nva_subnet and sub.route_table == "nva":
+            yield Issue(
+                f"{path}.routeTable",
+                sub.route_table,
+                "the NVA's own subnet is never routed to the NVA (its traffic would loop); remove the key",
+            )
         rule = service_subnet(sub.name)
         if rule is not None:
             if sub.route_table == "nva":
