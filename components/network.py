@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import network
 
+from model import naming
 from model.identity import Logical
 from model.phases import ConnectionSpec
 from model.spec import NetworkSpec, SubnetSpec, VnetSpec
@@ -109,6 +110,7 @@ def _subnets(
     vnet: network.VirtualNetwork,
     spec: VnetSpec,
     route_tables: Mapping[str, network.RouteTable],
+    tags: Mapping[str, str] | None = None,
 ) -> dict[str, network.Subnet]:
     """Subnets of one VNet, created one after another: Azure rejects concurrent subnet writes
     on a VNet (AnotherOperationInProgress)."""
@@ -120,6 +122,19 @@ def _subnets(
         if sub.adopt_id:
             options["import_"] = sub.adopt_id
         logical = Logical.subnet(prefix, sub.name)
+        nsg_ref: dict[str, Any] | None = {"id": sub.nsg_id} if sub.nsg_id else None
+        if sub.nsg_rules is not None:
+            nsg_name = Logical.subnet_nsg(prefix, sub.name)
+            nsg = at.create(
+                network.NetworkSecurityGroup,
+                nsg_name,
+                network_security_group_name=at.name(nsg_name),
+                resource_group_name=at.group(nsg_name),
+                location=at.network.region,
+                security_rules=list(sub.nsg_rules),
+                tags=dict(tags or {}),
+            )
+            nsg_ref = {"id": nsg.id}
         subnet: network.Subnet = at.create(
             network.Subnet,
             logical,
@@ -129,6 +144,11 @@ def _subnets(
             address_prefix=sub.prefix,
             route_table={"id": table.id} if table is not None else None,
             service_endpoints=[{"service": s} for s in sub.service_endpoints] or None,
+            network_security_group=nsg_ref,
+            delegations=[{"name": naming.delegation_name(d), "service_name": d} for d in sub.delegations] or None,
+            private_endpoint_network_policies=sub.private_endpoint_network_policies,
+            private_link_service_network_policies=sub.private_link_service_network_policies,
+            default_outbound_access=sub.default_outbound_access,
             # Azure fills in each endpoint's locations, which the program cannot know; erdr.discover
             # reports an adopted routed subnet that lacks Microsoft.Storage.
             kept_when_adopted=["service_endpoints"],
@@ -205,8 +225,9 @@ class Hub(pulumi.ComponentResource):
         self.placement = at
         self.vnet = _vnet(at, name, spec.hub, spec.region, args.tags, args.protect)
 
-        # The GatewaySubnet sends spoke traffic through the NVA; no default route (it would
-        # break the gateway) and BGP propagation stays on (the gateway needs on-prem routes).
+        # The GatewaySubnet sends traffic for the spokes and the hub's workload subnets through
+        # the NVA, the way their replies leave; no default route (it would break the gateway) and
+        # BGP propagation stays on (the gateway needs on-prem routes).
         table_name = Logical.gateway_routes(name)
         gateway_routes = at.create(
             network.RouteTable,
@@ -225,7 +246,15 @@ class Hub(pulumi.ComponentResource):
                         "next_hop_type": "VirtualAppliance",
                         "next_hop_ip_address": spec.nva_address,
                     }
-                    for prefix in spec.spoke_prefixes
+                    for prefix in spec.gateway_nva_prefixes
+                ]
+                + [
+                    {
+                        "name": spec.route_name(table_name, prefix),
+                        "address_prefix": prefix,
+                        "next_hop_type": "VnetLocal",
+                    }
+                    for prefix in spec.gateway_direct_prefixes
                 ],
             ),
             tags=dict(args.tags),
@@ -236,7 +265,8 @@ class Hub(pulumi.ComponentResource):
         if workload:
             hub_routes = default_route_table(at, Logical.workload_routes(name), spec, args.tags)
             tables.update({s.name: hub_routes for s in workload})
-        self.subnets = _subnets(at, name, self.vnet, spec.hub, tables)
+        tables.update(service_route_tables(at, name, spec.hub, spec, args.tags))
+        self.subnets = _subnets(at, name, self.vnet, spec.hub, tables, args.tags)
         gateway_subnet = self.subnets[GATEWAY_SUBNET]
 
         ip_config: network.VirtualNetworkGatewayIPConfigurationArgsDict = {
@@ -356,6 +386,41 @@ def default_route_table(
     )
 
 
+def service_route_tables(
+    at: Placed, key: str, vnet: VnetSpec, spec: NetworkSpec, tags: Mapping[str, str]
+) -> dict[str, network.RouteTable]:
+    """The tables Azure service subnets ask for: AzureFirewallManagementSubnet's "only route allowed
+    on this subnet is a default route to the Internet, and BGP route propagation must be disabled"
+    (learn.microsoft.com/azure/firewall/forced-tunneling). Other service subnets get none."""
+    out: dict[str, network.RouteTable] = {}
+    for sub in vnet.subnets:
+        if not sub.internet_default:
+            continue
+        name = Logical.service_routes(key, sub.name)
+        out[sub.name] = at.create(
+            network.RouteTable,
+            name,
+            route_table_name=at.name(name),
+            resource_group_name=at.group(name),
+            location=spec.region,
+            disable_bgp_route_propagation=True,
+            routes=_routes(
+                at,
+                name,
+                [
+                    {
+                        "name": spec.route_name(name, DEFAULT_ROUTE, to_internet=True),
+                        "address_prefix": DEFAULT_ROUTE,
+                        "next_hop_type": "Internet",
+                    }
+                ],
+            ),
+            tags=dict(tags),
+            options={"delete_before_replace": True},
+        )
+    return out
+
+
 @dataclass(kw_only=True)
 class SpokeArgs(NetworkArgs):
     vnet: VnetSpec
@@ -379,7 +444,8 @@ class Spoke(pulumi.ComponentResource):
         if routed:
             table = default_route_table(at, Logical.spoke_routes(name), net, args.tags)
             tables = {s.name: table for s in routed}
-        self.subnets = _subnets(at, name, self.vnet, spec, tables)
+        tables.update(service_route_tables(at, name, spec, net, args.tags))
+        self.subnets = _subnets(at, name, self.vnet, spec, tables, args.tags)
         # A peering write while either VNet still has a subnet write in flight fails.
         settled = [*self.subnets.values(), *hub.subnets.values()]
         hub_name = net.hub.key

@@ -27,6 +27,7 @@ from pathlib import Path
 from erdr.simulate import Registration, SimResult
 from model import identity
 from model.config import Addressing, Phase, Role, StackConfig, Topology
+from model.config.estate import SourceMode
 from model.links import Weight
 from model.phases import Design, Operation, connection_plan, traffic_switch
 from model.spec import VnetSpec, firewall_present, network_for
@@ -353,7 +354,12 @@ def topology(
     """This stack in detail (from its run) and the peer stack in outline, from the peer's own
     config when it was read (a translated target's address plan lives in its stack file only),
     else from this stack's: both stacks share the layout, regions and circuits."""
-    own = region_from_simulation(cfg, stack, result)
+    # Production left alone (source.mode external): the prod stack registers no network, so its
+    # picture is the declared one.
+    external = cfg.role is Role.SOURCE and cfg.source.mode is SourceMode.EXTERNAL
+    own = (
+        region_from_config(cfg, cfg.role, stack, cfg.phase) if external else region_from_simulation(cfg, stack, result)
+    )
     other_role = Role.TARGET if cfg.role is Role.SOURCE else Role.SOURCE
     peer = region_from_config(peer_cfg or cfg, other_role, peer_stack, cfg.phase)
     circuits = [

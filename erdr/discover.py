@@ -214,6 +214,12 @@ SHAPES: dict[str, dict[str, Any]] = {
         "sku": {"name": str, "tier": str},
         "properties": {"publicIPAllocationMethod": str, "ipAddress": str},
     },
+    "networksecuritygroups": {
+        "__named__": True,
+        "id": str,
+        "name": str,
+        "properties": {"securityRules": [{"__named__": True, "id": str, "name": str, "properties": dict}]},
+    },
     "azurefirewalls": {
         "__named__": True,
         "id": str,
@@ -461,6 +467,8 @@ class Discoverer:
         self.route_names: dict[str, dict[str, str]] = {}
         self._tables: dict[str, dict[str, Any] | None] = {}
         self.nva_address = ""
+        # Spoke subnets without a route table: the GatewaySubnet's table sends them VnetLocal.
+        self.direct: list[str] = []
 
     # --- helpers ---
 
@@ -469,6 +477,23 @@ class Discoverer:
 
     def differ(self, resource: str, what: str, why: str) -> None:
         self.out.differences.append(Finding(resource, what, why))
+
+    def nsg(self, sub: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The subnet's NSG as layout ``nsg``: its ID, and its rules for the target's copy. An NSG
+        that cannot be read keeps only its ID: the dr stack then refuses the config, by name."""
+        nsg_id = _ref(_props(sub).get("networkSecurityGroup"))
+        if not nsg_id:
+            return None
+        try:
+            found = self.arm.get(nsg_id)
+        except (HttpResponseError, ClientAuthenticationError) as exc:
+            self.out.problems.append(Finding(nsg_id, "network security group not read", describe_error(exc)))
+            return {"source": nsg_id}
+        rules = [_security_rule(r) for r in _props(found).get("securityRules") or []]
+        return {"source": nsg_id, "rules": rules}
+
+    def layout_of(self, sub: Mapping[str, Any], *, keep_storage: bool = False, routed: bool = True) -> dict[str, Any]:
+        return _subnet_layout(sub, keep_storage, self.nsg(sub), routed=routed)
 
     def table(self, table_id: str) -> dict[str, Any] | None:
         key = table_id.lower()
@@ -484,13 +509,8 @@ class Discoverer:
         props = _props(sub)
         name = str(sub.get("name"))
         where = f"{owner}/{name}"
-        if _ref(props.get("networkSecurityGroup")):
-            self.note(_ref(props["networkSecurityGroup"]), f"NSG on subnet {where}", "kept as it is; not replicated")
         if _ref(props.get("natGateway")):
             self.note(_ref(props["natGateway"]), f"NAT gateway on subnet {where}", "not replicated")
-        for d in props.get("delegations") or []:
-            service = _props(d).get("serviceName", d.get("name"))
-            self.note(where, f"delegation to {service}", "not replicated")
         for pe in props.get("privateEndpoints") or []:
             self.note(_ref(pe), f"private endpoint in subnet {where}", "not replicated: recreate it in the target")
 
@@ -536,16 +556,21 @@ class Discoverer:
 
         spokes, spoke_prefixes = self._spokes(hub, hub_key, region)
         gateway_table = _ref(_props(gateway_subnet).get("routeTable"))
+        # The hub's workload subnets reply through the NVA, so the gateway sends their traffic there too.
+        routed_extras = [s for s in extras if _ref(_props(s).get("routeTable"))]
+        returned = [*spoke_prefixes, *(str(_props(s).get("addressPrefix")) for s in routed_extras)]
         if gateway_table:
-            self._check_table(f"{hub_key}-gateway-routes", gateway_table, spoke_prefixes, nva_address, bgp_off=False)
+            self._check_table(
+                f"{hub_key}-gateway-routes", gateway_table, returned, nva_address, bgp_off=False, direct=self.direct
+            )
         else:
             self.differ(
                 gateway_subnet["id"],
                 "no route table",
                 "the program routes spoke prefixes from the GatewaySubnet through the NVA",
             )
-        workload_tables = {_ref(_props(s).get("routeTable")) for s in extras}
-        if extras:
+        workload_tables = {_ref(_props(s).get("routeTable")) for s in routed_extras}
+        if routed_extras:
             if len(workload_tables) == 1 and "" not in workload_tables:
                 self._check_table(
                     f"{hub_key}-workload-routes", workload_tables.pop(), [DEFAULT_ROUTE], nva_address, bgp_off=True
@@ -554,7 +579,7 @@ class Discoverer:
                 self.differ(
                     hub["id"], "hub workload subnets", "the program gives all of them one route table 0.0.0.0/0 -> NVA"
                 )
-        for sub in extras:
+        for sub in routed_extras:
             if STORAGE_ENDPOINT not in _endpoints(_props(sub)):
                 self.differ(
                     sub["id"],
@@ -566,10 +591,10 @@ class Discoverer:
         hub_layout: dict[str, Any] = {
             "name": hub_key,
             "addressSpace": list((hub_props.get("addressSpace") or {}).get("addressPrefixes") or []),
-            "nvaSubnet": _subnet_layout(nva_subnet, keep_storage=True),
+            "nvaSubnet": self.layout_of(nva_subnet, keep_storage=True),
             "nvaAddress": nva_address,
             "gatewaySubnetPrefix": _props(gateway_subnet).get("addressPrefix"),
-            "extraSubnets": [_subnet_layout(s) for s in extras],
+            "extraSubnets": [self.layout_of(s, routed=s in routed_extras) for s in extras],
             "nva": nva,
             "placement": {
                 "source": {
@@ -679,7 +704,16 @@ class Discoverer:
                 return sub, address, {"kind": "appliance"}
         raise DiscoverError(f"the UDRs' next hop {address} lies in none of the hub's subnets")
 
-    def _check_table(self, logical: str, table_id: str, prefixes: Sequence[str], hop: str, *, bgp_off: bool) -> None:
+    def _check_table(
+        self,
+        logical: str,
+        table_id: str,
+        prefixes: Sequence[str],
+        hop: str,
+        *,
+        bgp_off: bool,
+        direct: Sequence[str] = (),
+    ) -> None:
         table = self.table(table_id)
         if table is None:
             return
@@ -689,7 +723,8 @@ class Discoverer:
         for route in props.get("routes") or []:
             rp = _props(route)
             prefix = str(rp.get("addressPrefix"))
-            if prefix in prefixes and rp.get("nextHopType") == "VirtualAppliance" and rp.get("nextHopIpAddress") == hop:
+            to_nva = rp.get("nextHopType") == "VirtualAppliance" and rp.get("nextHopIpAddress") == hop
+            if (prefix in prefixes and to_nva) or (prefix in direct and rp.get("nextHopType") == "VnetLocal"):
                 names[prefix] = str(route["name"])
             else:
                 self.differ(
@@ -700,6 +735,13 @@ class Discoverer:
         for prefix in prefixes:
             if prefix not in names:
                 self.differ(table["id"], f"no route {prefix} -> {hop}", "the program would add it")
+        for prefix in direct:
+            if prefix not in names:
+                self.differ(
+                    table["id"],
+                    f"no route {prefix} -> VnetLocal",
+                    "the program would add it: the subnet has no route table, so its replies bypass the NVA",
+                )
         if bool(props.get("disableBgpRoutePropagation")) != bgp_off:
             self.differ(
                 table["id"],
@@ -771,17 +813,23 @@ class Discoverer:
                     self.note(sub["id"], f"{name} in a spoke", "an Azure service subnet; not replicated")
                     continue
                 self.imports[f"{key}-{name}"] = sub["id"]
-                tables.add(_ref(_props(sub).get("routeTable")))
+                table = _ref(_props(sub).get("routeTable"))
+                if not table:
+                    # No route table (a private-endpoint subnet): kept off the NVA both ways.
+                    layout_subnets.append(self.layout_of(sub, routed=False))
+                    self.direct.append(str(_props(sub).get("addressPrefix")))
+                    continue
+                tables.add(table)
                 if STORAGE_ENDPOINT not in _endpoints(_props(sub)):
                     self.differ(
                         sub["id"],
                         f"no {STORAGE_ENDPOINT} service endpoint",
                         "the program adds it where 0.0.0.0/0 goes to the NVA",
                     )
-                layout_subnets.append(_subnet_layout(sub))
-            if len(tables) == 1 and "" not in tables:
+                layout_subnets.append(self.layout_of(sub))
+            if len(tables) == 1:
                 self._check_table(f"{key}-routes", tables.pop(), [DEFAULT_ROUTE], self.nva_address, bgp_off=True)
-            else:
+            elif tables:
                 self.differ(
                     remote,
                     "spoke subnets' route tables",
@@ -903,13 +951,55 @@ class Discoverer:
         self.out.config = config
 
 
-def _subnet_layout(sub: Mapping[str, Any], keep_storage: bool = False) -> dict[str, Any]:
+def _subnet_layout(
+    sub: Mapping[str, Any], keep_storage: bool = False, nsg: Mapping[str, Any] | None = None, *, routed: bool = True
+) -> dict[str, Any]:
+    """A subnet as layout config: prefix, endpoints, and what else the replica must carry (route
+    table intent, NSG, delegations, network policies Azure would not default the same way)."""
     props = _props(sub)
     out: dict[str, Any] = {"name": sub["name"], "prefix": props.get("addressPrefix")}
     # The program adds Microsoft.Storage wherever 0.0.0.0/0 goes to the NVA.
-    extra = [e for e in _endpoints(props) if keep_storage or e != STORAGE_ENDPOINT]
+    extra = [e for e in _endpoints(props) if keep_storage or not routed or e != STORAGE_ENDPOINT]
     if extra:
         out["serviceEndpoints"] = extra
+    if not routed:
+        out["routeTable"] = "none"
+    if nsg:
+        out["nsg"] = dict(nsg)
+    delegations = [str(_props(d).get("serviceName") or d.get("name")) for d in props.get("delegations") or []]
+    if delegations:
+        out["delegations"] = delegations
+    # Only where the source differs from what Azure gives a new subnet.
+    if props.get("privateEndpointNetworkPolicies") not in (None, "Disabled"):
+        out["privateEndpointNetworkPolicies"] = props["privateEndpointNetworkPolicies"]
+    if props.get("privateLinkServiceNetworkPolicies") not in (None, "Enabled"):
+        out["privateLinkServiceNetworkPolicies"] = props["privateLinkServiceNetworkPolicies"]
+    if props.get("defaultOutboundAccess") is not None:
+        out["defaultOutboundAccess"] = bool(props["defaultOutboundAccess"])
+    return out
+
+
+def _security_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A securityRules entry in the layout's nsg.rules shape (single and plural fields merged)."""
+    p = _props(rule)
+
+    def merged(single: str, plural: str) -> list[str]:
+        values = [str(v) for v in p.get(plural) or []]
+        return values or ([str(p[single])] if p.get(single) else ["*"])
+
+    out: dict[str, Any] = {
+        "name": rule["name"],
+        "priority": p.get("priority"),
+        "direction": p.get("direction"),
+        "access": p.get("access"),
+        "protocol": p.get("protocol"),
+        "sourceAddressPrefixes": merged("sourceAddressPrefix", "sourceAddressPrefixes"),
+        "sourcePortRanges": merged("sourcePortRange", "sourcePortRanges"),
+        "destinationAddressPrefixes": merged("destinationAddressPrefix", "destinationAddressPrefixes"),
+        "destinationPortRanges": merged("destinationPortRange", "destinationPortRanges"),
+    }
+    if p.get("description"):
+        out["description"] = p["description"]
     return out
 
 

@@ -388,6 +388,15 @@ def _prerequisites(design: phases.Design, source: StackRuns, target: StackRuns) 
             "- **Bandwidth**: the secondary circuit is smaller than the primary; agree beforehand how to raise it "
             "with the provider at a disaster."
         )
+    lines.append(
+        "- **What the replica does not carry** (recreate or provide it in the target yourself): private endpoints "
+        "and the private DNS records pointing at them, NAT gateways, custom DNS servers of the VNets, Azure "
+        "service subnets that the layout does not list (erdr.discover leaves AzureBastionSubnet, RouteServerSubnet "
+        "and AzureFirewallManagementSubnet out and names them under `notModelled`) and the services in them, "
+        "and the rules of the firewall policy unless `layout.hub.nva.targetBasePolicyId` names a copy in the "
+        "target region. Subnet NSGs, delegations, network policies and `defaultOutboundAccess` are replicated "
+        "as the layout declares them (erdr.discover copies each NSG's rules)."
+    )
     lines.append("")
     return lines
 
@@ -548,8 +557,20 @@ def estate_section(source: StackRuns, target: StackRuns) -> list[str]:
             "",
             f"- Azure Firewall `{_firewall_name(cfg)}` in the target hub's "
             f"`{cfg.layout.hub.nva_subnet.name}`, {when}. Site Recovery cannot replicate Azure Firewall; the target "
-            "gets its own, with a policy that inherits the production policy's rules"
-            + (f" (`{nva.base_policy_id}`)." if nva.base_policy_id else "."),
+            "gets its own policy"
+            + (
+                f", which inherits from `{nva.target_base_policy_id}` in the target region"
+                if nva.target_base_policy_id
+                else ", with **no rules** until you give it a base policy in the target region"
+            )
+            + (
+                f". A parent policy must be in its child's region, so production's `{nva.base_policy_id}` "
+                "cannot be the base: keep a copy of its rule collection groups in the target region and set "
+                "`layout.hub.nva.targetBasePolicyId` to it (Azure Firewall Manager, policy overview: "
+                "https://learn.microsoft.com/azure/firewall-manager/policy-overview)."
+                if nva.base_policy_id
+                else "."
+            ),
             f"- Every UDR of the target points at `{address}`: check the firewall's private IP "
             "(dr output `firewallPrivateIp`) is that address after it is created.",
             "",

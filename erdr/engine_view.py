@@ -84,6 +84,10 @@ _ARM_PATHS: dict[str, tuple[str, str]] = {
         "{rg}/providers/Microsoft.Network/routeTables/{routeTableName}",
         "routeTableName",
     ),
+    T.NSG: (
+        "{rg}/providers/Microsoft.Network/networkSecurityGroups/{networkSecurityGroupName}",
+        "networkSecurityGroupName",
+    ),
     T.ROUTE: (
         "{rg}/providers/Microsoft.Network/routeTables/{routeTableName}/routes/{routeName}",
         "routeName",

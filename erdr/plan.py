@@ -65,9 +65,11 @@ from erdr.stackfiles import (
 )
 from model.config import ConfigError, Phase, Role, StackConfig
 from model.config.errors import Issue, show
+from model.config.estate import SourceMode
 from model.config.pair import StackSide, pair_issues
 from model.config.rules.keys import circuits_of
 from model.phases import connection_plan
+from model.spec import network_for
 from policies.shared import azure_facts
 from policies.shared.names import NAMESPACE
 
@@ -316,23 +318,29 @@ def observed_link_issues(cfg: StackConfig, observed: dict[str, dict[str, Any]]) 
     return out
 
 
-def declared_network(cfg: StackConfig) -> dict[str, dict[str, Any]]:
-    """The source VNets as layout declares them, as ARM bodies: what an ``external`` dr stack's
-    read-only lookups find when no observed state says what Azure holds (a provisional verdict)."""
-    from model.spec import network_for
-
+def declared_production(settings: StackSettings) -> dict[str, dict[str, Any]] | None:
+    """For a dr stack whose production is ``source.mode: external``: the production VNets as the
+    layout declares them (what erdr.discover observed), as ARM would return them to the dr
+    stack's read-only lookups. Offline there is no Azure to read; the real preview reads it and
+    stops on drift (program/estate.py). None for every other stack."""
+    try:
+        cfg = stack_config(settings)
+    except ConfigError:
+        return None  # the run itself reports it
+    if cfg.role is not Role.TARGET or cfg.source.mode is not SourceMode.EXTERNAL:
+        return None
     net = network_for(cfg, Role.SOURCE)
     out: dict[str, dict[str, Any]] = {}
     for v in net.vnets:
-        assert v.id is not None  # network_for resolves every VNet through model/identity.py
-        vnet_id = v.id.id
+        assert v.id is not None, "the resolved estate names every source VNet"
         subnets = [
             {"id": v.id.child("subnets", s.name).id, "name": s.name, "properties": {"addressPrefix": s.prefix}}
             for s in v.subnets
         ]
-        out[vnet_id] = {
-            "id": vnet_id,
+        out[v.id.id.lower()] = {
+            "id": v.id.id,
             "name": v.azure_name,
+            "location": net.region,
             "properties": {"addressSpace": {"addressPrefixes": list(v.address_space)}, "subnets": subnets},
         }
     return out
@@ -342,9 +350,8 @@ def _simulate_job(
     settings: StackSettings, preview: bool, peers: dict[str, Any], observed: dict[str, dict[str, Any]] | None = None
 ) -> tuple[SimResult, float]:
     start = time.perf_counter()
-    live = observed
-    if observed is None and stack_config(settings).source.mode.value == "external":
-        live = declared_network(stack_config(settings))
+    # What Azure holds (discover's observed state), else for an external production the declared one.
+    live = observed if observed is not None else declared_production(settings)
     result = simulate(settings, preview=preview, peer_outputs=peers, live=live, observed=observed)
     return result, time.perf_counter() - start
 

@@ -18,17 +18,19 @@ key that decided the name.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from model import naming
-from model.config import ConfigError, Issue, Phase, Role, StackConfig
+from model.config import ConfigError, Issue, Phase, Role, StackConfig, SubnetLayout
 from model.config import load as config_load
 from model.config.estate import Placement, SourceMode
+from model.config.rules.placement import nva_routed
 from model.links import links
 from policies.shared import azure_facts
 from policies.shared.names import GATEWAY_SUBNET
+from policies.shared.service_subnets import RouteRule, service_subnet
 
 # --- one resource ---------------------------------------------------------------------------------
 
@@ -130,6 +132,17 @@ class Logical:
         return f"{hub}-workload-routes"
 
     @staticmethod
+    def service_routes(key: str, subnet: str) -> str:
+        """The route table an Azure service subnet asks for (AzureFirewallManagementSubnet:
+        0.0.0.0/0 -> Internet; policies/shared/service_subnets.py)."""
+        return f"{key}-{subnet}-routes"
+
+    @staticmethod
+    def subnet_nsg(key: str, subnet: str) -> str:
+        """The NSG the dr stack creates for a subnet (layout ``nsg.rules``)."""
+        return f"{key}-{subnet}-nsg"
+
+    @staticmethod
     def gateway(hub: str) -> str:
         return f"{hub}-gateway"
 
@@ -168,6 +181,10 @@ class VnetIds:
     route_table: ResourceId | None = None
     # The placement names a subscription (the program writes it through an explicit provider).
     placed_subscription: str | None = None
+    # subnet name -> the route table its Azure service asks for (policies/shared/service_subnets.py).
+    service_route_tables: dict[str, ResourceId] = field(default_factory=dict[str, ResourceId])
+    # subnet name -> the NSG this side's stack creates for it (target, layout nsg.rules).
+    nsgs: dict[str, ResourceId] = field(default_factory=dict[str, ResourceId])
 
     def subnet(self, name: str) -> ResourceId:
         return self.subnets[name]
@@ -222,6 +239,8 @@ class Side:
             out |= {Logical.subnet(v.key, name): sub for name, sub in v.subnets.items()}
             if v.route_table is not None:
                 out[Logical.workload_routes(hub) if v is self.hub else Logical.spoke_routes(v.key)] = v.route_table
+            out |= {Logical.service_routes(v.key, name): t for name, t in v.service_route_tables.items()}
+            out |= {Logical.subnet_nsg(v.key, name): n for name, n in v.nsgs.items()}
         out[Logical.gateway_routes(hub)] = self.gateway_routes
         out[Logical.gateway(hub)] = self.gateway
         if self.gateway_ip is not None:
@@ -404,6 +423,7 @@ def _vnet_ids(
     placement: Placement,
     subnet_names: list[str],
     route_table: str | None,
+    created_nsgs: list[str] | None = None,
 ) -> VnetIds:
     """One VNet on ``role``'s side: adopted, else where its placement puts it (the stack's
     subscription and group by default), named by :func:`_vnet_name`."""
@@ -429,14 +449,42 @@ def _vnet_ids(
             vnet.resource_group,
             key=vnet.key,
         )
-    return VnetIds(key, vnet, subnets, table, loc.subscription_id)
+    service_tables: dict[str, ResourceId] = {}
+    for s in subnet_names:
+        rule = service_subnet(s)
+        if rule is None or rule.route is not RouteRule.INTERNET_DEFAULT:
+            continue
+        logical = Logical.service_routes(key, s)
+        service_tables[s] = _from_import(adopted.get(logical), f"source.imports.{logical}") or ResourceId(
+            naming.ROUTE_TABLES,
+            naming.service_route_table_name(vnet.name, s),
+            vnet.subscription,
+            vnet.resource_group,
+            key=vnet.key,
+        )
+    nsgs = {
+        s: ResourceId(
+            naming.NSGS, naming.subnet_nsg_name(vnet.name, s), vnet.subscription, vnet.resource_group, key=vnet.key
+        )
+        for s in created_nsgs or []
+    }
+    return VnetIds(key, vnet, subnets, table, loc.subscription_id, service_tables, nsgs)
+
+
+def created_nsgs(role: Role, subnets: Iterable[SubnetLayout]) -> list[str]:
+    """The subnets whose NSG ``role``'s stack creates: on the target, those given the source's rules
+    and no existing target NSG."""
+    if role is not Role.TARGET:
+        return []
+    return [s.name for s in subnets if s.nsg is not None and s.nsg.target is None and s.nsg.rules is not None]
 
 
 def _hub(cfg: StackConfig, role: Role) -> VnetIds:
     hub = cfg.layout.hub
     subnets = [GATEWAY_SUBNET, hub.nva_subnet.name, *(s.name for s in hub.extra_subnets)]
-    table = Logical.workload_routes(hub.name) if hub.extra_subnets else None
-    return _vnet_ids(cfg, role, hub.name, "layout.hub", hub.placement, subnets, table)
+    table = Logical.workload_routes(hub.name) if any(nva_routed(s) for s in hub.extra_subnets) else None
+    nsgs = created_nsgs(role, [hub.nva_subnet, *hub.extra_subnets])
+    return _vnet_ids(cfg, role, hub.name, "layout.hub", hub.placement, subnets, table, nsgs)
 
 
 def _at_hub(cfg: StackConfig, role: Role, hub: VnetIds, logical: str, type_: str, name: str) -> ResourceId:
@@ -477,7 +525,8 @@ def _side(cfg: StackConfig, role: Role) -> Side:
             f"layout.spokes[{i}]",
             s.placement,
             [n.name for n in s.subnets],
-            Logical.spoke_routes(s.name),
+            Logical.spoke_routes(s.name) if any(nva_routed(n) for n in s.subnets) else None,
+            created_nsgs(role, s.subnets),
         )
         for i, s in enumerate(layout.spokes)
     )

@@ -62,6 +62,7 @@ CONNECTIONS = "Microsoft.Network/connections"
 PUBLIC_IPS = "Microsoft.Network/publicIPAddresses"
 FIREWALLS = "Microsoft.Network/azureFirewalls"
 FIREWALL_POLICIES = "Microsoft.Network/firewallPolicies"
+NSGS = "Microsoft.Network/networkSecurityGroups"
 CIRCUITS = "Microsoft.Network/expressRouteCircuits"
 VAULTS = "Microsoft.RecoveryServices/vaults"
 FABRICS = "Microsoft.RecoveryServices/vaults/replicationFabrics"
@@ -96,6 +97,7 @@ RULES: dict[str, NameRule] = {
     PUBLIC_IPS: _network(1, 80),
     FIREWALLS: _network(1, 80),
     FIREWALL_POLICIES: _network(1, 80),
+    NSGS: _network(1, 80),
     CIRCUITS: _network(1, 80),
     VAULTS: NameRule(2, 50, re.compile(r"[A-Za-z][A-Za-z0-9-]*"), "alphanumerics and hyphens; start with a letter"),
     AUTOMATION_ACCOUNTS: NameRule(
@@ -120,6 +122,7 @@ def name_problem(resource_type: str, name: str) -> str | None:
 # Prefixes of the names this program gives (Cloud Adoption Framework abbreviations). Only this
 # module writes them; the identity test looks for them anywhere else.
 ROUTE_TABLE_PREFIX = "rt-"
+NSG_PREFIX = "nsg-"
 GATEWAY_PREFIX = "ergw-"
 GATEWAY_IP_PREFIX = "pip-ergw-"
 FIREWALL_PREFIX = "afw-"
@@ -160,6 +163,10 @@ def default_vnet_name(key: str, region: str) -> str:
     return f"{key}-{region}"
 
 
+# The 0.0.0.0/0 -> Internet route of a service subnet's own table (AzureFirewallManagementSubnet).
+INTERNET_ROUTE = "default-to-internet"
+
+
 def route_name(prefix: str) -> str:
     """A UDR's name: ``default-to-nva`` for 0.0.0.0/0, ``to-<prefix>`` (``/`` and ``:`` replaced,
     which a name may not hold) for the GatewaySubnet's routes to each spoke prefix."""
@@ -171,6 +178,22 @@ def route_name(prefix: str) -> str:
 def route_table_name(vnet: str) -> str:
     """The route table of a VNet's workload subnets (0.0.0.0/0 -> the NVA)."""
     return f"{ROUTE_TABLE_PREFIX}{vnet}"
+
+
+def service_route_table_name(vnet: str, subnet: str) -> str:
+    """The route table an Azure service subnet asks for (AzureFirewallManagementSubnet's
+    0.0.0.0/0 -> Internet)."""
+    return f"{ROUTE_TABLE_PREFIX}{vnet}-{subnet.lower()}"
+
+
+def delegation_name(service: str) -> str:
+    """A subnet delegation's name: the service, '/' (which a name may not hold) as '.'."""
+    return service.replace("/", ".")
+
+
+def subnet_nsg_name(vnet: str, subnet: str) -> str:
+    """The network security group the dr stack creates for a subnet, with the source NSG's rules."""
+    return f"{NSG_PREFIX}{vnet}-{subnet}"
 
 
 def gateway_route_table_name(hub_vnet: str) -> str:

@@ -13,11 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from model import identity, naming
-from model.config import Addressing, Layout, Phase, Role, StackConfig
+from model.config import Addressing, Layout, Phase, Role, StackConfig, SubnetLayout
 from model.config.estate import FirewallProvisioning, NvaKind, NvaLayout, SourceMode
+from model.config.models import SecurityRule
 from model.identity import ResourceId, VnetIds
 from policies.shared.addrspace import (
     Network,
+    PrefixError,
     carve,
     parse_address,
     parse_prefix,
@@ -25,6 +27,7 @@ from policies.shared.addrspace import (
     translate_prefix,
 )
 from policies.shared.names import GATEWAY_SUBNET, STORAGE_ENDPOINT
+from policies.shared.service_subnets import RouteRule, ServiceSubnet, routed_through_nva, service_subnet
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,24 @@ class SubnetSpec:
     routed_to_nva: bool
     service_endpoints: tuple[str, ...] = ()
     adopt_id: str | None = None
+    # The NSG to attach: an existing one (its ID), or the one this stack creates (``nsg_rules``).
+    nsg_id: str | None = None
+    nsg_rules: tuple[Mapping[str, object], ...] | None = None
+    delegations: tuple[str, ...] = ()
+    private_endpoint_network_policies: str | None = None
+    private_link_service_network_policies: str | None = None
+    default_outbound_access: bool | None = None
+
+    @property
+    def service(self) -> ServiceSubnet | None:
+        """The Azure service this subnet is reserved for, recognised by its name (never routed
+        through the NVA; its route table is the service's own rule)."""
+        return service_subnet(self.name)
+
+    @property
+    def internet_default(self) -> bool:
+        """The subnet's service asks for a table of its own: 0.0.0.0/0 -> Internet, BGP off."""
+        return self.service is not None and self.service.route is RouteRule.INTERNET_DEFAULT
 
 
 @dataclass(frozen=True)
@@ -61,7 +82,8 @@ class NvaSpec:
     replicated_item: str | None = None
     firewall_sku: str = "Standard"
     provisioning: FirewallProvisioning = FirewallProvisioning.PRE_PROVISIONED
-    base_policy_id: str | None = None
+    base_policy_id: str | None = None  # the source region's policy (for the runbook)
+    target_base_policy_id: str | None = None  # the target policy's parent, in the target region
 
     @property
     def firewall(self) -> bool:
@@ -90,14 +112,31 @@ class NetworkSpec:
     def vnets(self) -> tuple[VnetSpec, ...]:
         return (self.hub, *self.spokes)
 
+    @property
+    def gateway_nva_prefixes(self) -> tuple[str, ...]:
+        """What the GatewaySubnet's table sends to the NVA: every spoke prefix and every hub
+        subnet whose replies leave through the NVA (0.0.0.0/0 -> NVA). Without a hub subnet here,
+        on-premises traffic would reach it directly while its reply crosses the stateful NVA,
+        which drops it ("Integrate Azure Firewall with Azure Standard Load Balancer",
+        learn.microsoft.com/azure/firewall/integrate-lb#asymmetric-routing)."""
+        return (*self.spoke_prefixes, *(s.prefix for s in self.hub.subnets if s.routed_to_nva))
+
+    @property
+    def gateway_direct_prefixes(self) -> tuple[str, ...]:
+        """Spoke subnets whose replies do not leave through the NVA (routeTable 'none', service
+        subnets): the GatewaySubnet's table sends them straight to the VNet (next hop VnetLocal),
+        more specific than the spoke's route to the NVA, so both directions bypass it."""
+        return tuple(s.prefix for v in self.spokes for s in v.subnets if not s.routed_to_nva)
+
     def name(self, logical: str) -> ResourceId:
         """The identity of the resource the stack registers as ``logical`` (model/identity.py)."""
         return self.ids[logical]
 
-    def route_name(self, table: str, prefix: str) -> str:
+    def route_name(self, table: str, prefix: str, *, to_internet: bool = False) -> str:
         """The route for ``prefix`` in the table registered as ``table``: an adopted route keeps
         its existing name (source.routeNames)."""
-        return self.route_names.get(table, {}).get(prefix) or naming.route_name(prefix)
+        fresh = naming.INTERNET_ROUTE if to_internet else naming.route_name(prefix)
+        return self.route_names.get(table, {}).get(prefix) or fresh
 
 
 def firewall_present(nva: NvaSpec | None, phase: Phase) -> bool:
@@ -154,10 +193,37 @@ def _build(
     hub = layout.hub
     adopt = cfg.adopt if role is Role.TARGET and routed else {}
 
-    def subnet(name: str, prefix: str, to_nva: bool, extra: list[str], vnet: str) -> SubnetSpec:
+    def subnet(
+        name: str, prefix: str, to_nva: bool, extra: list[str], vnet: str, lay: SubnetLayout | None = None
+    ) -> SubnetSpec:
+        # Azure's service subnets keep their service's routing: never 0.0.0.0/0 -> NVA; a subnet
+        # declared routeTable 'none' (a private-endpoint subnet) has no table either.
+        to_nva = to_nva and routed_through_nva(name) and (lay is None or lay.route_table != "none")
         endpoints = list(dict.fromkeys(extra + ([STORAGE_ENDPOINT] if to_nva else [])))
         adopted = adopt[vnet].subnets.get(name) if vnet in adopt else None
-        return SubnetSpec(name, tr.prefix(prefix), to_nva and routed, tuple(endpoints), adopted)
+        nsg_id, rules = None, None
+        if lay is not None and lay.nsg is not None and routed:
+            if role is Role.SOURCE:
+                nsg_id = lay.nsg.source
+            elif lay.nsg.target is not None:
+                nsg_id = lay.nsg.target
+            elif lay.nsg.rules is not None:
+                rules = tuple(_security_rule(r, tr) for r in lay.nsg.rules)
+        return SubnetSpec(
+            name,
+            tr.prefix(prefix),
+            to_nva and routed,
+            tuple(endpoints),
+            adopted,
+            nsg_id=nsg_id,
+            nsg_rules=rules,
+            delegations=tuple(lay.delegations) if lay is not None else (),
+            private_endpoint_network_policies=lay.private_endpoint_network_policies if lay is not None else None,
+            private_link_service_network_policies=lay.private_link_service_network_policies
+            if lay is not None
+            else None,
+            default_outbound_access=lay.default_outbound_access if lay is not None else None,
+        )
 
     imports = cfg.source.imports if role is Role.SOURCE and cfg.source.mode is SourceMode.ADOPTED else {}
 
@@ -179,14 +245,21 @@ def _build(
     # resource of all) waits only for its own subnet.
     hub_subnets = (
         *((subnet(GATEWAY_SUBNET, hub.gateway_subnet_prefix, False, [], hub.name),) if routed else ()),
-        subnet(hub.nva_subnet.name, hub.nva_subnet.prefix, False, hub.nva_subnet.service_endpoints, hub.name),
-        *(subnet(s.name, s.prefix, True, s.service_endpoints, hub.name) for s in hub.extra_subnets),
+        subnet(
+            hub.nva_subnet.name,
+            hub.nva_subnet.prefix,
+            False,
+            hub.nva_subnet.service_endpoints,
+            hub.name,
+            hub.nva_subnet,
+        ),
+        *(subnet(s.name, s.prefix, True, s.service_endpoints, hub.name, s) for s in hub.extra_subnets),
     )
     spokes = tuple(
         vnet(
             s.name,
             s.address_space,
-            tuple(subnet(n.name, n.prefix, True, n.service_endpoints, s.name) for n in s.subnets),
+            tuple(subnet(n.name, n.prefix, True, n.service_endpoints, s.name, n) for n in s.subnets),
         )
         for s in layout.spokes
     )
@@ -206,6 +279,30 @@ def _build(
     )
 
 
+def _security_rule(rule: SecurityRule, tr: _Translator) -> dict[str, object]:
+    """A source NSG rule for the target: prefixes inside a translated VNet move with it; service
+    tags, '*' and prefixes elsewhere (on-premises) stay."""
+
+    def moved(text: str) -> str:
+        try:
+            return tr.prefix(text)
+        except (ValueError, PrefixError):
+            return text
+
+    return {
+        "name": rule.name,
+        "priority": rule.priority,
+        "direction": rule.direction,
+        "access": rule.access,
+        "protocol": rule.protocol,
+        "source_address_prefixes": [moved(p) for p in rule.source_address_prefixes],
+        "source_port_ranges": list(rule.source_port_ranges),
+        "destination_address_prefixes": [moved(p) for p in rule.destination_address_prefixes],
+        "destination_port_ranges": list(rule.destination_port_ranges),
+        "description": rule.description,
+    }
+
+
 def _nva(nva: NvaLayout, subnet: str, address: str) -> NvaSpec:
     return NvaSpec(
         nva.kind,
@@ -215,6 +312,7 @@ def _nva(nva: NvaLayout, subnet: str, address: str) -> NvaSpec:
         nva.firewall_sku,
         nva.provisioning,
         nva.base_policy_id,
+        nva.target_base_policy_id,
     )
 
 

@@ -165,7 +165,9 @@ def target_firewall(
             subnet_id=hub.subnets[nva.subnet].id,
             sku_tier=nva.firewall_sku,
             zones=zones,
-            base_policy_id=nva.base_policy_id,
+            # Never the source's policy: a parent policy must be in the child's region (Azure
+            # Firewall Manager, policy overview: learn.microsoft.com/azure/firewall-manager/policy-overview).
+            base_policy_id=nva.target_base_policy_id,
             create_firewall=firewall_present(nva, cfg.phase),
             permanent=not at_failover,
             provider=provs.get(net.hub.subscription_id) if net.hub.subscription_id else None,

@@ -121,6 +121,7 @@ SURFACES: dict[str, Surface] = {
         "Microsoft.Network/virtualNetworks/{virtualNetworkName}/virtualNetworkPeerings/{virtualNetworkPeeringName}",
     ),
     T.ROUTE_TABLE: _net("RouteTable", "Microsoft.Network/routeTables/{routeTableName}"),
+    T.NSG: _net("NetworkSecurityGroup", "Microsoft.Network/networkSecurityGroups/{networkSecurityGroupName}"),
     T.PUBLIC_IP: _net("PublicIPAddress", "Microsoft.Network/publicIPAddresses/{publicIpAddressName}"),
     T.GATEWAY: _net("VirtualNetworkGateway", "Microsoft.Network/virtualNetworkGateways/{virtualNetworkGatewayName}"),
     T.CONNECTION: _net(

@@ -121,7 +121,13 @@ class NvaLayout(_Model):
         "its minutes count in the RTO).",
     )
     base_policy_id: FirewallPolicyId | None = Field(
-        default=None, description="azureFirewall: the production firewall policy the target policy inherits rules from."
+        default=None, description="azureFirewall: the production (source region) firewall policy."
+    )
+    target_base_policy_id: FirewallPolicyId | None = Field(
+        default=None,
+        description="azureFirewall: a firewall policy in the target region (a copy of basePolicyId's rules) "
+        "that the target policy inherits from. A parent policy must be in the child's region (Azure "
+        "Firewall Manager, policy overview), so the source's own policy can never be the target's base.",
     )
 
     @property

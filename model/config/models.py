@@ -15,6 +15,7 @@ from model.config.types import (
     CircuitId,
     IpAddress,
     Name,
+    NsgId,
     ProtectedItemId,
     Region,
     RoleDefinitionId,
@@ -108,6 +109,32 @@ class Model(BaseModel):
     )
 
 
+class SecurityRule(Model):
+    """One rule of a network security group (Microsoft.Network securityRules), as in the source."""
+
+    name: Name
+    priority: int = Field(ge=100, le=4096)
+    direction: Literal["Inbound", "Outbound"]
+    access: Literal["Allow", "Deny"]
+    protocol: Literal["Tcp", "Udp", "Icmp", "Esp", "Ah", "*"]
+    source_address_prefixes: list[str] = Field(min_length=1, description="CIDRs, service tags or '*'.")
+    source_port_ranges: list[str] = Field(default_factory=lambda: ["*"])
+    destination_address_prefixes: list[str] = Field(min_length=1, description="CIDRs, service tags or '*'.")
+    destination_port_ranges: list[str] = Field(default_factory=lambda: ["*"])
+    description: str | None = None
+
+
+class SubnetNsg(Model):
+    """The subnet's network security group on each side. The source keeps ``source``; the target
+    gets ``target`` (an NSG that exists in the target region), else an NSG the dr stack creates
+    with ``rules`` (the source's, which erdr.discover copies). A source NSG with neither is a
+    config error: failed-over VMs would run unfiltered."""
+
+    source: NsgId | None = None
+    target: NsgId | None = None
+    rules: list[SecurityRule] | None = None
+
+
 class SubnetLayout(Model):
     name: Name
     prefix: Cidr
@@ -115,6 +142,20 @@ class SubnetLayout(Model):
         default_factory=list[str],
         description="Extra service endpoints; Microsoft.Storage is added where 0.0.0.0/0 -> NVA.",
     )
+    route_table: Literal["nva", "none"] | None = Field(
+        default=None,
+        description="'nva': 0.0.0.0/0 -> the NVA (the default for workload subnets); 'none': no route "
+        "table (a private-endpoint subnet). Azure's service subnets follow their service's rule.",
+    )
+    nsg: SubnetNsg | None = None
+    delegations: list[str] = Field(
+        default_factory=list[str], description="Services the subnet is delegated to, e.g. Microsoft.Web/serverFarms."
+    )
+    private_endpoint_network_policies: (
+        Literal["Disabled", "Enabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled"] | None
+    ) = None
+    private_link_service_network_policies: Literal["Disabled", "Enabled"] | None = None
+    default_outbound_access: bool | None = None
 
 
 class HubLayout(Model):

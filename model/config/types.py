@@ -72,6 +72,7 @@ _RG = "/subscriptions/<guid>/resourceGroups/<rg>/providers/"
 CIRCUIT_ID = ArmIdPattern("an ExpressRoute circuit resource ID", _RG + "Microsoft.Network/expressRouteCircuits/<name>")
 VNET_ID = ArmIdPattern("a virtual network resource ID", _RG + "Microsoft.Network/virtualNetworks/<name>")
 SUBNET_ID = ArmIdPattern("a subnet resource ID", _RG + "Microsoft.Network/virtualNetworks/<vnet>/subnets/<name>")
+NSG_ID = ArmIdPattern("a network security group resource ID", _RG + "Microsoft.Network/networkSecurityGroups/<name>")
 FIREWALL_POLICY_ID = ArmIdPattern(
     "an Azure Firewall policy resource ID", _RG + "Microsoft.Network/firewallPolicies/<name>"
 )
@@ -124,6 +125,7 @@ Name = Annotated[str, AfterValidator(_name)]
 CircuitId = Annotated[str, AfterValidator(CIRCUIT_ID.validator)]
 VnetId = Annotated[str, AfterValidator(VNET_ID.validator)]
 SubnetId = Annotated[str, AfterValidator(SUBNET_ID.validator)]
+NsgId = Annotated[str, AfterValidator(NSG_ID.validator)]
 ProtectedItemId = Annotated[str, AfterValidator(PROTECTED_ITEM_ID.validator)]
 FirewallPolicyId = Annotated[str, AfterValidator(FIREWALL_POLICY_ID.validator)]
 RoleDefinitionId = Annotated[str, AfterValidator(_role_definition_id)]

@@ -22,7 +22,8 @@ DEFAULT_ROUTE: Final = "0.0.0.0/0"
 STORAGE_ENDPOINT: Final = "Microsoft.Storage"
 AZURE_FIREWALL_SUBNET: Final = "AzureFirewallSubnet"
 # Subnets Azure reserves for its own services (Bastion, Route Server, the firewall's management
-# NIC): never a workload subnet, never routed through the NVA, not replicated by this program.
+# NIC): never a workload subnet, never routed through the NVA. erdr.discover leaves them out of the
+# layout; listed there, they get their service's rules (policies/shared/service_subnets.py).
 AZURE_SERVICE_SUBNETS: Final = frozenset({"AzureBastionSubnet", "RouteServerSubnet", "AzureFirewallManagementSubnet"})
 
 # azure-native type tokens.
@@ -32,6 +33,7 @@ VNET: Final = "azure-native:network:VirtualNetwork"
 SUBNET: Final = "azure-native:network:Subnet"
 PEERING: Final = "azure-native:network:VirtualNetworkPeering"
 ROUTE_TABLE: Final = "azure-native:network:RouteTable"
+NSG: Final = "azure-native:network:NetworkSecurityGroup"
 ROUTE: Final = "azure-native:network:Route"
 PUBLIC_IP: Final = "azure-native:network:PublicIPAddress"
 GATEWAY: Final = "azure-native:network:VirtualNetworkGateway"

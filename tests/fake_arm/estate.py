@@ -210,12 +210,44 @@ def build(*, nva: str = "firewall", forbidden: tuple[str, ...] = (), gateway_nsg
     e.add(
         _route_table(
             gateway_table,
-            [(f"to-{s.name.split('-')[1]}", s.prefix) for s in SPOKES],
+            # The spokes and the hub's shared-services subnet, whose replies leave through the NVA.
+            [(f"to-{s.name.split('-')[1]}", s.prefix) for s in SPOKES] + [("to-shared", "10.100.1.0/24")],
             hop,
             disable_bgp=False,
         )
     )
     e.add(_route_table(shared_table, [("default-via-nva", "0.0.0.0/0")], hop, disable_bgp=True))
+    # The shared-services subnet's NSG: DNS from on-premises, nothing else inbound from it.
+    nsg_id = rid(CONNECTIVITY, HUB_RG, "networkSecurityGroups/nsg-shared")
+    rules = [
+        ("allow-dns-from-onprem", 200, "Allow", "Udp", "192.168.0.0/16", "53"),
+        ("deny-onprem", 4000, "Deny", "*", "192.168.0.0/16", "*"),
+    ]
+    e.add(
+        _resource(
+            nsg_id,
+            "Microsoft.Network/networkSecurityGroups",
+            {
+                "securityRules": [
+                    {
+                        "id": f"{nsg_id}/securityRules/{name}",
+                        "name": name,
+                        "properties": {
+                            "priority": priority,
+                            "direction": "Inbound",
+                            "access": access,
+                            "protocol": protocol,
+                            "sourceAddressPrefix": source,
+                            "sourcePortRange": "*",
+                            "destinationAddressPrefix": "10.100.1.0/24",
+                            "destinationPortRange": port,
+                        },
+                    }
+                    for name, priority, access, protocol, source, port in rules
+                ]
+            },
+        )
+    )
     nva_subnet = "AzureFirewallSubnet" if nva == "firewall" else "snet-nva"
     nva_ipconfig = (
         f"{FIREWALL_ID}/azureFirewallIpConfigurations/ipconfig1"

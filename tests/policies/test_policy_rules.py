@@ -61,11 +61,13 @@ def test_every_rule_passes_the_articles_estate(preview: bool) -> None:
     if not preview:
         assert notes == []
     else:
-        # Only what a first preview cannot know: the GatewaySubnet's exact spelling, and
-        # whether VNets named later match the drill name pattern.
-        assert len(notes) == 2, notes
+        # Only what a first preview cannot know: the GatewaySubnet's exact spelling, whether VNets
+        # named later match the drill name pattern, and (no stack config here to name them by
+        # prefix) whether the spokes' routed subnets are Azure service subnets.
+        assert len(notes) == 3, notes
         assert "the exact name of 'hub/hub-GatewaySubnet', where gateway 'hub-gateway' sits" in notes[0]
         assert "named like a drill VNet" in notes[1]
+        assert "is an Azure service subnet" in notes[2] and "GatewaySubnet" not in notes[2]
 
 
 def test_pack_metadata_is_complete() -> None:

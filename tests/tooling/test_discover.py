@@ -107,7 +107,14 @@ def test_everything_not_modelled_is_listed() -> None:
     found = {(f["what"].split(" ")[0], f["resource"].rsplit("/", 1)[-1]) for f in run.document["notModelled"]}
     assert ("Vpn", "vpngw-hub-eastasia") in found
     assert ("AzureBastionSubnet", "AzureBastionSubnet") in found
-    assert ("NSG", "nsg-shared") in found
+    # NSGs are modelled now: the layout carries the source NSG and its rules for the target's copy.
+    assert not any(what == "NSG" for what, _ in found)
+    shared = next(s for s in _config(run)["layout"]["hub"]["extraSubnets"] if s["name"] == "snet-shared")
+    assert shared["nsg"]["source"].endswith("/networkSecurityGroups/nsg-shared")
+    assert [(r["name"], r["destinationPortRanges"]) for r in shared["nsg"]["rules"]] == [
+        ("allow-dns-from-onprem", ["53"]),
+        ("deny-onprem", ["*"]),
+    ]
     assert ("private", "pe-sql-app1") in found
     # The Bastion subnet is not part of the layout: it would otherwise get a UDR through the NVA.
     hub = _config(run)["layout"]["hub"]
@@ -124,6 +131,7 @@ def test_adopted_mode_lists_an_import_for_every_production_resource() -> None:
     assert imports["vnet-app1-to-vnet-hub"].startswith(f"/subscriptions/{LZ_APP1}/")
     assert source["routeNames"]["vnet-app2-routes"] == {"0.0.0.0/0": "default-route"}
     assert source["routeNames"]["vnet-hub-gateway-routes"]["10.110.0.0/24"] == "to-app1"
+    assert source["routeNames"]["vnet-hub-gateway-routes"]["10.100.1.0/24"] == "to-shared"  # the hub workload
     assert run.document["differences"] == []
 
 

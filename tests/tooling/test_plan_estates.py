@@ -124,3 +124,74 @@ def test_estate_plans_cleanly(tmp_path: Path, estate: str) -> None:
         prod_picture = (tmp_path / "plan" / "prod.dot").read_text()
         assert "core-northeurope  10.60.0.0/24, 10.60.1.0/24" in prod_picture
         assert "North Europe" in (tmp_path / "plan" / "dr-runbook.md").read_text()
+
+
+NSG_ID = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-sec/providers/Microsoft.Network/networkSecurityGroups/{}"
+DNS_RULE = {
+    "name": "allow-dns",
+    "priority": 200,
+    "direction": "Inbound",
+    "access": "Allow",
+    "protocol": "Udp",
+    "sourceAddressPrefixes": ["192.168.0.0/16"],
+    "destinationAddressPrefixes": ["10.50.1.128/28"],
+    "destinationPortRanges": ["53"],
+}
+# Issue #21's estate: hub workload subnets (a DNS resolver's inbound endpoint, delegated), the
+# firewall's management and Bastion subnets, NSGs, a delegated App Service subnet and a
+# private-endpoint subnet without a route table.
+ORDINARY: dict[str, Any] = {
+    **EUROPE,
+    "addressing": "same",
+    "crossConnect": False,
+    "layout": {
+        "hub": {
+            **EUROPE["layout"]["hub"],
+            "addressSpace": ["10.50.0.0/24", "10.50.1.0/24", "10.50.2.0/23"],
+            "extraSubnets": [
+                {
+                    "name": "snet-dns-in",
+                    "prefix": "10.50.1.128/28",
+                    "delegations": ["Microsoft.Network/dnsResolvers"],
+                    "nsg": {"source": NSG_ID.format("nsg-dns"), "rules": [DNS_RULE]},
+                },
+                {"name": "AzureFirewallManagementSubnet", "prefix": "10.50.2.0/26"},
+                {"name": "AzureBastionSubnet", "prefix": "10.50.2.64/26"},
+            ],
+        },
+        "spokes": [
+            {
+                "name": "app",
+                "addressSpace": ["10.51.0.0/23"],
+                "subnets": [
+                    {
+                        "name": "web",
+                        "prefix": "10.51.0.0/24",
+                        "delegations": ["Microsoft.Web/serverFarms"],
+                        "nsg": {"source": NSG_ID.format("nsg-web"), "target": NSG_ID.format("nsg-web-neu")},
+                    },
+                    {"name": "pe", "prefix": "10.51.1.0/26", "routeTable": "none"},
+                ],
+            },
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize("mode", ["managed", "external"])
+def test_ordinary_estate_plans_cleanly_also_with_production_external(tmp_path: Path, mode: str) -> None:
+    """Exit 0, no mandatory finding (the symmetric-paths rule included), also with production
+    left alone (`source.mode: external`), planned offline from the declared production network."""
+    values = {k: v for k, v in ORDINARY.items() if k not in ("routingWeights",)}
+    _write(tmp_path, "prod", "source", {**values, "source": {"mode": mode}})
+    _write(tmp_path, "dr", "target", {**values, "source": {"mode": mode}})
+    out, err = io.StringIO(), io.StringIO()
+    code = plan.main(
+        ["--stacks-dir", str(tmp_path), "--out", str(tmp_path / "plan"), "--no-images", "--jobs", "1", "-q"],
+        stdout=out,
+        stderr=err,
+    )
+    assert code == plan.EXIT_OK, out.getvalue() + err.getvalue()
+    assert "mandatory" not in out.getvalue()
+    dr = (tmp_path / "plan" / "dr.json").read_text()
+    assert "Microsoft.Network/dnsResolvers" in dr and "nsg-web-neu" in dr and "allow-dns" in dr

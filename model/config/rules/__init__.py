@@ -11,12 +11,14 @@ from model.config.rules.circuits import circuit_issues
 from model.config.rules.drill import drill_issues, recovery_plan_issues
 from model.config.rules.layout import layout_issues
 from model.config.rules.placement import nva_issues, source_mode_issues, subscription_issues
+from model.config.rules.subnets import subnet_issues
 from model.config.rules.topology import topology_issues
 
 
 def semantic_issues(cfg: StackConfig, foreign: Mapping[str, object] | None = None) -> Iterator[Issue]:
     yield from subscription_issues(cfg, foreign)
     yield from layout_issues(cfg.layout)
+    yield from subnet_issues(cfg)
     yield from plan_issues(cfg)
     yield from circuit_issues(cfg)
     yield from topology_issues(cfg)

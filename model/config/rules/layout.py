@@ -10,7 +10,8 @@ from model.config.errors import Issue
 from model.config.models import HubLayout, Layout
 from policies.shared import azure_facts
 from policies.shared.addrspace import Network, contains, find_overlaps, parse_address, parse_prefix, reserved_addresses
-from policies.shared.names import GATEWAY_SUBNET
+from policies.shared.names import AZURE_FIREWALL_SUBNET, GATEWAY_SUBNET
+from policies.shared.service_subnets import service_subnet
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,38 @@ def _hub_subnets(hub: HubLayout) -> list[tuple[str, str, str, str]]:
     return subnets
 
 
+def _service_subnet_issues(layout: Layout) -> Iterator[Issue]:
+    """What Azure refuses of its service subnets (policies/shared/service_subnets.py): a size below
+    the service's minimum, and an NVA placed in a subnet reserved for another service. The
+    GatewaySubnet and AzureFirewallSubnet sizes have rules of their own."""
+    hub = layout.hub
+    subnets = [("layout.hub.nvaSubnet", hub.nva_subnet)]
+    subnets += [(f"layout.hub.extraSubnets[{i}]", s) for i, s in enumerate(hub.extra_subnets)]
+    subnets += [
+        (f"layout.spokes[{v}].subnets[{i}]", s)
+        for v, spoke in enumerate(layout.spokes)
+        for i, s in enumerate(spoke.subnets)
+    ]
+    for path, sub in subnets:
+        rule = service_subnet(sub.name)
+        if rule is None or rule.name in (GATEWAY_SUBNET, AZURE_FIREWALL_SUBNET):
+            continue
+        if sub is hub.nva_subnet:
+            yield Issue(
+                f"{path}.name",
+                sub.name,
+                f"Azure reserves this subnet for {rule.service} ({rule.url}); give the NVA a subnet of its own",
+            )
+            continue
+        net = parse_prefix(sub.prefix)
+        if rule.max_prefixlen is not None and net.version == 4 and net.prefixlen > rule.max_prefixlen:
+            yield Issue(
+                f"{path}.prefix",
+                sub.prefix,
+                f"{rule.name} must be /{rule.max_prefixlen} or larger for {rule.service} ({rule.url})",
+            )
+
+
 def layout_issues(layout: Layout) -> Iterator[Issue]:
     vnets = layout_vnets(layout)
     names: dict[str, str] = {}
@@ -119,6 +152,7 @@ def layout_issues(layout: Layout) -> Iterator[Issue]:
             hub.nva_address,
             f"Azure reserves this address in {nva_net} (first four and last); pick another",
         )
+    yield from _service_subnet_issues(layout)
     for s, spoke in enumerate(layout.spokes):
         if spoke.name.lower() == hub.name.lower():
             continue

@@ -11,10 +11,11 @@ from model.config.estate import (
     FirewallProvisioning,
     SourceMode,
 )
-from model.config.models import Role, StackConfig
+from model.config.models import Role, StackConfig, SubnetLayout
 from policies.shared import azure_facts
 from policies.shared.addrspace import parse_prefix
 from policies.shared.names import AZURE_FIREWALL_SUBNET, GATEWAY_SUBNET, NAMESPACE
+from policies.shared.service_subnets import RouteRule, routed_through_nva, service_subnet
 
 
 def subscription_issues(cfg: StackConfig, foreign: Mapping[str, object] | None = None) -> Iterator[Issue]:
@@ -76,10 +77,30 @@ def nva_issues(cfg: StackConfig) -> Iterator[Issue]:
                 "the recovery plan would boot VMs behind a firewall that only `pulumi up` in phase failover "
                 "creates; use preProvisioned with a recovery plan",
             )
+        if (
+            nva.target_base_policy_id
+            and nva.base_policy_id
+            and nva.target_base_policy_id.lower() == nva.base_policy_id.lower()
+        ):
+            yield Issue(
+                "layout.hub.nva.targetBasePolicyId",
+                nva.target_base_policy_id,
+                "is the source region's policy (basePolicyId); a parent policy must be in the same region as "
+                "the child (learn.microsoft.com/azure/firewall-manager/policy-overview): give a policy in the "
+                "target region with the same rules",
+            )
         return
-    if nva.provisioning is not FirewallProvisioning.PRE_PROVISIONED or nva.base_policy_id:
-        key = "provisioning" if nva.provisioning is not FirewallProvisioning.PRE_PROVISIONED else "basePolicyId"
-        value = nva.provisioning.value if key == "provisioning" else nva.base_policy_id
+    if nva.provisioning is not FirewallProvisioning.PRE_PROVISIONED or nva.base_policy_id or nva.target_base_policy_id:
+        key = (
+            "provisioning"
+            if nva.provisioning is not FirewallProvisioning.PRE_PROVISIONED
+            else "basePolicyId"
+            if nva.base_policy_id
+            else "targetBasePolicyId"
+        )
+        value = {"provisioning": nva.provisioning.value, "basePolicyId": nva.base_policy_id}.get(
+            key, nva.target_base_policy_id
+        )
         yield Issue(f"layout.hub.nva.{key}", value, "only used with layout.hub.nva.kind 'azureFirewall'")
     if nva.replicated_item and cfg.recovery_plan is not None:
         for g, group in enumerate(cfg.recovery_plan.boot_groups):
@@ -117,27 +138,38 @@ def vnet_locations(cfg: StackConfig, role: Role) -> dict[str, VnetLocation]:
     return out
 
 
+def nva_routed(subnet: SubnetLayout) -> bool:
+    """Whether a layout subnet gets the 0.0.0.0/0 -> NVA table: a workload subnet whose
+    ``routeTable`` is not 'none'."""
+    return routed_through_nva(subnet.name) and subnet.route_table != "none"
+
+
+def _own_table(subnet: str) -> bool:
+    """Whether the subnet's Azure service asks for a route table of its own."""
+    rule = service_subnet(subnet)
+    return rule is not None and rule.route is RouteRule.INTERNET_DEFAULT
+
+
 def source_resource_names(cfg: StackConfig) -> frozenset[str]:
     """The names the prod stack gives the production network's resources (``__main__.py`` and
     components/network.py; tests/program/test_estate.py holds the two to the same list)."""
     hub = cfg.layout.hub
     names = {"network-rg", f"{hub.name}-vnet", f"{hub.name}-gateway", f"{hub.name}-gateway-routes"}
     names |= {f"{hub.name}-{s}" for s in (GATEWAY_SUBNET, hub.nva_subnet.name, *(x.name for x in hub.extra_subnets))}
-    if hub.extra_subnets:
+    if any(nva_routed(x) for x in hub.extra_subnets):
         names.add(f"{hub.name}-workload-routes")
+    names |= {f"{hub.name}-{x.name}-routes" for x in hub.extra_subnets if _own_table(x.name)}
     if azure_facts.gateway_needs_public_ip(cfg.gateway_sku, cfg.gateway.public_ip):
         names.add(f"{hub.name}-gateway-ip")
     names.add(f"{hub.name}-primary-connection")
     if cfg.cross_connect:
         names.add(f"{hub.name}-secondary-connection")
     for spoke in cfg.layout.spokes:
-        names |= {
-            f"{spoke.name}-vnet",
-            f"{spoke.name}-routes",
-            f"{hub.name}-to-{spoke.name}",
-            f"{spoke.name}-to-{hub.name}",
-        }
+        names |= {f"{spoke.name}-vnet", f"{hub.name}-to-{spoke.name}", f"{spoke.name}-to-{hub.name}"}
+        if any(nva_routed(s) for s in spoke.subnets):
+            names.add(f"{spoke.name}-routes")
         names |= {f"{spoke.name}-{s.name}" for s in spoke.subnets}
+        names |= {f"{spoke.name}-{s.name}-routes" for s in spoke.subnets if _own_table(s.name)}
     return frozenset(names)
 
 
