@@ -40,20 +40,26 @@ import argparse
 import os
 import re
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 import yaml
-from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-from azure.core.pipeline import PipelineRequest
-from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.mgmt.network import NetworkManagementClient
 
+from erdr.arm import (
+    TOKEN_ENV,
+    Clients,
+    EndpointError,
+    StaticTokenCredential,
+    body_of,
+    credential,
+    describe_error,
+    parse_id,
+)
 from model.identity import Logical, ResourceId
 from model.naming import RESOURCE_GROUPS, TargetNaming
 from policies.shared import azure_facts
@@ -68,9 +74,9 @@ from policies.shared.names import (
 )
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 2
-TOKEN_ENV = "ERDR_ARM_TOKEN"
+# Callers build an Arm with the ERDR_ARM_TOKEN credential from here.
+__all__ = ["Arm", "StaticTokenCredential", "discover", "main"]
 SERVICE_SUBNETS = frozenset(s.lower() for s in AZURE_SERVICE_SUBNETS)
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class DiscoverError(Exception):
@@ -78,39 +84,6 @@ class DiscoverError(Exception):
 
 
 # --- reading ARM ---------------------------------------------------------------------------------
-
-
-class StaticTokenCredential(TokenCredential):
-    """A bearer token handed in from outside (``ERDR_ARM_TOKEN``), for ``--arm-endpoint``."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        del scopes, kwargs
-        return AccessToken(self._token, int(time.time()) + 3600)
-
-
-class _LoopbackHttp(SansIOHTTPPolicy[Any, Any]):
-    """azure-core sends bearer tokens over HTTPS only; a loopback test endpoint speaks HTTP.
-    The authentication policy reads this per-request option (azure/core/pipeline/policies/
-    _authentication.py, ``_enforce_https``)."""
-
-    def on_request(self, request: PipelineRequest[Any]) -> None:
-        request.context.options["enforce_https"] = False
-
-
-def parse_id(arm_id: str) -> dict[str, str]:
-    """{"subscription", "group", "type" (last resource type, lower-case), "name"} of an ARM ID."""
-    parts = [p for p in arm_id.split("/") if p]
-    lower = [p.lower() for p in parts]
-    out = {
-        "subscription": parts[lower.index("subscriptions") + 1] if "subscriptions" in lower else "",
-        "group": parts[lower.index("resourcegroups") + 1] if "resourcegroups" in lower else "",
-        "name": parts[-1],
-        "type": lower[-2] if len(parts) >= 2 else "",
-    }
-    return out
 
 
 def _props(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,24 +100,14 @@ class Arm:
     def __init__(self, credential: TokenCredential, endpoint: str | None = None) -> None:
         self.credential = credential
         self.endpoint = endpoint
-        self._clients: dict[str, NetworkManagementClient] = {}
+        self.clients = Clients(credential, endpoint)
         self.read: list[str] = []
 
     def client(self, subscription: str) -> NetworkManagementClient:
-        if subscription not in self._clients:
-            kwargs: dict[str, Any] = {}
-            if self.endpoint:
-                kwargs["base_url"] = self.endpoint
-                if urlsplit(self.endpoint).scheme == "http":
-                    kwargs["per_call_policies"] = [_LoopbackHttp()]
-            self._clients[subscription] = NetworkManagementClient(self.credential, subscription, **kwargs)
-        return self._clients[subscription]
+        return self.clients.network(subscription)
 
     def _body(self, model: Any) -> dict[str, Any]:
-        """The resource as ARM sent it (camelCase, ``properties`` nested), read-only values kept."""
-        if hasattr(model, "serialize"):  # azure-mgmt-network's msrest models
-            return model.serialize(keep_readonly=True)
-        return model.as_dict() if hasattr(model, "as_dict") else dict(model)
+        return body_of(model)
 
     def get(self, arm_id: str) -> dict[str, Any]:
         p = parse_id(arm_id)
@@ -172,15 +135,6 @@ class Arm:
         p = parse_id(gateway_id)
         pages = self.client(p["subscription"]).virtual_network_gateways.list_connections(p["group"], p["name"])
         return [self._body(x) for x in pages]
-
-
-def describe_error(exc: Exception) -> str:
-    """One line: ARM's error code and message (AuthorizationFailed, ResourceNotFound, ...)."""
-    if isinstance(exc, HttpResponseError):
-        code = getattr(getattr(exc, "error", None), "code", None) or str(exc.status_code or "")
-        message = getattr(getattr(exc, "error", None), "message", None) or str(exc.message or exc)
-        return f"HTTP {exc.status_code} {code}: {message.splitlines()[0]}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 # --- the estate as read --------------------------------------------------------------------------
@@ -726,19 +680,10 @@ def render(found: Discovery, hub_id: str) -> str:
 
 
 def _credential(endpoint: str | None, environ: Mapping[str, str]) -> TokenCredential:
-    if endpoint:
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise DiscoverError(f"--arm-endpoint {endpoint!r}: expected https://host[:port]")
-        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-            raise DiscoverError(f"--arm-endpoint {endpoint!r}: plain http only for loopback addresses; use https")
-        token = environ.get(TOKEN_ENV)
-        if not token:
-            raise DiscoverError(f"--arm-endpoint needs a bearer token in {TOKEN_ENV}")
-        return StaticTokenCredential(token)
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential()
+    try:
+        return credential(endpoint, environ)
+    except EndpointError as exc:
+        raise DiscoverError(str(exc)) from None
 
 
 _CODE = re.compile(r"^[A-Za-z0-9]{1,16}$")
