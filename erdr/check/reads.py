@@ -1,0 +1,107 @@
+"""The ARM reads of a readiness check, run in parallel: at most ``per_subscription`` requests in
+flight per subscription (ARM throttles per subscription and principal), azure-core retrying a
+``429`` after its ``Retry-After``, and one deadline for the lot (a read still running then is
+reported, never waited for).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+from erdr.arm import Clients, describe_error
+
+_ACTION = re.compile(r"perform action '([^']+)'")
+
+
+@dataclass(frozen=True)
+class Read:
+    key: str  # what the checks look it up by (an ARM ID, lower-case, or ID + "#what")
+    subscription: str
+    fetch: Callable[[Clients], Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    value: Any = None
+    missing: bool = False  # 404: the resource is not there
+    error: str | None = None  # anything else, one line
+    forbidden_action: str | None = None  # 403: the action the identity may not perform
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and self.error is None
+
+
+def role_for(action: str) -> str:
+    """The built-in role that grants a refused read (Azure built-in roles,
+    learn.microsoft.com/azure/role-based-access-control/built-in-roles)."""
+    lowered = action.lower()
+    if lowered.endswith("/getlearnedroutes/action"):
+        return (
+            "Network Contributor, or a custom role with Microsoft.Network/virtualNetworkGateways/"
+            "getLearnedRoutes/action (Reader has no actions)"
+        )
+    if lowered.startswith("microsoft.recoveryservices/"):
+        return "Site Recovery Reader"
+    return "Reader"
+
+
+def _outcome(exc: Exception) -> Outcome:
+    if isinstance(exc, HttpResponseError) and exc.status_code == 404:
+        return Outcome(missing=True)
+    if isinstance(exc, HttpResponseError) and exc.status_code == 403:
+        found = _ACTION.search(str(getattr(getattr(exc, "error", None), "message", "") or exc))
+        return Outcome(error=describe_error(exc), forbidden_action=found[1] if found else "Microsoft.Network/read")
+    if isinstance(exc, HttpResponseError | ClientAuthenticationError):
+        return Outcome(error=describe_error(exc))
+    return Outcome(error=f"{type(exc).__name__}: {exc}")
+
+
+class Reader:
+    def __init__(self, clients: Clients, per_subscription: int = 8, workers: int = 32) -> None:
+        self.clients = clients
+        self.per_subscription = per_subscription
+        self.workers = workers
+        self._gates: dict[str, threading.BoundedSemaphore] = {}
+        self._lock = threading.Lock()
+
+    def _gate(self, subscription: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            if subscription not in self._gates:
+                self._gates[subscription] = threading.BoundedSemaphore(self.per_subscription)
+            return self._gates[subscription]
+
+    def _run(self, read: Read) -> Outcome:
+        with self._gate(read.subscription.lower()):
+            try:
+                return Outcome(value=read.fetch(self.clients))
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a reported outcome
+                return _outcome(exc)
+
+    def run(self, reads: Iterable[Read], deadline: float) -> dict[str, Outcome]:
+        """Every read's outcome; those not finished ``deadline`` seconds from now say so."""
+        todo = {r.key: r for r in reads}
+        out: dict[str, Outcome] = {}
+        end = time.monotonic() + deadline
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="erdr-check")
+        futures: dict[Future[Outcome], str] = {pool.submit(self._run, r): k for k, r in todo.items()}
+        pending = set(futures)
+        while pending:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            done, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
+            for f in done:
+                out[futures[f]] = f.result()
+        for f in pending:
+            out[futures[f]] = Outcome(error=f"not answered within the {deadline:g} s deadline (--deadline)")
+        pool.shutdown(wait=False, cancel_futures=True)
+        return out
