@@ -80,11 +80,15 @@ def _side(estate: Estate, arm: FakeArm, cfg: StackConfig, role: Role, circuits: 
             )
         for sub in vnet_spec.subnets:
             props: dict[str, Any] = {"addressPrefix": sub.prefix}
+            if sub.service_endpoints:
+                props["serviceEndpoints"] = [{"service": e, "locations": [region]} for e in sub.service_endpoints]
             table = tables.get(sub.name) if ids is side.hub else None
             if sub.routed_to_nva and ids.route_table is not None:
                 table = ids.route_table
             if table is not None:
                 props["routeTable"] = {"id": table.id}
+            if ids is side.hub and sub.name == GATEWAY_SUBNET:
+                props["ipConfigurations"] = [{"id": f"{side.gateway.id}/ipConfigurations/default"}]
             estate.add(_body(ids.subnet(sub.name), "Microsoft.Network/virtualNetworks/subnets", props))
     for spoke in side.spokes:
         to_spoke, to_hub = side.peerings[spoke.key]
@@ -105,7 +109,17 @@ def _side(estate: Estate, arm: FakeArm, cfg: StackConfig, role: Role, circuits: 
         _body(
             side.gateway,
             "Microsoft.Network/virtualNetworkGateways",
-            {"gatewayType": "ExpressRoute", "sku": {"name": cfg.gateway_sku, "tier": cfg.gateway_sku}},
+            {
+                "gatewayType": "ExpressRoute",
+                "sku": {"name": cfg.gateway_sku, "tier": cfg.gateway_sku},
+                "ipConfigurations": [
+                    {
+                        "id": f"{side.gateway.id}/ipConfigurations/default",
+                        "name": "default",
+                        "properties": {"subnet": {"id": side.hub.subnet(GATEWAY_SUBNET).id}},
+                    }
+                ],
+            },
             location=region,
         )
     )
