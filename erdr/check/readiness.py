@@ -16,7 +16,7 @@ from typing import Any
 from erdr.arm import Clients, body_of
 from erdr.bench.critical_path import CONNECTION_MINUTES, DEFAULT_MINUTES, GATEWAY_MINUTES
 from erdr.check.reads import Outcome, Read, role_for
-from model import identity
+from model import identity, naming
 from model.config import Phase, Role, StackConfig
 from model.identity import ResourceId
 from model.phases import STACK_OF_ROLE, connection_plan
@@ -175,8 +175,6 @@ def reads(stacks: Stacks, estate: identity.Estate) -> list[Read]:
         add(_get(side.gateway))
         for conn in side.connections.values():
             add(_get(conn))
-        if side.firewall is not None:
-            add(_get(side.firewall.firewall))
     for circuit in estate.circuits.values():
         add(_get(circuit))
     if connection_plan(stacks.dr, Role.TARGET, stacks.dr.phase):
@@ -395,7 +393,7 @@ class Judge:
                 fix=""
                 if ok
                 else f"az network route-table route create --route-table-name {rid.name} {_az(rid)} -n "
-                f"{'default' if prefix == DEFAULT_ROUTE else prefix.replace('/', '_')} --address-prefix {prefix} "
+                f"{naming.route_name(prefix)} --address-prefix {prefix} "
                 f"--next-hop-type VirtualAppliance --next-hop-ip-address {hop}",
                 minutes=0.0 if ok else minutes,
             )
