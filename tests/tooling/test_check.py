@@ -19,6 +19,7 @@ from erdr.arm import Clients, StaticTokenCredential
 from erdr.bench.critical_path import CONNECTION_MINUTES, GATEWAY_MINUTES
 from erdr.check import __main__ as cli
 from erdr.check.readiness import Stacks, Status, estate_of
+from erdr.check.reads import role_for
 from erdr.check.report import EXIT_ERROR, EXIT_NOT_READY, EXIT_READY, Report
 from erdr.stackfiles import load_stack, stack_config
 from model.config import Role
@@ -351,3 +352,51 @@ def _example_extra(phase: str, stack: str) -> dict[str, Any]:
     if phase == "failover" and stack == "dr":
         return {"sourceRegionUnreachable": True}
     return {}
+
+
+def test_both_hubs_on_the_one_circuit_with_the_same_ips_is_not_ready() -> None:
+    example = EXAMPLES[[p.name for p in EXAMPLES].index("single-circuit-same-ip")]
+    design = Stacks(*(stack_config(load_stack(s, stack_file=example / f"Pulumi.{s}.yaml")) for s in ("prod", "dr")))
+    estate = estate_of(design)
+    [(circuit, conn)] = estate.target.connections.items()
+    assert connection_plan(design.dr, Role.TARGET, design.dr.phase) == []  # standby: the target holds none
+    with serve(deploy(design.prod, design.dr)) as arm:
+        source = arm.estate.get(estate.source.connections[circuit].id)
+        arm.estate.add({**source, "id": conn.id, "name": conn.name})
+        report = run(design, arm)
+    assert report.exit_code == EXIT_NOT_READY
+    [f] = [f for f in report.findings if f.status is Status.FAIL]
+    assert f.resource == conn.id and "never be held by both hubs" in f.detail
+    assert (
+        f.fix
+        == f"az network vpn-connection delete -n {conn.name} -g {conn.resource_group} --subscription {conn.subscription}"
+    )
+
+
+def test_a_weight_other_than_designed_names_the_update() -> None:
+    design = stacks(
+        routingWeights={"preferred": 7, "standby": 3},
+        crossConnect=True,
+        addressing="translated",
+        targetAddressPlan={"hub": ["10.110.10.0/24"], "vnet1": ["10.101.0.0/24"], "vnet2": ["10.102.0.0/24"]},
+    )
+    conn = estate_of(design).target.connections["secondary"]
+    with serve(deploy(design.prod, design.dr)) as arm:
+        _props(arm, conn.id)["routingWeight"] = 0
+        report = run(design, arm)
+    [f] = [f for f in report.findings if f.status is Status.FAIL]
+    assert f.resource == conn.id and f.detail == "routingWeight 0, designed 3"
+    assert f.fix.startswith(f"az network vpn-connection update -n {conn.name}") and f.fix.endswith("--routing-weight 3")
+
+
+@pytest.mark.parametrize(
+    ("action", "role"),
+    [
+        ("Microsoft.Network/read", "Reader"),
+        ("Microsoft.Network/virtualNetworkGateways/read", "Reader"),
+        ("Microsoft.RecoveryServices/vaults/read", "Site Recovery Reader"),
+        ("Microsoft.Network/virtualNetworkGateways/getLearnedRoutes/action", "Network Contributor"),
+    ],
+)
+def test_a_refused_action_names_the_role_that_grants_it(action: str, role: str) -> None:
+    assert role_for(action).startswith(role)
