@@ -26,8 +26,10 @@ from model.spec import (
     SPOKE_TO_HUB,
     WORKLOAD_ROUTES_DISABLE_BGP,
     PeeringFlags,
+    firewall_present,
     network_for,
 )
+from policies.shared.azure_facts import FIREWALL_CREATE_MINUTES
 from policies.shared.names import DEFAULT_ROUTE, GATEWAY_SUBNET
 
 PRIVATE_PEERING = "AzurePrivatePeering"
@@ -175,6 +177,10 @@ def reads(stacks: Stacks, estate: identity.Estate) -> list[Read]:
         add(_get(side.gateway))
         for conn in side.connections.values():
             add(_get(conn))
+        if side.firewall is not None and firewall_present(
+            network_for(stacks.of(role), role).nva, stacks.of(role).phase
+        ):
+            add(_get(side.firewall.firewall))
     for circuit in estate.circuits.values():
         add(_get(circuit))
     if connection_plan(stacks.dr, Role.TARGET, stacks.dr.phase):
@@ -318,6 +324,7 @@ class Judge:
                     minutes=CONNECTION_MINUTES if problems and target else 0.0,
                 )
             self._peerings_and_routes(role, cfg)
+            self._firewall(role, cfg)
         self._circuits(circuits_in_use)
         self._learned_routes()
         self._drill()
@@ -457,6 +464,28 @@ class Judge:
                 continue
             self._table(role, ids.route_table, [(DEFAULT_ROUTE, spec.nva_address)], WORKLOAD_ROUTES_DISABLE_BGP)
             self._associations(role, ids, bodies[ids.key], routed)
+
+    def _firewall(self, role: Role, cfg: StackConfig) -> None:
+        side = self.estate.side(role)
+        if side.firewall is None or not firewall_present(network_for(cfg, role).nva, cfg.phase):
+            return
+        rid = side.firewall.firewall
+        minutes = float(FIREWALL_CREATE_MINUTES) if role is Role.TARGET else 0.0
+        body = self.body(rid, "network", role.value, "Azure Firewall", _up(role), minutes=minutes)
+        if body is None:
+            return
+        state = _p(body).get("provisioningState")
+        ok = state == "Succeeded"
+        self.add(
+            Status.PASS if ok else Status.FAIL,
+            "network",
+            role.value,
+            rid.id,
+            "firewall provisioningState Succeeded",
+            detail=f"provisioningState {state}",
+            fix="" if ok else f"az network firewall show -n {rid.name} {_az(rid)}; then {_up(role)}",
+            minutes=0.0 if ok else minutes,
+        )
 
     def _circuits(self, in_use: set[str]) -> None:
         for name, rid in self.estate.circuits.items():

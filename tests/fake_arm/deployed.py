@@ -17,6 +17,7 @@ from model.spec import (
     HUB_TO_SPOKE,
     SPOKE_TO_HUB,
     WORKLOAD_ROUTES_DISABLE_BGP,
+    firewall_present,
     network_for,
 )
 from policies.shared.names import DEFAULT_ROUTE, GATEWAY_SUBNET
@@ -139,6 +140,8 @@ def _side(estate: Estate, arm: FakeArm, cfg: StackConfig, role: Role, circuits: 
                 location=region,
             )
         )
+    if side.firewall is not None and firewall_present(spec.nva, cfg.phase):
+        estate.add(_body(side.firewall.firewall, "Microsoft.Network/azureFirewalls", {}, location=region))
     if role is Role.TARGET:
         prefixes = [p for c in connection_plan(cfg, role, cfg.phase) for p in circuits.get(c.circuit_id.lower(), [])]
         arm.actions[f"{side.gateway.id}/getLearnedRoutes".lower()] = {

@@ -24,6 +24,7 @@ from erdr.check.report import EXIT_ERROR, EXIT_NOT_READY, EXIT_READY, Report
 from erdr.stackfiles import load_stack, stack_config
 from model.config import Role
 from model.phases import connection_plan
+from policies.shared.azure_facts import FIREWALL_CREATE_MINUTES
 from tests.fake_arm.deployed import deploy
 from tests.fake_arm.server import TOKEN, FakeArm, serve
 
@@ -400,3 +401,17 @@ def test_a_weight_other_than_designed_names_the_update() -> None:
 )
 def test_a_refused_action_names_the_role_that_grants_it(action: str, role: str) -> None:
     assert role_for(action).startswith(role)
+
+
+def test_a_missing_pre_provisioned_firewall_costs_its_create_time() -> None:
+    example = EXAMPLES[[p.name for p in EXAMPLES].index("landing-zone-firewall")]
+    design = Stacks(*(stack_config(load_stack(s, stack_file=example / f"Pulumi.{s}.yaml")) for s in ("prod", "dr")))
+    firewall = estate_of(design).target.firewall
+    assert firewall is not None
+    with serve(deploy(design.prod, design.dr)) as arm:
+        assert run(design, arm).exit_code == EXIT_READY
+        del arm.estate.resources[firewall.firewall.id.lower()]
+        report = run(design, arm)
+    [f] = [f for f in report.findings if f.status is Status.FAIL]
+    assert f.resource == firewall.firewall.id and "pulumi up --stack dr" in f.fix
+    assert report.rto_minutes == FIREWALL_CREATE_MINUTES
