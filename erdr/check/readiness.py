@@ -127,6 +127,25 @@ def _learned_routes(gateway: ResourceId) -> Read:
     return Read(gateway.id.lower() + "#learnedroutes", gateway.subscription, fetch)
 
 
+def _routes_table(circuit: ResourceId) -> Read:
+    """The routes the circuit's primary device holds on its private peering (long-running POST
+    ``ExpressRouteCircuits_ListRoutesTable``)."""
+
+    def fetch(c: Clients) -> Any:
+        poller = c.network(circuit.subscription).express_route_circuits.begin_list_routes_table(
+            circuit.resource_group, circuit.name, PRIVATE_PEERING, "primary", polling_interval=1
+        )
+        return body_of(poller.result())
+
+    return Read(circuit.id.lower() + "#routestable", circuit.subscription, fetch)
+
+
+def _target_circuits(stacks: Stacks, estate: identity.Estate) -> list[ResourceId]:
+    """The circuits the target hub holds in its phase (pre-connected, or after failover)."""
+    held = {c.circuit_id.lower() for c in connection_plan(stacks.dr, Role.TARGET, stacks.dr.phase)}
+    return [rid for rid in estate.circuits.values() if rid.id.lower() in held]
+
+
 def _sr_get(sr: identity.SiteRecoveryIds, rid: ResourceId) -> Read:
     vault = sr.vault
 
@@ -185,6 +204,8 @@ def reads(stacks: Stacks, estate: identity.Estate) -> list[Read]:
         add(_get(circuit))
     if connection_plan(stacks.dr, Role.TARGET, stacks.dr.phase):
         add(_learned_routes(estate.target.gateway))
+    for circuit in _target_circuits(stacks, estate):
+        add(_routes_table(circuit))
     for v in estate.drill.values():
         add(_get(v.vnet))
     sr = estate.site_recovery
@@ -234,7 +255,7 @@ class Judge:
                 side,
                 rid.id,
                 f"{what} readable",
-                detail=f"403: may not perform {got.forbidden_action} (see /subscriptions/{rid.subscription})",
+                detail=f"403: may not perform {got.forbidden_action} (see {identity.subscription_scope(rid.subscription)})",
             )
         else:
             self.add(Status.ERROR, area, side, rid.id, f"{what} readable", detail=got.error or "")
@@ -327,6 +348,7 @@ class Judge:
             self._firewall(role, cfg)
         self._circuits(circuits_in_use)
         self._learned_routes()
+        self._circuit_carries_target()
         self._drill()
 
     def _peering(
@@ -563,6 +585,28 @@ class Judge:
             else "",
         )
 
+    def _circuit_carries_target(self) -> None:
+        prefixes = [p for v in network_for(self.stacks.dr, Role.TARGET).vnets for p in v.address_space]
+        for circuit in _target_circuits(self.stacks, self.estate):
+            fix = (
+                f"az network express-route list-route-tables --path primary --peering-name {PRIVATE_PEERING} "
+                f"-n {circuit.name} {_az(circuit)}"
+            )
+            body = self.body(circuit, "network", "circuit", "circuit routes table", fix, suffix="#routestable")
+            if body is None:
+                continue
+            carried = {str(r.get("network")) for r in body.get("value") or []}
+            missing = [p for p in prefixes if p not in carried]
+            self.add(
+                Status.FAIL if missing else Status.PASS,
+                "network",
+                "circuit",
+                circuit.id,
+                "circuit carries the target's prefixes",
+                detail=f"not carried: {', '.join(missing)}" if missing else "",
+                fix=f"{fix}; then check the target gateway's connection and its BGP session" if missing else "",
+            )
+
     def _drill(self) -> None:
         for v in self.estate.drill.values():
             body = self.body(v.vnet, "network", "drill", "drill VNet", _up(Role.TARGET))
@@ -704,11 +748,11 @@ class Judge:
                 Status.ERROR,
                 "access",
                 "subscription",
-                f"/subscriptions/{sub}",
+                identity.subscription_scope(sub),
                 "the identity may read the subscription",
                 detail=f"403 on {counts[sub]} reads ({', '.join(sorted(actions))}); the rest was checked",
                 fix=" or ".join(
-                    f'az role assignment create --assignee <identity> --role "{r.split(",")[0]}" --scope /subscriptions/{sub}'
+                    f'az role assignment create --assignee <identity> --role "{r.split(",")[0]}" --scope {identity.subscription_scope(sub)}'
                     for r in roles
                 ),
             )

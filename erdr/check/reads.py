@@ -44,11 +44,8 @@ def role_for(action: str) -> str:
     """The built-in role that grants a refused read (Azure built-in roles,
     learn.microsoft.com/azure/role-based-access-control/built-in-roles)."""
     lowered = action.lower()
-    if lowered.endswith("/getlearnedroutes/action"):
-        return (
-            "Network Contributor, or a custom role with Microsoft.Network/virtualNetworkGateways/"
-            "getLearnedRoutes/action (Reader has no actions)"
-        )
+    if lowered.endswith(("/getlearnedroutes/action", "/routestables/action", "/routetables/action")):
+        return f"Network Contributor, or a custom role with {action} (Reader has no actions)"
     if lowered.startswith("microsoft.recoveryservices/"):
         return "Site Recovery Reader"
     return "Reader"

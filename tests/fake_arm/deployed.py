@@ -215,6 +215,22 @@ def _site_recovery(estate: Estate, arm: FakeArm, sr: identity.SiteRecoveryIds, i
     arm.lists[f"{sr.vault.id}/replicationProtectedItems".lower()] = protected
 
 
+def _routes_tables(arm: FakeArm, prod: StackConfig, dr: StackConfig) -> None:
+    """What each circuit's private peering carries: the address spaces of the hubs connected to it."""
+    carried: dict[str, list[str]] = {}
+    for cfg, role in ((prod, Role.SOURCE), (dr, Role.TARGET)):
+        spaces = [p for v in network_for(cfg, role).vnets for p in v.address_space]
+        for conn in connection_plan(cfg, role, cfg.phase):
+            carried.setdefault(conn.circuit_id, []).extend(spaces)
+    for circuit, prefixes in carried.items():
+        path = f"{circuit}/peerings/AzurePrivatePeering/routeTables/primary".lower()
+        arm.actions[path] = {
+            "value": [
+                {"network": p, "nextHop": "10.0.0.4", "locPrf": "", "weight": 0, "path": "65515"} for p in prefixes
+            ]
+        }
+
+
 def deploy(prod: StackConfig, dr: StackConfig) -> FakeArm:
     """A fake ARM serving both stacks as deployed in their configured phases."""
     estate = Estate()
@@ -222,6 +238,7 @@ def deploy(prod: StackConfig, dr: StackConfig) -> FakeArm:
     circuits = _circuits(estate, dr)
     _side(estate, arm, prod, Role.SOURCE, circuits)
     _side(estate, arm, dr, Role.TARGET, circuits)
+    _routes_tables(arm, prod, dr)
     resolved = identity.resolve(dr)
     for drill in resolved.drill.values():
         estate.add(_body(drill.vnet, "Microsoft.Network/virtualNetworks", {}, location=dr.regions.target))

@@ -179,6 +179,13 @@ def _fault_gateway_missing(design: Stacks, arm: FakeArm) -> str:
     return gateway
 
 
+def _fault_circuit_not_carrying(design: Stacks, arm: FakeArm) -> str:
+    circuit = design.dr.circuits.secondary
+    assert circuit is not None
+    arm.actions[f"{circuit.id}/peerings/AzurePrivatePeering/routeTables/primary".lower()] = {"value": []}
+    return circuit.id
+
+
 FAULTS: dict[str, tuple[Callable[[Stacks, FakeArm], str], str]] = {
     "connection NotConnected": (_fault_connection, "az network vpn-connection show"),
     "peering Disconnected": (_fault_peering, "pulumi up --stack dr"),
@@ -188,6 +195,10 @@ FAULTS: dict[str, tuple[Callable[[Stacks, FakeArm], str], str]] = {
     "replicated item critical": (_fault_item_critical, "az site-recovery protected-item show"),
     "stale test failover": (_fault_stale_test, "python -m erdr.failover drill"),
     "missing gateway": (_fault_gateway_missing, "pulumi up --stack dr"),
+    "circuit not carrying the target's prefixes": (
+        _fault_circuit_not_carrying,
+        "az network express-route list-route-tables",
+    ),
 }
 
 
@@ -397,6 +408,7 @@ def test_a_weight_other_than_designed_names_the_update() -> None:
         ("Microsoft.Network/virtualNetworkGateways/read", "Reader"),
         ("Microsoft.RecoveryServices/vaults/read", "Site Recovery Reader"),
         ("Microsoft.Network/virtualNetworkGateways/getLearnedRoutes/action", "Network Contributor"),
+        ("Microsoft.Network/expressRouteCircuits/peerings/routeTables/action", "Network Contributor"),
     ],
 )
 def test_a_refused_action_names_the_role_that_grants_it(action: str, role: str) -> None:
