@@ -463,6 +463,36 @@ class Judge:
                 minutes=DEFAULT_MINUTES if not ok and role is Role.TARGET else 0.0,
             )
 
+    def _addresses(
+        self,
+        role: Role,
+        vnet: identity.VnetIds,
+        space: tuple[str, ...],
+        subnets: Mapping[str, str],
+        body: dict[str, Any] | None,
+    ) -> None:
+        """Drift of what addresses the replica: the VNet's address space and each subnet's prefix."""
+        if body is None:
+            return
+        props = _p(body)
+        have = list((props.get("addressSpace") or {}).get("addressPrefixes") or [])
+        live = {str(s.get("name", "")): _p(s).get("addressPrefix") for s in props.get("subnets") or []}
+        problems = [] if sorted(have) == sorted(space) else [f"address space {have}, designed {list(space)}"]
+        problems += [
+            f"subnet {name} {live.get(name)}, designed {prefix}"
+            for name, prefix in subnets.items()
+            if name in live and live[name] != prefix
+        ]
+        self.add(
+            Status.FAIL if problems else Status.PASS,
+            "network",
+            role.value,
+            vnet.vnet.id,
+            "address space and subnet prefixes as designed",
+            detail="; ".join(problems),
+            fix=f"{_up(role)} (az network vnet show -n {vnet.vnet.name} {_az(vnet.vnet)})" if problems else "",
+        )
+
     def _peerings_and_routes(self, role: Role, cfg: StackConfig) -> None:
         side = self.estate.side(role)
         spec = network_for(cfg, role)
@@ -470,6 +500,10 @@ class Judge:
         bodies = {
             v.key: self.body(v.vnet, "network", role.value, "VNet", _up(role), minutes=minutes) for v in side.vnets
         }
+        for vnet_spec, ids in zip(spec.vnets, side.vnets, strict=True):
+            self._addresses(
+                role, ids, vnet_spec.address_space, {s.name: s.prefix for s in vnet_spec.subnets}, bodies[ids.key]
+            )
         for spoke in side.spokes:
             to_spoke, to_hub = side.peerings[spoke.key]
             self._peering(role, bodies[side.hub.key], to_spoke, spoke.vnet.id, HUB_TO_SPOKE)

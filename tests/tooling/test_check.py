@@ -427,3 +427,11 @@ def test_a_missing_pre_provisioned_firewall_costs_its_create_time() -> None:
     [f] = [f for f in report.findings if f.status is Status.FAIL]
     assert f.resource == firewall.firewall.id and "pulumi up --stack dr" in f.fix
     assert report.rto_minutes == FIREWALL_CREATE_MINUTES
+
+
+def test_a_replica_address_space_other_than_designed_is_drift(design: Stacks, served: FakeArm) -> None:
+    vnet = estate_of(design).target.spokes[1].vnet
+    _props(served, vnet.id)["addressSpace"] = {"addressPrefixes": ["10.99.0.0/24"]}
+    report = run(design, served)
+    [f] = [f for f in report.findings if f.status is Status.FAIL]
+    assert f.resource == vnet.id and "address space ['10.99.0.0/24'], designed ['10.2.0.0/24']" in f.detail
