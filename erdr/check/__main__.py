@@ -84,8 +84,15 @@ def main(
         if args.deadline <= 0 or args.per_subscription < 1:
             raise EndpointError("--deadline must be positive and --per-subscription at least 1")
         stacks = load_stacks(args.stacks_dir)
-        # azure-core retries throttled and transient answers (429 after Retry-After) three times.
-        clients = Clients(credential(args.arm_endpoint, env), args.arm_endpoint, retry_total=3)
+        # azure-core retries throttled and transient answers (429 after Retry-After) three times; a
+        # read never waits longer than the deadline for one answer, so no thread outlives it by much.
+        clients = Clients(
+            credential(args.arm_endpoint, env),
+            args.arm_endpoint,
+            retry_total=3,
+            connection_timeout=10,
+            read_timeout=max(1, min(60, int(args.deadline))),
+        )
         report = check(stacks, clients, args.deadline, args.per_subscription)
     except (EndpointError, StackFileError, ConfigKeyError, ConfigError, Unresolved, yaml.YAMLError) as exc:
         stderr.write(f"error: {exc}\nnothing was checked.\n")

@@ -6,11 +6,11 @@ reported, never waited for).
 
 from __future__ import annotations
 
+import queue
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,21 +84,38 @@ class Reader:
                 return _outcome(exc)
 
     def run(self, reads: Iterable[Read], deadline: float) -> dict[str, Outcome]:
-        """Every read's outcome; those not finished ``deadline`` seconds from now say so."""
-        todo = {r.key: r for r in reads}
+        """Every read's outcome; those not finished ``deadline`` seconds from now say so. The workers
+        are daemon threads: a read still hanging at the deadline neither delays the answer nor keeps
+        the process alive after it (a ThreadPoolExecutor's threads are joined at exit)."""
+        todo = list({r.key: r for r in reads}.values())
         out: dict[str, Outcome] = {}
+        work: queue.SimpleQueue[Read] = queue.SimpleQueue()
+        for r in todo:
+            work.put(r)
+        done = threading.Condition()
+
+        def worker() -> None:
+            while True:
+                try:
+                    read = work.get_nowait()
+                except queue.Empty:
+                    return
+                result = self._run(read)
+                with done:
+                    out[read.key] = result
+                    done.notify_all()
+
+        for i in range(min(self.workers, len(todo))):
+            threading.Thread(target=worker, name=f"erdr-check-{i}", daemon=True).start()
         end = time.monotonic() + deadline
-        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="erdr-check")
-        futures: dict[Future[Outcome], str] = {pool.submit(self._run, r): k for k, r in todo.items()}
-        pending = set(futures)
-        while pending:
-            left = end - time.monotonic()
-            if left <= 0:
-                break
-            done, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
-            for f in done:
-                out[futures[f]] = f.result()
-        for f in pending:
-            out[futures[f]] = Outcome(error=f"not answered within the {deadline:g} s deadline (--deadline)")
-        pool.shutdown(wait=False, cancel_futures=True)
-        return out
+        with done:
+            while len(out) < len(todo):
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                done.wait(left)
+            final = dict(out)
+        for r in todo:
+            if r.key not in final:
+                final[r.key] = Outcome(error=f"not answered within the {deadline:g} s deadline (--deadline)")
+        return final

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -435,3 +438,32 @@ def test_a_replica_address_space_other_than_designed_is_drift(design: Stacks, se
     report = run(design, served)
     [f] = [f for f in report.findings if f.status is Status.FAIL]
     assert f.resource == vnet.id and "address space ['10.99.0.0/24'], designed ['10.2.0.0/24']" in f.detail
+
+
+def test_the_command_ends_at_its_deadline_even_with_reads_hanging(
+    design: Stacks, served: FakeArm, tmp_path: Path
+) -> None:
+    stacks_dir = _stack_files(tmp_path, design)
+    served.delay = 5.0
+    start = time.monotonic()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "erdr.check",
+            "--stacks-dir",
+            str(stacks_dir),
+            "--arm-endpoint",
+            served.url,
+            "--deadline",
+            "1",
+        ],
+        env={**os.environ, "ERDR_ARM_TOKEN": TOKEN},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == EXIT_ERROR, proc.stderr[-2000:]
+    assert time.monotonic() - start < 5 + 1  # not the 5 s every read would take, nor its retries
+    assert "not answered within the 1 s deadline" in proc.stdout
