@@ -26,7 +26,7 @@ from typing import TextIO
 import yaml
 
 from erdr.arm import TOKEN_ENV, Clients, EndpointError, credential
-from erdr.check.readiness import Stacks, estate_of, judge, reads, rto_minutes
+from erdr.check.readiness import Stacks, disagreements, estate_of, judge, reads, rto_minutes
 from erdr.check.reads import Reader
 from erdr.check.report import EXIT_ERROR, Report, markdown, table, to_json
 from erdr.config_keys import ConfigKeyError
@@ -84,6 +84,14 @@ def main(
         if args.deadline <= 0 or args.per_subscription < 1:
             raise EndpointError("--deadline must be positive and --per-subscription at least 1")
         stacks = load_stacks(args.stacks_dir)
+        differ = disagreements(stacks)
+        if differ:
+            raise EndpointError(
+                "Pulumi.prod.yaml and Pulumi.dr.yaml place the estate differently (set the same "
+                "project-level config in both): "
+                + "; ".join(differ[:5])
+                + (f"; and {len(differ) - 5} more" if len(differ) > 5 else "")
+            )
         # azure-core retries throttled and transient answers (429 after Retry-After) three times; a
         # read never waits longer than the deadline for one answer, so no thread outlives it by much.
         clients = Clients(

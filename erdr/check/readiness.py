@@ -827,3 +827,19 @@ def estate_of(stacks: Stacks) -> identity.Estate:
     dr = identity.resolve(stacks.dr)
     prod = identity.resolve(stacks.prod)
     return identity.Estate(prod.source, dr.target, dr.circuits, dr.drill, dr.site_recovery, dr.recovery_plan)
+
+
+def disagreements(stacks: Stacks) -> list[str]:
+    """Where the two stacks' configs resolve one resource to different identities (each stack
+    resolves both sides): the check would hold one side to the wrong names, so it stops instead."""
+    prod, dr = identity.resolve(stacks.prod), identity.resolve(stacks.dr)
+    out: list[str] = []
+    for role in Role:
+        a, b = prod.side(role).by_logical(), dr.side(role).by_logical()
+        for logical in sorted(a.keys() & b.keys()):
+            if a[logical].id.lower() != b[logical].id.lower():
+                out.append(f"{role.value} {logical}: prod resolves {a[logical].id}, dr {b[logical].id}")
+    for name in sorted(prod.circuits.keys() & dr.circuits.keys()):
+        if prod.circuits[name].id.lower() != dr.circuits[name].id.lower():
+            out.append(f"circuits.{name}.id: prod {prod.circuits[name].id}, dr {dr.circuits[name].id}")
+    return out

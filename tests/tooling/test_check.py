@@ -21,7 +21,7 @@ import yaml
 from erdr.arm import Clients, StaticTokenCredential
 from erdr.bench.critical_path import CONNECTION_MINUTES, GATEWAY_MINUTES
 from erdr.check import __main__ as cli
-from erdr.check.readiness import Stacks, Status, estate_of
+from erdr.check.readiness import Stacks, Status, disagreements, estate_of
 from erdr.check.reads import role_for
 from erdr.check.report import EXIT_ERROR, EXIT_NOT_READY, EXIT_READY, Report
 from erdr.stackfiles import load_stack, stack_config
@@ -354,6 +354,7 @@ def test_every_example_estate_as_deployed_is_ready(example: Path, phase: str) ->
         for s in ("prod", "dr")
     ]
     design = Stacks(*configs)
+    assert disagreements(design) == []
     with serve(deploy(design.prod, design.dr)) as arm:
         report = run(design, arm)
     assert report.exit_code == EXIT_READY, failures(report)
@@ -467,3 +468,19 @@ def test_the_command_ends_at_its_deadline_even_with_reads_hanging(
     assert proc.returncode == EXIT_ERROR, proc.stderr[-2000:]
     assert time.monotonic() - start < 5 + 1  # not the 5 s every read would take, nor its retries
     assert "not answered within the 1 s deadline" in proc.stdout
+
+
+def test_stacks_that_place_the_estate_differently_stop_the_check(design: Stacks, tmp_path: Path) -> None:
+    stacks_dir = _stack_files(tmp_path, design)
+    dr = yaml.safe_load((stacks_dir / "Pulumi.dr.yaml").read_text())
+    dr["config"]["expressroute-dr:resourceGroupNames"] = {"target": "rg-elsewhere"}
+    (stacks_dir / "Pulumi.dr.yaml").write_text(yaml.safe_dump(dr))
+    err = io.StringIO()
+    code = cli.main(
+        ["--stacks-dir", str(stacks_dir), "--arm-endpoint", "http://127.0.0.1:9"],
+        io.StringIO(),
+        err,
+        {"ERDR_ARM_TOKEN": TOKEN},
+    )
+    assert code == EXIT_ERROR
+    assert "place the estate differently" in err.getvalue() and "rg-elsewhere" in err.getvalue()
