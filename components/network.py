@@ -18,7 +18,15 @@ from pulumi_azure_native import network
 from model import naming
 from model.identity import Logical
 from model.phases import ConnectionSpec
-from model.spec import NetworkSpec, SubnetSpec, VnetSpec
+from model.spec import (
+    GATEWAY_ROUTES_DISABLE_BGP,
+    HUB_TO_SPOKE,
+    SPOKE_TO_HUB,
+    WORKLOAD_ROUTES_DISABLE_BGP,
+    NetworkSpec,
+    SubnetSpec,
+    VnetSpec,
+)
 from policies.shared.names import DEFAULT_ROUTE, DRILL_TAG, GATEWAY_SUBNET
 
 # ExpressRoute gateway creation takes up to ~45 minutes; updates (SKU change) as long.
@@ -235,7 +243,7 @@ class Hub(pulumi.ComponentResource):
             route_table_name=at.name(table_name),
             resource_group_name=at.group(table_name),
             location=spec.region,
-            disable_bgp_route_propagation=False,
+            disable_bgp_route_propagation=GATEWAY_ROUTES_DISABLE_BGP,
             routes=_routes(
                 at,
                 table_name,
@@ -368,7 +376,7 @@ def default_route_table(
         route_table_name=at.name(name),
         resource_group_name=at.group(name),
         location=spec.region,
-        disable_bgp_route_propagation=True,
+        disable_bgp_route_propagation=WORKLOAD_ROUTES_DISABLE_BGP,
         routes=_routes(
             at,
             name,
@@ -463,10 +471,7 @@ class Spoke(pulumi.ComponentResource):
             virtual_network_name=hub.vnet.name,
             resource_group_name=hub_at.group(to_spoke),
             remote_virtual_network={"id": self.vnet.id},
-            allow_virtual_network_access=True,
-            allow_forwarded_traffic=True,
-            allow_gateway_transit=True,
-            use_remote_gateways=False,
+            **HUB_TO_SPOKE.args(),
             options={"depends_on": settled, "delete_before_replace": True},
         )
         # Spoke to hub: access, forwarded traffic, use remote gateways. Azure refuses
@@ -479,10 +484,7 @@ class Spoke(pulumi.ComponentResource):
             virtual_network_name=self.vnet.name,
             resource_group_name=at.group(to_hub),
             remote_virtual_network={"id": hub.vnet.id},
-            allow_virtual_network_access=True,
-            allow_forwarded_traffic=True,
-            allow_gateway_transit=False,
-            use_remote_gateways=True,
+            **SPOKE_TO_HUB.args(),
             options={"depends_on": [*settled, hub.gateway, self.hub_to_spoke], "delete_before_replace": True},
         )
         self.vnet_id = self.vnet.id

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 
@@ -187,3 +188,84 @@ def within(seconds: float, what: str, fn: Callable[[], T]) -> T:
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+# --- what erdr.check reads through: Microsoft's SDK clients, one per subscription (and vault) ----
+
+EndpointError = ArmEndpointError
+
+
+def credential(endpoint: str | None, environ: Mapping[str, str]) -> TokenCredential:
+    """The token source: ``ERDR_ARM_TOKEN`` for ``endpoint``, else ``DefaultAzureCredential``."""
+    return credential_for(endpoint, environ)
+
+
+def parse_id(arm_id: str) -> dict[str, str]:
+    """{"subscription", "group", "type" (last resource type, lower-case), "name"} of an ARM ID."""
+    parts = [p for p in arm_id.split("/") if p]
+    lower = [p.lower() for p in parts]
+    return {
+        "subscription": parts[lower.index("subscriptions") + 1] if "subscriptions" in lower[:-1] else "",
+        "group": parts[lower.index("resourcegroups") + 1] if "resourcegroups" in lower[:-1] else "",
+        "name": parts[-1] if parts else "",
+        "type": lower[-2] if len(parts) >= 2 else "",
+    }
+
+
+def describe_error(exc: Exception) -> str:
+    """One line: ARM's error code and message (AuthorizationFailed, ResourceNotFound, ...)."""
+    if isinstance(exc, HttpResponseError):
+        code = getattr(getattr(exc, "error", None), "code", None) or str(exc.status_code or "")
+        message = getattr(getattr(exc, "error", None), "message", None) or str(exc.message or exc)
+        return f"HTTP {exc.status_code} {code}: {message.splitlines()[0]}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def body_of(model: Any) -> dict[str, Any]:
+    """The resource as ARM sent it (camelCase, ``properties`` nested), read-only values kept."""
+    if hasattr(model, "serialize"):  # the msrest models of the azure-mgmt packages
+        return model.serialize(keep_readonly=True)
+    return model.as_dict() if hasattr(model, "as_dict") else dict(model)
+
+
+class Clients:
+    """One SDK client per subscription (and per vault for Site Recovery, whose client is bound to
+    one vault), made once and shared by threads (azure-core's transport is one pooled session).
+    Every client gets :func:`client_options`: the endpoint, the token guard and the timeouts;
+    ``options`` (retry and timeout settings of the caller) override the timeouts."""
+
+    def __init__(self, cred: TokenCredential, endpoint: str | None = None, **options: Any) -> None:
+        self.credential = cred
+        self.endpoint = check_endpoint(endpoint) if endpoint else ARM_ENDPOINT
+        self._options = {**client_options(self.endpoint), **options}
+        self._lock = threading.Lock()
+        self._network: dict[str, Any] = {}
+        self._vaults: dict[str, Any] = {}
+        self._site_recovery: dict[tuple[str, str, str], Any] = {}
+
+    def network(self, subscription: str) -> Any:
+        from azure.mgmt.network import NetworkManagementClient
+
+        with self._lock:
+            if subscription not in self._network:
+                self._network[subscription] = NetworkManagementClient(self.credential, subscription, **self._options)
+            return self._network[subscription]
+
+    def vaults(self, subscription: str) -> Any:
+        from azure.mgmt.recoveryservices import RecoveryServicesClient
+
+        with self._lock:
+            if subscription not in self._vaults:
+                self._vaults[subscription] = RecoveryServicesClient(self.credential, subscription, **self._options)
+            return self._vaults[subscription]
+
+    def site_recovery(self, subscription: str, group: str, vault: str) -> Any:
+        from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
+
+        key = (subscription, group, vault)
+        with self._lock:
+            if key not in self._site_recovery:
+                self._site_recovery[key] = SiteRecoveryManagementClient(
+                    self.credential, subscription, group, vault, **self._options
+                )
+            return self._site_recovery[key]

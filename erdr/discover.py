@@ -75,6 +75,7 @@ from erdr.arm import (
     check_endpoint,
     client_options,
     credential_for,
+    describe_error,
     origin,
 )
 from model.identity import Logical, ResourceId
@@ -385,15 +386,6 @@ class Arm:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:200] or type(exc).__name__
-
-
-def describe_error(exc: Exception) -> str:
-    """One line: ARM's error code and message (AuthorizationFailed, ResourceNotFound, ...)."""
-    if isinstance(exc, HttpResponseError):
-        code = getattr(getattr(exc, "error", None), "code", None) or str(exc.status_code or "")
-        message = getattr(getattr(exc, "error", None), "message", None) or str(exc.message or exc)
-        return f"HTTP {exc.status_code} {code}: {message.splitlines()[0]}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 # --- the estate as read --------------------------------------------------------------------------

@@ -31,6 +31,45 @@ from policies.shared.service_subnets import RouteRule, ServiceSubnet, routed_thr
 
 
 @dataclass(frozen=True)
+class PeeringFlags:
+    """A hub-spoke peering's flags: the source article's table. The program writes them and the
+    readiness check (erdr.check) holds the live peerings to them."""
+
+    allow_virtual_network_access: bool
+    allow_forwarded_traffic: bool
+    allow_gateway_transit: bool
+    use_remote_gateways: bool
+
+    def args(self) -> dict[str, bool]:
+        """As azure-native's VirtualNetworkPeering arguments."""
+        return {
+            "allow_virtual_network_access": self.allow_virtual_network_access,
+            "allow_forwarded_traffic": self.allow_forwarded_traffic,
+            "allow_gateway_transit": self.allow_gateway_transit,
+            "use_remote_gateways": self.use_remote_gateways,
+        }
+
+    def arm(self) -> dict[str, bool]:
+        """As ARM's ``properties`` spell them."""
+        return {
+            "allowVirtualNetworkAccess": self.allow_virtual_network_access,
+            "allowForwardedTraffic": self.allow_forwarded_traffic,
+            "allowGatewayTransit": self.allow_gateway_transit,
+            "useRemoteGateways": self.use_remote_gateways,
+        }
+
+
+# Hub to spoke: access, forwarded traffic (it passes the NVA), gateway transit. Spoke to hub:
+# access, forwarded traffic, the hub's gateway (Azure refuses it until that gateway exists).
+HUB_TO_SPOKE = PeeringFlags(True, True, True, False)
+SPOKE_TO_HUB = PeeringFlags(True, True, False, True)
+# The GatewaySubnet's table keeps BGP propagation (the gateway needs the on-premises routes); the
+# workload tables turn it off, so on-premises traffic takes 0.0.0.0/0 through the NVA.
+GATEWAY_ROUTES_DISABLE_BGP = False
+WORKLOAD_ROUTES_DISABLE_BGP = True
+
+
+@dataclass(frozen=True)
 class SubnetSpec:
     name: str
     prefix: str

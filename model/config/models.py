@@ -253,6 +253,19 @@ class SiteRecoveryConfig(Model):
     app_consistent_frequency_minutes: int = Field(default=240, ge=0, le=720)
     crash_consistent_frequency_minutes: int = Field(default=5, ge=5, le=5)
     multi_vm_sync: bool = False
+    # What erdr.check holds the live estate to (readiness, not deployment: no resource reads them).
+    max_rpo_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=1440,
+        description="erdr.check: a replicated item whose last recovery point is older fails readiness.",
+    )
+    max_days_since_test_failover: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="erdr.check: a replicated item without a successful test failover for longer fails readiness.",
+    )
 
 
 class BootGroup(Model):

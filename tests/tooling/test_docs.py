@@ -94,10 +94,11 @@ class Rule:
 
 RULES = [
     Rule(
-        "needs the Pulumi CLI or Azure and an account (`erdr.failover` drives the CLI, `erdr.discover` reads "
-        "Azure Resource Manager; their logic is tested offline in tests/tooling/)",
+        "needs the Pulumi CLI or Azure and an account (`erdr.failover` drives the CLI, `erdr.discover` and "
+        "`erdr.check` read Azure Resource Manager; their logic is tested offline in tests/tooling/)",
         lambda c: (
-            bool(CLI_WORD.search(c.block or c.text)) or re.search(r"erdr\.(failover|discover)\b", c.text) is not None
+            bool(CLI_WORD.search(c.block or c.text))
+            or re.search(r"erdr\.(failover|discover|check)\b", c.text) is not None
         ),
     ),
     Rule(

@@ -51,7 +51,12 @@ RELEASES = {
 }
 # Environments that hold credentials, and the protection docs/operations.md gives each (a job in
 # none of them runs before anyone approved anything).
-GATED = {"preview": "required reviewers", "deploy-preview": "main only", "production": "required reviewers"}
+GATED = {
+    "preview": "required reviewers",
+    "deploy-preview": "main only",
+    "production": "required reviewers",
+    "readiness": "main only",
+}
 SECRET = re.compile(r"\$\{\{\s*secrets\.")
 
 
@@ -68,6 +73,7 @@ def load(name: str) -> dict[str, Any]:
 
 PR = load("pull-request.yml")
 DEPLOY = load("deploy.yml")
+READINESS = load("readiness.yml")
 
 
 def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
@@ -80,7 +86,7 @@ def step_named(job: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 
 def all_steps() -> list[dict[str, Any]]:
-    return [s for wf in (PR, DEPLOY) for job in wf["jobs"].values() for s in job["steps"]]
+    return [s for wf in (PR, DEPLOY, READINESS) for job in wf["jobs"].values() for s in job["steps"]]
 
 
 # --- structure -----------------------------------------------------------------------------------
@@ -195,6 +201,27 @@ def test_azure_login_is_openid_connect_without_a_secret(wf: str) -> None:
     assert doc["permissions"] == {}
 
 
+def test_nightly_readiness_is_read_only_and_publishes_its_report() -> None:
+    doc = READINESS
+    assert set(doc["on"]) == {"schedule", "workflow_dispatch"} and doc["permissions"] == {}
+    [job] = doc["jobs"].values()
+    assert job["environment"] == "readiness" and job["if"] == "github.ref == 'refs/heads/main'"
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    text = (WORKFLOWS / "readiness.yml").read_text()
+    # No Pulumi CLI, no Pulumi secret, no client secret: the check reads ARM with the OIDC login.
+    assert not SECRET.search(text) and "CLIENT_SECRET" not in text and "pulumi/actions" not in text
+    [login] = steps_using(job, "azure/login")
+    assert set(login["with"]) == {"client-id", "tenant-id", "subscription-id"}
+    runs = [str(s.get("run", "")) for s in job["steps"]]
+    assert not any(re.search(r"^\s*(pulumi|az)\b", r, re.M) for r in runs)
+    [check] = [s for s in job["steps"] if "erdr.check" in str(s.get("run", ""))]
+    assert "--json" in check["run"] and "--markdown" in check["run"]
+    after = job["steps"][job["steps"].index(check) + 1 :]
+    assert after and all(s.get("if") == "always()" for s in after)
+    assert any("GITHUB_STEP_SUMMARY" in str(s.get("run", "")) for s in after)
+    assert steps_using(job, "actions/upload-artifact")
+
+
 def test_backend_and_secrets_provider_come_from_repository_settings() -> None:
     for step in all_steps():
         if step.get("uses", "").startswith("pulumi/actions@") and "command" in step["with"]:
@@ -216,7 +243,7 @@ def test_workflow_venv_step_runs_the_readmes_setup_target() -> None:
     makefile = (PROJECT_DIR / "Makefile").read_text()
     assert re.search(r"^setup: \$\(SETUP\)$", makefile, re.M)
     runs = [s["run"] for s in all_steps() if "virtualenv" in s.get("name", "")]
-    assert len(runs) == 3
+    assert len(runs) == 4
     assert set(runs) == {"make setup"}
 
 
@@ -275,7 +302,7 @@ def test_docs_give_each_credentialed_environment_its_protection() -> None:
         assert re.search(rf"^\| `{env_name}` \|[^\n]*{rule}", OPERATIONS, re.M | re.I), env_name
 
 
-@pytest.mark.parametrize("wf", ["pull-request.yml", "deploy.yml"])
+@pytest.mark.parametrize("wf", ["pull-request.yml", "deploy.yml", "readiness.yml"])
 def test_no_unapproved_job_gets_a_secret_or_an_identity(wf: str) -> None:
     assert exposures(load(wf)) == []
 
@@ -321,7 +348,7 @@ def pins(text: str) -> list[tuple[str, str, str | None]]:
     return [(m["action"], m["ref"], m["version"]) for m in USES.finditer(text)]
 
 
-@pytest.mark.parametrize("wf", ["pull-request.yml", "deploy.yml"])
+@pytest.mark.parametrize("wf", ["pull-request.yml", "deploy.yml", "readiness.yml"])
 def test_actions_are_pinned_by_commit_with_the_release_in_a_comment(wf: str) -> None:
     text = (WORKFLOWS / wf).read_text()
     found = pins(text)
@@ -355,7 +382,7 @@ def test_action_inputs_exist() -> None:
 
 def test_checkout_never_persists_the_token() -> None:
     checkouts = [s for s in all_steps() if s.get("uses", "").startswith("actions/checkout@")]
-    assert len(checkouts) == 6
+    assert len(checkouts) == 7
     assert all(s["with"]["persist-credentials"] is False for s in checkouts)
 
 
