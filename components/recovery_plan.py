@@ -553,12 +553,16 @@ class RecoveryPlan(pulumi.ComponentResource):
     ) -> list[authorization.RoleAssignment]:
         sub = args.subscription_id
         scopes: list[tuple[str, pulumi.Input[str], pulumi.Input[str]]] = []
+        # Only the network roles are scoped to this stack's gateway and connections; the others
+        # must not wait for the gateway (the bench's critical path: nothing needlessly waits on it).
+        network_labels: set[str] = set()
         for spec in NETWORK_ROLES:
             where = list(args.switch_scopes.of(spec))
             if not where:  # no call of this kind in this estate: no role
                 continue
             role = self._role_definition(name, args, spec, _groups_of(scope for _, scope in where))
             scopes += [(label, scope, role) for label, scope in where]
+            network_labels.update(label for label, _ in where)
         # The account and its runbooks live in the dr stack's group.
         job_role = self._role_definition(name, args, JOB_ROLE, [args.resource_group_id])
         scopes.append(("automation-account", self.account.id, job_role))
@@ -588,7 +592,9 @@ class RecoveryPlan(pulumi.ComponentResource):
                 # principalId and scope force a replacement (azure-native's forceNewMap): the old
                 # assignment goes first, so a replacement never holds two for one scope and role.
                 opts=pulumi.ResourceOptions(
-                    parent=self, delete_before_replace=True, depends_on=list(args.assignments_depend_on)
+                    parent=self,
+                    delete_before_replace=True,
+                    depends_on=list(args.assignments_depend_on) if label in network_labels else [],
                 ),
             )
             for label, scope, role in scopes

@@ -5,6 +5,7 @@ model/ builds an Azure name or ARM ID)."""
 from __future__ import annotations
 
 import ast
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -276,6 +277,7 @@ def test_region_tokens_are_swapped_not_substrings() -> None:
 
 def test_a_long_name_is_refused_naming_the_key_and_the_derived_name() -> None:
     settings = invented("dr")
+    settings.config["layout"] = copy.deepcopy(settings.config["layout"])  # ESTATE is shared by other tests
     settings.config["layout"]["spokes"][0]["placement"]["target"]["name"] = "v" * 65
     with pytest.raises(ConfigError) as err:
         stack_config(settings)
