@@ -706,17 +706,15 @@ class Judge:
         props = _p(item)
         rid = str(item.get("id"))
         try:
-            parsed = ResourceId.parse(rid)
-            chain = parsed.parent
-            container = chain.name if chain is not None else ""
-            fabric = chain.parent.name if chain is not None and chain.parent is not None else ""
+            parsed: ResourceId | None = ResourceId.parse(rid)
         except ValueError:
-            parsed, container, fabric = None, "", ""
+            parsed = None
         vault = self.estate.site_recovery.vault if self.estate.site_recovery else None
+        # The core CLI's generic read, not `az site-recovery` (an extension the operator's CLI may
+        # not have, and cannot install without the internet at the worst moment).
         show = (
-            f"az site-recovery protected-item show --vault-name {vault.name} -g {vault.resource_group} --subscription "
-            f"{vault.subscription} --fabric-name {fabric} --protection-container {container} -n {item.get('name')}"
-            if vault is not None
+            f"az resource show --ids {rid} --subscription {vault.subscription}"
+            if vault is not None and parsed is not None
             else ""
         )
         health = props.get("replicationHealth")

@@ -195,7 +195,7 @@ FAULTS: dict[str, tuple[Callable[[Stacks, FakeArm], str], str]] = {
     "route removed": (_fault_route, "az network route-table route create"),
     "drill VNet peered": (_fault_drill_peered, "az network vnet peering delete -n drill-to-hub"),
     "BGP not learning on-premises prefixes": (_fault_bgp, "az network vnet-gateway list-learned-routes"),
-    "replicated item critical": (_fault_item_critical, "az site-recovery protected-item show"),
+    "replicated item critical": (_fault_item_critical, "az resource show --ids"),
     "stale test failover": (_fault_stale_test, "python -m erdr.failover drill"),
     "missing gateway": (_fault_gateway_missing, "pulumi up --stack dr"),
     "circuit not carrying the target's prefixes": (
