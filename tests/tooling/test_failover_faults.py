@@ -28,6 +28,7 @@ from tests.fake_pulumi.harness import FakePulumi, fake_pulumi
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT as on a terminal")
 
+
 @pytest.fixture
 def arm() -> Iterator[FaultyArm]:
     """An ARM that says every connection is gone (ARM's own 404 ResourceNotFound)."""
@@ -135,6 +136,7 @@ def test_ctrl_c_during_up_is_handed_to_the_cli_once_and_waited_for(
     process = _start(fake, log, arm.url, FAKE_PULUMI_OP_SECONDS="120", FAKE_PULUMI_CANCEL_SECONDS="1")
     _wait("an Azure operation in flight", lambda: _pending(fake) is not None, process)
     stack = _pending(fake)
+    assert stack is not None
     time.sleep(0.3)  # inside the operation, as a person's Ctrl-C would be
     os.killpg(process.pid, signal.SIGINT)
     out, err = _finish(process, 60)
@@ -225,3 +227,134 @@ def _resume(fake: FakePulumi, log: Path, arm_url: str) -> tuple[int, str]:
         check=False,
     )
     return done.returncode, done.stdout + done.stderr
+
+
+# --- 2. an ARM that never answers ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["hang", "drip"])
+def test_an_arm_that_never_answers_stops_the_failover_fail_closed_within_the_deadline(
+    tmp_path: Path, fake: FakePulumi, mode: str
+) -> None:
+    """Single circuit, same IPs: before dr connects, the command reads prod's connection from ARM.
+    An ARM that accepts the request and never answers (``hang``), or trickles a byte a second so
+    no socket read times out (``drip``), stops the step at the check's deadline: exit 1, dr not
+    updated, nothing connected; the journal and the state say which step failed and why."""
+    deadline = 2.0
+    log = tmp_path / "run" / "failover.jsonl"
+    with serve(FaultyArm(default=mode, drip_seconds=0.2)) as arm:
+        process = _start(fake, log, arm.url, "--azure-check-deadline", f"{deadline:g}", FAKE_PULUMI_OP_SECONDS="0.05")
+        _wait("the connection check's request", lambda: bool(arm.requests), process)
+        first = arm.requests[0].at
+        out, err = _finish(process, deadline + 30)
+        gave_up = time.monotonic() - first
+        asked = [r.path for r in arm.requests]
+
+    text = out + err
+    assert process.returncode == 1, text
+    assert "Traceback" not in text, text
+    assert "cannot confirm in Azure that" in text and f"{deadline:g} s deadline" in text, text
+    assert gave_up < deadline + 5, f"gave up {gave_up:.1f} s after the first request (deadline {deadline:g} s)"
+    assert asked and all(p.lower().endswith("/connections/hub-eastasia-to-primary") for p in asked), asked
+    # Fail closed: dr was neither previewed nor updated, and holds no connection.
+    assert not _calls(fake, "up", "dr") and not _calls(fake, "preview", "dr"), fake.calls()
+    assert fake.outputs("dr")["circuitConnections"] == [] and not fake.deployment("dr").get("pending_operations")
+    journal = _journal(log)
+    failed = [e for e in journal if e["event"] == "step-failed"]
+    assert len(failed) == 1 and failed[0]["step"] == _first_up(journal, "dr"), journal
+    assert not [e for e in journal if e["event"] == "azure-check" and e.get("state") == "absent"], journal
+    state = json.loads((log.parent / "failover.state.json").read_text())
+    assert state["status"] == "failed" and state["failed_step"] == failed[0]["step"], state
+
+
+# --- 3. two operators -----------------------------------------------------------------------------
+
+
+def test_a_second_operator_is_refused_naming_the_holder_and_never_told_to_cancel(
+    tmp_path: Path, fake: FakePulumi, arm: FaultyArm
+) -> None:
+    """While one operator's failover runs (mid ``pulumi up``, holding the stack pair's lock), a
+    second one, from another working directory (its own log), is refused before it runs any Pulumi
+    command: exit 2, naming the first run as the holder, and never told to `pulumi cancel` (which
+    would delete the first one's lock and let two updates write the state). The first run is not
+    disturbed and stops cleanly on its own Ctrl-C."""
+    first_log = tmp_path / "alice" / "failover.jsonl"
+    first = _start(fake, first_log, arm.url, FAKE_PULUMI_OP_SECONDS="120", FAKE_PULUMI_CANCEL_SECONDS="0.2")
+    try:
+        _wait("the first run's update", lambda: _pending(fake) is not None, first)
+        second_home = tmp_path / "bob-cli"  # the second operator's CLI calls are recorded apart
+        second = subprocess.run(
+            _argv(fake, tmp_path / "bob" / "failover.jsonl", arm.url),
+            cwd=PROJECT_DIR,
+            env=fake.env(PYTHONPATH=str(PROJECT_DIR), ERDR_ARM_TOKEN=TOKEN, FAKE_PULUMI_DIR=str(second_home)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert first.poll() is None, "the first run stopped while the second was refused"
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+        out, err = _finish(first, 60)
+
+    text = second.stdout + second.stderr
+    assert second.returncode == 2, text
+    assert "Traceback" not in text, text
+    assert "nothing was started" in text and "the stack pair is locked by" in text, text
+    assert f"(pid {first.pid}) for erdr.failover failover" in text, text  # the holder, by its process
+    assert "pulumi cancel" not in text, text
+    second_calls = second_home / "calls.jsonl"
+    assert not second_calls.exists(), second_calls.read_text()  # no Pulumi command at all
+    assert not (tmp_path / "bob" / "failover.jsonl").exists()  # and nothing journaled as started
+    # The first run went on undisturbed: its update was cancelled only by its own operator's Ctrl-C.
+    assert first.returncode == 130, out + err
+    assert not _calls(fake, "cancel"), fake.calls()
+    up = _calls(fake, "up")
+    assert len(up) == 1 and len(up[0]["signals"]) == 1 and not up[0].get("terminated"), up
+
+
+# --- 4. secrets under a misspelt or nested key -------------------------------------------------------
+
+SECRET = "s3cr3t-AuthKey-7f4e9b21"
+
+
+def _secure(value: str) -> dict[str, str]:
+    """A ``{secure: ...}`` stack-file value as the stand-in CLI encrypts it (base64)."""
+    return {"secure": "v1:" + base64.b64encode(value.encode()).decode()}
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["secondaryAuthorisationKey", "circuits.secondary.authorizationKey"],
+)
+def test_a_secret_under_a_misspelt_or_nested_key_is_never_printed_or_journaled(
+    tmp_path: Path, fake: FakePulumi, arm: FaultyArm, where: str
+) -> None:
+    """A secret set with --secret under a key the program does not know as a secret (a typo, or
+    nested inside the circuits object) stops the step with the key named and the value withheld;
+    the value appears nowhere: not on stdout or stderr, not in the journal, not in the state file."""
+    path = fake.project / "Pulumi.prod.yaml"
+    doc = yaml.safe_load(path.read_text())
+    config = doc["config"]
+    if where == "secondaryAuthorisationKey":
+        config[f"expressroute-dr:{where}"] = _secure(SECRET)
+    else:
+        config["expressroute-dr:circuits"]["secondary"] = {"authorizationKey": _secure(SECRET)}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    log = tmp_path / "run" / "failover.jsonl"
+    process = _start(fake, log, arm.url, FAKE_PULUMI_OP_SECONDS="0.05")
+    out, err = _finish(process, 60)
+
+    text = out + err
+    assert process.returncode in (1, 2), text
+    assert "Traceback" not in text, text
+    key = "expressroute-dr:" + where.partition(".")[0]
+    assert key in text and "holds a secret" in text and "Its value is not shown" in text, text
+    files = {"stdout": out, "stderr": err}
+    for written in sorted(log.parent.rglob("*")):
+        if written.is_file():
+            files[str(written)] = written.read_text(errors="replace")
+    assert str(log) in files and str(log.parent / "failover.state.json") in files, sorted(files)
+    leaked = [name for name, content in files.items() if SECRET in content]
+    assert not leaked, f"the secret appears in {leaked}"
+    assert not _calls(fake, "up"), fake.calls()  # nothing was changed
