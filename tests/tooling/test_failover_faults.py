@@ -358,3 +358,24 @@ def test_a_secret_under_a_misspelt_or_nested_key_is_never_printed_or_journaled(
     key = "expressroute-dr:" + where.partition(".")[0]
     assert key in text and "holds a secret" in text and "Its value is not shown" in text, text
     assert not _calls(fake, "up"), fake.calls()  # nothing was changed
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("0", "a positive number"),
+        ("-1", "a positive number"),
+        ("nan", "a positive number"),
+        ("inf", "a positive number"),
+        ("soon", "a number"),
+    ],
+)
+def test_the_check_deadline_must_be_a_positive_number_of_seconds(
+    value: str, why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from erdr import failover
+
+    with pytest.raises(SystemExit) as exc:
+        failover._parser().parse_args(["failover", "--azure-check-deadline", value])  # pyright: ignore[reportPrivateUsage]
+    assert exc.value.code == 2
+    assert f"--azure-check-deadline: expected {why} of seconds, got {value!r}" in capsys.readouterr().err
