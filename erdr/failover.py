@@ -716,6 +716,7 @@ class Runner:
     say: Say
     probe: ConnectionProbe
     plans: Path  # where each step's reviewed update plan is saved
+    check_deadline: float | None = None  # the Azure check's overall deadline; None: CHECK_DEADLINE
 
     def run(self, steps: list[Step]) -> bool:
         for index in range(self.state.completed, len(steps)):
@@ -853,12 +854,13 @@ class Runner:
         outputs = self.auto.outputs(peer)
         for problem in identity_disagreements(peer, outputs, ids):
             raise StepFailed(problem)
+        deadline = CHECK_DEADLINE if self.check_deadline is None else self.check_deadline
         started = time.monotonic()
         for conn in ids.exclusive:
-            remaining = CHECK_DEADLINE - (time.monotonic() - started)
+            remaining = deadline - (time.monotonic() - started)
             if remaining <= 0:
                 raise StepFailed(
-                    f"cannot confirm in Azure that {conn.id} is gone: the check ran past its {CHECK_DEADLINE:g} s "
+                    f"cannot confirm in Azure that {conn.id} is gone: the check ran past its {deadline:g} s "
                     "deadline; check the connection in the portal or with `az network vpn-connection show --ids`, "
                     "then resume"
                 )
@@ -867,7 +869,7 @@ class Runner:
             except ArmDeadline as exc:
                 raise StepFailed(
                     f"cannot confirm in Azure that {conn.id} is gone: no answer within the check's "
-                    f"{CHECK_DEADLINE:g} s deadline ({exc}); resume once Azure answers"
+                    f"{deadline:g} s deadline ({exc}); resume once Azure answers"
                 ) from exc
             self.journal.write("azure-check", step=number, connection=conn.id, state=state or "absent")
             if state is not None:
@@ -1186,7 +1188,9 @@ def _execute(
 
     # One folder of reviewed plans per run: another run (another operator) never overwrites them.
     plans = log.with_name(log.stem + "-plans") / journal.run_id
-    runner = Runner(auto, journal, state, state_file, p.stacks, args.yes, ask, say, azure, plans)
+    runner = Runner(
+        auto, journal, state, state_file, p.stacks, args.yes, ask, say, azure, plans, args.azure_check_deadline
+    )
     p.started = True
     try:
         ok = runner.run(steps)
@@ -1320,6 +1324,16 @@ def require_gate(auto: Automation, stacks: Mapping[Role, str], steps: list[Step]
         )
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m erdr.failover",
@@ -1346,6 +1360,15 @@ def _parser() -> argparse.ArgumentParser:
         "--arm-endpoint",
         help=f"Azure Resource Manager endpoint for the connection check (a sovereign cloud; a local fake in tests), "
         f"with the bearer token in {TOKEN_ENV}; default {ARM_ENDPOINT} with DefaultAzureCredential",
+    )
+    p.add_argument(
+        "--azure-check-deadline",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=f"overall deadline of the Azure check before a step creates the one connection a single circuit with "
+        f"the same IPs allows (every read of it together; default {CHECK_DEADLINE:g}); each read is also bounded "
+        f"by its own {CALL_TIMEOUTS.deadline:g} s. Past it the step stops, fail closed, and nothing is connected",
     )
     p.add_argument(
         "--policy-pack-config",

@@ -247,6 +247,7 @@ def program_outputs(stack: str) -> dict[str, Any]:
     """The stack's outputs after an update, from its config (the project's model), or fail as the
     program would (a config error, the single-circuit gate)."""
     from erdr.stackfiles import load_stack, stack_config
+    from model import identity
     from model.config import ConfigError
     from model.phases import connection_plan
 
@@ -261,13 +262,18 @@ def program_outputs(stack: str) -> dict[str, Any]:
         if spec.exclusive and not cfg.source_region_unreachable and (held is None or spec.circuit_id in held):
             fail(f"stack '{stack}': connection {spec.name} must wait until peer stack '{peer}' lets go of the circuit")
     group = cfg.resource_group_name(cfg.role)
+    # The IDs the program exports (program/outputs.py): the resolved estate's (model/identity.py),
+    # which the failover command cross-checks before its Azure check.
+    held = {c.circuit for c in plan}
+    conns = identity.connections(cfg, cfg.role)
     return {
         "role": cfg.role.value,
         "phase": cfg.phase.value,
         "circuitConnections": [c.circuit_id for c in plan],
         "connectionRoutingWeights": {c.name: c.routing_weight for c in plan},
         "resourceGroupName": group,
-        "gatewayId": f"/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworkGateways/gw",
+        "gatewayId": identity.hub_gateway(cfg, cfg.role).id,
+        "connectionIds": {rid.name: rid.id for circuit, rid in conns.items() if circuit in held},
     }
 
 
