@@ -55,6 +55,7 @@ from erdr.stackfiles import PROJECT_DIR
 from model import identity
 from model.config import SECRET_KEYS, Addressing, ConfigError, Phase, Role, StackConfig, Topology
 from model.identity import ResourceId, load
+from model.naming import CONNECTIONS
 from model.phases import Action, Design, Operation, Step, connection_plan, procedure
 from policies.shared.names import CONNECTION, NAMESPACE
 
@@ -1266,6 +1267,21 @@ def _failure_message(
     )
 
 
+def _connection_subscriptions(auto: Automation, stack: str) -> dict[str, str]:
+    """A connection's Azure name (lower-case) -> its subscription, from the stack's resolved estate
+    (empty when its config cannot be read: the commands then go without, and say so nowhere else)."""
+    try:
+        estate = identity.resolve(auto.stack_config(stack))
+    except (ConfigError, AutomationError):
+        return {}
+    return {
+        rid.name.lower(): rid.subscription
+        for side in (estate.source, estate.target)
+        for rid in side.by_logical().values()
+        if rid.type == CONNECTIONS
+    }
+
+
 def require_clear_stacks(auto: Automation, stacks: Mapping[Role, str], steps: list[Step]) -> list[str]:
     """Every stack the remaining steps update must be free of what an interrupted update leaves
     behind: pending operations in its state (the engine would warn and go on, on resources in an
@@ -1283,7 +1299,8 @@ def require_clear_stacks(auto: Automation, stacks: Mapping[Role, str], steps: li
             problems.append(f"stack '{name}': its state could not be read ({exc}); check the backend login")
             continue
         if not health.clear:
-            problems += [f"stack '{name}':", *(f"  {line}" for line in clearing_commands(health))]
+            lines = clearing_commands(health, _connection_subscriptions(auto, name))
+            problems += [f"stack '{name}':", *(f"  {line}" for line in lines)]
         notes += health.unknown
     if problems:
         raise FailoverError(

@@ -318,29 +318,12 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def clearing_commands(health: StackHealth) -> list[str]:
-    """What to run (or check) before the stack can be updated again, one line each."""
+def clearing_commands(health: StackHealth, subscriptions: Mapping[str, str] | None = None) -> list[str]:
+    """What to run (or check) before the stack can be updated again, one line each.
+    ``subscriptions``: a connection's Azure name (lower-case) -> its subscription, from the
+    resolved estate, so the ``az`` check names it (hubs live in other subscriptions)."""
     s = health.stack
     lines: list[str] = []
-    creates = [p for p in health.pending if p.type == "creating"]
-    others = [p for p in health.pending if p.type != "creating"]
-    for op in health.pending:
-        lines.append(f"pending {op.type} of {op.urn} (interrupted: Azure may or may not have done it)")
-    for op in creates:
-        if op.resource_type == "azure-native:network:VirtualNetworkGatewayConnection" and op.name and op.group:
-            lines += [
-                f"  check in Azure: az network vpn-connection show --resource-group {op.group} --name {op.name} --query id -o tsv",
-                f"  if it exists:   pulumi refresh --stack {s} --yes --import-pending-creates '{op.urn}' <that id>",
-            ]
-        else:
-            lines.append(
-                f"  check in Azure whether {op.name or op.urn.rsplit('::', 1)[-1]} exists; if it does, "
-                f"pulumi refresh --stack {s} --yes --import-pending-creates '{op.urn}' <its ARM ID>"
-            )
-    if creates:
-        lines.append(f"  if it does not: pulumi refresh --stack {s} --yes --clear-pending-creates")
-    if others:
-        lines.append(f"  then: pulumi refresh --stack {s} --yes   (reads Azure and drops the other pending operations)")
     for lock in health.locks:
         if lock.backend == "cloud":
             lines += [
@@ -366,6 +349,33 @@ def clearing_commands(health: StackHealth) -> list[str]:
                 f"  ask them, or check on {lock.host or 'that host'}: ps -p {lock.pid if lock.pid is not None else '<pid>'}",
                 f"  only once that process is gone: pulumi cancel --stack {s} --yes   (deletes every lock of the stack)",
             ]
+    # An update that may still run goes first: the pending operations are its own, and a
+    # refresh now would only be refused by its lock (or, without one, race it).
+    running = any(lock.backend == "cloud" or lock.alive is not False for lock in health.locks)
+    if running and health.pending:
+        lines.append("once that update has ended (not before), what it left pending:")
+    creates = [p for p in health.pending if p.type == "creating"]
+    others = [p for p in health.pending if p.type != "creating"]
+    for op in health.pending:
+        lines.append(f"pending {op.type} of {op.urn} (interrupted: Azure may or may not have done it)")
+    for op in creates:
+        if op.resource_type == "azure-native:network:VirtualNetworkGatewayConnection" and op.name and op.group:
+            sub = (subscriptions or {}).get(op.name.lower())
+            where = f" --subscription {sub}" if sub else ""
+            lines += [
+                f"  check in Azure: az network vpn-connection show --resource-group {op.group} --name {op.name}{where} "
+                "--query id -o tsv",
+                f"  if it exists:   pulumi refresh --stack {s} --yes --import-pending-creates '{op.urn}' <that id>",
+            ]
+        else:
+            lines.append(
+                f"  check in Azure whether {op.name or op.urn.rsplit('::', 1)[-1]} exists; if it does, "
+                f"pulumi refresh --stack {s} --yes --import-pending-creates '{op.urn}' <its ARM ID>"
+            )
+    if creates:
+        lines.append(f"  if it does not: pulumi refresh --stack {s} --yes --clear-pending-creates")
+    if others:
+        lines.append(f"  then: pulumi refresh --stack {s} --yes   (reads Azure and drops the other pending operations)")
     return lines
 
 
