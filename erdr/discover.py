@@ -18,9 +18,9 @@ It writes (YAML on stdout, or ``--out FILE``):
   ``gateway``, ``resourceGroupNames`` and ``source`` (mode, and for ``adopted``
   the resource IDs to import and the existing route names), in Pulumi.yaml's project-config form;
 - ``discovered``: the resource IDs it read, by role;
-- ``notModelled``: what it found that the program does not model (VPN gateways, Route Server,
-  Bastion, private endpoints, NSGs, NAT gateways, delegations, DNS servers, routes the design does
-  not have...), so nothing is silently dropped; ``differences``: where the estate differs from what
+- ``notModelled``: what it found that the program does not model (VPN gateways, the Route Server
+  and Bastion in their subnets, which the layout holds by their services' rules, private endpoints,
+  NAT gateways, DNS servers...), so nothing is silently dropped; ``differences``: where the estate differs from what
   the program would declare (an adopted first ``up`` would change these);
 - ``problems``: what it could not read (a 403 on one landing-zone subscription), the rest still
   described.
