@@ -198,6 +198,7 @@ def _group(subscription: str, group: str) -> dict[str, Any]:
 
 GATEWAY_NSG_ID = rid(CONNECTIVITY, HUB_RG, "networkSecurityGroups/nsg-gateway")
 BASTION_NSG_ID = rid(CONNECTIVITY, HUB_RG, "networkSecurityGroups/nsg-bastion")
+SPOKE_BASTION_PREFIX = "10.110.0.192/26"  # in vnet-app1, with service_subnets
 MANAGEMENT_TABLE_ID = rid(CONNECTIVITY, HUB_RG, "routeTables/rt-hub-fw-mgmt")
 
 # The rules learn.microsoft.com/azure/bastion/bastion-nsg gives an NSG on AzureBastionSubnet:
@@ -265,12 +266,19 @@ def _management_table() -> dict[str, Any]:
 
 
 def build(
-    *, nva: str = "firewall", forbidden: tuple[str, ...] = (), gateway_nsg: bool = False, service_subnets: bool = False
+    *,
+    nva: str = "firewall",
+    forbidden: tuple[str, ...] = (),
+    gateway_nsg: bool = False,
+    service_subnets: bool = False,
+    pe_without_table: bool = False,
 ) -> Estate:
     """The estate; ``nva``: ``firewall`` (Azure Firewall hub) or ``appliance`` (an NVA VM);
     ``gateway_nsg``: someone put an NSG on the GatewaySubnet (which breaks the gateway);
     ``service_subnets``: the hub also holds AzureFirewallManagementSubnet (its own 0.0.0.0/0 -> Internet
-    table), RouteServerSubnet, and an NSG with Microsoft's rules on AzureBastionSubnet."""
+    table), RouteServerSubnet, and an NSG with Microsoft's rules on AzureBastionSubnet; vnet-app1 an
+    AzureBastionSubnet of its own; ``pe_without_table``: vnet-app1's private-endpoint subnet has no
+    route table (the GatewaySubnet's table lacks the VnetLocal route the program adds for it)."""
     e = Estate(forbidden=set(forbidden))
     e.add(_group(CONNECTIVITY, HUB_RG))
     hop = FIREWALL_IP if nva == "firewall" else NVA_IP
@@ -382,7 +390,11 @@ def build(
             extra: dict[str, Any] = {"serviceEndpoints": _endpoints(services)}
             if s.private_endpoint and name == "snet-pe":
                 extra["privateEndpoints"] = [{"id": rid(s.subscription, s.group, "privateEndpoints/pe-sql-app1")}]
-            subnets.append(_subnet(s.id, name, prefix, table=table["id"], **extra))
+            routed = not (pe_without_table and name == "snet-pe")
+            subnets.append(_subnet(s.id, name, prefix, table=table["id"] if routed else None, **extra))
+        if service_subnets and s.private_endpoint:
+            # A Bastion in a landing zone of its own, without an NSG: no route table, as Azure asks.
+            subnets.append(_subnet(s.id, "AzureBastionSubnet", SPOKE_BASTION_PREFIX))
         back = _peering(s.id, "peer-to-hub", HUB_ID, "10.100.0.0/22", hub_side=False)
         e.add(
             _resource(

@@ -121,6 +121,7 @@ def test_everything_not_modelled_is_listed() -> None:
 
 
 SERVICE = ("AzureBastionSubnet", "AzureFirewallManagementSubnet", "RouteServerSubnet")
+PE_PREFIX = "10.110.0.128/26"  # vnet-app1's snet-pe
 
 
 def _hub_table(result: SimResult, name: str) -> dict[str, Any] | None:
@@ -136,18 +137,27 @@ def _hub_table(result: SimResult, name: str) -> dict[str, Any] | None:
 
 def test_service_subnets_reach_the_dr_stack_by_their_services_rules(tmp_path: Path) -> None:
     """A hub with Bastion (an NSG with Microsoft's rules), the firewall's management subnet (its own
-    0.0.0.0/0 -> Internet table, BGP off) and Route Server: discover writes them into the layout,
-    with what adopted mode imports; discover -> plan exits 0; the dr stack builds Bastion's subnet
+    0.0.0.0/0 -> Internet table, BGP off) and Route Server, a spoke with a Bastion of its own and a
+    private-endpoint subnet without a route table: discover writes them into the layout, with what
+    adopted mode imports; discover -> plan exits 0 (the adopted gateway table's update keeps the
+    GatewaySubnet's link to it in the symmetric-paths rule); the dr stack builds Bastion's subnet
     without a route table and with a copy of its NSG, the management subnet with its Internet
     table, and no service subnet reaches the NVA route or the GatewaySubnet's routes to the NVA."""
     from erdr.plan import OBSERVED_STATE, read_observed
     from erdr.simulate import simulate
-    from tests.fake_arm.estate import BASTION_NSG_ID, BASTION_RULES, MANAGEMENT_TABLE_ID
+    from tests.fake_arm.estate import BASTION_NSG_ID, BASTION_RULES, MANAGEMENT_TABLE_ID, SPOKE_BASTION_PREFIX
     from tests.helpers import ROUTES, SUBNET, short
 
-    run = run_discover("firewall", throttle=False, service_subnets=True)
+    run = run_discover("firewall", throttle=False, service_subnets=True, pe_without_table=True)
     assert run.code == discover.EXIT_OK, run.stderr
-    assert run.document["differences"] == []
+    # The spoke subnets without a route table (Bastion's, the private endpoints') reply directly:
+    # the program gives the GatewaySubnet's table a VnetLocal route for each, which production
+    # lacks (the adopted table's first `up` adds them); nothing else differs.
+    assert [(d["resource"].rsplit("/", 1)[-1], d["what"]) for d in run.document["differences"]] == [
+        ("rt-hub-gateway", f"no route {prefix} -> VnetLocal") for prefix in (PE_PREFIX, SPOKE_BASTION_PREFIX)
+    ]
+    app1 = next(s for s in _config(run)["layout"]["spokes"] if s["name"] == "vnet-app1")
+    assert {"name": "AzureBastionSubnet", "prefix": SPOKE_BASTION_PREFIX} in app1["subnets"]
     cfg = _config(run)
     extras = {s["name"]: s for s in cfg["layout"]["hub"]["extraSubnets"]}
     assert set(SERVICE) <= set(extras)
@@ -187,6 +197,11 @@ def test_service_subnets_reach_the_dr_stack_by_their_services_rules(tmp_path: Pa
         gateway_routes = result.by_name("vnet-hub-gateway-routes").plain_inputs["routes"]
         service_prefixes = {extras[name]["prefix"] for name in SERVICE}
         assert not service_prefixes & {r["addressPrefix"] for r in gateway_routes if r["nextHopType"] != "VnetLocal"}
+        direct = {r["addressPrefix"] for r in gateway_routes if r["nextHopType"] == "VnetLocal"}
+        assert {PE_PREFIX, SPOKE_BASTION_PREFIX} <= direct, stack
+        spoke_bastion = result.by_name("vnet-app1-AzureBastionSubnet")
+        assert not spoke_bastion.property_dependencies.get("routeTable"), stack
+        assert spoke_bastion.plain_inputs.get("routeTable") is None, stack
         assert any(short(r.urn) == "vnet-hub-AzureFirewallManagementSubnet-routes" for r in result.of_type(ROUTES))
         if stack == "prod":
             adopted = result.by_name("vnet-hub-AzureFirewallManagementSubnet-routes")
