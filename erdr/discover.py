@@ -18,9 +18,9 @@ It writes (YAML on stdout, or ``--out FILE``):
   ``gateway``, ``resourceGroupNames`` and ``source`` (mode, and for ``adopted``
   the resource IDs to import and the existing route names), in Pulumi.yaml's project-config form;
 - ``discovered``: the resource IDs it read, by role;
-- ``notModelled``: what it found that the program does not model (VPN gateways, Route Server,
-  Bastion, private endpoints, NSGs, NAT gateways, delegations, DNS servers, routes the design does
-  not have...), so nothing is silently dropped; ``differences``: where the estate differs from what
+- ``notModelled``: what it found that the program does not model (VPN gateways, the Route Server
+  and Bastion in their subnets, which the layout holds by their services' rules, private endpoints,
+  NAT gateways, DNS servers...), so nothing is silently dropped; ``differences``: where the estate differs from what
   the program would declare (an adopted first ``up`` would change these);
 - ``problems``: what it could not read (a 403 on one landing-zone subscription), the rest still
   described.
@@ -84,15 +84,14 @@ from policies.shared import azure_facts
 from policies.shared.addrspace import parse_address, parse_prefix
 from policies.shared.names import (
     AZURE_FIREWALL_SUBNET,
-    AZURE_SERVICE_SUBNETS,
     DEFAULT_ROUTE,
     GATEWAY_SUBNET,
     NAMESPACE,
     STORAGE_ENDPOINT,
 )
+from policies.shared.service_subnets import RouteRule, service_subnet
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 2
-SERVICE_SUBNETS = frozenset(s.lower() for s in AZURE_SERVICE_SUBNETS)
 
 
 class DiscoverError(Exception):
@@ -484,8 +483,10 @@ class Discoverer:
         rules = [_security_rule(r) for r in _props(found).get("securityRules") or []]
         return {"source": nsg_id, "rules": rules}
 
-    def layout_of(self, sub: Mapping[str, Any], *, keep_storage: bool = False, routed: bool = True) -> dict[str, Any]:
-        return _subnet_layout(sub, keep_storage, self.nsg(sub), routed=routed)
+    def layout_of(
+        self, sub: Mapping[str, Any], *, keep_storage: bool = False, routed: bool = True, service: bool = False
+    ) -> dict[str, Any]:
+        return _subnet_layout(sub, keep_storage, self.nsg(sub), routed=routed, service=service)
 
     def table(self, table_id: str) -> dict[str, Any] | None:
         key = table_id.lower()
@@ -530,26 +531,32 @@ class Discoverer:
         gateway = self._gateway(gateway_subnet, hub_key)
         nva_subnet, nva_address, nva = self._nva(subnets, hub_key)
         self.nva_address = nva_address  # the spokes' UDRs are checked against it
-        extras = []
+        extras: list[dict[str, Any]] = []
+        services: list[dict[str, Any]] = []
         for name, sub in subnets.items():
-            if name.lower() in SERVICE_SUBNETS:
-                self.note(
-                    sub["id"], f"{name} {_props(sub).get('addressPrefix')}", "an Azure service subnet; not replicated"
-                )
-                continue
             if sub is gateway_subnet or name == nva_subnet["name"]:
+                self.imports[Logical.subnet(hub_key, name)] = sub["id"]
                 continue
+            rule = service_subnet(name)
+            if rule is not None and rule.route in (RouteRule.GATEWAY, RouteRule.NOT_THE_NVA):
+                # An AzureFirewallSubnet beside an appliance next hop: the hub models one next hop.
+                self.note(sub["id"], f"{name} {_props(sub).get('addressPrefix')}", "not the next hop; not replicated")
+                continue
+            if rule is not None:
+                # Written into the layout: both stacks give it its service's rule (no NVA route).
+                self._service_note(sub)
+                services.append(sub)
             extras.append(sub)
+            self.imports[Logical.subnet(hub_key, name)] = sub["id"]
         for sub in subnets.values():
             self._subnet_extras(hub_ref["name"], sub)
-            self.imports[f"{hub_key}-{sub['name']}"] = sub["id"]
-            if str(sub["name"]).lower() in SERVICE_SUBNETS:
-                del self.imports[f"{hub_key}-{sub['name']}"]
 
         spokes, spoke_prefixes = self._spokes(hub, hub_key, region)
         gateway_table = _ref(_props(gateway_subnet).get("routeTable"))
         # The hub's workload subnets reply through the NVA, so the gateway sends their traffic there too.
-        routed_extras = [s for s in extras if _ref(_props(s).get("routeTable"))]
+        routed_extras = [s for s in extras if s not in services and _ref(_props(s).get("routeTable"))]
+        for sub in services:
+            self._check_service_table(hub_key, sub)
         returned = [*spoke_prefixes, *(str(_props(s).get("addressPrefix")) for s in routed_extras)]
         if gateway_table:
             self._check_table(
@@ -586,7 +593,7 @@ class Discoverer:
             "nvaSubnet": self.layout_of(nva_subnet, keep_storage=True),
             "nvaAddress": nva_address,
             "gatewaySubnetPrefix": _props(gateway_subnet).get("addressPrefix"),
-            "extraSubnets": [self.layout_of(s, routed=s in routed_extras) for s in extras],
+            "extraSubnets": [self.layout_of(s, routed=s in routed_extras, service=s in services) for s in extras],
             "nva": nva,
             "placement": {
                 "source": {
@@ -742,6 +749,64 @@ class Discoverer:
             )
         self.route_names[logical] = names
 
+    def _service_note(self, sub: Mapping[str, Any]) -> None:
+        """What of an Azure service subnet the replica lacks: the subnet is in the layout, the
+        service in it is not."""
+        name = str(sub["name"])
+        rule = service_subnet(name)
+        if rule is None:
+            return
+        if rule.route is RouteRule.INTERNET_DEFAULT:
+            why = (
+                "the subnet is replicated with its 0.0.0.0/0 -> Internet table; the target firewall gets no "
+                "management IP configuration in it (forced tunneling): add it yourself"
+            )
+        else:
+            why = "the subnet is replicated by its service's rules; the service itself is not: deploy it in the target"
+        self.note(sub["id"], f"{rule.service} in {name}", why)
+
+    def _check_service_table(self, key: str, sub: Mapping[str, Any]) -> None:
+        """An Azure service subnet's route table against its service's rule
+        (policies/shared/service_subnets.py): AzureFirewallManagementSubnet's own table, 0.0.0.0/0 ->
+        Internet with BGP propagation off, adopted under its logical name; none on the others."""
+        name = str(sub["name"])
+        rule = service_subnet(name)
+        table_id = _ref(_props(sub).get("routeTable"))
+        if rule is None:
+            return
+        if rule.route is not RouteRule.INTERNET_DEFAULT:
+            if table_id:
+                self.differ(sub["id"], f"route table {table_id}", f"{rule.service} takes none ({rule.url})")
+            return
+        if not table_id:
+            self.differ(
+                sub["id"], "no route table", f"the program gives it 0.0.0.0/0 -> Internet, BGP off ({rule.url})"
+            )
+            return
+        table = self.table(table_id)
+        if table is None:
+            return
+        logical = Logical.service_routes(key, name)
+        self.imports[logical] = table["id"]
+        props = _props(table)
+        names: dict[str, str] = {}
+        for route in props.get("routes") or []:
+            rp = _props(route)
+            if rp.get("addressPrefix") == DEFAULT_ROUTE and rp.get("nextHopType") == "Internet":
+                names[DEFAULT_ROUTE] = str(route["name"])
+            else:
+                self.differ(
+                    route["id"],
+                    f"route {rp.get('addressPrefix')} -> {rp.get('nextHopIpAddress') or rp.get('nextHopType')}",
+                    f"the only route allowed on {name} is 0.0.0.0/0 -> Internet ({rule.url}): the program would remove it",
+                )
+        if DEFAULT_ROUTE not in names:
+            self.differ(table["id"], f"no route {DEFAULT_ROUTE} -> Internet", "the program would add it")
+        if not props.get("disableBgpRoutePropagation"):
+            self.differ(table["id"], "disableBgpRoutePropagation false", f"{name} needs it disabled ({rule.url})")
+        if names:
+            self.route_names[logical] = names
+
     def _spokes(self, hub: Mapping[str, Any], hub_key: str, region: str) -> tuple[list[dict[str, Any]], list[str]]:
         spokes: list[dict[str, Any]] = []
         prefixes: list[str] = []
@@ -801,10 +866,18 @@ class Discoverer:
             for sub in sprops.get("subnets") or []:
                 self._subnet_extras(ref["name"], sub)
                 name = str(sub["name"])
-                if name.lower() in SERVICE_SUBNETS:
-                    self.note(sub["id"], f"{name} in a spoke", "an Azure service subnet; not replicated")
+                rule = service_subnet(name)
+                if rule is not None and rule.route in (RouteRule.GATEWAY, RouteRule.NOT_THE_NVA):
+                    self.note(sub["id"], f"{name} in a spoke", "the hub holds the gateway and next hop; not replicated")
                     continue
-                self.imports[f"{key}-{name}"] = sub["id"]
+                self.imports[Logical.subnet(key, name)] = sub["id"]
+                if rule is not None:
+                    self._service_note(sub)
+                    self._check_service_table(key, sub)
+                    layout_subnets.append(self.layout_of(sub, routed=False, service=True))
+                    # Its replies do not leave through the NVA: the GatewaySubnet sends it VnetLocal.
+                    self.direct.append(str(_props(sub).get("addressPrefix")))
+                    continue
                 table = _ref(_props(sub).get("routeTable"))
                 if not table:
                     # No route table (a private-endpoint subnet): kept off the NVA both ways.
@@ -944,17 +1017,23 @@ class Discoverer:
 
 
 def _subnet_layout(
-    sub: Mapping[str, Any], keep_storage: bool = False, nsg: Mapping[str, Any] | None = None, *, routed: bool = True
+    sub: Mapping[str, Any],
+    keep_storage: bool = False,
+    nsg: Mapping[str, Any] | None = None,
+    *,
+    routed: bool = True,
+    service: bool = False,
 ) -> dict[str, Any]:
     """A subnet as layout config: prefix, endpoints, and what else the replica must carry (route
-    table intent, NSG, delegations, network policies Azure would not default the same way)."""
+    table intent, NSG, delegations, network policies Azure would not default the same way). An
+    Azure service subnet (``service``) has no ``routeTable`` key: its service's rule decides."""
     props = _props(sub)
     out: dict[str, Any] = {"name": sub["name"], "prefix": props.get("addressPrefix")}
     # The program adds Microsoft.Storage wherever 0.0.0.0/0 goes to the NVA.
-    extra = [e for e in _endpoints(props) if keep_storage or not routed or e != STORAGE_ENDPOINT]
+    extra = [e for e in _endpoints(props) if keep_storage or not routed or service or e != STORAGE_ENDPOINT]
     if extra:
         out["serviceEndpoints"] = extra
-    if not routed:
+    if not routed and not service:
         out["routeTable"] = "none"
     if nsg:
         out["nsg"] = dict(nsg)

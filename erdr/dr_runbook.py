@@ -391,8 +391,9 @@ def _prerequisites(design: phases.Design, source: StackRuns, target: StackRuns) 
     lines.append(
         "- **What the replica does not carry** (recreate or provide it in the target yourself): private endpoints "
         "and the private DNS records pointing at them, NAT gateways, custom DNS servers of the VNets, Azure "
-        "service subnets that the layout does not list (erdr.discover leaves AzureBastionSubnet, RouteServerSubnet "
-        "and AzureFirewallManagementSubnet out and names them under `notModelled`) and the services in them, "
+        "service subnets that the layout does not list, the services in the ones it lists (the Bastion host, Route "
+        "Server, the firewall's management IP configuration; erdr.discover writes the subnets into the layout "
+        "and names the services under `notModelled`), "
         "and the rules of the firewall policy unless `layout.hub.nva.targetBasePolicyId` names a copy in the "
         "target region. Subnet NSGs, delegations, network policies and `defaultOutboundAccess` are replicated "
         "as the layout declares them (erdr.discover copies each NSG's rules)."

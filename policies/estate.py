@@ -572,7 +572,11 @@ class Estate:
         _ = self.route_tables
         if isinstance(id_value, str):
             key = resource_key(id_value, "routetables")
-            return self._table_by_key.get(key) if key else None
+            found = self._table_by_key.get(key) if key else None
+            if found is not None:
+                return found
+            # Else the table whose ID this view does not hold yet (an adopted table updated in a
+            # preview reports its ID unknown) is the one the property waits for.
         for urn in self.deps(r, prop):
             if urn in self._table_by_urn:
                 return self._table_by_urn[urn]

@@ -98,7 +98,8 @@ def drift(vnet: VnetSpec, group: str, live: Mapping[str, Any]) -> list[str]:
             out.append(f"{where}: subnet {sub.name} ({sub.prefix}) declared, not in Azure")
         elif live_subnets[key][1] != sub.prefix:
             out.append(f"{where}: subnet {sub.name} declared {sub.prefix}, in Azure {live_subnets[key][1]}")
-    service = {s.lower() for s in AZURE_SERVICE_SUBNETS}  # left out of layout on purpose
+    # erdr.discover writes them into the layout; a hand-written layout may leave them out on purpose.
+    service = {s.lower() for s in AZURE_SERVICE_SUBNETS}
     for key, (name, prefix) in sorted(live_subnets.items()):
         if key not in declared and key not in service:
             out.append(f"{where}: subnet {name} ({prefix}) in Azure, not declared (the replica would lack it)")

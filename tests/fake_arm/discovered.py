@@ -43,8 +43,16 @@ def run_discover(
     throttle: bool = True,
     extra_args: tuple[str, ...] = (),
     gateway_nsg: bool = False,
+    service_subnets: bool = False,
+    pe_without_table: bool = False,
 ) -> Run:
-    estate = build(nva=nva, forbidden=forbidden, gateway_nsg=gateway_nsg)
+    estate = build(
+        nva=nva,
+        forbidden=forbidden,
+        gateway_nsg=gateway_nsg,
+        service_subnets=service_subnets,
+        pe_without_table=pe_without_table,
+    )
     arm = FakeArm(estate, throttle_once={HUB_ID.lower()} if throttle else set())
     out_dir = Path(tempfile.mkdtemp(prefix=f"erdr-discover-{nva}-"))
     args = ["--hub-id", HUB_ID, "--target-region", "southeastasia", "--mode", mode, "--stacks-dir", str(out_dir)]

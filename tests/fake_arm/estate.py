@@ -197,11 +197,88 @@ def _group(subscription: str, group: str) -> dict[str, Any]:
 
 
 GATEWAY_NSG_ID = rid(CONNECTIVITY, HUB_RG, "networkSecurityGroups/nsg-gateway")
+BASTION_NSG_ID = rid(CONNECTIVITY, HUB_RG, "networkSecurityGroups/nsg-bastion")
+SPOKE_BASTION_PREFIX = "10.110.0.192/26"  # in vnet-app1, with service_subnets
+MANAGEMENT_TABLE_ID = rid(CONNECTIVITY, HUB_RG, "routeTables/rt-hub-fw-mgmt")
+
+# The rules learn.microsoft.com/azure/bastion/bastion-nsg gives an NSG on AzureBastionSubnet:
+# (name, priority, direction, source, destination, ports).
+BASTION_RULES = (
+    ("AllowHttpsInbound", 120, "Inbound", "Internet", "*", ("443",)),
+    ("AllowGatewayManagerInbound", 130, "Inbound", "GatewayManager", "*", ("443",)),
+    ("AllowAzureLoadBalancerInbound", 140, "Inbound", "AzureLoadBalancer", "*", ("443",)),
+    ("AllowBastionHostCommunication", 150, "Inbound", "VirtualNetwork", "VirtualNetwork", ("8080", "5701")),
+    ("AllowSshRdpOutbound", 100, "Outbound", "*", "VirtualNetwork", ("22", "3389")),
+    ("AllowAzureCloudOutbound", 110, "Outbound", "*", "AzureCloud", ("443",)),
+    ("AllowBastionCommunication", 120, "Outbound", "VirtualNetwork", "VirtualNetwork", ("8080", "5701")),
+    ("AllowHttpOutbound", 130, "Outbound", "*", "Internet", ("80",)),
+)
 
 
-def build(*, nva: str = "firewall", forbidden: tuple[str, ...] = (), gateway_nsg: bool = False) -> Estate:
+def _bastion_nsg() -> dict[str, Any]:
+    return _resource(
+        BASTION_NSG_ID,
+        "Microsoft.Network/networkSecurityGroups",
+        {
+            "securityRules": [
+                {
+                    "id": f"{BASTION_NSG_ID}/securityRules/{name}",
+                    "name": name,
+                    "properties": {
+                        "priority": priority,
+                        "direction": direction,
+                        "access": "Allow",
+                        "protocol": "Tcp",
+                        "sourceAddressPrefix": source,
+                        "sourcePortRange": "*",
+                        "destinationAddressPrefix": destination,
+                        "destinationPortRanges": list(ports),
+                    },
+                }
+                for name, priority, direction, source, destination, ports in BASTION_RULES
+            ]
+        },
+        location=REGION,
+    )
+
+
+def _management_table() -> dict[str, Any]:
+    # AzureFirewallManagementSubnet's table (learn.microsoft.com/azure/firewall/forced-tunneling):
+    # "The only route allowed on this subnet is a default route to the Internet, and BGP route
+    # propagation must be disabled."
+    route = f"{MANAGEMENT_TABLE_ID}/routes/default-internet"
+    return _resource(
+        MANAGEMENT_TABLE_ID,
+        "Microsoft.Network/routeTables",
+        {
+            "disableBgpRoutePropagation": True,
+            "routes": [
+                _resource(
+                    route,
+                    "Microsoft.Network/routeTables/routes",
+                    {"addressPrefix": "0.0.0.0/0", "nextHopType": "Internet", "hasBgpOverride": False},
+                )
+            ],
+            "subnets": [],
+        },
+        location=REGION,
+    )
+
+
+def build(
+    *,
+    nva: str = "firewall",
+    forbidden: tuple[str, ...] = (),
+    gateway_nsg: bool = False,
+    service_subnets: bool = False,
+    pe_without_table: bool = False,
+) -> Estate:
     """The estate; ``nva``: ``firewall`` (Azure Firewall hub) or ``appliance`` (an NVA VM);
-    ``gateway_nsg``: someone put an NSG on the GatewaySubnet (which breaks the gateway)."""
+    ``gateway_nsg``: someone put an NSG on the GatewaySubnet (which breaks the gateway);
+    ``service_subnets``: the hub also holds AzureFirewallManagementSubnet (its own 0.0.0.0/0 -> Internet
+    table), RouteServerSubnet, and an NSG with Microsoft's rules on AzureBastionSubnet; vnet-app1 an
+    AzureBastionSubnet of its own; ``pe_without_table``: vnet-app1's private-endpoint subnet has no
+    route table (the GatewaySubnet's table lacks the VnetLocal route the program adds for it)."""
     e = Estate(forbidden=set(forbidden))
     e.add(_group(CONNECTIVITY, HUB_RG))
     hop = FIREWALL_IP if nva == "firewall" else NVA_IP
@@ -254,6 +331,7 @@ def build(*, nva: str = "firewall", forbidden: tuple[str, ...] = (), gateway_nsg
         if nva == "firewall"
         else rid(CONNECTIVITY, HUB_RG, "networkInterfaces/nic-nva1-eastasia/ipConfigurations/ipconfig1")
     )
+    bastion: dict[str, Any] = {"networkSecurityGroup": {"id": BASTION_NSG_ID}} if service_subnets else {}
     hub_subnets = [
         _subnet(
             HUB_ID,
@@ -275,8 +353,15 @@ def build(*, nva: str = "firewall", forbidden: tuple[str, ...] = (), gateway_nsg
             serviceEndpoints=_endpoints(("Microsoft.Storage",)),
             networkSecurityGroup={"id": rid(CONNECTIVITY, HUB_RG, "networkSecurityGroups/nsg-shared")},
         ),
-        _subnet(HUB_ID, "AzureBastionSubnet", "10.100.2.0/26"),
+        _subnet(HUB_ID, "AzureBastionSubnet", "10.100.2.0/26", **bastion),
     ]
+    if service_subnets:
+        e.add(_bastion_nsg())
+        e.add(_management_table())
+        hub_subnets += [
+            _subnet(HUB_ID, "AzureFirewallManagementSubnet", "10.100.0.128/26", table=MANAGEMENT_TABLE_ID),
+            _subnet(HUB_ID, "RouteServerSubnet", "10.100.0.192/26"),
+        ]
     hub_peerings = [
         _peering(HUB_ID, f"peer-hub-to-{s.name.split('-')[1]}", s.id, s.prefix, hub_side=True) for s in SPOKES
     ]
@@ -305,7 +390,11 @@ def build(*, nva: str = "firewall", forbidden: tuple[str, ...] = (), gateway_nsg
             extra: dict[str, Any] = {"serviceEndpoints": _endpoints(services)}
             if s.private_endpoint and name == "snet-pe":
                 extra["privateEndpoints"] = [{"id": rid(s.subscription, s.group, "privateEndpoints/pe-sql-app1")}]
-            subnets.append(_subnet(s.id, name, prefix, table=table["id"], **extra))
+            routed = not (pe_without_table and name == "snet-pe")
+            subnets.append(_subnet(s.id, name, prefix, table=table["id"] if routed else None, **extra))
+        if service_subnets and s.private_endpoint:
+            # A Bastion in a landing zone of its own, without an NSG: no route table, as Azure asks.
+            subnets.append(_subnet(s.id, "AzureBastionSubnet", SPOKE_BASTION_PREFIX))
         back = _peering(s.id, "peer-to-hub", HUB_ID, "10.100.0.0/22", hub_side=False)
         e.add(
             _resource(

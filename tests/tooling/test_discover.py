@@ -16,6 +16,7 @@ import pytest
 from erdr import discover
 from erdr.arm import StaticTokenCredential
 from erdr.plan import EXIT_OK, Options, run_plan, stack_config
+from erdr.simulate import SimResult
 from model.config import Role
 from tests.fake_arm.discovered import Run, discovered, run_discover
 from tests.fake_arm.estate import (
@@ -106,7 +107,8 @@ def test_everything_not_modelled_is_listed() -> None:
     run = discovered("firewall")
     found = {(f["what"].split(" ")[0], f["resource"].rsplit("/", 1)[-1]) for f in run.document["notModelled"]}
     assert ("Vpn", "vpngw-hub-eastasia") in found
-    assert ("AzureBastionSubnet", "AzureBastionSubnet") in found
+    # Bastion itself is not replicated (its subnet is: see the service subnets' test below).
+    assert ("Azure", "AzureBastionSubnet") in found
     # NSGs are modelled now: the layout carries the source NSG and its rules for the target's copy.
     assert not any(what == "NSG" for what, _ in found)
     shared = next(s for s in _config(run)["layout"]["hub"]["extraSubnets"] if s["name"] == "snet-shared")
@@ -116,9 +118,101 @@ def test_everything_not_modelled_is_listed() -> None:
         ("deny-onprem", ["*"]),
     ]
     assert ("private", "pe-sql-app1") in found
-    # The Bastion subnet is not part of the layout: it would otherwise get a UDR through the NVA.
-    hub = _config(run)["layout"]["hub"]
-    assert "AzureBastionSubnet" not in {s["name"] for s in hub.get("extraSubnets", [])}
+
+
+SERVICE = ("AzureBastionSubnet", "AzureFirewallManagementSubnet", "RouteServerSubnet")
+PE_PREFIX = "10.110.0.128/26"  # vnet-app1's snet-pe
+
+
+def _hub_table(result: SimResult, name: str) -> dict[str, Any] | None:
+    """The registered route table the hub subnet ``name`` points at, by the URN it waits for."""
+    reg = result.by_name(f"vnet-hub-{name}")
+    urns = reg.property_dependencies.get("routeTable") or []
+    if not urns:
+        assert reg.plain_inputs.get("routeTable") is None, (result.stack, name)
+        return None
+    (urn,) = urns
+    return result.by_urn(urn).plain_inputs
+
+
+def test_service_subnets_reach_the_dr_stack_by_their_services_rules(tmp_path: Path) -> None:
+    """A hub with Bastion (an NSG with Microsoft's rules), the firewall's management subnet (its own
+    0.0.0.0/0 -> Internet table, BGP off) and Route Server, a spoke with a Bastion of its own and a
+    private-endpoint subnet without a route table: discover writes them into the layout, with what
+    adopted mode imports; discover -> plan exits 0 (the adopted gateway table's update keeps the
+    GatewaySubnet's link to it in the symmetric-paths rule); the dr stack builds Bastion's subnet
+    without a route table and with a copy of its NSG, the management subnet with its Internet
+    table, and no service subnet reaches the NVA route or the GatewaySubnet's routes to the NVA."""
+    from erdr.plan import OBSERVED_STATE, read_observed
+    from erdr.simulate import simulate
+    from tests.fake_arm.estate import BASTION_NSG_ID, BASTION_RULES, MANAGEMENT_TABLE_ID, SPOKE_BASTION_PREFIX
+    from tests.helpers import ROUTES, SUBNET, short
+
+    run = run_discover("firewall", throttle=False, service_subnets=True, pe_without_table=True)
+    assert run.code == discover.EXIT_OK, run.stderr
+    # The spoke subnets without a route table (Bastion's, the private endpoints') reply directly:
+    # the program gives the GatewaySubnet's table a VnetLocal route for each, which production
+    # lacks (the adopted table's first `up` adds them); nothing else differs.
+    assert [(d["resource"].rsplit("/", 1)[-1], d["what"]) for d in run.document["differences"]] == [
+        ("rt-hub-gateway", f"no route {prefix} -> VnetLocal") for prefix in (PE_PREFIX, SPOKE_BASTION_PREFIX)
+    ]
+    app1 = next(s for s in _config(run)["layout"]["spokes"] if s["name"] == "vnet-app1")
+    assert {"name": "AzureBastionSubnet", "prefix": SPOKE_BASTION_PREFIX} in app1["subnets"]
+    cfg = _config(run)
+    extras = {s["name"]: s for s in cfg["layout"]["hub"]["extraSubnets"]}
+    assert set(SERVICE) <= set(extras)
+    assert all("routeTable" not in extras[name] for name in SERVICE)  # the service's rule decides
+    assert extras["AzureBastionSubnet"]["nsg"]["source"] == BASTION_NSG_ID
+    assert [r["name"] for r in extras["AzureBastionSubnet"]["nsg"]["rules"]] == [r[0] for r in BASTION_RULES]
+    source = cfg["source"]
+    assert source["imports"]["vnet-hub-AzureFirewallManagementSubnet-routes"] == MANAGEMENT_TABLE_ID
+    assert source["routeNames"]["vnet-hub-AzureFirewallManagementSubnet-routes"] == {"0.0.0.0/0": "default-internet"}
+    for name in SERVICE:
+        assert source["imports"][f"vnet-hub-{name}"] == f"{HUB_ID}/subnets/{name}"
+
+    out = io.StringIO()
+    code = run_plan(
+        Options(stacks=["prod", "dr"], stacks_dir=run.stacks_dir, out=tmp_path / "plan", images=False),
+        out,
+        io.StringIO(),
+        quiet=True,
+    )
+    assert code == EXIT_OK, out.getvalue()
+
+    observed = read_observed(run.stacks_dir / OBSERVED_STATE)
+    for stack in ("prod", "dr"):
+        result = simulate(run.settings(stack), live=observed, observed=observed)
+        assert result.error is None, result.error
+        assert _hub_table(result, "AzureBastionSubnet") is None, stack
+        assert _hub_table(result, "RouteServerSubnet") is None, stack
+        management = _hub_table(result, "AzureFirewallManagementSubnet")
+        assert management is not None and management["disableBgpRoutePropagation"] is True, stack
+        assert [(r["addressPrefix"], r["nextHopType"]) for r in management["routes"]] == [("0.0.0.0/0", "Internet")]
+        for reg in result.of_type(SUBNET):
+            for urn in reg.property_dependencies.get("routeTable") or []:
+                routes = result.by_urn(urn).plain_inputs["routes"]
+                if any(r["nextHopType"] == "VirtualAppliance" for r in routes):
+                    assert reg.plain_inputs["subnetName"] not in SERVICE, (stack, short(reg.urn))
+        # The gateway sends no service subnet's traffic to the NVA (their replies do not pass it).
+        gateway_routes = result.by_name("vnet-hub-gateway-routes").plain_inputs["routes"]
+        service_prefixes = {extras[name]["prefix"] for name in SERVICE}
+        assert not service_prefixes & {r["addressPrefix"] for r in gateway_routes if r["nextHopType"] != "VnetLocal"}
+        direct = {r["addressPrefix"] for r in gateway_routes if r["nextHopType"] == "VnetLocal"}
+        assert {PE_PREFIX, SPOKE_BASTION_PREFIX} <= direct, stack
+        spoke_bastion = result.by_name("vnet-app1-AzureBastionSubnet")
+        assert not spoke_bastion.property_dependencies.get("routeTable"), stack
+        assert spoke_bastion.plain_inputs.get("routeTable") is None, stack
+        assert any(short(r.urn) == "vnet-hub-AzureFirewallManagementSubnet-routes" for r in result.of_type(ROUTES))
+        if stack == "prod":
+            adopted = result.by_name("vnet-hub-AzureFirewallManagementSubnet-routes")
+            assert adopted.import_id == MANAGEMENT_TABLE_ID and adopted.observed is True
+            continue
+        # The dr copy of Bastion's subnet carries its own NSG with the source's rules.
+        bastion = result.by_name("vnet-hub-AzureBastionSubnet")
+        (nsg_urn,) = bastion.property_dependencies["networkSecurityGroup"]
+        nsg = result.by_urn(nsg_urn)
+        assert short(nsg.urn) == "vnet-hub-AzureBastionSubnet-nsg"
+        assert [r["name"] for r in nsg.plain_inputs["securityRules"]] == [r[0] for r in BASTION_RULES]
 
 
 def test_adopted_mode_lists_an_import_for_every_production_resource() -> None:
