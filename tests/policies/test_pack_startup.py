@@ -18,6 +18,7 @@ version its own environment; ``../.venv`` made them all share one (the control b
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -38,6 +39,7 @@ from erdr.policy_client import (
 )
 from erdr.stackfiles import PROJECT_DIR
 from policies.pack import RULES
+from tests.wheelhouse import ensure_wheelhouse, offline_pip_env
 
 README = (PROJECT_DIR / "README.md").read_text()
 WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
@@ -179,17 +181,40 @@ def installed_dir(root: Path, version: str) -> Path:
     return root / "policies" / "acme" / f"pulumi-analyzer-expressroute-dr-v{version}"
 
 
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh clone after the README's set-up command, as CI and a new user get it."""
-    clone = fresh_clone(tmp_path_factory.mktemp("fresh").resolve() / "clone")
-    assert not (clone / ".venv").exists() and not (clone / "policies" / "venv").exists()
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    done = subprocess.run(
-        readme_setup_command(), shell=True, cwd=clone, env=env, capture_output=True, text=True, timeout=900, check=False
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    return clone
+@pytest.fixture(scope="session")
+def wheelhouse() -> Path:
+    """Every pinned package as a wheel (tests/wheelhouse.py), built once, so the set-ups below
+    install offline from the same requirement files a user's clone installs from."""
+    return ensure_wheelhouse()
+
+
+@pytest.fixture(scope="session")
+def clone(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
+    """A fresh clone after the README's set-up command, as CI and a new user get it.
+
+    Made once per test session: xdist workers share it through a lock in their common temporary
+    directory (the tests only read it)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    root = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
+    clone, record = root / "fresh-clone", root / "fresh-clone.done"
+    with (root / "fresh-clone.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.is_file():
+            shutil.rmtree(clone, ignore_errors=True)
+            fresh_clone(clone.resolve())
+            assert not (clone / ".venv").exists() and not (clone / "policies" / "venv").exists()
+            env = offline_pip_env(
+                {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}, wheelhouse
+            )
+            done = subprocess.run(
+                readme_setup_command(), shell=True, cwd=clone, env=env, capture_output=True, text=True, timeout=900,
+                check=False,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+            compiled = list((clone / "policies" / "venv").glob("lib/python*/site-packages/pulumi/**/__pycache__"))
+            assert not compiled, f"the offline install compiled bytecode (PIP_NO_COMPILE): {compiled[:3]}"
+            record.write_text("")
+    return clone.resolve()
 
 
 def test_fresh_clone_after_the_readme_setup_starts_the_pack_as_the_cli_does(clone: Path) -> None:
@@ -209,7 +234,9 @@ def test_fresh_clone_after_the_readme_setup_starts_the_pack_as_the_cli_does(clon
     assert "pulumi-azure-native" not in installed
 
 
-def test_a_published_copy_in_a_versioned_directory_starts_from_its_own_venv(clone: Path, tmp_path: Path) -> None:
+def test_a_published_copy_in_a_versioned_directory_starts_from_its_own_venv(
+    clone: Path, tmp_path: Path, wheelhouse: Path
+) -> None:
     pulumi_home = tmp_path.resolve() / ".pulumi"
     final = published_copy(clone / "policies", installed_dir(pulumi_home, "0.1.0"))
     assert not (final / "venv").exists(), "the archive leaves the venv out"
@@ -219,7 +246,7 @@ def test_a_published_copy_in_a_versioned_directory_starts_from_its_own_venv(clon
     venv = language_host_launch(final).virtualenv
     assert venv is not None and venv == final / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PIP_CONSTRAINT")}
+    env = offline_pip_env({k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}, wheelhouse)
     done = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
          "-r", "requirements.txt"],
