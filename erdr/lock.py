@@ -76,6 +76,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import yaml
 
+from erdr import safe_yaml
 from erdr.stackfiles import PROJECT_DIR
 
 LOCK_DIR = ".pulumi/erdr-locks"
@@ -183,7 +184,11 @@ def current_backend(environ: Mapping[str, str] | None = None, project_dir: Path 
         return env["PULUMI_BACKEND_URL"]
     project = project_dir / "Pulumi.yaml"
     if project.is_file():
-        backend = (yaml.safe_load(project.read_text()) or {}).get("backend") or {}
+        try:
+            doc = safe_yaml.load_file(project)  # bounded, duplicate keys refused (erdr/safe_yaml.py)
+        except yaml.YAMLError as exc:
+            raise LockError(f"{project}: not valid YAML ({exc}); cannot tell which backend to lock") from None
+        backend = (doc.get("backend") if isinstance(doc, dict) else None) or {}
         if isinstance(backend, dict) and backend.get("url"):
             return str(backend["url"])
     home = Path(env.get("PULUMI_HOME") or Path(env.get("HOME", str(Path.home()))) / ".pulumi")

@@ -66,6 +66,22 @@ def test_backend_is_chosen_as_the_cli_chooses_it(tmp_path: Path) -> None:
     assert lock.current_backend({**env, "PULUMI_BACKEND_URL": "azblob://state"}, tmp_path) == "azblob://state"
 
 
+def test_a_hostile_project_file_is_a_clear_error_not_a_crash(tmp_path: Path) -> None:
+    """Pulumi.yaml read as every other file is (erdr/safe_yaml.py): duplicate keys (which backend
+    would the CLI pick?) and an alias bomb stop with LockError naming the file, never MemoryError."""
+    env = {"PULUMI_HOME": str(tmp_path)}
+    project = tmp_path / "Pulumi.yaml"
+    project.write_text("name: x\nbackend:\n  url: file:///a\nbackend:\n  url: file:///b\n")
+    with pytest.raises(LockError, match=r"Pulumi\.yaml"):
+        lock.current_backend(env, tmp_path)
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    project.write_text(bomb + "backend: {url: file:///c}\n")
+    with pytest.raises(LockError, match=r"Pulumi\.yaml"):
+        lock.current_backend(env, tmp_path)
+
+
 def test_each_backend_gets_its_lock(tmp_path: Path) -> None:
     key = lock.lock_key("prod", "dr")
     local = lock.lock_for("prod", "dr", backend=f"file://{tmp_path}", environ={})
