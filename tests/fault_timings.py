@@ -39,7 +39,7 @@ from typing import Any
 from erdr.arm import CALL_TIMEOUTS
 from erdr.stackfiles import PROJECT_DIR
 from tests.fake_arm.faulty import TOKEN, FaultyArm, serve
-from tests.fake_pulumi.harness import FakePulumi, fake_pulumi
+from tests.fake_pulumi.harness import FakePulumi, fake_pulumi, pending_stack, wait_until
 
 
 @dataclass
@@ -74,27 +74,6 @@ def _command(fake: FakePulumi, root: Path, arm_url: str, **env: str) -> subproce
     )
 
 
-def _wait(what: str, ready: Callable[[], bool], process: subprocess.Popen[str], timeout: float) -> None:
-    end = time.monotonic() + timeout
-    while not ready():
-        if process.poll() is not None:
-            raise RuntimeError(f"the command exited ({process.returncode}) before {what}:\n{process.stdout.read()}")  # type: ignore[union-attr]
-        if time.monotonic() > end:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise RuntimeError(f"no {what} within {timeout:g} s")
-        time.sleep(0.01)
-
-
-def _pending(fake: FakePulumi) -> str | None:
-    for stack in ("prod", "dr"):
-        try:
-            if fake.deployment(stack).get("pending_operations"):
-                return stack
-        except (OSError, ValueError):  # the CLI is rewriting the file
-            continue
-    return None
-
-
 def sigint_run(cancel_seconds: float) -> Sample:
     with tempfile.TemporaryDirectory(prefix="erdr-sigint-") as tmp, serve(FaultyArm()) as arm:
         root = Path(tmp)
@@ -102,8 +81,8 @@ def sigint_run(cancel_seconds: float) -> Sample:
         process = _command(
             fake, root, arm.url, FAKE_PULUMI_OP_SECONDS="300", FAKE_PULUMI_CANCEL_SECONDS=f"{cancel_seconds:g}"
         )
-        _wait("an Azure operation in flight", lambda: _pending(fake) is not None, process, 120)
-        stack = _pending(fake)
+        wait_until("an Azure operation in flight", lambda: pending_stack(fake) is not None, process, 120, interval=0.01)
+        stack = pending_stack(fake)
         time.sleep(0.5)  # well inside the operation, as a person's Ctrl-C would be
         sent = time.monotonic()
         os.killpg(process.pid, signal.SIGINT)
@@ -148,7 +127,7 @@ def arm_run(mode: str) -> Sample:
         root = Path(tmp)
         fake = fake_pulumi(root / "fake")
         process = _command(fake, root, arm.url, FAKE_PULUMI_OP_SECONDS="0.2")
-        _wait("the connection check's request", lambda: bool(arm.requests), process, 120)
+        wait_until("the connection check's request", lambda: bool(arm.requests), process, 120, interval=0.01)
         first = arm.requests[0].at
         try:
             output, _ = process.communicate(timeout=CALL_TIMEOUTS.deadline * 5)

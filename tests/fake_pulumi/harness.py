@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,3 +125,30 @@ def fake_pulumi(root: Path, example: str = "single-circuit-same-ip") -> FakePulu
         assert done.returncode == 0, done.stderr
     (fake.home / "calls.jsonl").unlink()
     return fake
+
+
+def pending_stack(fake: FakePulumi) -> str | None:
+    """The stack with an Azure operation in flight (a pending operation in its state), if any."""
+    for stack in ("prod", "dr"):
+        try:
+            if fake.deployment(stack).get("pending_operations"):
+                return stack
+        except (OSError, ValueError):  # the CLI is rewriting the file
+            continue
+    return None
+
+
+def wait_until(
+    what: str, ready: Callable[[], bool], process: subprocess.Popen[str], timeout: float = 60, interval: float = 0.02
+) -> None:
+    """Poll ``ready`` while ``process`` (started in its own session) runs; AssertionError with its
+    output if it exits first, and a SIGKILL to its group if ``timeout`` passes."""
+    end = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            out, err = process.communicate()
+            raise AssertionError(f"the command exited ({process.returncode}) before {what}:\n{out}\n{err or ''}")
+        if time.monotonic() > end:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise AssertionError(f"no {what} within {timeout:g} s")
+        time.sleep(interval)

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import yaml
 
 from erdr.stackfiles import PROJECT_DIR
 from tests.fake_arm.faulty import TOKEN, FaultyArm, serve
-from tests.fake_pulumi.harness import FakePulumi, fake_pulumi
+from tests.fake_pulumi.harness import FakePulumi, fake_pulumi, pending_stack, wait_until
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT as on a terminal")
 
@@ -81,29 +81,6 @@ def _finish(process: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
         raise AssertionError(f"the command did not stop within {timeout:g} s:\n{out[-3000:]}\n{err[-3000:]}") from None
 
 
-def _wait(what: str, ready: Callable[[], bool], process: subprocess.Popen[str], timeout: float = 60) -> None:
-    end = time.monotonic() + timeout
-    while not ready():
-        if process.poll() is not None:
-            out, err = process.communicate()
-            raise AssertionError(f"the command exited ({process.returncode}) before {what}:\n{out}\n{err}")
-        if time.monotonic() > end:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise AssertionError(f"no {what} within {timeout:g} s")
-        time.sleep(0.02)
-
-
-def _pending(fake: FakePulumi) -> str | None:
-    """The stack with an Azure operation in flight (a pending operation in its state), if any."""
-    for stack in ("prod", "dr"):
-        try:
-            if fake.deployment(stack).get("pending_operations"):
-                return stack
-        except (OSError, ValueError):  # the CLI is rewriting the file
-            continue
-    return None
-
-
 def _journal(log: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
 
@@ -134,8 +111,8 @@ def test_ctrl_c_during_up_is_handed_to_the_cli_once_and_waited_for(
     state file say which step was interrupted and where to resume."""
     log = tmp_path / "run" / "failover.jsonl"
     process = _start(fake, log, arm.url, FAKE_PULUMI_OP_SECONDS="120", FAKE_PULUMI_CANCEL_SECONDS="1")
-    _wait("an Azure operation in flight", lambda: _pending(fake) is not None, process)
-    stack = _pending(fake)
+    wait_until("an Azure operation in flight", lambda: pending_stack(fake) is not None, process)
+    stack = pending_stack(fake)
     assert stack is not None
     time.sleep(0.3)  # inside the operation, as a person's Ctrl-C would be
     os.killpg(process.pid, signal.SIGINT)
@@ -176,8 +153,8 @@ def test_resume_after_a_forced_stop_lists_what_was_left_and_how_to_clear_it(
     while that update runs (on a DIY backend it deletes every lock, the running update's too)."""
     log = tmp_path / "run" / "failover.jsonl"
     process = _start(fake, log, arm.url, FAKE_PULUMI_OP_SECONDS="120", FAKE_PULUMI_CANCEL_SECONDS="60")
-    _wait("an Azure operation in flight", lambda: _pending(fake) is not None, process)
-    stack = _pending(fake)
+    wait_until("an Azure operation in flight", lambda: pending_stack(fake) is not None, process)
+    stack = pending_stack(fake)
     assert stack is not None
     os.killpg(process.pid, signal.SIGINT)  # the CLI waits 60 s for its operation in flight ...
     time.sleep(0.5)
@@ -244,7 +221,7 @@ def test_an_arm_that_never_answers_stops_the_failover_fail_closed_within_the_dea
     log = tmp_path / "run" / "failover.jsonl"
     with serve(FaultyArm(default=mode, drip_seconds=0.2)) as arm:
         process = _start(fake, log, arm.url, "--azure-check-deadline", f"{deadline:g}", FAKE_PULUMI_OP_SECONDS="0.05")
-        _wait("the connection check's request", lambda: bool(arm.requests), process)
+        wait_until("the connection check's request", lambda: bool(arm.requests), process)
         first = arm.requests[0].at
         out, err = _finish(process, deadline + 30)
         gave_up = time.monotonic() - first
@@ -281,7 +258,7 @@ def test_a_second_operator_is_refused_naming_the_holder_and_never_told_to_cancel
     first_log = tmp_path / "alice" / "failover.jsonl"
     first = _start(fake, first_log, arm.url, FAKE_PULUMI_OP_SECONDS="120", FAKE_PULUMI_CANCEL_SECONDS="0.2")
     try:
-        _wait("the first run's update", lambda: _pending(fake) is not None, first)
+        wait_until("the first run's update", lambda: pending_stack(fake) is not None, first)
         second_home = tmp_path / "bob-cli"  # the second operator's CLI calls are recorded apart
         second = subprocess.run(
             _argv(fake, tmp_path / "bob" / "failover.jsonl", arm.url),
