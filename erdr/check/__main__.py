@@ -34,6 +34,8 @@ from erdr.stackfiles import PROJECT_DIR, StackFileError, load_stack, stack_confi
 from model.config import ConfigError
 from model.identity import Unresolved
 
+LRO_POLL_S = 1.0  # seconds between polls of a long-running read that gives no Retry-After
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m erdr.check", description="DR readiness, measured live, read-only.")
@@ -92,6 +94,9 @@ def main(
                 + "; ".join(differ[:5])
                 + (f"; and {len(differ) - 5} more" if len(differ) > 5 else "")
             )
+        # The two long-running reads (learned routes, the circuit's route table) poll every second
+        # unless ARM's Retry-After says otherwise (azure-core uses the client's polling_interval
+        # when an answer carries no Retry-After, or Retry-After: 0).
         # azure-core retries throttled and transient answers (429 after Retry-After) three times; a
         # read never waits longer than the deadline for one answer, so no thread outlives it by much.
         clients = Clients(
@@ -100,6 +105,7 @@ def main(
             retry_total=3,
             connection_timeout=10,
             read_timeout=max(1, min(60, int(args.deadline))),
+            polling_interval=LRO_POLL_S,
         )
         report = check(stacks, clients, args.deadline, args.per_subscription)
     except (EndpointError, StackFileError, ConfigKeyError, ConfigError, Unresolved, yaml.YAMLError) as exc:

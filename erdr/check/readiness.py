@@ -120,7 +120,7 @@ def _get(rid: ResourceId) -> Read:
 def _learned_routes(gateway: ResourceId) -> Read:
     def fetch(c: Clients) -> Any:
         poller = c.network(gateway.subscription).virtual_network_gateways.begin_get_learned_routes(
-            gateway.resource_group, gateway.name, polling_interval=1
+            gateway.resource_group, gateway.name
         )
         return body_of(poller.result())
 
@@ -133,7 +133,7 @@ def _routes_table(circuit: ResourceId) -> Read:
 
     def fetch(c: Clients) -> Any:
         poller = c.network(circuit.subscription).express_route_circuits.begin_list_routes_table(
-            circuit.resource_group, circuit.name, PRIVATE_PEERING, "primary", polling_interval=1
+            circuit.resource_group, circuit.name, PRIVATE_PEERING, "primary"
         )
         return body_of(poller.result())
 

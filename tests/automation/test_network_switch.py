@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from erdr.stackfiles import PROJECT_DIR, load_stack
 from model import phases
 from model.config import Addressing, Phase, Role, StackConfig, Topology, load
 from model.phases import Action, Design, Operation, switch_plan, switch_variables
+from tests.loopback import LoopbackServer
 
 SUB = "00000000-0000-0000-0000-000000000000"
 TOKEN = "test-token"
@@ -174,8 +175,7 @@ def serve(fake: FakeArm) -> Iterator[FakeArm]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = LoopbackServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
 
@@ -848,7 +848,7 @@ def test_managed_identity_token_is_fetched_once_and_cached(arm: FakeArm) -> None
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Identity)
+    server = LoopbackServer(("127.0.0.1", 0), Identity)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

@@ -24,9 +24,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.loopback import LoopbackServer, running
 
 TOKEN = "fake-arm-token"
 
@@ -141,20 +143,15 @@ def serve(arm: FaultyArm) -> Iterator[FaultyArm]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    class Server(ThreadingHTTPServer):
+    class Server(LoopbackServer):
         def handle_error(self, request: Any, client_address: Any) -> None:
             if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that gave up: expected here
                 super().handle_error(request, client_address)
 
     server = Server(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
     arm.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield arm
-    finally:
-        arm._stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with running(server):
+        try:
+            yield arm
+        finally:
+            arm._stop.set()  # hanging handlers end before the server shuts down

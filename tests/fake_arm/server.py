@@ -34,11 +34,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fake_arm.estate import Estate
+from tests.loopback import LoopbackServer, running
 
 PAGE = 2
 TOKEN = "fake-arm-token"
@@ -219,13 +220,7 @@ def serve(arm: FakeArm) -> Iterator[FakeArm]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = LoopbackServer(("127.0.0.1", 0), Handler)
     arm.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(server):
         yield arm
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -77,7 +77,11 @@ def stacks(spokes: int = 0, **extra: Any) -> Stacks:
 
 
 def clients(arm: FakeArm) -> Clients:
-    return Clients(StaticTokenCredential(TOKEN), arm.url, retry_total=3, retry_backoff_factor=0.01)
+    # The command polls long-running reads every LRO_POLL_S; the fake answers at once, so the tests
+    # poll at a fiftieth of it (the subprocess tests of the command run with its own interval).
+    return Clients(
+        StaticTokenCredential(TOKEN), arm.url, retry_total=3, retry_backoff_factor=0.01, polling_interval=0.02
+    )
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import json
 import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,6 +34,7 @@ from erdr.failover import (
     PulumiAutomation,
 )
 from erdr.stackfiles import PROJECT_DIR
+from tests.loopback import LoopbackServer, running
 
 CONNECTION = "azure-native:network:VirtualNetworkGatewayConnection"
 CONN_URN = f"urn:pulumi:dr::expressroute-dr::expressroute-dr:network:Hub${CONNECTION}::hub-secondary-connection"
@@ -337,17 +337,12 @@ def fake_arm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
     key_file.write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeArm)
+    server = LoopbackServer(("127.0.0.1", 0), FakeArm)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(server):
         yield f"https://127.0.0.1:{server.server_address[1]}", cert_file
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def probe(fake_arm: tuple[str, Path]) -> AzureConnectionProbe:
