@@ -1,14 +1,14 @@
-"""A wheel of every pinned package, for tests that run the set-up in a fresh clone.
+"""A wheel of every package the policy pack's venv pins, for tests that set the pack up in a
+fresh clone or in a published copy.
 
-``make setup`` in a fresh clone creates .venv and policies/venv from the requirement files, as a
-user's clone would; downloading and compiling the ~70 pins there took over a minute of every test
-run. The wheelhouse is built once from the already-resolved pins (``pip wheel -r
-requirements-dev.txt -c constraints.txt``: requirements-dev.txt names the program's, the pack's and
-the tooling's requirements, so it holds every package either venv installs) into
-``build/wheelhouse-<hash>/``, the hash taken over the requirement and constraint files and the
-Python version, so a new pin gets a new wheelhouse. The tests then install from it alone
-(:func:`offline_pip_env`): no index, so a pin missing from it fails the install instead of being
-fetched, and no bytecode compiled at install time (Python compiles what it imports).
+``make setup`` in a fresh clone builds policies/venv from policies/requirements.txt, as a user's
+clone would; downloading the pins there took most of a minute of every test run. The wheelhouse is
+built once from the already-resolved pins (``pip wheel -r policies/requirements.txt -c
+constraints.txt``: the pack's closure, a dozen wheels) into ``build/wheelhouse-<hash>/``, the hash
+taken over the requirement and constraint files and the Python version, so a new pin gets a new
+wheelhouse. The tests then install from it alone (:func:`offline_pip_env`): no index, so a pin
+missing from it fails the install instead of being fetched, and no bytecode compiled at install
+time (Python compiles what it imports).
 
 Building it needs the index once; several pytest workers share one build through a lock.
 """
@@ -47,6 +47,7 @@ def wheelhouse_dir(root: Path = PROJECT_DIR) -> Path:
     for name in PIN_FILES:
         digest.update(name.encode() + b"\0" + (root / name).read_bytes() + b"\0")
     digest.update(f"{sys.version_info[0]}.{sys.version_info[1]}".encode())
+    digest.update(b"the pack's closure")  # what it holds: policies/requirements.txt's pins
     return BUILD / f"wheelhouse-{digest.hexdigest()[:12]}"
 
 
@@ -67,7 +68,7 @@ def ensure_wheelhouse(root: Path = PROJECT_DIR) -> Path:
         }
         cmd = [
             sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
-            "-r", "requirements-dev.txt", "-c", "constraints.txt", "--wheel-dir", str(house),
+            "-r", "policies/requirements.txt", "-c", "constraints.txt", "--wheel-dir", str(house),
         ]  # fmt: skip
         done = subprocess.run(
             cmd, cwd=root, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False

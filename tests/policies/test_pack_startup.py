@@ -183,14 +183,30 @@ def installed_dir(root: Path, version: str) -> Path:
 
 @pytest.fixture(scope="session")
 def wheelhouse() -> Path:
-    """Every pinned package as a wheel (tests/wheelhouse.py), built once, so the set-ups below
+    """The pack's pinned packages as wheels (tests/wheelhouse.py), built once, so the set-ups below
     install offline from the same requirement files a user's clone installs from."""
     return ensure_wheelhouse()
+
+
+def up_to_date_project_venv() -> Path:
+    """The project's .venv, once make agrees it is current for the requirement files; else the
+    clone's `make setup` would reinstall through the link below."""
+    question = subprocess.run(
+        ["make", "-q", ".venv/.installed-stamp"], cwd=PROJECT_DIR, capture_output=True, text=True, check=False
+    )
+    if question.returncode != 0:
+        pytest.fail("the project's .venv is older than its requirement files: run `make setup` first")
+    return Path(sys.prefix)
 
 
 @pytest.fixture(scope="session")
 def clone(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
     """A fresh clone after the README's set-up command, as CI and a new user get it.
+
+    The clone's .venv is the project's own, linked in (make sees it current and leaves it): the
+    program's environment is what this test suite already runs in, and CI's fresh clone builds it
+    with this same `make setup` before any test starts. The pack's policies/venv, which nothing else
+    here builds from scratch, is made by the set-up command from the pinned wheels.
 
     Made once per test session: xdist workers share it through a lock in their common temporary
     directory (the tests only read it)."""
@@ -203,6 +219,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
             shutil.rmtree(clone, ignore_errors=True)
             fresh_clone(clone.resolve())
             assert not (clone / ".venv").exists() and not (clone / "policies" / "venv").exists()
+            (clone / ".venv").symlink_to(up_to_date_project_venv())
             env = offline_pip_env(
                 {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}, wheelhouse
             )
@@ -211,6 +228,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
                 check=False,
             )  # fmt: skip
             assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+            assert "requirements-dev.txt" not in done.stdout, "make reinstalled the linked .venv"
             compiled = list((clone / "policies" / "venv").glob("lib/python*/site-packages/pulumi/**/__pycache__"))
             assert not compiled, f"the offline install compiled bytecode (PIP_NO_COMPILE): {compiled[:3]}"
             record.write_text("")
