@@ -21,7 +21,8 @@ long-running reads), and the medians with their ratio.
 
     .venv/bin/python -m tests.check_timings [--runs 3] [--spokes 50] [--latency 0 --latency 0.05]
 
-Takes about 25 s a run at 50 ms latency and 50 spokes, 3 s without latency.
+Takes about 14 s a run at 50 ms latency and 50 spokes (discover alone reads for 10 s), 3 s without
+latency: under a minute with the defaults.
 """
 
 from __future__ import annotations
