@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 import yaml
+from azure.core.credentials import TokenCredential
 
 from erdr.arm import TOKEN_ENV, Clients, EndpointError, credential
 from erdr.check.readiness import Stacks, disagreements, estate_of, judge, reads, rto_minutes
@@ -57,6 +58,23 @@ def load_stacks(stacks_dir: Path | None) -> Stacks:
             raise StackFileError(f"stack '{stack}': no stack file {path}")
         configs.append(stack_config(load_stack(stack, stack_file=path)))
     return Stacks(*configs)
+
+
+def command_clients(cred: TokenCredential, arm_endpoint: str | None, deadline: float) -> Clients:
+    """The clients the command reads with (tests/check_timings.py times the check with these too)."""
+    # The two long-running reads (learned routes, the circuit's route table) poll every second
+    # unless ARM's Retry-After says otherwise (azure-core uses the client's polling_interval
+    # when an answer carries no Retry-After, or Retry-After: 0).
+    # azure-core retries throttled and transient answers (429 after Retry-After) three times; a
+    # read never waits longer than the deadline for one answer, so no thread outlives it by much.
+    return Clients(
+        cred,
+        arm_endpoint,
+        retry_total=3,
+        connection_timeout=10,
+        read_timeout=max(1, min(60, int(deadline))),
+        polling_interval=LRO_POLL_S,
+    )
 
 
 def check(stacks: Stacks, clients: Clients, deadline: float = 120.0, per_subscription: int = 8) -> Report:
@@ -94,19 +112,7 @@ def main(
                 + "; ".join(differ[:5])
                 + (f"; and {len(differ) - 5} more" if len(differ) > 5 else "")
             )
-        # The two long-running reads (learned routes, the circuit's route table) poll every second
-        # unless ARM's Retry-After says otherwise (azure-core uses the client's polling_interval
-        # when an answer carries no Retry-After, or Retry-After: 0).
-        # azure-core retries throttled and transient answers (429 after Retry-After) three times; a
-        # read never waits longer than the deadline for one answer, so no thread outlives it by much.
-        clients = Clients(
-            credential(args.arm_endpoint, env),
-            args.arm_endpoint,
-            retry_total=3,
-            connection_timeout=10,
-            read_timeout=max(1, min(60, int(args.deadline))),
-            polling_interval=LRO_POLL_S,
-        )
+        clients = command_clients(credential(args.arm_endpoint, env), args.arm_endpoint, args.deadline)
         report = check(stacks, clients, args.deadline, args.per_subscription)
     except (EndpointError, StackFileError, ConfigKeyError, ConfigError, Unresolved, yaml.YAMLError) as exc:
         stderr.write(f"error: {exc}\nnothing was checked.\n")

@@ -28,52 +28,9 @@ from erdr.stackfiles import load_stack, stack_config
 from model.config import Role
 from model.phases import connection_plan
 from policies.shared.azure_facts import FIREWALL_CREATE_MINUTES
+from tests.check_stacks import CIRCUIT_SUB, SOURCE_SUB, stacks
 from tests.fake_arm.deployed import deploy
 from tests.fake_arm.server import TOKEN, FakeArm, serve
-
-SOURCE_SUB = "5a000000-0000-4000-8000-000000000001"
-TARGET_SUB = "7a000000-0000-4000-8000-000000000002"
-CIRCUIT_SUB = "c1000000-0000-4000-8000-000000000003"
-ON_PREM = {"primary": ["192.168.0.0/16"], "secondary": ["192.168.0.0/16", "172.20.0.0/16"]}
-
-
-def _circuit(name: str) -> str:
-    return (
-        f"/subscriptions/{CIRCUIT_SUB}/resourceGroups/rg-expressroute/providers/Microsoft.Network/"
-        f"expressRouteCircuits/{name}"
-    )
-
-
-def overrides(spokes: int = 0) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "subscriptions": {"source": SOURCE_SUB, "target": TARGET_SUB},
-        "circuits.primary.id": _circuit("er-hongkong"),
-        "circuits.primary.onPremPrefixes": ON_PREM["primary"],
-        "circuits.secondary.id": _circuit("er-singapore"),
-        "circuits.secondary.onPremPrefixes": ON_PREM["secondary"],
-    }
-    if spokes:
-        out["layout.spokes"] = [
-            {
-                "name": f"s{i:02d}",
-                "addressSpace": [f"10.{i + 20}.0.0/24"],
-                "subnets": [{"name": "app", "prefix": f"10.{i + 20}.0.0/24"}],
-            }
-            for i in range(spokes)
-        ]
-    return out
-
-
-def stacks(spokes: int = 0, **extra: Any) -> Stacks:
-    base = {**overrides(spokes), **extra}
-    prod = stack_config(load_stack("prod", overrides=base))
-    dr_plain = stack_config(load_stack("dr", overrides=base))
-    sr = estate_of(Stacks(prod, dr_plain)).site_recovery
-    assert sr is not None
-    item = sr.containers["source"].child("replicationProtectedItems", "{}").id
-    plan = {"bootGroups": [{"items": [item.format("db")]}, {"items": [item.format("app"), item.format("web")]}]}
-    dr = stack_config(load_stack("dr", overrides={**base, "recoveryPlan": plan}))
-    return Stacks(prod, dr)
 
 
 def clients(arm: FakeArm) -> Clients:

@@ -10,9 +10,10 @@ import re
 
 from erdr.check.readiness import Status
 from tests import azcli
+from tests.check_stacks import stacks
 from tests.fake_arm.deployed import deploy
 from tests.fake_arm.server import serve
-from tests.tooling.test_check import FAULTS, run, stacks
+from tests.tooling.test_check import FAULTS, run
 
 # A fix is `az ...`, possibly followed by "; then <what else>" or "(<advice>)".
 AZ = re.compile(r"(az \S.*?)(?:;\s*then\b.*|\s\(.*\))?$")
