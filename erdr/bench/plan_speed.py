@@ -25,7 +25,7 @@ from erdr.plan import PARALLEL_FROM_VNETS, default_jobs
 from erdr.stackfiles import PROJECT_DIR, load_stack
 
 SPOKES = 60
-QUICK_SPOKES = 10
+QUICK_SPOKES = 4
 TARGET_SECONDS = 20.0
 
 

@@ -26,6 +26,7 @@ from erdr.policy_client import make_resource as make_analyzer_resource
 
 NOOP_PACK = Path(__file__).resolve().parent / "noop_pack"
 SIZES = (100, 200, 500, 1000, 2000)
+QUICK_SIZES = (100, 200, 500)  # --quick: still three sizes to fit a growth exponent to
 TARGET_RESOURCES = 6000
 TARGET_SECONDS = 5.0
 # Timing noise on a shared machine moves a fitted exponent by a few hundredths.

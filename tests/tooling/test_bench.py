@@ -206,7 +206,7 @@ def sections(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
     verdicts = {title: True for title, _ in bench.SECTION_TITLES}
     monkeypatch.setattr(bench, "critical_path_section", lambda _sims: ("## 1", verdicts["critical path"]))
     monkeypatch.setattr(bench, "failover_section", lambda _sims: ("## 2", verdicts["failover work"]))
-    monkeypatch.setattr(bench, "policy_section", lambda _runs: ("## 3", verdicts["policy scale"]))
+    monkeypatch.setattr(bench, "policy_section", lambda _runs, _quick: ("## 3", verdicts["policy scale"]))
     monkeypatch.setattr(bench, "eval_section", lambda _runs, _layouts: ("## 4", verdicts["evaluation cost"]))
     monkeypatch.setattr(bench, "plan_speed_section", lambda _runs, _quick: ("## 5", verdicts["plan speed"]))
     return verdicts
