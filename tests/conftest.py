@@ -8,7 +8,7 @@ from tests.helpers import Run, run_stack
 
 # The tests that take longest, in seconds measured on 2 shared cores (issue #24), by node ID prefix
 # or by a fixture they use. `make unit` runs `--dist worksteal`: each worker starts on its share in
-# collection order and takes over the tail of the other's when it runs dry, so these start first
+# collection order and takes over the tail of another's when it runs dry, so these start first
 # and no worker is left alone with a long one at the end. The figures only order; nothing asserts
 # them.
 SLOW_FIXTURES = {"clone": 8.0, "default_plan": 30.0}  # clone: the pack's venv from the wheelhouse

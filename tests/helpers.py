@@ -4,6 +4,7 @@ and small readers over a SimResult, so tests say what they check rather than how
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -103,3 +104,15 @@ def connection_name(example: Path, stack: str, circuit: str) -> str:
     placement: dict[str, Any] = layout["hub"].get("placement") or {}
     placed = (placement.get(side) or {}).get("name")
     return f"{placed or layout['hub']['name'] + '-' + region}-to-{circuit}"
+
+
+def clone_files(*pathspec: str) -> list[str]:
+    """What `git clone` of this working tree would hold (tracked and new files, nothing ignored),
+    as paths relative to the project, optionally limited to git pathspecs ("*.py")."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *pathspec],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return [rel for rel in listed.split("\0") if rel and (PROJECT_DIR / rel).is_file()]

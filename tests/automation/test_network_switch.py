@@ -29,7 +29,7 @@ from erdr.stackfiles import PROJECT_DIR, load_stack
 from model import phases
 from model.config import Addressing, Phase, Role, StackConfig, Topology, load
 from model.phases import Action, Design, Operation, switch_plan, switch_variables
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, running
 
 SUB = "00000000-0000-0000-0000-000000000000"
 TOKEN = "test-token"
@@ -848,20 +848,13 @@ def test_managed_identity_token_is_fetched_once_and_cached(arm: FakeArm) -> None
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = LoopbackServer(("127.0.0.1", 0), Identity)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with running(LoopbackServer(("127.0.0.1", 0), Identity)) as server:
         env = {"IDENTITY_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}/msi/token", "IDENTITY_HEADER": "s3"}
         token = rb.managed_identity_token(env)
         client = rb.ArmClient(token, arm.url)
         assert client.get("/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/connections/z") is None
         assert client.get("/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/connections/w") is None
         assert calls == ["s3"]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def test_without_identity_the_runbook_says_so() -> None:

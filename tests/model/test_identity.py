@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from model import identity, naming
 from model.config import ConfigError, Role, StackConfig
 from model.identity import ResourceId
 from policies.shared.names import NAMESPACE
-from tests.helpers import REPLICATED_ITEM
+from tests.helpers import REPLICATED_ITEM, clone_files
 
 EXAMPLES = sorted(p for p in (PROJECT_DIR / "examples").iterdir() if (p / "Pulumi.prod.yaml").exists())
 
@@ -326,15 +325,8 @@ def _offences(path: Path) -> list[str]:
 def test_no_module_outside_model_builds_an_azure_name_or_arm_id() -> None:
     # The project's own modules: what a clone holds (tracked and new files, nothing ignored), so
     # the pack's installed venv (policies/venv, ~1,600 third-party modules) is not ours to scan.
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.py"],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
     folders = ("components/", "program/", "erdr/", "policies/", "automation/")
-    code = sorted(PROJECT_DIR / rel for rel in listed.split("\0") if rel.startswith(folders) or rel == "__main__.py")
-    code = [p for p in code if p.is_file()]
+    code = sorted(PROJECT_DIR / rel for rel in clone_files("*.py") if rel.startswith(folders) or rel == "__main__.py")
     assert len(code) > 50 and PROJECT_DIR / "policies" / "rules" / "symmetry.py" in code, code
     offences = [o for p in code if str(p.relative_to(PROJECT_DIR)) not in ALLOWED for o in _offences(p)]
     assert not offences, offences

@@ -39,6 +39,7 @@ from erdr.policy_client import (
 )
 from erdr.stackfiles import PROJECT_DIR
 from policies.pack import RULES
+from tests.helpers import clone_files
 from tests.wheelhouse import ensure_wheelhouse, offline_pip_env
 
 README = (PROJECT_DIR / "README.md").read_text()
@@ -54,17 +55,9 @@ def readme_setup_command() -> str:
 
 def fresh_clone(dest: Path) -> Path:
     """What `git clone` of this working tree would hold: tracked and new, unignored files only."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for rel in filter(None, listed.split("\0")):
-        src = PROJECT_DIR / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
+    for rel in clone_files():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT_DIR / rel, dest / rel)
     return dest
 
 
@@ -162,13 +155,7 @@ def pack_argv_and_info(pack: Path) -> tuple[list[str], Path, set[str], str]:
 def published_copy(pack: Path, dest: Path) -> Path:
     """What `pulumi policy publish` archives of ``pack``: the files the .gitignore files of the pack
     and above keep (this repository's git answers for the clone, which holds the same files)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "policies"],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for rel in filter(None, listed.split("\0")):
+    for rel in clone_files("policies"):
         inside = Path(rel).relative_to("policies")
         if (pack / inside).is_file():
             (dest / inside).parent.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ import pytest
 
 from erdr import plan
 from erdr.stackfiles import PROJECT_DIR
+from tests.helpers import clone_files
 
 DOCS = [PROJECT_DIR / "README.md", *sorted((PROJECT_DIR / "docs").glob("*.md")), PROJECT_DIR / "examples" / "README.md"]
 SHELLS = {"sh", "bash", "shell", "console"}
@@ -146,21 +147,9 @@ def fresh_copy(dest: Path) -> Path:
     """The working tree as a clone of it would hold it (tracked and new files, nothing ignored),
     committed, so `git status` shows what a command changed; `.venv` is this interpreter's and
     `policies/venv` the pack's (both ignored, so the commit leaves them out)."""
-    files = (
-        subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=PROJECT_DIR,
-            capture_output=True,
-            check=True,
-        )
-        .stdout.decode()
-        .split("\0")
-    )
-    for rel in filter(None, files):
-        src = PROJECT_DIR / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)  # mtimes kept: make sees the virtualenv as up to date
+    for rel in clone_files():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT_DIR / rel, dest / rel)  # mtimes kept: make sees the virtualenv as up to date
     (dest / ".venv").symlink_to(Path(sys.prefix))
     (dest / "policies" / "venv").symlink_to(PROJECT_DIR / "policies" / "venv")
     git = ["git", "-c", "user.name=docs-test", "-c", "user.email=docs-test@invalid", "-c", "init.defaultBranch=main"]
