@@ -39,6 +39,7 @@ from typing import Any
 
 from erdr.simulate import Registration
 from policies.shared import names as T
+from tests import session_cache
 
 # --- which Microsoft package, model and path stand for each azure-native type ---------------
 
@@ -538,7 +539,13 @@ def normalise(url: str) -> str:
 
 @functools.cache
 def operations(package: str) -> tuple[Operation, ...]:
-    """Every request builder in the package's operations modules: method, URL template, API version."""
+    """Every request builder in the package's operations modules: method, URL template, API version.
+
+    Read once per test run (tests/session_cache.py): parsing the ~160 modules takes seconds."""
+    return session_cache.once(f"operations-{package}", lambda: _read_operations(package))
+
+
+def _read_operations(package: str) -> tuple[Operation, ...]:
     module = importlib.import_module(package)
     folder = Path(inspect.getfile(module)).parent
     out: list[Operation] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests import session_cache
 from tests.helpers import Run, run_stack
 
 # The tests that take longest, in seconds measured on 2 shared cores (issue #24), by node ID prefix
@@ -31,6 +32,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     Every xdist worker collects the same list and sorts it the same way, as xdist requires."""
     items.sort(key=lambda item: -expected_seconds(item))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_by_the_workers(tmp_path_factory: pytest.TempPathFactory) -> None:
+    session_cache.configure(tmp_path_factory)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ The invented estate is tests/model/test_identity.py's: the hub in its own group 
 subscription, spokes in two landing-zone subscriptions, the dr stack in a third; here twice: with the
 target's circuit joined by authorization key, and with a recovery plan, so the runbooks show those
 variants too. Each runbook is rendered as `make plan` renders it (both stacks simulated
-in every phase, erdr.dr_runbook.render), once per test process.
+in every phase, erdr.dr_runbook.render), once per test run (tests/session_cache.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from erdr.plan import Options, Planner, Progress
 from erdr.stackfiles import PROJECT_DIR
 from model.config import Phase, Role
 from policies.shared.names import NAMESPACE
-from tests import azcli
+from tests import azcli, session_cache
 from tests.helpers import REPLICATED_ITEM
 from tests.model.test_identity import ESTATE
 
@@ -73,15 +73,21 @@ def render(name: str, stacks_dir: Path) -> Runbook:
     return Runbook(name, text, made, azcli.az_lines(text, VALUES))
 
 
+def _render_all() -> list[Runbook]:
+    with tempfile.TemporaryDirectory(prefix="erdr-invented-") as tmp:
+        (Path(tmp) / "key").mkdir()
+        (Path(tmp) / "plan").mkdir()
+        dirs = {
+            "default": PROJECT_DIR,
+            **{e: PROJECT_DIR / "examples" / e for e in EXAMPLES},
+            "invented": invented_stacks(Path(tmp) / "key", key=True),
+            "invented-plan": invented_stacks(Path(tmp) / "plan", plan=True),
+        }
+        return [render(name, folder) for name, folder in dirs.items()]
+
+
 @functools.cache
 def rendered() -> list[Runbook]:
-    def folder() -> Path:
-        return Path(tempfile.mkdtemp(prefix="erdr-invented-"))
-
-    dirs = {
-        "default": PROJECT_DIR,
-        **{e: PROJECT_DIR / "examples" / e for e in EXAMPLES},
-        "invented": invented_stacks(folder(), key=True),
-        "invented-plan": invented_stacks(folder(), plan=True),
-    }
-    return [render(name, folder) for name, folder in dirs.items()]
+    """Every runbook, rendered once per test run and shared by the xdist workers (about 9 s of
+    simulations that each worker used to repeat)."""
+    return session_cache.once("runbooks", _render_all)

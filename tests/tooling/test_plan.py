@@ -3,10 +3,8 @@ diagrams and the CLI's behaviour (overrides, alternative stack file, errors, exi
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
-import os
 import re
 import struct
 import xml.etree.ElementTree as ET
@@ -22,6 +20,7 @@ from erdr.stackfiles import PROJECT_DIR, load_stack
 from model.config import Phase
 from policies.shared import azure_facts
 from policies.shared.names import UNDECIDED_NOTE
+from tests import session_cache
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -36,22 +35,15 @@ def _run(args: list[str]) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="session")
-def default_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str, str]:
-    """`make plan` as the README runs it: both default stacks, policies, images, runbook.
+def default_plan() -> tuple[Path, int, str, str]:
+    """`make plan` as the README runs it: both default stacks, policies, images, runbook; run once
+    per test run and shared by the xdist workers (tests/session_cache.py)."""
+    out = session_cache.folder("default-plan") / "plan"
 
-    Run once per test session: xdist workers share one run through a lock in their common
-    temporary directory (the run takes half a minute)."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    root = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
-    out = root / "default-plan" / "plan"
-    record = root / "default-plan.json"
-    with (root / "default-plan.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not record.is_file():
-            out.parent.mkdir(exist_ok=True)
-            code, stdout, stderr = _run(["--out", str(out), "--jobs", "2"])
-            record.write_text(json.dumps([code, stdout, stderr]))
-        code, stdout, stderr = json.loads(record.read_text())
+    def make_plan() -> tuple[int, str, str]:
+        return _run(["--out", str(out), "--jobs", "2"])
+
+    code, stdout, stderr = session_cache.once("default-plan", make_plan)
     return out, code, stdout, stderr
 
 
