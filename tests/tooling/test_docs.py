@@ -118,6 +118,11 @@ RULES = [
         lambda c: c.text.startswith("cp build/bench/"),
     ),
     Rule(
+        "is the command `make plan` runs (its recipe, checked by "
+        "test_make_plan_is_the_plain_planner_command), and `make plan` runs here",
+        lambda c: re.fullmatch(r"(?:\.venv/bin/)?python -m erdr\.plan", c.text) is not None,
+    ),
+    Rule(
         "is a template: the reader fills in the <placeholders>",
         lambda c: re.search(r"<[a-z-]+>", c.text) is not None,
     ),
@@ -138,6 +143,17 @@ def test_every_rule_skips_something_and_every_skip_has_a_rule() -> None:
     assert len(RUN) >= 8, [c.text for c in RUN]
     for command in RUN:
         assert not CLI_WORD.search(command.text), command.text
+
+
+def test_make_plan_is_the_plain_planner_command() -> None:
+    """What lets the docs test run `make plan` and skip `python -m erdr.plan`: make's recipe for
+    `plan` (after its set-up prerequisites) is exactly that command in the project's virtualenv."""
+    dry = subprocess.run(
+        ["make", "-n", "--no-print-directory", "plan"], cwd=PROJECT_DIR, capture_output=True, text=True, check=False
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.strip().splitlines()[-1] == ".venv/bin/python -m erdr.plan"
+    assert any(c.text == "make plan" for c in RUN)
 
 
 # --- the fresh copy ---------------------------------------------------------------------------------
