@@ -207,7 +207,7 @@ def sections(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
     monkeypatch.setattr(bench, "critical_path_section", lambda _sims: ("## 1", verdicts["critical path"]))
     monkeypatch.setattr(bench, "failover_section", lambda _sims: ("## 2", verdicts["failover work"]))
     monkeypatch.setattr(bench, "policy_section", lambda _runs, _quick: ("## 3", verdicts["policy scale"]))
-    monkeypatch.setattr(bench, "eval_section", lambda _runs, _layouts: ("## 4", verdicts["evaluation cost"]))
+    monkeypatch.setattr(bench, "eval_section", lambda *_args: ("## 4", verdicts["evaluation cost"]))
     monkeypatch.setattr(bench, "plan_speed_section", lambda _runs, _quick: ("## 5", verdicts["plan speed"]))
     return verdicts
 
@@ -253,3 +253,33 @@ def test_plan_speed_estate_is_the_default_stacks_scaled(tmp_path: Path) -> None:
         settings = load_stack(stack, stack_file=tmp_path / f"Pulumi.{stack}.yaml")
         cfg = stack_config(settings)
         assert len(cfg.layout.spokes) == 7 and cfg.role.value == ("source" if stack == "prod" else "target")
+
+
+@pytest.mark.parametrize(("spokes", "expected"), [(4, [1, 1]), (60, [None, 1, 1, None])])
+def test_plan_speed_runs_each_distinct_command_and_alternates_them(
+    monkeypatch: pytest.MonkeyPatch, spokes: int, expected: list[int | None]
+) -> None:
+    """Below PARALLEL_FROM_VNETS the planner's default is one job, so `--jobs 1` is the same command
+    and runs once per run; above it the default (worker processes) and `--jobs 1` alternate."""
+    from erdr.bench import plan_speed
+
+    monkeypatch.setattr(plan_speed, "default_jobs", lambda: 2)
+    calls: list[int | None] = []
+
+    def fake_run(folder: Path, jobs: int | None) -> plan_speed.Sample:
+        calls.append(jobs)
+        out = folder / f"plan-{jobs or 'default'}"
+        out.mkdir(exist_ok=True)
+        for stack in ("prod", "dr"):
+            (out / f"{stack}.state.json").write_text('{"deployment": {"resources": [1, 2, 3]}}')
+        return plan_speed.Sample(wall=float(len(calls)), cpu=1.0)
+
+    monkeypatch.setattr(plan_speed, "run_once", fake_run)
+    speed = plan_speed.measure(2, spokes)
+    assert calls == expected
+    assert speed.resources == 6
+    assert speed.jobs == (1 if spokes == 4 else 2)
+    if spokes == 4:
+        assert speed.parallel == speed.serial and len(speed.serial) == 2
+    else:
+        assert [s.wall for s in speed.parallel] == [1.0, 4.0] and [s.wall for s in speed.serial] == [2.0, 3.0]
