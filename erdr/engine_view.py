@@ -248,10 +248,17 @@ def resource_class(type_: str) -> type | None:
     if not is_azure_native(type_):
         return None
     _, module, name = type_.split(":")
+    package = f"pulumi_azure_native.{module.replace('/', '.')}"
     try:
-        return getattr(importlib.import_module(f"pulumi_azure_native.{module.replace('/', '.')}"), name)
-    except (ImportError, AttributeError):
-        return None
+        return getattr(importlib.import_module(package), name)
+    except (ImportError, AttributeError) as exc:
+        # Not "no outputs": the emulated import and refresh would silently lose every output of
+        # the type. A namespace package can miss a class when one of its defining modules was
+        # imported before it (azure-native's namespaces are lazy modules; tests/tooling/test_sdk_imports.py).
+        raise LookupError(
+            f"{type_}: no class {name} in {package} (pulumi-azure-native {AZURE_NATIVE_VERSION}); "
+            "the offline view cannot emulate this resource's outputs"
+        ) from exc
 
 
 @cache

@@ -50,6 +50,14 @@ def test_only_azure_native_types_have_outputs_here() -> None:
     assert ev.output_types("expressroute-dr:network:Hub") == {}
 
 
+def test_an_azure_native_type_without_its_class_is_an_error_not_an_empty_view() -> None:
+    """An unknown class used to read as "no outputs", and an emulated import silently lost them."""
+    with pytest.raises(LookupError, match="azure-native:network:NoSuchThing: no class NoSuchThing in"):
+        ev.output_types("azure-native:network:NoSuchThing")
+    with pytest.raises(LookupError, match=r"pulumi_azure_native\.nosuchnamespace"):
+        ev.resource_class("azure-native:nosuchnamespace:Thing")
+
+
 def test_preview_of_a_create_follows_preview_outputs() -> None:
     out = ev.preview_outputs(T.SUBNET, SUBNET_INPUTS)
     # Every output property, from the input of that name, unknown otherwise.
