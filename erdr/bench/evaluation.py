@@ -118,6 +118,7 @@ class Sample:
     cpu: float
     maxrss_mb: float
     resources: int
+    outputs: dict[str, int] | None = None  # by creator, when the run counted them
 
 
 def _measure(
@@ -156,19 +157,23 @@ def _measure(
     }
 
 
-def run_sample(kind: str, stack: str, spokes: int | None, spec_path: Path, keep_aliases: bool = False) -> Sample:
-    """One measurement in a fresh interpreter."""
+def run_sample(
+    kind: str, stack: str, spokes: int | None, spec_path: Path, keep_aliases: bool = False, count: bool = False
+) -> Sample:
+    """One measurement in a fresh interpreter; ``count`` also counts its Outputs (which slows it)."""
     cmd = [sys.executable, "-m", "erdr.bench.evaluation", kind, stack, "--spec", str(spec_path)]
     if spokes is not None:
         cmd += ["--spokes", str(spokes)]
     if keep_aliases:
         cmd.append("--keep-aliases")
+    if count:
+        cmd.append("--count-outputs")
     env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
     done = subprocess.run(cmd, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
     data = json.loads(done.stdout.strip().splitlines()[-1])
-    return Sample(data["wall"], data["cpu"], data["maxrss_mb"], data["resources"])
+    return Sample(data["wall"], data["cpu"], data["maxrss_mb"], data["resources"], data["outputs"])
 
 
 @dataclass(frozen=True)
@@ -215,14 +220,23 @@ class EvalRow:
     def meets_target(self) -> bool:
         return self.ratio <= TARGET_RATIO
 
+    @property
+    def outputs(self) -> dict[str, dict[str, int]] | None:
+        """Outputs by creator from the counted program and floor runs, if this row counted them."""
+        program, floor = self.program[0].outputs, self.floor[0].outputs
+        return None if program is None or floor is None else {"program": program, "floor": floor}
 
-def measure_row(stack: str, spokes: int | None, runs: int, workdir: Path) -> EvalRow:
+
+def measure_row(stack: str, spokes: int | None, runs: int, workdir: Path, count: bool = False) -> EvalRow:
+    """Program and floor, ``runs`` times each, alternating. ``count``: the first pair also counts
+    its Outputs (a smoke run's shortcut: counting slows those runs, so their timings are not a
+    verdict; a full run counts in separate, untimed runs with :func:`count_outputs`)."""
     spec = workdir / f"spec-{stack}-{spokes or 'default'}.json"
     program: list[Sample] = []
     floor: list[Sample] = []
-    for _ in range(runs):  # alternate, so both see the same load on a shared machine
-        program.append(run_sample("program", stack, spokes, spec))
-        floor.append(run_sample("floor", stack, spokes, spec))
+    for i in range(runs):  # alternate, so both see the same load on a shared machine
+        program.append(run_sample("program", stack, spokes, spec, count=count and i == 0))
+        floor.append(run_sample("floor", stack, spokes, spec, count=count and i == 0))
     layout = "default (2 spokes)" if spokes is None else f"{spokes} spokes"
     return EvalRow(stack, layout, program[0].resources, tuple(program), tuple(floor))
 

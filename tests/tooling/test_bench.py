@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +208,7 @@ def sections(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
     monkeypatch.setattr(bench, "critical_path_section", lambda _sims: ("## 1", verdicts["critical path"]))
     monkeypatch.setattr(bench, "failover_section", lambda _sims: ("## 2", verdicts["failover work"]))
     monkeypatch.setattr(bench, "policy_section", lambda _runs, _quick: ("## 3", verdicts["policy scale"]))
-    monkeypatch.setattr(bench, "eval_section", lambda *_args: ("## 4", verdicts["evaluation cost"]))
+    monkeypatch.setattr(bench, "eval_section", lambda *_args, **_kw: ("## 4", verdicts["evaluation cost"]))
     monkeypatch.setattr(bench, "plan_speed_section", lambda _runs, _quick: ("## 5", verdicts["plan speed"]))
     return verdicts
 
@@ -283,3 +284,46 @@ def test_plan_speed_runs_each_distinct_command_and_alternates_them(
         assert speed.parallel == speed.serial and len(speed.serial) == 2
     else:
         assert [s.wall for s in speed.parallel] == [1.0, 4.0] and [s.wall for s in speed.serial] == [2.0, 3.0]
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_evaluation_counts_outputs_in_the_timed_runs_only_in_a_smoke_run(
+    monkeypatch: pytest.MonkeyPatch, quick: bool
+) -> None:
+    """A full run counts Outputs in two extra, untimed runs (counting slows a run); a smoke run,
+    whose timings are reported and not judged, counts them in its first timed program and floor
+    runs and starts no extra interpreter. Either way the table shows both counts."""
+    from erdr.bench import __main__ as bench
+    from erdr.bench import evaluation
+
+    calls: list[tuple[str, str, int | None, bool, bool]] = []
+    creators = ("azure-native classes", "program code", "floor", "SDK and harness")  # _count_outputs' keys
+    made = {
+        "program": dict(zip(creators, (7, 3, 0, 1), strict=True)),
+        "floor": dict(zip(creators, (0, 0, 2, 1), strict=True)),
+    }
+
+    def fake_sample(
+        kind: str, stack: str, spokes: int | None, _spec: Path, keep_aliases: bool = False, count: bool = False
+    ) -> evaluation.Sample:
+        calls.append((kind, stack, spokes, keep_aliases, count))
+        return evaluation.Sample(1.0, 1.0, 50.0, 10, made[kind] if count else None)
+
+    def fake_count(stack: str, spokes: int | None, _workdir: Path) -> dict[str, dict[str, int]]:
+        calls.append(("count", stack, spokes, False, True))
+        return made
+
+    monkeypatch.setattr(evaluation, "run_sample", fake_sample)
+    monkeypatch.setattr(evaluation, "count_outputs", fake_count)
+    text, _ok = bench.eval_section(2, (None,), ("dr",), quick=quick) if quick else bench.eval_section(2, (None, 5))
+    counted = [c for c in calls if c[4]]
+    if quick:
+        assert counted == [("program", "dr", None, False, True), ("floor", "dr", None, False, True)]
+        assert len(calls) == 2 * 2 + 2  # program and floor twice, the aliases-kept runs twice
+        assert "timed run (this smoke run counts in its timed runs)" in text
+    else:
+        assert counted == [("count", "dr", 5, False, True)]
+        assert "untimed run of the dr stack (5 spokes)" in text
+    table = text.split("by creator:")[1]
+    assert re.search(r"^\|\s*program\s*\|\s*7\s*\|\s*3\s*\|\s*0\s*\|\s*1\s*\|\s*11\s*\|", table, re.M), table
+    assert re.search(r"^\|\s*floor\s*\|\s*0\s*\|\s*0\s*\|\s*2\s*\|\s*1\s*\|\s*3\s*\|", table, re.M), table
