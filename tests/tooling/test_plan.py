@@ -36,12 +36,15 @@ def _run(args: list[str]) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="session")
 def default_plan() -> tuple[Path, int, str, str]:
-    """`make plan` as the README runs it: both default stacks, policies, images, runbook; run once
-    per test run and shared by the xdist workers (tests/session_cache.py)."""
+    """`make plan` as the README runs it: both default stacks, policies, images, runbook, with the
+    planner's own choice of jobs (one process at this size; worker processes are compared with it
+    in test_plan_cli); run once per test run and shared by the xdist workers (tests/session_cache.py)."""
     out = session_cache.folder("default-plan") / "plan"
 
     def make_plan() -> tuple[int, str, str]:
-        return _run(["--out", str(out), "--jobs", "2"])
+        stdout, stderr = io.StringIO(), io.StringIO()
+        code = plan.main(["--out", str(out)], stdout=stdout, stderr=stderr)
+        return code, stdout.getvalue(), stderr.getvalue()
 
     code, stdout, stderr = session_cache.once("default-plan", make_plan)
     return out, code, stdout, stderr
