@@ -45,8 +45,8 @@ class Runbook:
 
 def invented_stacks(folder: Path, key: bool = False, plan: bool = False) -> Path:
     """The invented estate as stack files in ``folder``: the target's circuit joined by authorization
-    key, or a recovery plan (both at once would need two distinct secret keys, and the simulation
-    sees every secret as one placeholder)."""
+    key, or a recovery plan; the runbook tests render each on its own, so each one's steps are
+    checked without the other's."""
     for stack in ("prod", "dr"):
         doc = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
         config = doc["config"]
