@@ -245,15 +245,10 @@ def count_outputs(stack: str, spokes: int | None, workdir: Path) -> dict[str, di
     """Outputs created in one (untimed) program run and one floor run, by creator."""
     spec = workdir / f"spec-{stack}-{spokes or 'default'}-count.json"
     out: dict[str, dict[str, int]] = {}
-    for kind in ("program", "floor"):
-        cmd = [sys.executable, "-m", "erdr.bench.evaluation", kind, stack, "--spec", str(spec), "--count-outputs"]
-        if spokes is not None:
-            cmd += ["--spokes", str(spokes)]
-        env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
-        done = subprocess.run(cmd, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
-        out[kind] = json.loads(done.stdout.strip().splitlines()[-1])["outputs"]
+    for kind in ("program", "floor"):  # the program run writes the spec the floor reads
+        counted = run_sample(kind, stack, spokes, spec, count=True).outputs
+        assert counted is not None  # --count-outputs always reports them
+        out[kind] = counted
     return out
 
 
