@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from erdr.stackfiles import PROJECT_DIR, load_stack
 from model.config import Phase, Role
 from model.phases import Action, Design, Operation, procedure
 from policies.shared.addrspace import find_overlaps, parse_prefix
+from tests import session_cache
 from tests.helpers import (
     CONNECTION,
     EXAMPLES,
@@ -46,13 +48,22 @@ _RUNS: dict[str, SimResult] = {}
 def run_example(
     example: Path, stack: str, phase: str, peer: dict[str, Any] | None = None, preview: bool = False, **extra: Any
 ) -> SimResult:
-    """Simulate one stack of an example pair; identical calls share one run."""
+    """Simulate one stack of an example pair; identical calls share one run, across the xdist
+    workers too (tests/session_cache.py): worksteal spreads the parametrized cases over the
+    workers, and each would otherwise repeat the simulations the others already ran."""
     key = json.dumps([str(example), stack, phase, peer, preview, extra], sort_keys=True, default=str)
     if key not in _RUNS:
-        settings = load_stack(stack, stack_file=example / f"Pulumi.{stack}.yaml", overrides={"phase": phase, **extra})
-        other = "dr" if stack == "prod" else "prod"
-        peers = {PEER_NAMES[other]: peer} if peer is not None else {}
-        _RUNS[key] = simulate(settings, preview=preview, peer_outputs=peers)
+
+        def run() -> SimResult:
+            settings = load_stack(
+                stack, stack_file=example / f"Pulumi.{stack}.yaml", overrides={"phase": phase, **extra}
+            )
+            other = "dr" if stack == "prod" else "prod"
+            peers = {PEER_NAMES[other]: peer} if peer is not None else {}
+            return simulate(settings, preview=preview, peer_outputs=peers)
+
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        _RUNS[key] = session_cache.once(f"target-region-{digest}", run)
     return _RUNS[key]
 
 
