@@ -3,6 +3,7 @@ and small readers over a SimResult, so tests say what they check rather than how
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from collections.abc import Callable, Mapping
@@ -13,6 +14,7 @@ import yaml
 
 from erdr.simulate import UNKNOWN, Registration, SimResult, simulate
 from erdr.stackfiles import PROJECT_DIR, load_stack
+from tests import session_cache
 
 EXAMPLES = sorted(p for p in (PROJECT_DIR / "examples").iterdir() if p.is_dir())
 T = "azure-native:network:"
@@ -49,12 +51,18 @@ def run_stack(
     overrides: Mapping[str, Any] | None = None,
     peer_outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SimResult:
-    """Simulate ``stack`` with dotted-key overrides; identical calls share one run."""
+    """Simulate ``stack`` with dotted-key overrides; identical calls share one run, across the
+    xdist workers too (tests/session_cache.py). A run that raises is not kept: each caller sees
+    the error in its own test."""
     key = json.dumps([stack, preview, overrides or {}, peer_outputs or {}], sort_keys=True, default=str)
     if key not in _CACHE:
-        _CACHE[key] = simulate(
-            load_stack(stack, overrides=dict(overrides or {})), preview=preview, peer_outputs=peer_outputs
-        )
+
+        def run() -> SimResult:
+            return simulate(
+                load_stack(stack, overrides=dict(overrides or {})), preview=preview, peer_outputs=peer_outputs
+            )
+
+        _CACHE[key] = session_cache.once(f"run-stack-{hashlib.sha256(key.encode()).hexdigest()[:16]}", run)
     return _CACHE[key]
 
 
