@@ -13,6 +13,7 @@ import yaml
 
 from erdr import discover
 from erdr.stackfiles import StackSettings, load_stack
+from tests import session_cache
 from tests.fake_arm.estate import HUB_ID, SECONDARY_CIRCUIT_ID, Estate, build
 from tests.fake_arm.server import TOKEN, FakeArm, serve
 
@@ -67,5 +68,7 @@ def run_discover(
 
 @functools.cache
 def discovered(nva: str = "firewall", forbidden: tuple[str, ...] = (), mode: str = "adopted") -> Run:
-    """One discover run per variant, shared by the tests that read it."""
-    return run_discover(nva, forbidden, mode)
+    """One discover run per variant, shared by the tests that read it, whichever xdist worker
+    runs them (tests/session_cache.py; its stack files stay in their own temporary directory)."""
+    name = "-".join(["discovered", nva, mode, *forbidden])
+    return session_cache.once(name, lambda: run_discover(nva, forbidden, mode))

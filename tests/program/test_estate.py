@@ -5,6 +5,8 @@ that erdr.discover read from the fake ARM server (tests/fake_arm)."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +20,7 @@ from erdr.stackfiles import StackSettings, load_stack
 from model.config.rules.placement import source_resource_names
 from policies.shared import names as T
 from program.target import boot_groups
+from tests import session_cache
 from tests.fake_arm.discovered import Run, discovered
 from tests.fake_arm.estate import (
     CONNECTIVITY,
@@ -43,13 +46,19 @@ MODES = ("managed", "adopted", "external")
 
 @functools.cache
 def _sim(run_key: tuple[str, str], stack: str, preview: bool, overrides: tuple[tuple[str, Any], ...]) -> SimResult:
-    nva, mode = run_key
-    run = discovered(nva)
-    settings = run.settings(stack, **dict(overrides))
-    settings.config["source"] = {**settings.config["source"], "mode": mode}
-    if mode != "adopted":
-        settings.config["source"] = {"mode": mode}
-    return simulate(settings, preview=preview, live=run.live)
+    """One simulation per distinct call, shared by the xdist workers (tests/session_cache.py)."""
+
+    def run() -> SimResult:
+        nva, mode = run_key
+        found = discovered(nva)
+        settings = found.settings(stack, **dict(overrides))
+        settings.config["source"] = {**settings.config["source"], "mode": mode}
+        if mode != "adopted":
+            settings.config["source"] = {"mode": mode}
+        return simulate(settings, preview=preview, live=found.live)
+
+    key = json.dumps([run_key, stack, preview, overrides], sort_keys=True, default=str)
+    return session_cache.once(f"estate-sim-{hashlib.sha256(key.encode()).hexdigest()[:16]}", run)
 
 
 def sim(
