@@ -3,7 +3,6 @@ and small readers over a SimResult, so tests say what they check rather than how
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from collections.abc import Callable, Mapping
@@ -62,7 +61,7 @@ def run_stack(
                 load_stack(stack, overrides=dict(overrides or {})), preview=preview, peer_outputs=peer_outputs
             )
 
-        _CACHE[key] = session_cache.once(f"run-stack-{hashlib.sha256(key.encode()).hexdigest()[:16]}", run)
+        _CACHE[key] = session_cache.once_per("run-stack", key, run)
     return _CACHE[key]
 
 

@@ -14,6 +14,7 @@ directory), so nothing carries over from one run to the next; without xdist, or 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import pickle
 from collections.abc import Callable
@@ -59,3 +60,9 @@ def once(name: str, compute: Callable[[], T]) -> T:
         partial.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
         partial.replace(data)
         return value
+
+
+def once_per(kind: str, key: str, compute: Callable[[], T]) -> T:
+    """:func:`once` for a ``kind`` of work keyed by any string (a JSON dump of the call's
+    arguments, say): each distinct ``key`` is computed once per run."""
+    return once(f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}", compute)

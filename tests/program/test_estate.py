@@ -5,7 +5,6 @@ that erdr.discover read from the fake ARM server (tests/fake_arm)."""
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -58,7 +57,7 @@ def _sim(run_key: tuple[str, str], stack: str, preview: bool, overrides: tuple[t
         return simulate(settings, preview=preview, live=found.live)
 
     key = json.dumps([run_key, stack, preview, overrides], sort_keys=True, default=str)
-    return session_cache.once(f"estate-sim-{hashlib.sha256(key.encode()).hexdigest()[:16]}", run)
+    return session_cache.once_per("estate-sim", key, run)
 
 
 def sim(

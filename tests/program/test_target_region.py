@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -62,8 +61,7 @@ def run_example(
             peers = {PEER_NAMES[other]: peer} if peer is not None else {}
             return simulate(settings, preview=preview, peer_outputs=peers)
 
-        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-        _RUNS[key] = session_cache.once(f"target-region-{digest}", run)
+        _RUNS[key] = session_cache.once_per("target-region", key, run)
     return _RUNS[key]
 
 
