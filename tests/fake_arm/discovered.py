@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,5 +71,5 @@ def run_discover(
 def discovered(nva: str = "firewall", forbidden: tuple[str, ...] = (), mode: str = "adopted") -> Run:
     """One discover run per variant, shared by the tests that read it, whichever xdist worker
     runs them (tests/session_cache.py; its stack files stay in their own temporary directory)."""
-    name = "-".join(["discovered", nva, mode, *forbidden])
-    return session_cache.once(name, lambda: run_discover(nva, forbidden, mode))
+    key = json.dumps([nva, list(forbidden), mode])
+    return session_cache.once_per("discovered", key, lambda: run_discover(nva, forbidden, mode))
