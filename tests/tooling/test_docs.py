@@ -105,7 +105,7 @@ RULES = [
     ),
     Rule(
         "is the suite this test belongs to",
-        lambda c: bool(re.fullmatch(r"make (test|lint|typecheck|unit)", c.text)),
+        lambda c: bool(re.fullmatch(r"make (test|lint|typecheck|unit)(?: WORKERS=\S+)?", c.text)),
     ),
     Rule(
         "takes about five minutes on two cores; its smoke form `python -m erdr.bench --quick --runs 1` runs here",
@@ -155,6 +155,28 @@ def test_make_plan_is_the_plain_planner_command() -> None:
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.strip().splitlines()[-1] == ".venv/bin/python -m erdr.plan"
     assert any(c.text == "make plan" for c in RUN)
+
+
+def test_the_readme_names_the_worker_count_make_test_uses_and_how_to_change_it() -> None:
+    """The README says how many pytest workers `make test` starts and that `WORKERS=N` changes it:
+    make's own dry run of `unit` (what `make test` runs beside the linters) must agree."""
+    readme = " ".join((PROJECT_DIR / "README.md").read_text().split())
+    stated = re.search(r"pytest, which runs on (\d+) worker processes", readme)
+    assert stated and "`make test WORKERS=N`" in readme, "README: the pytest worker count of `make test`"
+
+    def pytest_line(*extra: str) -> str:
+        dry = subprocess.run(
+            ["make", "-n", "--no-print-directory", "unit", *extra],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert dry.returncode == 0, dry.stderr
+        return dry.stdout.strip().splitlines()[-1]
+
+    assert pytest_line().startswith(f".venv/bin/pytest -n {stated[1]} "), pytest_line()
+    assert pytest_line("WORKERS=5").startswith(".venv/bin/pytest -n 5 "), pytest_line("WORKERS=5")
 
 
 # --- the fresh copy ---------------------------------------------------------------------------------
