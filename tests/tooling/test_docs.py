@@ -146,14 +146,23 @@ def test_every_rule_skips_something_and_every_skip_has_a_rule() -> None:
         assert not CLI_WORD.search(command.text), command.text
 
 
+def make_dry_run(target: str, *variables: str) -> str:
+    """The last command `make -n <target>` would run in the project (after any set-up it needs)."""
+    dry = subprocess.run(
+        ["make", "-n", "--no-print-directory", target, *variables],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert dry.returncode == 0, dry.stderr
+    return dry.stdout.strip().splitlines()[-1]
+
+
 def test_make_plan_is_the_plain_planner_command() -> None:
     """What lets the docs test run `make plan` and skip `python -m erdr.plan`: make's recipe for
     `plan` (after its set-up prerequisites) is exactly that command in the project's virtualenv."""
-    dry = subprocess.run(
-        ["make", "-n", "--no-print-directory", "plan"], cwd=PROJECT_DIR, capture_output=True, text=True, check=False
-    )
-    assert dry.returncode == 0, dry.stderr
-    assert dry.stdout.strip().splitlines()[-1] == ".venv/bin/python -m erdr.plan"
+    assert make_dry_run("plan") == ".venv/bin/python -m erdr.plan"
     assert any(c.text == "make plan" for c in RUN)
 
 
@@ -163,20 +172,9 @@ def test_the_readme_names_the_worker_count_make_test_uses_and_how_to_change_it()
     readme = " ".join((PROJECT_DIR / "README.md").read_text().split())
     stated = re.search(r"pytest, which runs on (\d+) worker processes", readme)
     assert stated and "`make test WORKERS=N`" in readme, "README: the pytest worker count of `make test`"
-
-    def pytest_line(*extra: str) -> str:
-        dry = subprocess.run(
-            ["make", "-n", "--no-print-directory", "unit", *extra],
-            cwd=PROJECT_DIR,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert dry.returncode == 0, dry.stderr
-        return dry.stdout.strip().splitlines()[-1]
-
-    assert pytest_line().startswith(f".venv/bin/pytest -n {stated[1]} "), pytest_line()
-    assert pytest_line("WORKERS=5").startswith(".venv/bin/pytest -n 5 "), pytest_line("WORKERS=5")
+    default, five = make_dry_run("unit"), make_dry_run("unit", "WORKERS=5")
+    assert default.startswith(f".venv/bin/pytest -n {stated[1]} "), default
+    assert five.startswith(".venv/bin/pytest -n 5 "), five
 
 
 # --- the fresh copy ---------------------------------------------------------------------------------
