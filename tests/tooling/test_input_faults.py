@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import io
+import re
 import shutil
 import threading
 import time
@@ -91,6 +92,23 @@ def test_nesting_at_the_limit_is_accepted() -> None:
     for _ in range(depth - 1):
         value = value[0]
     assert value == [1]
+
+
+def test_a_text_read_again_is_a_copy_the_caller_may_change() -> None:
+    """loads answers a text it has read before from its cache: each caller gets its own copy, with
+    the document's own sharing (an alias stays one object), and a refused text is refused again
+    under each call's name."""
+    text = "base: &b {x: [1, 2]}\nm: *b\nn: [a]\n"
+    first = safe_yaml.loads(text)
+    first["n"].append("changed")
+    first["base"]["x"].append(3)
+    again = safe_yaml.loads(text)
+    assert again == {"base": {"x": [1, 2]}, "m": {"x": [1, 2]}, "n": ["a"]}
+    assert again["base"] is again["m"]  # as PyYAML builds an alias
+    duplicate = "a: 1\na: 2\n"
+    for name in ("Pulumi.prod.yaml", "Pulumi.dr.yaml"):
+        with pytest.raises(safe_yaml.YamlLimitError, match=f'in "{re.escape(name)}"'):
+            safe_yaml.loads(duplicate, name)
 
 
 # --- make plan on hostile stack files and --set values ---------------------------------------------
