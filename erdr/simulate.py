@@ -23,7 +23,7 @@ import logging
 import runpy
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -525,5 +525,32 @@ def simulate(
     def run() -> SimResult:
         return _run(stack, preview, peer_outputs or {}, program, prior, sub, live, observed)
 
-    with _fewer_collections():
-        return ctx.run(run)
+    return _on_a_fresh_stack(lambda: ctx.run(run))
+
+
+def _on_a_fresh_stack(job: Callable[[], SimResult]) -> SimResult:
+    """Run ``job`` in a thread of its own and wait for it.
+
+    For every resource the SDK registers it records the Python stack down to the program
+    (``pulumi/runtime/resource.py`` ``_get_stack_trace``: ``traceback.extract_stack``, one source
+    line and one file URI per frame). Called from deep in a caller (a test runner's ~40 frames),
+    that walk costs more than the registration; a new thread's stack starts at the program's
+    event loop, so the trace is only the program's own frames, whatever the caller's depth.
+    A daemon thread: a caller stopped by Ctrl-C exits without waiting for the run to end.
+    """
+    box: list[SimResult] = []
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            with _fewer_collections():
+                box.append(job())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            error.append(exc)
+
+    thread = threading.Thread(target=target, name="erdr-simulate", daemon=True)
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]
+    return box[0]
