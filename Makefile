@@ -53,7 +53,13 @@ typecheck: $(STAMP)
 # WORKERS: one more than the reference machine's 2 cores, because many tests wait (on a pack
 # server, a subprocess, a fake endpoint's timeout) rather than compute.
 WORKERS ?= 3
+# compileall first: the project's bytecode, written once (0.4 s) before the tests start their ~450
+# Python processes (pytest workers, erdr commands, policy packs, the stand-in pulumi). Where
+# PYTHONDONTWRITEBYTECODE is set, as in many CI images, Python would otherwise compile every module
+# it imports from this tree in each of them (~0.1 s of CPU per erdr command). It rewrites only what
+# changed since the last run.
 unit: $(SETUP) azure-cli
+	$(PY) -m compileall -q -x '/(\.venv|venv|build)/' __main__.py erdr components model program policies automation tests
 	$(VENV)/bin/pytest -n $(WORKERS) --dist worksteal -q
 
 # The three run side by side (pyright and the linters fill the cores while tests wait); each
