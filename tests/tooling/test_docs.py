@@ -19,7 +19,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,11 +146,21 @@ def test_every_rule_skips_something_and_every_skip_has_a_rule() -> None:
         assert not CLI_WORD.search(command.text), command.text
 
 
+# What an outer make hands its recipes (`make test WORKERS=4` runs pytest with MAKEFLAGS holding
+# WORKERS=4 and its jobserver): a command a user types in a shell has none of it.
+OUTER_MAKE = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+
+
+def shell_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    return {k: v for k, v in (os.environ if environ is None else environ).items() if k not in OUTER_MAKE}
+
+
 def make_dry_run(target: str, *variables: str) -> str:
     """The last command `make -n <target>` would run in the project (after any set-up it needs)."""
     dry = subprocess.run(
         ["make", "-n", "--no-print-directory", target, *variables],
         cwd=PROJECT_DIR,
+        env=shell_env(),
         capture_output=True,
         text=True,
         check=False,
@@ -175,6 +185,17 @@ def test_the_readme_names_the_worker_count_make_test_uses_and_how_to_change_it()
     default, five = make_dry_run("unit"), make_dry_run("unit", "WORKERS=5")
     assert default.startswith(f".venv/bin/pytest -n {stated[1]} "), default
     assert five.startswith(".venv/bin/pytest -n 5 "), five
+
+
+def test_the_suite_run_as_make_test_workers_n_reads_make_as_a_shell_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make test WORKERS=4` (the README's own advice) runs pytest under MAKEFLAGS that carry
+    WORKERS=4; the dry runs above once read that instead of the Makefile's default and failed
+    (as would the docs test's `make plan`, had it been handed them)."""
+    default = make_dry_run("unit")
+    monkeypatch.setenv("MAKEFLAGS", " -- WORKERS=97")
+    monkeypatch.setenv("MAKELEVEL", "1")
+    assert make_dry_run("unit") == default
+    assert "-n 97 " not in default
 
 
 # --- the fresh copy ---------------------------------------------------------------------------------
@@ -236,7 +257,7 @@ def test_documented_command_runs_in_a_fresh_clone(tmp_path: Path, command: Comma
     if sys.prefix == sys.base_prefix:
         pytest.skip("needs the project's virtualenv (make test runs in .venv)")
     root = fresh_copy(tmp_path / "clone")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {**shell_env(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("PYTEST_XDIST_WORKER", None)
     proc = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", command.text],
