@@ -7,6 +7,7 @@ would look stable there; the cross-process test runs the program under two diffe
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -56,6 +57,22 @@ def test_two_runs_register_identical_resources(stack: str) -> None:
     assert len(first.resources) >= 15
     assert json.dumps(fingerprint(first), sort_keys=True) == json.dumps(fingerprint(second), sort_keys=True)
     assert first.outputs == second.outputs
+
+
+def test_a_run_from_inside_a_running_event_loop_registers_the_same() -> None:
+    """A caller that is itself asyncio code (a notebook, an async tool) gets the same run, and keeps
+    its own loop: the program runs on its own loop in its own thread (erdr.simulate)."""
+    plain = simulate(load_stack("prod"))
+
+    async def caller() -> tuple[SimResult, asyncio.AbstractEventLoop, asyncio.AbstractEventLoop]:
+        before = asyncio.get_running_loop()
+        result = simulate(load_stack("prod"))
+        return result, before, asyncio.get_event_loop()
+
+    inside, before, after = asyncio.run(caller())
+    assert inside.error is None, inside.error
+    assert json.dumps(fingerprint(inside), sort_keys=True) == json.dumps(fingerprint(plain), sort_keys=True)
+    assert after is before
 
 
 # Suffixes that random or time-based naming leaves: hex runs (auto-naming), dates, epoch seconds.
