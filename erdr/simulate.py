@@ -533,10 +533,12 @@ def _on_a_fresh_stack(job: Callable[[], SimResult]) -> SimResult:
 
     For every resource the SDK registers it records the Python stack down to the program
     (``pulumi/runtime/resource.py`` ``_get_stack_trace``: ``traceback.extract_stack``, one source
-    line and one file URI per frame). Called from deep in a caller (a test runner's ~40 frames),
-    that walk costs more than the registration; a new thread's stack starts at the program's
-    event loop, so the trace is only the program's own frames, whatever the caller's depth.
-    A daemon thread: a caller stopped by Ctrl-C exits without waiting for the run to end.
+    line and one file URI per frame), so a run costs more the deeper its caller: the dr stack took
+    about 0.22 s of CPU called 120 frames deep against 0.13 s at the top (a test worker adds ~40).
+    A new thread's stack starts at the program's event loop, so the trace is only the program's
+    own frames, whatever the caller's depth; and a caller that is itself running an event loop (a
+    notebook, an async tool) keeps it. A daemon thread: a caller stopped by Ctrl-C exits without
+    waiting for the run to end.
     """
     box: list[SimResult] = []
     error: list[BaseException] = []
