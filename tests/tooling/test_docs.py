@@ -19,7 +19,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,8 +151,8 @@ def test_every_rule_skips_something_and_every_skip_has_a_rule() -> None:
 OUTER_MAKE = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
 
 
-def shell_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    return {k: v for k, v in (os.environ if environ is None else environ).items() if k not in OUTER_MAKE}
+def shell_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in OUTER_MAKE}
 
 
 def make_dry_run(target: str, *variables: str) -> str:
