@@ -27,12 +27,12 @@ import ast
 import enum
 import functools
 import importlib
-import inspect
+import importlib.util
 import re
 import sys
 import types
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -541,19 +541,45 @@ def normalise(url: str) -> str:
 def operations(package: str) -> tuple[Operation, ...]:
     """Every request builder in the package's operations modules: method, URL template, API version.
 
-    Read once per test run (tests/session_cache.py): parsing the ~160 modules takes seconds."""
+    Read once per test run (tests/session_cache.py)."""
     return session_cache.once(f"operations-{package}", lambda: _read_operations(package))
 
 
-def _read_operations(package: str) -> tuple[Operation, ...]:
-    module = importlib.import_module(package)
-    folder = Path(inspect.getfile(module)).parent
+_BUILDER = re.compile(r"^def build_\w+\(", re.MULTILINE)
+_NEXT_TOP_LEVEL = re.compile(r"^(?:def |async def |class |@)", re.MULTILINE)
+
+
+def builder_sources(text: str) -> str:
+    """The module-level ``def build_*`` functions of an operations module, each from its ``def`` to
+    the next module-level ``def``, ``class`` or decorator, and nothing else. The builders are a
+    small part of each module; the operation classes after them are most of its ~30 MB, and
+    parsing only the builders takes a third of the time (~1 s instead of ~2.8 s a run)."""
+    chunks = []
+    for start in _BUILDER.finditer(text):
+        end = _NEXT_TOP_LEVEL.search(text, start.end())
+        chunks.append(text[start.start() : end.start() if end else len(text)])
+    return "\n".join(chunks)
+
+
+def _builders(source: Path) -> list[ast.FunctionDef]:
+    text = source.read_text()
+    try:
+        tree = ast.parse(builder_sources(text))
+    except SyntaxError:  # a builder that does not end where a module-level statement starts
+        tree = ast.parse(text)
+    return [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("build_")]
+
+
+def _read_operations(
+    package: str, builders: Callable[[Path], list[ast.FunctionDef]] = _builders
+) -> tuple[Operation, ...]:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"no module named {package!r}")
+    folder = Path(spec.origin).parent
     out: list[Operation] = []
     for source in sorted(folder.glob("_*operations.py")):
-        tree = ast.parse(source.read_text())
-        for node in tree.body:
-            if not (isinstance(node, ast.FunctionDef) and node.name.startswith("build_")):
-                continue
+        for node in builders(source):
             strings = [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
             url = next((s for s in strings if s.startswith("/") and "{" in s), None)
             version = next((s for s in strings if re.fullmatch(r"\d{4}-\d{2}-\d{2}(-preview)?", s)), "")
@@ -570,6 +596,12 @@ def _read_operations(package: str) -> tuple[Operation, ...]:
             if url and method:
                 out.append(Operation(str(method), url, version, node.name))
     return tuple(out)
+
+
+def whole_module_builders(source: Path) -> list[ast.FunctionDef]:
+    """The builders found by parsing the whole module: what :func:`builder_sources` must agree with."""
+    tree = ast.parse(source.read_text())
+    return [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("build_")]
 
 
 @functools.cache

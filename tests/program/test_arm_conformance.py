@@ -175,6 +175,38 @@ def test_only_protection_containers_lack_delete_and_they_are_retained() -> None:
     assert [op.method for op in remove] == ["POST"]
 
 
+@pytest.mark.parametrize(
+    "package", ["azure.mgmt.recoveryservicessiterecovery.operations", "azure.mgmt.authorization.v2022_04_01.operations"]
+)
+def test_reading_only_the_builders_finds_what_parsing_whole_modules_finds(package: str) -> None:
+    """The oracle parses each operations module's request builders only; on Microsoft's own
+    modules that gives exactly the operations a parse of the whole module gives (~250 between
+    these two packages; the network package, 685, was checked the same way when this came in)."""
+    fast = oracle._read_operations(package)
+    assert len(fast) > 20
+    assert fast == oracle._read_operations(package, oracle.whole_module_builders)
+
+
+def test_builder_sources_end_each_builder_where_the_module_level_goes_on(tmp_path: Path) -> None:
+    text = (
+        "import x\n_S = x.Serializer()\n\n"
+        'def build_get_request(a: str, **kwargs) -> x.R:\n    _url = "/a/{a}"\n\n'
+        '    return x.R(method="GET", url=_url)\n\n\n'
+        "@decorator\ndef helper():\n    return 1\n\n"
+        'def build_put_request(**kwargs):\n    return x.R(method="PUT", url="/b/{b}")\n\n'
+        "class Ops:\n    def build_inner(self):\n        pass\n"
+    )
+    chunk = oracle.builder_sources(text)
+    assert "def build_get_request" in chunk and 'url="/b/{b}"' in chunk
+    assert "helper" not in chunk and "class Ops" not in chunk and "_S =" not in chunk
+    # A builder whose docstring has a column-0 "def " line is cut short there; the chunk does not
+    # parse, and the whole module is read instead.
+    odd = text.replace("(**kwargs):\n", '(**kwargs):\n    """Doc.\n\ndef not_code():\n    """\n')
+    source = tmp_path / "_odd_operations.py"
+    source.write_text(odd)
+    assert [f.name for f in oracle._builders(source)] == ["build_get_request", "build_put_request"]
+
+
 # --- control: the oracle fails on wrong bodies -----------------------------------------------------
 
 
