@@ -26,19 +26,16 @@ single-circuit gate as program/ enforces it. Every invocation is appended to
 
 from __future__ import annotations
 
-import base64
+# A test run starts this ~200 times, most often for `config get`, `stack select` and `whoami`: what only
+# some commands use (yaml, base64, socket, uuid) is imported where it is used (~15 ms a call).
 import json
 import os
 import signal
-import socket
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
-
-import yaml
 
 PROJECT = "expressroute-dr"
 VERSION = "3.272.0"
@@ -144,6 +141,9 @@ def take_lock(stack: str) -> Path:
             info = json.loads(lock.read_text())
             lines.append(f"  {lock}: created by {info['username']}@{info['hostname']} (pid {info['pid']})")
         fail("\n".join(lines))
+    import socket
+    import uuid
+
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4()}.json"
     info = {
@@ -162,6 +162,8 @@ def take_lock(stack: str) -> Path:
 def _plain(value: Any) -> Any:
     """A stack file value with every {secure: ...} decrypted (the fake's "cipher" is base64)."""
     if isinstance(value, dict) and set(value) == {"secure"}:
+        import base64
+
         return base64.b64decode(str(value["secure"]).removeprefix("v1:")).decode()
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
@@ -186,6 +188,8 @@ def stack_file(stack: str) -> Path:
 
 def merged_config(stack: str) -> dict[str, Any]:
     """Fully qualified key -> raw value (secrets still {secure: ...})."""
+    import yaml
+
     project = yaml.safe_load((CWD / "Pulumi.yaml").read_text()) or {}
     out: dict[str, Any] = {}
     for key, decl in (project.get("config") or {}).items():
@@ -224,6 +228,10 @@ def cmd_config() -> None:
         say(json.dumps(config_entry(merged[key], show_secrets=True)))  # `config get` decrypts
         finish()
     if len(ARGS) > 1 and ARGS[1] == "set":
+        import base64
+
+        import yaml
+
         key = ARGS[2]
         value = ARGS[ARGS.index("--") + 1]
         path = stack_file(stack)
