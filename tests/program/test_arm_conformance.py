@@ -180,7 +180,7 @@ def test_only_protection_containers_lack_delete_and_they_are_retained() -> None:
 )
 def test_reading_only_the_builders_finds_what_parsing_whole_modules_finds(package: str) -> None:
     """The oracle parses each operations module's request builders only; on Microsoft's own
-    modules that gives exactly the operations a parse of the whole module gives (~250 between
+    modules that gives exactly the operations a parse of the whole module gives (~180 between
     these two packages; the network package, 685, was checked the same way when this came in)."""
     fast = oracle._read_operations(package)
     assert len(fast) > 20
